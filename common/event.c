@@ -1,0 +1,158 @@
+#include "event.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "timefmt.h"
+
+const char *dapi_event_type_name(enum dapi_event_type type)
+{
+	return type == DAPI_EVENT_MESSAGE ? "message" : "consent";
+}
+
+char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
+{
+	char ts[DAPI_TIME_BUFSZ];
+	json_t *o;
+	char *out;
+
+	dapi_time_format_ms(ev->received_at, ts);
+	if (ev->type == DAPI_EVENT_MESSAGE)
+		o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s%, s:s, s:s}", "v", DAPI_EVENT_VERSION,
+			      "type", "message", "eventId", ev->event_id, "dialogId",
+			      ev->dialog_id, "customerId", ev->customer_id, "text", ev->text,
+			      ev->text_len, "language", ev->language, "receivedAt", ts);
+	else
+		o = json_pack("{s:i, s:s, s:s, s:s, s:b, s:s}", "v", DAPI_EVENT_VERSION, "type",
+			      "consent", "eventId", ev->event_id, "dialogId", ev->dialog_id,
+			      "granted", ev->granted, "receivedAt", ts);
+	if (!o)
+		return NULL;
+	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (out)
+		*len = strlen(out);
+	return out;
+}
+
+/* Fetches a required string member; NULL with errstr/reason set when absent or mistyped. */
+static const char *get_string(json_t *root, const char *key, size_t *len, const char **reason,
+			      char *errstr, size_t errstr_size)
+{
+	json_t *v = json_object_get(root, key);
+	if (!v) {
+		*reason = "missing_field";
+		snprintf(errstr, errstr_size, "%s is missing", key);
+		return NULL;
+	}
+	if (!json_is_string(v)) {
+		*reason = "invalid_field";
+		snprintf(errstr, errstr_size, "%s must be a string", key);
+		return NULL;
+	}
+	if (len)
+		*len = json_string_length(v);
+	return json_string_value(v);
+}
+
+static const char *get_id(json_t *root, const char *key, const char **reason, char *errstr,
+			  size_t errstr_size)
+{
+	size_t len;
+	const char *s = get_string(root, key, &len, reason, errstr, errstr_size);
+	if (s && !dapi_valid_id(s, len)) {
+		*reason = "invalid_field";
+		snprintf(errstr, errstr_size, "%s must be 1-128 characters of [A-Za-z0-9._:~@+-]",
+			 key);
+		return NULL;
+	}
+	return s;
+}
+
+static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev,
+				 char *errstr, size_t errstr_size)
+{
+	const char *reason = NULL, *type, *ts, *lang;
+	json_t *v = json_object_get(root, "v");
+	size_t len;
+
+	if (!json_is_integer(v) || json_integer_value(v) != DAPI_EVENT_VERSION) {
+		snprintf(errstr, errstr_size, "v must be %d", DAPI_EVENT_VERSION);
+		return v ? "unsupported_version" : "missing_field";
+	}
+	if (!(type = get_string(root, "type", NULL, &reason, errstr, errstr_size)))
+		return reason;
+	if (!strcmp(type, "message")) {
+		ev->type = DAPI_EVENT_MESSAGE;
+	} else if (!strcmp(type, "consent")) {
+		ev->type = DAPI_EVENT_CONSENT;
+	} else {
+		snprintf(errstr, errstr_size, "type must be message or consent");
+		return "unknown_type";
+	}
+	if (!(ev->event_id = get_id(root, "eventId", &reason, errstr, errstr_size)) ||
+	    !(ev->dialog_id = get_id(root, "dialogId", &reason, errstr, errstr_size)) ||
+	    !(ts = get_string(root, "receivedAt", NULL, &reason, errstr, errstr_size)))
+		return reason;
+	if (!dapi_time_parse(ts, &ev->received_at)) {
+		snprintf(errstr, errstr_size, "receivedAt must be an RFC 3339 time");
+		return "invalid_field";
+	}
+	if (ev->type == DAPI_EVENT_CONSENT) {
+		v = json_object_get(root, "granted");
+		if (!json_is_boolean(v)) {
+			snprintf(errstr, errstr_size, "granted must be a boolean");
+			return v ? "invalid_field" : "missing_field";
+		}
+		ev->granted = json_is_true(v);
+		return NULL;
+	}
+	if (!(ev->customer_id = get_id(root, "customerId", &reason, errstr, errstr_size)) ||
+	    !(ev->text = get_string(root, "text", &ev->text_len, &reason, errstr, errstr_size)) ||
+	    !(lang = get_string(root, "language", &len, &reason, errstr, errstr_size)))
+		return reason;
+	if (ev->text_len == 0) {
+		snprintf(errstr, errstr_size, "text must not be empty");
+		return "invalid_field";
+	}
+	if (ev->text_len > max_text) {
+		snprintf(errstr, errstr_size, "text is %zu bytes, over the limit of %zu",
+			 ev->text_len, max_text);
+		return "text_too_large";
+	}
+	if (!dapi_language_normalize(lang, len, ev->language)) {
+		snprintf(errstr, errstr_size, "language must be a language tag");
+		return "invalid_field";
+	}
+	return NULL;
+}
+
+const char *dapi_event_decode(const void *buf, size_t len, size_t max_text,
+			      struct dapi_event *ev, char *errstr, size_t errstr_size)
+{
+	json_error_t jerr;
+	const char *reason;
+
+	memset(ev, 0, sizeof(*ev));
+	/* Rejects invalid UTF-8, NUL escapes and duplicate keys. */
+	ev->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!ev->root) {
+		snprintf(errstr, errstr_size, "not valid JSON at byte %d", jerr.position);
+		return "invalid_json";
+	}
+	if (!json_is_object(ev->root)) {
+		snprintf(errstr, errstr_size, "value must be a JSON object");
+		dapi_event_clear(ev);
+		return "invalid_json";
+	}
+	reason = decode_fields(ev->root, max_text, ev, errstr, errstr_size);
+	if (reason)
+		dapi_event_clear(ev);
+	return reason;
+}
+
+void dapi_event_clear(struct dapi_event *ev)
+{
+	json_decref(ev->root);
+	memset(ev, 0, sizeof(*ev));
+}

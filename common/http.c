@@ -1,0 +1,421 @@
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct dapi_http_server {
+	struct MHD_Daemon *daemon;
+	const struct dapi_http_route *routes;
+	size_t nroutes;
+	void *app;
+	struct dapi_http_config cfg;
+};
+
+struct dapi_http_req {
+	struct dapi_http_server *server;
+	struct MHD_Connection *conn;
+	const char *method;
+	const char *path;
+	const struct dapi_http_route *route;
+	char *params[DAPI_HTTP_MAX_PARAMS];
+	char *body;
+	size_t body_len;
+	bool too_large;
+	void *state;
+};
+
+/* ---- routing ---------------------------------------------------------------------- */
+
+/* Matches path against a pattern segment by segment; captures "*" segments into params
+ * when params is not NULL. A single trailing slash on the path is ignored. */
+static bool path_matches(const char *pattern, const char *path, char **params)
+{
+	const char *p = pattern, *u = path;
+	int np = 0;
+	size_t ulen = strlen(path);
+
+	if (ulen > 1 && path[ulen - 1] == '/')
+		ulen--;
+	while (*p && (size_t)(u - path) < ulen) {
+		if (*p != '/' || *u != '/')
+			return false;
+		p++;
+		u++;
+		const char *pend = strchr(p, '/'), *uend = memchr(u, '/', ulen - (size_t)(u - path));
+		size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+		size_t slen = uend ? (size_t)(uend - u) : ulen - (size_t)(u - path);
+		if (plen == 1 && *p == '*') {
+			if (slen == 0 || np >= DAPI_HTTP_MAX_PARAMS)
+				return false;
+			if (params)
+				params[np] = strndup(u, slen);
+			np++;
+		} else if (plen != slen || strncmp(p, u, slen) != 0) {
+			goto mismatch;
+		}
+		p += plen;
+		u += slen;
+	}
+	if (*p == '\0' && (size_t)(u - path) == ulen)
+		return true;
+mismatch:
+	if (params)
+		for (int i = 0; i < np; i++) {
+			free(params[i]);
+			params[i] = NULL;
+		}
+	return false;
+}
+
+/* Finds the route for (method, path). On a miss, *allow lists the methods that the path
+ * does have (empty: 404). */
+static const struct dapi_http_route *route_find(struct dapi_http_server *s, const char *method,
+						const char *path, char **params, char *allow,
+						size_t allow_size)
+{
+	allow[0] = '\0';
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct dapi_http_route *rt = &s->routes[i];
+		if (!path_matches(rt->path, path, NULL))
+			continue;
+		if (!strcmp(rt->method, method)) {
+			path_matches(rt->path, path, params);
+			return rt;
+		}
+		if (!strstr(allow, rt->method)) {
+			size_t used = strlen(allow);
+			snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
+				 rt->method);
+		}
+	}
+	return NULL;
+}
+
+/* ---- replies ---------------------------------------------------------------------- */
+
+enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status,
+				struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static struct MHD_Response *json_response(json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct MHD_Response *resp;
+	json_decref(body);
+	if (!text)
+		return NULL;
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return NULL;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	return resp;
+}
+
+enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, json_t *body)
+{
+	return dapi_http_reply(r, status, json_response(body));
+}
+
+static json_t *error_body(const char *code, const char *message, const char *field)
+{
+	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", message);
+	if (err && field)
+		json_object_set_new(err, "field", json_string(field));
+	return json_pack("{s:o}", "error", err);
+}
+
+enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status,
+				      const char *code, const char *message,
+				      const char *field)
+{
+	return dapi_http_reply(r, status, json_response(error_body(code, message, field)));
+}
+
+enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
+					    int retry_after_s)
+{
+	char secs[16];
+	struct MHD_Response *resp = json_response(error_body("unavailable", message, NULL));
+	if (resp) {
+		snprintf(secs, sizeof(secs), "%d", retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", secs);
+	}
+	return dapi_http_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+}
+
+static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)
+{
+	struct MHD_Response *resp = json_response(
+		error_body("method_not_allowed", "method not allowed on this path", NULL));
+	if (resp)
+		MHD_add_response_header(resp, "Allow", allow);
+	return dapi_http_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+}
+
+enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app)
+{
+	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
+
+/* ---- accessors -------------------------------------------------------------------- */
+
+const char *dapi_http_method(const struct dapi_http_req *r) { return r->method; }
+const char *dapi_http_path(const struct dapi_http_req *r) { return r->path; }
+void **dapi_http_state(struct dapi_http_req *r) { return &r->state; }
+
+const char *dapi_http_param(const struct dapi_http_req *r, int i)
+{
+	return i >= 0 && i < DAPI_HTTP_MAX_PARAMS ? r->params[i] : NULL;
+}
+
+const char *dapi_http_body(const struct dapi_http_req *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body ? r->body : "";
+}
+
+const char *dapi_http_header(const struct dapi_http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+struct query_iter {
+	bool (*fn)(void *cls, const char *key, const char *value);
+	void *cls;
+};
+
+static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct query_iter *it = cls;
+	return it->fn(it->cls, key, value) ? MHD_YES : MHD_NO;
+}
+
+void dapi_http_each_query(struct dapi_http_req *r,
+			  bool (*fn)(void *cls, const char *key, const char *value), void *cls)
+{
+	struct query_iter it = {fn, cls};
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_cb, &it);
+}
+
+void dapi_http_suspend(struct dapi_http_req *r) { MHD_suspend_connection(r->conn); }
+void dapi_http_resume(struct dapi_http_req *r) { MHD_resume_connection(r->conn); }
+
+/* ---- request life cycle ----------------------------------------------------------- */
+
+/* "application/json", optionally with parameters; a missing Content-Type is accepted. */
+static bool content_type_ok(const char *ct)
+{
+	static const char json[] = "application/json";
+	if (!ct)
+		return true;
+	while (*ct == ' ')
+		ct++;
+	if (strncasecmp(ct, json, sizeof(json) - 1) != 0)
+		return false;
+	ct += sizeof(json) - 1;
+	while (*ct == ' ')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* Checks what can be judged from the headers alone; replies and returns true when the
+ * request is refused already. */
+static bool refuse_early(struct dapi_http_req *r, enum MHD_Result *ret)
+{
+	const char *len;
+	char allow[64];
+
+	r->route = route_find(r->server, r->method, r->path, r->params, allow, sizeof(allow));
+	if (!r->route) {
+		*ret = allow[0] ? reply_405(r, allow)
+				: dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+							"no such route", NULL);
+		return true;
+	}
+	if (!(r->route->flags & DAPI_ROUTE_BODY))
+		return false;
+	if (!content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+					     "unsupported_media_type",
+					     "Content-Type must be application/json", NULL);
+		return true;
+	}
+	len = dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (len && strtoull(len, NULL, 10) > r->server->cfg.body_max) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+					     "request body is over the size limit", NULL);
+		return true;
+	}
+	return false;
+}
+
+static void append_body(struct dapi_http_req *r, const char *data, size_t size)
+{
+	size_t cap = r->server->cfg.body_max;
+	char *grown;
+
+	if (r->too_large || !(r->route->flags & DAPI_ROUTE_BODY))
+		return; /* discarded, never buffered */
+	if (size > cap - r->body_len) {
+		r->too_large = true;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		return;
+	}
+	grown = realloc(r->body, r->body_len + size + 1);
+	if (!grown) {
+		r->too_large = true;
+		return;
+	}
+	r->body = grown;
+	memcpy(r->body + r->body_len, data, size);
+	r->body_len += size;
+	r->body[r->body_len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size,
+				  void **req_cls)
+{
+	struct dapi_http_server *s = cls;
+	struct dapi_http_req *r = *req_cls;
+	enum MHD_Result ret;
+
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		r->server = s;
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		*req_cls = r;
+		if (refuse_early(r, &ret))
+			return ret;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		append_body(r, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_large)
+		return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
+					     "request body is over the size limit", NULL);
+	return r->route->handler(r, s->app);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct dapi_http_server *s = cls;
+	struct dapi_http_req *r = *req_cls;
+
+	if (!r)
+		return;
+	if (r->state && s->cfg.state_free)
+		s->cfg.state_free(r->state);
+	for (int i = 0; i < DAPI_HTTP_MAX_PARAMS; i++)
+		free(r->params[i]);
+	free(r->body);
+	free(r);
+	*req_cls = NULL;
+}
+
+static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	DAPI_WARN("http_server_error", "{s:s}", "detail", msg);
+}
+
+struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
+					      const struct dapi_http_route *routes,
+					      size_t nroutes, void *app, char *errstr,
+					      size_t errstr_size)
+{
+	struct dapi_http_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_in addr = {0};
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+
+	if (!s) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	s->routes = routes;
+	s->nroutes = nroutes;
+	s->app = app;
+	s->cfg = *cfg;
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)cfg->port);
+	if (inet_pton(AF_INET, cfg->bind_addr, &addr.sin_addr) != 1) {
+		snprintf(errstr, errstr_size, "bind address \"%s\" is not an IPv4 address",
+			 cfg->bind_addr);
+		free(s);
+		return NULL;
+	}
+	s->daemon = MHD_start_daemon(
+		flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, /* must come first */
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		snprintf(errstr, errstr_size, "cannot listen on %s:%d", cfg->bind_addr,
+			 cfg->port);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int dapi_http_server_port(const struct dapi_http_server *s)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : -1;
+}
+
+void dapi_http_server_quiesce(struct dapi_http_server *s)
+{
+	MHD_socket fd;
+	if (!s)
+		return;
+	fd = MHD_quiesce_daemon(s->daemon);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd); /* quiesce hands the listening socket back to us */
+}
+
+void dapi_http_server_destroy(struct dapi_http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	free(s);
+}

@@ -1,0 +1,88 @@
+#include "mongo.h"
+
+#include <stdio.h>
+
+mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
+					  char *errstr, size_t errstr_size)
+{
+	bson_error_t err;
+	mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &err);
+	mongoc_client_pool_t *pool;
+
+	if (!uri) {
+		snprintf(errstr, errstr_size, "MongoDB URI: %s", err.message);
+		return NULL;
+	}
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_W)) {
+		mongoc_write_concern_t *wc = mongoc_write_concern_new();
+		mongoc_write_concern_set_wmajority(wc, 10000);
+		mongoc_uri_set_write_concern(uri, wc);
+		mongoc_write_concern_destroy(wc);
+	}
+	if (!mongoc_uri_get_appname(uri))
+		mongoc_uri_set_appname(uri, appname);
+	pool = mongoc_client_pool_new_with_error(uri, &err);
+	mongoc_uri_destroy(uri);
+	if (!pool) {
+		snprintf(errstr, errstr_size, "MongoDB pool: %s", err.message);
+		return NULL;
+	}
+	mongoc_client_pool_set_error_api(pool, MONGOC_ERROR_API_VERSION_2);
+	return pool;
+}
+
+bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(pool);
+	bson_t cmd = BSON_INITIALIZER;
+	bool ok;
+
+	BSON_APPEND_INT32(&cmd, "ping", 1);
+	ok = mongoc_client_command_simple(client, "admin", &cmd, NULL, NULL, err);
+	bson_destroy(&cmd);
+	mongoc_client_pool_push(pool, client);
+	return ok;
+}
+
+bool dapi_mongo_code_transient(int32_t code)
+{
+	switch (code) {
+	case 6:     /* HostUnreachable */
+	case 7:     /* HostNotFound */
+	case 50:    /* MaxTimeMSExpired */
+	case 64:    /* WriteConcernFailed */
+	case 89:    /* NetworkTimeout */
+	case 91:    /* ShutdownInProgress */
+	case 112:   /* WriteConflict */
+	case 189:   /* PrimarySteppedDown */
+	case 262:   /* ExceededTimeLimit */
+	case 9001:  /* SocketException */
+	case 10107: /* NotWritablePrimary */
+	case 11600: /* InterruptedAtShutdown */
+	case 11602: /* InterruptedDueToReplStateChange */
+	case 13435: /* NotPrimaryNoSecondaryOk */
+	case 13436: /* NotPrimaryOrSecondary */
+		return true;
+	default:
+		return false;
+	}
+}
+
+bool dapi_mongo_error_transient(const bson_error_t *err)
+{
+	switch (err->domain) {
+	case MONGOC_ERROR_STREAM:
+	case MONGOC_ERROR_SERVER_SELECTION:
+	case MONGOC_ERROR_CLIENT:
+	case MONGOC_ERROR_PROTOCOL:
+		return true;
+	case MONGOC_ERROR_SERVER:
+	case MONGOC_ERROR_WRITE_CONCERN:
+		return dapi_mongo_code_transient((int32_t)err->code) ||
+		       err->domain == MONGOC_ERROR_WRITE_CONCERN;
+	default:
+		return false;
+	}
+}

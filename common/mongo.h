@@ -1,0 +1,21 @@
+/* MongoDB client pool shared by ingestd and the query service. */
+#ifndef DAPI_MONGO_H
+#define DAPI_MONGO_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+
+/* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
+ * w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
+mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname, char *errstr,
+					  size_t errstr_size);
+
+/* Runs {ping: 1} on a pooled client. */
+bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err);
+
+/* Whether an error from a command or write is worth retrying (network, no primary, the
+ * server shutting down, timeouts) rather than a verdict on the data. */
+bool dapi_mongo_error_transient(const bson_error_t *err);
+bool dapi_mongo_code_transient(int32_t code);
+
+#endif

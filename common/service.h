@@ -1,0 +1,54 @@
+/* What every program does the same way: signals, the log-level option, and the options of
+ * an HTTP service. */
+#ifndef DAPI_SERVICE_H
+#define DAPI_SERVICE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "http.h"
+
+/* Set by SIGTERM/SIGINT; loops poll it at 100 ms or less. */
+extern volatile sig_atomic_t dapi_stop_requested;
+
+/* Installs the stop handlers and ignores SIGPIPE. */
+void dapi_signals_install(void);
+
+/* Sleeps ms milliseconds. */
+void dapi_sleep_ms(int64_t ms);
+
+/* Sleeps up to ms, returning early once a stop was requested. */
+void dapi_sleep_unless_stopped(int64_t ms);
+
+/* Sets up JSON logging; returns -1 with errstr when level is not a known level. */
+int dapi_service_log_init(const char *component, const char *level, char *errstr,
+			  size_t errstr_size);
+
+#define DAPI_OPT_LOG_LEVEL(var)                                                            \
+	{"log-level", 0, "LOG_LEVEL", DAPI_OPT_STRING, &(var), "info", 0, 0,               \
+	 "Lowest level logged: debug, info, warn, error"}
+
+struct dapi_service_opts {
+	const char *bind;
+	int64_t port, threads, conn_timeout_s, conn_limit, per_ip_limit;
+};
+
+/* Table rows for the options of an HTTP service. */
+#define DAPI_OPT_HTTP(o, default_port)                                                     \
+	{"bind", 0, "BIND_ADDR", DAPI_OPT_STRING, &(o).bind, "127.0.0.1", 0, 0,            \
+	 "IPv4 address to listen on (0.0.0.0 for all)"},                                   \
+	{"port", 0, "PORT", DAPI_OPT_INT, &(o).port, default_port, 0, 65535, "HTTP port"}, \
+	{"http-threads", 0, "HTTP_THREADS", DAPI_OPT_INT, &(o).threads, "2", 1, 64,        \
+	 "HTTP worker threads"},                                                           \
+	{"conn-timeout", 0, "CONN_TIMEOUT", DAPI_OPT_INT, &(o).conn_timeout_s, "30", 1,    \
+	 3600, "Seconds before an idle or stalled connection is closed"},                  \
+	{"max-connections", 0, "MAX_CONNECTIONS", DAPI_OPT_INT, &(o).conn_limit, "1024",   \
+	 1, 100000, "Concurrent connections"},                                             \
+	{"max-connections-per-ip", 0, "MAX_CONNECTIONS_PER_IP", DAPI_OPT_INT,              \
+	 &(o).per_ip_limit, "0", 0, 100000, "Concurrent connections per client address (0: no limit)"}
+
+/* Copies the service options into an HTTP server configuration. */
+void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_http_config *cfg);
+
+#endif

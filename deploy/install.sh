@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what DataAPI needs on a Debian 12 machine and fetches the real servers:
+#   - Debian packages: compilers' -dev libraries, kcat, Maven (when missing)
+#   - Apache Kafka jars from Maven Central (into the cache)
+#   - FerretDB built from the Go module proxy (into the cache), unless a mongod is on PATH
+# Everything downloaded is cached in $DATAAPI_CACHE (default ~/.cache/dataapi); a second
+# run only checks. Usage: deploy/install.sh [--no-servers]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+servers=1
+[ "${1:-}" = "--no-servers" ] && servers=0
+
+dapi_install_packages
+dapi_check_toolchains
+if [ "$servers" = 1 ]; then
+  dapi_fetch_kafka
+  dapi_build_ferretdb
+fi
+dapi_log "install complete (cache: $DAPI_CACHE)"

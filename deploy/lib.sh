@@ -1,0 +1,123 @@
+# Shared shell functions for DataAPI's local stack, its tests and CI. Source it.
+# shellcheck shell=bash
+
+DAPI_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DAPI_CACHE=${DATAAPI_CACHE:-$HOME/.cache/dataapi}
+DAPI_KAFKA_VERSION=3.9.1
+DAPI_FERRETDB_VERSION=v1.24.2
+DAPI_KAFKA_LIBS="$DAPI_CACHE/kafka-$DAPI_KAFKA_VERSION/libs"
+DAPI_FERRETDB_BIN="$DAPI_CACHE/ferretdb-$DAPI_FERRETDB_VERSION/ferretdb"
+
+dapi_log() { printf '[dataapi] %s\n' "$*" >&2; }
+dapi_die() { printf '[dataapi] error: %s\n' "$*" >&2; exit 1; }
+
+DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang curl python3
+  librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
+  libcurl4-openssl-dev kcat maven)
+
+dapi_install_packages() {
+  local missing=() p
+  for p in "${DAPI_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  dapi_log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+dapi_check_toolchains() {
+  command -v java >/dev/null || dapi_die "Java 17 is required (java not found)"
+  local jv
+  jv=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+  [ "${jv:-0}" -ge 17 ] || dapi_die "Java 17 or newer is required (found ${jv:-none})"
+  if ! command -v mongod >/dev/null && [ -z "${MONGODB_URI:-}" ]; then
+    command -v go >/dev/null || dapi_die "Go is required to build FerretDB (or put mongod on PATH)"
+  fi
+}
+
+# Kafka broker and tools jars, resolved from Maven Central by deploy/kafka/pom.xml.
+dapi_fetch_kafka() {
+  if [ -f "$DAPI_KAFKA_LIBS/.complete" ]; then return 0; fi
+  dapi_log "fetching Apache Kafka $DAPI_KAFKA_VERSION jars from Maven Central"
+  rm -rf "$DAPI_KAFKA_LIBS"
+  mkdir -p "$DAPI_KAFKA_LIBS"
+  mvn -q -B -f "$DAPI_ROOT/deploy/kafka/pom.xml" -Dkafka.version="$DAPI_KAFKA_VERSION" \
+    -Dkafka.libs="$DAPI_KAFKA_LIBS" package >&2
+  rm -rf "$DAPI_ROOT/deploy/kafka/target"
+  touch "$DAPI_KAFKA_LIBS/.complete"
+}
+
+# FerretDB from the Go module proxy. Built from a copy of the module source because its
+# version package needs build/version/version.txt, which the module zip leaves out.
+dapi_build_ferretdb() {
+  if command -v mongod >/dev/null || [ -n "${MONGODB_URI:-}" ]; then return 0; fi
+  if [ -x "$DAPI_FERRETDB_BIN" ]; then return 0; fi
+  dapi_log "building FerretDB $DAPI_FERRETDB_VERSION from the Go module proxy (first run only)"
+  local work src
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    go mod init dataapi.local/ferretdb-build >/dev/null 2>&1
+    GOFLAGS=-mod=mod go get "github.com/FerretDB/FerretDB@$DAPI_FERRETDB_VERSION" >/dev/null 2>&1 ||
+      GOFLAGS=-mod=mod go get "github.com/FerretDB/FerretDB@$DAPI_FERRETDB_VERSION"
+    src=$(go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)
+    cp -r "$src" "$work/src"
+    chmod -R u+w "$work/src"
+    echo "$DAPI_FERRETDB_VERSION" > "$work/src/build/version/version.txt"
+    cd "$work/src"
+    mkdir -p "$(dirname "$DAPI_FERRETDB_BIN")"
+    CGO_ENABLED=0 go build -trimpath -o "$DAPI_FERRETDB_BIN.tmp" ./cmd/ferretdb
+    mv "$DAPI_FERRETDB_BIN.tmp" "$DAPI_FERRETDB_BIN"
+  )
+  rm -rf "$work"
+}
+
+# A TCP port that is free on 127.0.0.1 right now.
+dapi_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until host:port accepts connections or the pid died; $4 is the timeout in seconds.
+dapi_wait_port() {
+  local host=$1 port=$2 pid=$3 timeout=$4 i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Waits until an HTTP URL answers 200.
+dapi_wait_http() {
+  local url=$1 timeout=$2 i
+  for ((i = 0; i < timeout * 10; i++)); do
+    if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# Stops the process in pidfile $1: SIGTERM, then SIGKILL after $2 seconds (default 15).
+dapi_stop_pidfile() {
+  local pidfile=$1 grace=${2:-15} pid i
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < grace * 10; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# The JVM command line for Kafka's classes (broker and stock tools).
+DAPI_JAVA=(java -Xmx512m -Xms128m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+  "-Dlog4j.configuration=file:$DAPI_ROOT/deploy/kafka/log4j.properties" -cp "$DAPI_KAFKA_LIBS/*")
+dapi_kafka_java() { "${DAPI_JAVA[@]}" "$@"; }

@@ -1,0 +1,164 @@
+#include "apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void dapi_dialog_init(struct dapi_dialog *d, const char *id)
+{
+	memset(d, 0, sizeof(*d));
+	d->id = id;
+}
+
+void dapi_dialog_clear(struct dapi_dialog *d)
+{
+	for (size_t i = 0; i < d->loaded_count; i++)
+		free(d->loaded_ids[i]);
+	free(d->loaded_ids);
+	free(d->languages);
+	free(d->added);
+	memset(d, 0, sizeof(*d));
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	void *p;
+	size_t n;
+	if (need <= *cap)
+		return 0;
+	n = *cap ? *cap * 2 : 8;
+	while (n < need)
+		n *= 2;
+	p = realloc(*arr, n * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = n;
+	return 0;
+}
+
+int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id)
+{
+	char *copy = strdup(event_id), **ids;
+	if (!copy)
+		return -1;
+	ids = realloc(d->loaded_ids, (d->loaded_count + 1) * sizeof(*ids));
+	if (!ids) {
+		free(copy);
+		return -1;
+	}
+	d->loaded_ids = ids;
+	d->loaded_ids[d->loaded_count++] = copy;
+	return 0;
+}
+
+int dapi_dialog_add_language(struct dapi_dialog *d, const char *language)
+{
+	for (size_t i = 0; i < d->n_languages; i++)
+		if (!strcmp(d->languages[i], language))
+			return 0;
+	if (grow((void **)&d->languages, &d->cap_languages, d->n_languages + 1,
+		 sizeof(*d->languages)) < 0)
+		return -1;
+	strcpy(d->languages[d->n_languages++], language);
+	return 0;
+}
+
+static bool has_event(const struct dapi_dialog *d, const char *event_id)
+{
+	for (size_t i = 0; i < d->loaded_count; i++)
+		if (!strcmp(d->loaded_ids[i], event_id))
+			return true;
+	for (size_t i = 0; i < d->n_added; i++)
+		if (!strcmp(d->added[i]->event_id, event_id))
+			return true;
+	return false;
+}
+
+static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
+{
+	enum dapi_apply_outcome outcome = DAPI_APPLY_APPENDED;
+
+	switch (d->state) {
+	case DAPI_DIALOG_TOMBSTONE:
+		return DAPI_APPLY_DROPPED_REVOKED;
+	case DAPI_DIALOG_ABSENT:
+		d->state = DAPI_DIALOG_PENDING;
+		strcpy(d->customer_id, ev->customer_id);
+		d->created_at = ev->received_at;
+		outcome = DAPI_APPLY_CREATED;
+		break;
+	case DAPI_DIALOG_PENDING:
+	case DAPI_DIALOG_CONSENTED:
+		if (strcmp(d->customer_id, ev->customer_id) != 0)
+			return DAPI_APPLY_CUSTOMER_MISMATCH;
+		if (has_event(d, ev->event_id))
+			return DAPI_APPLY_DUPLICATE;
+		break;
+	}
+	if (grow((void **)&d->added, &d->cap_added, d->n_added + 1, sizeof(*d->added)) < 0 ||
+	    dapi_dialog_add_language(d, ev->language) < 0)
+		return -1;
+	d->added[d->n_added++] = ev;
+	/* Clocks of several ingress hosts may disagree: lastMessageAt never goes back. */
+	if (ev->received_at > d->last_message_at)
+		d->last_message_at = ev->received_at;
+	return outcome;
+}
+
+/* Drops every piece of personal data; what remains is the tombstone. */
+static void erase(struct dapi_dialog *d, int64_t at)
+{
+	d->state = DAPI_DIALOG_TOMBSTONE;
+	d->revoked_at = at;
+	d->customer_id[0] = '\0';
+	d->n_added = 0;
+	d->n_languages = 0;
+	d->created_at = d->last_message_at = d->consented_at = 0;
+}
+
+static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
+{
+	if (ev->granted) {
+		switch (d->state) {
+		case DAPI_DIALOG_ABSENT:
+			return DAPI_APPLY_CONSENT_ABSENT;
+		case DAPI_DIALOG_PENDING:
+			d->state = DAPI_DIALOG_CONSENTED;
+			d->consented_at = ev->received_at;
+			return DAPI_APPLY_CONSENTED;
+		default:
+			return DAPI_APPLY_NOOP;
+		}
+	}
+	switch (d->state) {
+	case DAPI_DIALOG_ABSENT:
+		erase(d, ev->received_at);
+		return DAPI_APPLY_TOMBSTONED;
+	case DAPI_DIALOG_PENDING:
+	case DAPI_DIALOG_CONSENTED:
+		erase(d, ev->received_at);
+		return DAPI_APPLY_ERASED;
+	default:
+		return DAPI_APPLY_NOOP;
+	}
+}
+
+int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
+{
+	return ev->type == DAPI_EVENT_MESSAGE ? apply_message(d, ev) : apply_consent(d, ev);
+}
+
+bool dapi_dialog_changed(const struct dapi_dialog *d)
+{
+	return d->state != d->loaded_state || d->n_added > 0;
+}
+
+const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
+{
+	static const char *const names[DAPI_APPLY_OUTCOMES] = {
+		"created",     "appended",       "duplicate", "dropped_revoked",
+		"customer_mismatch", "consented", "consent_absent", "noop",
+		"erased",      "tombstoned",
+	};
+	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
+}

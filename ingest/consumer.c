@@ -1,0 +1,364 @@
+#include "consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlq.h"
+#include "kafka.h"
+#include "log.h"
+#include "service.h"
+
+struct dapi_consumer {
+	struct dapi_consumer_config cfg;
+	rd_kafka_t *rk;
+	struct dapi_store *store;
+	struct dapi_producer *dlq;
+	struct dapi_consumer_stats stats;
+};
+
+/* One record of a batch. */
+struct item {
+	rd_kafka_message_t *rkm;
+	struct dapi_event ev;
+	const char *decode_reason; /* set once: the record cannot be decoded */
+	const char *apply_reason;  /* set per attempt: the event cannot be applied */
+	char detail[160];
+	size_t dialog; /* index in the batch's dialogs */
+	int outcome;
+};
+
+/* ---- group membership --------------------------------------------------------------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		DAPI_INFO("partitions_assigned", "{s:i}", "count", parts->cnt);
+		if (cooperative)
+			rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+		else
+			rd_kafka_assign(rk, parts);
+		return;
+	}
+	DAPI_INFO("partitions_revoked", "{s:i}", "count", parts->cnt);
+	/* Everything applied so far has its offset stored: commit it before letting go. */
+	rd_kafka_commit(rk, NULL, 0);
+	if (cooperative)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, NULL);
+}
+
+struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
+					struct dapi_store *store, struct dapi_producer *dlq,
+					char *errstr, size_t errstr_size)
+{
+	struct dapi_consumer *c = calloc(1, sizeof(*c));
+	rd_kafka_topic_partition_list_t *topics;
+	rd_kafka_conf_t *conf;
+	rd_kafka_resp_err_t err;
+	const char *const defaults[] = {
+		"group.id", cfg->group,
+		"client.id", "dataapi-ingestd",
+		"enable.auto.commit", "true",
+		"enable.auto.offset.store", "false", /* stored only after MongoDB acked */
+		"auto.offset.reset", "earliest",
+		"max.poll.interval.ms", "600000",
+		"socket.keepalive.enable", "true",
+		NULL,
+	};
+
+	if (!c) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	c->cfg = *cfg;
+	c->store = store;
+	c->dlq = dlq;
+	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
+	if (!conf)
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+	if (!c->rk) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	conf = NULL; /* now owned by rk */
+	rd_kafka_poll_set_consumer(c->rk);
+	topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, cfg->topic, RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(c->rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (err) {
+		snprintf(errstr, errstr_size, "subscribe to %s: %s", cfg->topic,
+			 rd_kafka_err2str(err));
+		rd_kafka_destroy(c->rk);
+		goto fail;
+	}
+	return c;
+fail:
+	free(c);
+	return NULL;
+}
+
+void dapi_consumer_destroy(struct dapi_consumer *c)
+{
+	if (!c)
+		return;
+	rd_kafka_consumer_close(c->rk);
+	rd_kafka_destroy(c->rk);
+	free(c);
+}
+
+void dapi_consumer_stats(const struct dapi_consumer *c, struct dapi_consumer_stats *out)
+{
+	*out = c->stats;
+}
+
+/* ---- one batch -------------------------------------------------------------------- */
+
+static void decode_item(const struct dapi_consumer *c, struct item *it)
+{
+	const rd_kafka_message_t *m = it->rkm;
+
+	it->decode_reason = dapi_event_decode(m->payload, m->payload ? m->len : 0,
+					      c->cfg.max_text, &it->ev, it->detail,
+					      sizeof(it->detail));
+	if (it->decode_reason)
+		return;
+	if (!m->key || m->key_len != strlen(it->ev.dialog_id) ||
+	    memcmp(m->key, it->ev.dialog_id, m->key_len) != 0) {
+		it->decode_reason = "key_mismatch";
+		snprintf(it->detail, sizeof(it->detail), "record key is not the event's dialogId");
+		dapi_event_clear(&it->ev);
+	}
+}
+
+static struct item *sort_base;
+
+/* Groups by dialogId, keeping record order inside a dialog. */
+static int by_dialog(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(sort_base[i].ev.dialog_id, sort_base[j].ev.dialog_id);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* Builds the batch's distinct dialogs; returns how many (order[] lists decodable items
+ * grouped by dialog). */
+static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
+			    struct dapi_dialog *dialogs)
+{
+	size_t nd = 0;
+	sort_base = items;
+	qsort(order, n_order, sizeof(*order), by_dialog);
+	for (size_t k = 0; k < n_order; k++) {
+		struct item *it = &items[order[k]];
+		if (nd == 0 || strcmp(dialogs[nd - 1].id, it->ev.dialog_id) != 0)
+			dapi_dialog_init(&dialogs[nd++], it->ev.dialog_id);
+		it->dialog = nd - 1;
+	}
+	return nd;
+}
+
+/* Applies the events to the dialogs as loaded, then writes. */
+static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *items,
+				      const size_t *order, size_t n_order,
+				      struct dapi_dialog *dialogs, size_t nd,
+				      const char **rejected, bson_error_t *err)
+{
+	enum dapi_write_status status;
+
+	if (!dapi_store_load(c->store, dialogs, nd, err))
+		return DAPI_WRITE_TRANSIENT;
+	for (size_t k = 0; k < n_order; k++) {
+		struct item *it = &items[order[k]];
+		it->apply_reason = NULL;
+		it->outcome = dapi_dialog_apply(&dialogs[it->dialog], &it->ev);
+		if (it->outcome < 0) {
+			bson_set_error(err, 0, 0, "out of memory applying events");
+			return DAPI_WRITE_TRANSIENT;
+		}
+		if (it->outcome == DAPI_APPLY_CUSTOMER_MISMATCH) {
+			it->apply_reason = "customer_mismatch";
+			snprintf(it->detail, sizeof(it->detail),
+				 "customerId differs from the dialog's");
+		}
+	}
+	status = dapi_store_write(c->store, dialogs, nd, rejected, err);
+	for (size_t k = 0; status == DAPI_WRITE_OK && k < n_order; k++) {
+		struct item *it = &items[order[k]];
+		if (rejected[it->dialog]) {
+			it->apply_reason = rejected[it->dialog];
+			snprintf(it->detail, sizeof(it->detail),
+				 "the database refused the dialog's write");
+		}
+	}
+	return status;
+}
+
+/* Sends every item that has a reason to the DLQ and waits until Kafka has them all. */
+static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	int64_t backoff = 100;
+
+	for (;;) {
+		struct dapi_dlq_batch b = {0};
+		int sent = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *reason = items[i].decode_reason ? items[i].decode_reason
+								    : items[i].apply_reason;
+			if (!reason)
+				continue;
+			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
+					  items[i].detail, &b) != 0)
+				atomic_fetch_add(&b.failed, 1);
+			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
+				  "detail", items[i].detail, "partition", items[i].rkm->partition,
+				  "offset", (json_int_t)items[i].rkm->offset);
+			sent++;
+		}
+		if (sent == 0)
+			return 0;
+		while (atomic_load(&b.pending) > 0)
+			dapi_producer_flush(c->dlq, 100);
+		if (atomic_load(&b.failed) == 0) {
+			c->stats.dlq += sent;
+			return 0;
+		}
+		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
+		if (dapi_stop_requested)
+			return -1;
+		dapi_sleep_unless_stopped(backoff);
+		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
+	}
+}
+
+static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = items[i].rkm;
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+			offs, rd_kafka_topic_name(m->rkt), m->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
+							       m->partition);
+		if (m->offset + 1 > tp->offset)
+			tp->offset = m->offset + 1;
+	}
+	err = rd_kafka_offsets_store(c->rk, offs);
+	if (err) /* partitions revoked meanwhile: their new owner re-applies, idempotently */
+		DAPI_INFO("offsets_not_stored", "{s:s}", "error", rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* Returns 0 when the batch is done (offsets stored), -1 when abandoned on shutdown. */
+static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	size_t *order = malloc(n * sizeof(*order)), n_order = 0, nd = 0;
+	struct dapi_dialog *dialogs = calloc(n, sizeof(*dialogs));
+	const char **rejected = calloc(n, sizeof(*rejected));
+	int64_t backoff = 100;
+	int rc = -1, conflicts = 0;
+
+	if (!order || !dialogs || !rejected)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		decode_item(c, &items[i]);
+		if (!items[i].decode_reason)
+			order[n_order++] = i;
+	}
+	nd = group_dialogs(items, order, n_order, dialogs);
+	for (;;) {
+		bson_error_t err = {0};
+		enum dapi_write_status st =
+			attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
+		if (st == DAPI_WRITE_OK)
+			break;
+		c->stats.retries++;
+		if (st == DAPI_WRITE_CONFLICT && ++conflicts <= 3) {
+			DAPI_INFO("write_conflict", "{s:i}", "attempt", conflicts);
+			continue;
+		}
+		DAPI_WARN("store_unavailable", "{s:s, s:I}", "detail",
+			  st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
+			  "retryInMs", (json_int_t)backoff);
+		if (dapi_stop_requested)
+			goto out; /* not stored: the batch is consumed again after restart */
+		dapi_sleep_unless_stopped(backoff);
+		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
+	}
+	if (dead_letter(c, items, n) < 0)
+		goto out;
+	for (size_t k = 0; k < n_order; k++)
+		if (!items[order[k]].apply_reason)
+			c->stats.outcomes[items[order[k]].outcome]++;
+	store_offsets(c, items, n);
+	c->stats.batches++;
+	DAPI_DEBUG("batch_applied", "{s:i, s:i}", "records", (int)n, "dialogs", (int)nd);
+	rc = 0;
+out:
+	for (size_t i = 0; dialogs && i < nd; i++)
+		dapi_dialog_clear(&dialogs[i]);
+	free(order);
+	free(dialogs);
+	free(rejected);
+	return rc;
+}
+
+/* ---- loop ------------------------------------------------------------------------- */
+
+/* Returns a record, or NULL (nothing, or an error event that was logged). */
+static rd_kafka_message_t *poll_one(struct dapi_consumer *c, int timeout_ms, int *fatal)
+{
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+	if (!m || !m->err)
+		return m;
+	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		DAPI_WARN("consumer_error", "{s:s, s:s}", "error", rd_kafka_err2name(m->err),
+			  "detail", rd_kafka_message_errstr(m));
+		if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+			*fatal = 1;
+	}
+	rd_kafka_message_destroy(m);
+	return NULL;
+}
+
+int dapi_consumer_run(struct dapi_consumer *c)
+{
+	size_t cap = (size_t)c->cfg.batch_max;
+	struct item *items = calloc(cap, sizeof(*items));
+	int fatal = 0, rc = 0;
+
+	if (!items)
+		return -1;
+	while (!dapi_stop_requested && !fatal) {
+		size_t n = 0;
+		rd_kafka_message_t *m = poll_one(c, 100, &fatal);
+		if (!m)
+			continue;
+		items[n++].rkm = m;
+		while (n < cap && (m = poll_one(c, 0, &fatal)))
+			items[n++].rkm = m;
+		if (process_batch(c, items, n) < 0 && !dapi_stop_requested) {
+			/* Going on would store later offsets past this batch: stop instead. */
+			DAPI_ERROR("batch_failed", "{s:s}", "detail", "out of memory");
+			rc = -1;
+			break;
+		}
+		for (size_t i = 0; i < n; i++) {
+			dapi_event_clear(&items[i].ev);
+			rd_kafka_message_destroy(items[i].rkm);
+			memset(&items[i], 0, sizeof(items[i]));
+		}
+	}
+	free(items);
+	return fatal ? -1 : rc;
+}

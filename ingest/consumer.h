@@ -1,0 +1,48 @@
+/* ingestd's consumer loop: poll a batch, decode, apply per dialog in order, one bulk write,
+ * DLQ what cannot be applied, then store the offsets (committed in the background and on
+ * revoke/close). Nothing is stored before MongoDB acknowledged the batch. */
+#ifndef DAPI_CONSUMER_H
+#define DAPI_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "config.h"
+#include "producer.h"
+#include "store.h"
+
+struct dapi_consumer_config {
+	const char *brokers;
+	const struct dapi_props *props;
+	const char *topic;
+	const char *dlq_topic;
+	const char *group;
+	int batch_max;
+	size_t max_text;
+	int64_t backoff_max_ms;
+};
+
+/* Counters since start, by outcome; read by logs and metrics. */
+struct dapi_consumer_stats {
+	int64_t outcomes[DAPI_APPLY_OUTCOMES];
+	int64_t dlq, batches, retries;
+};
+
+struct dapi_consumer;
+
+/* store and dlq are borrowed. Returns NULL with errstr. */
+struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
+					struct dapi_store *store, struct dapi_producer *dlq,
+					char *errstr, size_t errstr_size);
+
+/* Consumes until dapi_stop_requested. A batch under way is finished (or, when the database
+ * is down, abandoned uncommitted). Returns 0, or -1 on a fatal consumer error. */
+int dapi_consumer_run(struct dapi_consumer *c);
+
+void dapi_consumer_stats(const struct dapi_consumer *c, struct dapi_consumer_stats *out);
+
+/* Leaves the group (committing stored offsets) and frees. NULL is a no-op. */
+void dapi_consumer_destroy(struct dapi_consumer *c);
+
+#endif

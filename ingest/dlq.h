@@ -1,0 +1,26 @@
+/* The dead-letter queue: records ingestd cannot decode or apply go to <topic>.dlq with the
+ * original key, value and headers, plus headers saying why and where they came from:
+ *   dlq.reason, dlq.detail, dlq.source.topic, dlq.source.partition, dlq.source.offset */
+#ifndef DAPI_DLQ_H
+#define DAPI_DLQ_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+
+#include "producer.h"
+
+/* Outstanding DLQ deliveries of one batch. */
+struct dapi_dlq_batch {
+	atomic_int pending;
+	atomic_int failed;
+};
+
+/* The producer's delivery callback for DLQ records (opaque: struct dapi_dlq_batch *). */
+void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err);
+
+/* Enqueues a copy of rkm to dlq_topic. detail must not contain message text. */
+rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic,
+				  const rd_kafka_message_t *rkm, const char *reason,
+				  const char *detail, struct dapi_dlq_batch *batch);
+
+#endif

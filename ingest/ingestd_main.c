@@ -1,0 +1,144 @@
+/* dataapi-ingestd: wiring, flags, signals and an orderly shutdown. */
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "consumer.h"
+#include "dlq.h"
+#include "log.h"
+#include "mongo.h"
+#include "service.h"
+#include "store.h"
+#include "sweeper.h"
+
+static const char summary[] =
+	"Consumes DataAPI events from Kafka as a consumer-group member and applies them to\n"
+	"MongoDB in order per dialog; offsets are committed only after MongoDB acknowledged.";
+
+int main(int argc, char **argv)
+{
+	const char *brokers, *topic, *dlq_topic_opt, *group, *uri, *db, *coll, *log_level;
+	int64_t batch_max, max_text, backoff_max, pending_ttl, tombstone_ttl, sweep_every;
+	struct dapi_props props;
+	mongoc_client_pool_t *pool = NULL;
+	struct dapi_store *store = NULL;
+	struct dapi_producer *dlq = NULL;
+	struct dapi_consumer *consumer = NULL;
+	struct dapi_sweeper *sweeper = NULL;
+	char errstr[512], dlq_topic[300];
+	bson_error_t berr;
+	int rc;
+
+	const struct dapi_opt opts[] = {
+		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
+		 "Kafka bootstrap servers"},
+		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
+		 "Topic the events are consumed from"},
+		{"dlq-topic", 0, "KAFKA_DLQ_TOPIC", DAPI_OPT_STRING, &dlq_topic_opt, "", 0, 0,
+		 "Dead-letter topic (default: <topic>.dlq)"},
+		{"group", 0, "KAFKA_GROUP", DAPI_OPT_STRING, &group, "dataapi-ingestd", 0, 0,
+		 "Consumer group id"},
+		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
+		 "librdkafka property key=value, repeatable (env: ';'-separated)"},
+		{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &uri, "mongodb://127.0.0.1:27017", 0,
+		 0, "MongoDB connection string (TLS and auth options go here)"},
+		{"database", 0, "MONGODB_DATABASE", DAPI_OPT_STRING, &db, "dataapi", 0, 0,
+		 "Database name"},
+		{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &coll, "dialogs", 0, 0,
+		 "Collection name"},
+		{"batch-size", 0, "BATCH_SIZE", DAPI_OPT_INT, &batch_max, "1000", 1, 100000,
+		 "Most records applied in one bulk write"},
+		{"max-text", 0, "MAX_TEXT_BYTES", DAPI_OPT_INT, &max_text, "16384", 1, 8388608,
+		 "Largest message text accepted from the topic (larger: DLQ)"},
+		{"retry-backoff-max", 0, "RETRY_BACKOFF_MAX", DAPI_OPT_DURATION, &backoff_max, "5s", 100,
+		 600000, "Longest pause between retries while MongoDB is unavailable"},
+		{"pending-ttl", 0, "PENDING_TTL", DAPI_OPT_DURATION, &pending_ttl, "72h", 1000,
+		 INT64_MAX / 2, "Pending dialogs with no message for this long are erased"},
+		{"tombstone-ttl", 0, "TOMBSTONE_TTL", DAPI_OPT_DURATION, &tombstone_ttl, "30d", 1000,
+		 INT64_MAX / 2, "Tombstones older than this are removed"},
+		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "1m", 100,
+		 86400000, "How often the sweeper runs"},
+		DAPI_OPT_LOG_LEVEL(log_level),
+	};
+
+	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
+			      sizeof(errstr));
+	if (rc == 1)
+		return 0;
+	if (rc < 0 || dapi_service_log_init("ingestd", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-ingestd: %s\n", errstr);
+		return 2;
+	}
+	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
+		 *dlq_topic_opt ? "" : ".dlq");
+	dapi_signals_install();
+	mongoc_init();
+
+	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", errstr, sizeof(errstr));
+	if (!pool)
+		goto fail;
+	store = dapi_store_new(pool, db, coll);
+	/* Indexes first: a store without them would scan on every query. Wait for MongoDB. */
+	while (!dapi_store_ensure_indexes(store, &berr)) {
+		if (!dapi_mongo_error_transient(&berr)) {
+			snprintf(errstr, sizeof(errstr), "creating indexes: %.400s", berr.message);
+			goto fail;
+		}
+		DAPI_WARN("store_unavailable", "{s:s}", "detail", berr.message);
+		dapi_sleep_unless_stopped(1000);
+		if (dapi_stop_requested)
+			goto stopped;
+	}
+	struct dapi_producer_config pcfg = {
+		.brokers = brokers,
+		.props = &props,
+		.delivery_timeout_ms = 30000,
+		.queue_max = 100000,
+		.client_id = "dataapi-ingestd-dlq",
+		.on_delivery = dapi_dlq_on_delivery,
+	};
+	dlq = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
+	if (!dlq)
+		goto fail;
+	struct dapi_consumer_config ccfg = {
+		.brokers = brokers,
+		.props = &props,
+		.topic = topic,
+		.dlq_topic = dlq_topic,
+		.group = group,
+		.batch_max = (int)batch_max,
+		.max_text = (size_t)max_text,
+		.backoff_max_ms = backoff_max,
+	};
+	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
+	if (!consumer)
+		goto fail;
+	sweeper = dapi_sweeper_start(store, pending_ttl, tombstone_ttl, sweep_every);
+	DAPI_INFO("started", "{s:s, s:s, s:s, s:s}", "brokers", brokers, "topic", topic, "group",
+		  group, "dlq", dlq_topic);
+
+	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
+	DAPI_INFO("stopping", NULL);
+	dapi_sweeper_stop(sweeper);
+	dapi_consumer_destroy(consumer); /* commits what was stored */
+	dapi_producer_destroy(dlq, 10000);
+	dapi_store_destroy(store);
+	mongoc_client_pool_destroy(pool);
+	mongoc_cleanup();
+	DAPI_INFO("stopped", "{s:i}", "exit", rc);
+	return rc;
+
+fail:
+	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
+	rc = 1;
+	goto cleanup;
+stopped:
+	rc = 0;
+cleanup:
+	dapi_consumer_destroy(consumer);
+	dapi_producer_destroy(dlq, 0);
+	dapi_store_destroy(store);
+	mongoc_client_pool_destroy(pool);
+	mongoc_cleanup();
+	return rc;
+}

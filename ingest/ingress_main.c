@@ -1,0 +1,105 @@
+/* dataapi-ingress: wiring, flags, signals and an orderly shutdown. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ingress.h"
+#include "log.h"
+#include "service.h"
+#include "timefmt.h"
+
+static const char summary[] =
+	"Accepts chatbot messages and consents over HTTP and publishes them to Kafka,\n"
+	"answering 202 only after Kafka acknowledged the event (acks=all, idempotent).";
+
+int main(int argc, char **argv)
+{
+	const char *brokers, *topic, *log_level;
+	int64_t max_body, max_text, timeout_ms, queue_max, retry_after, drain_ms;
+	struct dapi_service_opts svc;
+	struct dapi_props props;
+	struct ingress in = {0};
+	struct dapi_http_server *server = NULL;
+	char errstr[512];
+	int rc;
+
+	const struct dapi_opt opts[] = {
+		DAPI_OPT_HTTP(svc, "8080"),
+		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
+		 "Kafka bootstrap servers"},
+		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
+		 "Topic the events are published to"},
+		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
+		 "librdkafka property key=value, repeatable (env: ';'-separated)"},
+		{"produce-timeout", 0, "PRODUCE_TIMEOUT", DAPI_OPT_DURATION, &timeout_ms, "5s", 100,
+		 300000, "Longest wait for Kafka's acknowledgement before answering 503"},
+		{"producer-queue", 0, "PRODUCER_QUEUE", DAPI_OPT_INT, &queue_max, "100000", 1, 10000000,
+		 "Events waiting for Kafka before new requests get 503"},
+		{"max-body", 0, "MAX_BODY_BYTES", DAPI_OPT_INT, &max_body, "65536", 16, 16777216,
+		 "Largest request body in bytes (413 above)"},
+		{"max-text", 0, "MAX_TEXT_BYTES", DAPI_OPT_INT, &max_text, "16384", 1, 8388608,
+		 "Largest message text in bytes"},
+		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
+		 "Seconds suggested in Retry-After on 503"},
+		{"drain-timeout", 0, "DRAIN_TIMEOUT", DAPI_OPT_DURATION, &drain_ms, "15s", 0, 600000,
+		 "On SIGTERM, longest wait for in-flight requests"},
+		DAPI_OPT_LOG_LEVEL(log_level),
+	};
+
+	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
+			      sizeof(errstr));
+	if (rc == 1)
+		return 0;
+	if (rc < 0 || dapi_service_log_init("ingress", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-ingress: %s\n", errstr);
+		return 2;
+	}
+	dapi_signals_install();
+
+	in.topic = topic;
+	in.max_text = (size_t)max_text;
+	in.retry_after_s = (int)retry_after;
+	struct dapi_producer_config pcfg = {
+		.brokers = brokers,
+		.props = &props,
+		.delivery_timeout_ms = timeout_ms,
+		.queue_max = queue_max,
+		.client_id = "dataapi-ingress",
+		.on_delivery = ingress_on_delivery,
+	};
+	in.producer = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
+	if (!in.producer)
+		goto fail;
+
+	struct dapi_http_config hcfg = {0};
+	dapi_service_http_config(&svc, &hcfg);
+	hcfg.body_max = (size_t)max_body;
+	hcfg.state_free = ingress_state_free;
+	server = dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, errstr,
+				      sizeof(errstr));
+	if (!server)
+		goto fail;
+	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", svc.bind,
+		  "port", dapi_http_server_port(server), "brokers", brokers, "topic", topic);
+
+	while (!dapi_stop_requested && !dapi_producer_failed(in.producer))
+		dapi_sleep_unless_stopped(100);
+
+	/* Stop accepting, let every published request get its report and its answer. */
+	DAPI_INFO("stopping", "{s:i}", "inflight", atomic_load(&in.inflight));
+	dapi_http_server_quiesce(server);
+	dapi_producer_flush(in.producer, (int)drain_ms);
+	for (int64_t end = dapi_time_mono_ms() + drain_ms;
+	     atomic_load(&in.inflight) > 0 && dapi_time_mono_ms() < end;)
+		dapi_sleep_ms(10);
+	rc = atomic_load(&in.inflight) == 0 && !dapi_producer_failed(in.producer) ? 0 : 1;
+	dapi_http_server_destroy(server);
+	dapi_producer_destroy(in.producer, (int)drain_ms);
+	DAPI_INFO("stopped", "{s:i}", "exit", rc);
+	return rc;
+
+fail:
+	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
+	dapi_http_server_destroy(server);
+	dapi_producer_destroy(in.producer, 0);
+	return 1;
+}

@@ -1,0 +1,218 @@
+/* POST /data/{customerId}/{dialogId} and POST /consents/{dialogId}: validate, publish,
+ * suspend until the delivery report, answer 202 or 503. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "ids.h"
+#include "ingress.h"
+#include "log.h"
+#include "request.h"
+#include "timefmt.h"
+
+/* A request that has been published and waits for (or has) its delivery report. */
+struct publish {
+	struct dapi_http_req *r;
+	struct ingress *in;
+	atomic_bool done;
+	rd_kafka_resp_err_t err;
+	enum dapi_event_type type;
+	char event_id[DAPI_UUID_BUFSZ];
+	char dialog_id[DAPI_ID_MAX + 1];
+	int64_t started_ms;
+};
+
+void ingress_state_free(void *state)
+{
+	struct publish *pub = state;
+	atomic_fetch_sub(&pub->in->inflight, 1);
+	free(pub);
+}
+
+void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
+{
+	struct publish *pub = opaque;
+	pub->err = err;
+	atomic_store(&pub->done, true);
+	dapi_http_resume(pub->r);
+}
+
+static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_input_error *e)
+{
+	return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, e->code, e->message, e->field);
+}
+
+/* Answers once the delivery report is in. */
+static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
+{
+	int64_t ms = dapi_time_mono_ms() - pub->started_ms;
+
+	if (pub->err) {
+		DAPI_WARN("publish_failed", "{s:s, s:s, s:s, s:I}", "dialogId", pub->dialog_id,
+			  "eventId", pub->event_id, "error", rd_kafka_err2name(pub->err),
+			  "ms", (json_int_t)ms);
+		return dapi_http_reply_unavailable(r, "the event could not be stored; retry",
+						   pub->in->retry_after_s);
+	}
+	DAPI_DEBUG("published", "{s:s, s:s, s:s, s:I}", "type", dapi_event_type_name(pub->type),
+		   "dialogId", pub->dialog_id, "eventId", pub->event_id, "ms", (json_int_t)ms);
+	return dapi_http_reply_json(r, MHD_HTTP_ACCEPTED,
+				    json_pack("{s:s, s:s, s:s}", "eventId", pub->event_id,
+					      "dialogId", pub->dialog_id, "status", "accepted"));
+}
+
+/* Encodes ev, suspends the request and hands the event to the producer. The request is
+ * answered from finish() when the handler runs again after the resume. */
+static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
+			       const struct dapi_event *ev)
+{
+	struct publish *pub = calloc(1, sizeof(*pub));
+	rd_kafka_headers_t *hdrs;
+	rd_kafka_resp_err_t err;
+	size_t len;
+	char *value;
+
+	if (!pub)
+		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	pub->r = r;
+	pub->in = in;
+	pub->type = ev->type;
+	pub->started_ms = dapi_time_mono_ms();
+	snprintf(pub->event_id, sizeof(pub->event_id), "%s", ev->event_id);
+	snprintf(pub->dialog_id, sizeof(pub->dialog_id), "%s", ev->dialog_id);
+	atomic_fetch_add(&in->inflight, 1);
+	*dapi_http_state(r) = pub; /* now freed by ingress_state_free */
+
+	value = dapi_event_encode(ev, &len);
+	if (!value)
+		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	hdrs = rd_kafka_headers_new(1);
+	rd_kafka_header_add(hdrs, "type", -1, dapi_event_type_name(ev->type), -1);
+
+	/* Suspend before producing: the report may arrive before producev returns. */
+	dapi_http_suspend(r);
+	err = dapi_producer_send(in->producer, in->topic, ev->dialog_id, strlen(ev->dialog_id),
+				 value, len, hdrs, pub);
+	if (err) {
+		pub->err = err;
+		atomic_store(&pub->done, true);
+		dapi_http_resume(r);
+	}
+	return MHD_YES;
+}
+
+/* Path ids and the optional Idempotency-Key; fills ev's event id. */
+static bool check_ids(struct dapi_http_req *r, const char *customer_id, const char *dialog_id,
+		      struct dapi_event *ev, char event_id[DAPI_UUID_BUFSZ], enum MHD_Result *ret)
+{
+	const char *key = dapi_http_header(r, "Idempotency-Key");
+
+	if (customer_id && !dapi_valid_id(customer_id, strlen(customer_id))) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+					     "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
+					     "customerId");
+		return false;
+	}
+	if (!dapi_valid_id(dialog_id, strlen(dialog_id))) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+					     "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
+					     "dialogId");
+		return false;
+	}
+	if (key && !dapi_valid_idempotency_key(key)) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_header",
+					     "Idempotency-Key must be 1-128 printable characters",
+					     "Idempotency-Key");
+		return false;
+	}
+	if (key)
+		dapi_uuid_from_key(dialog_id, key, event_id);
+	else
+		dapi_uuid_v4(event_id);
+	ev->event_id = event_id;
+	ev->dialog_id = dialog_id;
+	ev->customer_id = customer_id;
+	ev->received_at = dapi_time_now_ms();
+	return true;
+}
+
+static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
+{
+	struct ingress *in = app;
+	struct publish *pub = *dapi_http_state(r);
+	struct dapi_event ev = {.type = DAPI_EVENT_MESSAGE};
+	struct dapi_message_req req;
+	struct dapi_input_error err;
+	char event_id[DAPI_UUID_BUFSZ];
+	enum MHD_Result ret;
+	const char *body;
+	size_t len;
+
+	if (pub)
+		return finish(r, pub);
+	if (!check_ids(r, dapi_http_param(r, 0), dapi_http_param(r, 1), &ev, event_id, &ret))
+		return ret;
+	body = dapi_http_body(r, &len);
+	if (!dapi_message_req_parse(body, len, in->max_text, &req, &err))
+		return reply_invalid(r, &err);
+	ev.text = req.text;
+	ev.text_len = req.text_len;
+	memcpy(ev.language, req.language, sizeof(ev.language));
+	ret = publish(r, in, &ev);
+	dapi_message_req_clear(&req);
+	return ret;
+}
+
+static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
+{
+	struct ingress *in = app;
+	struct publish *pub = *dapi_http_state(r);
+	struct dapi_event ev = {.type = DAPI_EVENT_CONSENT};
+	struct dapi_input_error err;
+	char event_id[DAPI_UUID_BUFSZ];
+	enum MHD_Result ret;
+	const char *body;
+	size_t len;
+
+	if (pub)
+		return finish(r, pub);
+	if (!check_ids(r, NULL, dapi_http_param(r, 0), &ev, event_id, &ret))
+		return ret;
+	body = dapi_http_body(r, &len);
+	if (!dapi_consent_req_parse(body, len, &ev.granted, &err))
+		return reply_invalid(r, &err);
+	return publish(r, in, &ev);
+}
+
+/* Ready when the producer works and the topic's metadata comes back within a second. */
+static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
+{
+	struct ingress *in = app;
+	rd_kafka_t *rk = dapi_producer_handle(in->producer);
+	rd_kafka_topic_t *rkt;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (dapi_producer_failed(in->producer))
+		return dapi_http_reply_unavailable(r, "kafka producer failed", in->retry_after_s);
+	rkt = rd_kafka_topic_new(rk, in->topic, NULL);
+	err = rd_kafka_metadata(rk, 0, rkt, &md, 1000);
+	rd_kafka_topic_destroy(rkt);
+	if (!err && md->topic_cnt == 1 && md->topics[0].err)
+		err = md->topics[0].err;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (err)
+		return dapi_http_reply_unavailable(r, "kafka is not reachable", in->retry_after_s);
+	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+}
+
+const struct dapi_http_route ingress_routes[] = {
+	{"POST", "/data/*/*", handle_message, DAPI_ROUTE_BODY},
+	{"POST", "/consents/*", handle_consent, DAPI_ROUTE_BODY},
+	{"GET", "/healthz", dapi_http_handle_healthz, 0},
+	{"GET", "/readyz", handle_readyz, 0},
+};
+const size_t ingress_nroutes = sizeof(ingress_routes) / sizeof(ingress_routes[0]);

@@ -1,0 +1,412 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mongo.h"
+
+struct dapi_store {
+	mongoc_client_pool_t *pool;
+	char db[64];
+	char collection[64];
+};
+
+struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
+				  const char *collection)
+{
+	struct dapi_store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->pool = pool;
+	snprintf(st->db, sizeof(st->db), "%s", db);
+	snprintf(st->collection, sizeof(st->collection), "%s", collection);
+	return st;
+}
+
+void dapi_store_destroy(struct dapi_store *st) { free(st); }
+
+bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
+	bson_t *cmd = BCON_NEW(
+		"createIndexes", BCON_UTF8(st->collection), "indexes", "[",
+		"{", "name", BCON_UTF8("consent_recent"), "key", "{", "consent", BCON_INT32(1),
+		"lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}",
+		"{", "name", BCON_UTF8("consent_language_recent"), "key", "{", "consent",
+		BCON_INT32(1), "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+		BCON_INT32(1), "}", "}",
+		"{", "name", BCON_UTF8("consent_customer_recent"), "key", "{", "consent",
+		BCON_INT32(1), "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+		BCON_INT32(1), "}", "}",
+		"{", "name", BCON_UTF8("revoked_at"), "key", "{", "revokedAt", BCON_INT32(1), "}",
+		"}", "]");
+	bool ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
+	bson_destroy(cmd);
+	mongoc_database_destroy(db);
+	mongoc_client_pool_push(st->pool, client);
+	return ok;
+}
+
+/* ---- load ------------------------------------------------------------------------- */
+
+static int64_t get_date(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
+		       ? bson_iter_date_time(&it)
+		       : 0;
+}
+
+static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
+{
+	bson_iter_t it, arr, el;
+
+	d->loaded_bytes = doc->len;
+	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
+		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
+		d->revoked_at = get_date(doc, "revokedAt");
+		return true;
+	}
+	d->state = d->loaded_state = bson_iter_init_find(&it, doc, "consent") &&
+						     bson_iter_as_bool(&it)
+					     ? DAPI_DIALOG_CONSENTED
+					     : DAPI_DIALOG_PENDING;
+	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(d->customer_id, sizeof(d->customer_id), "%s", bson_iter_utf8(&it, NULL));
+	d->created_at = get_date(doc, "createdAt");
+	d->last_message_at = get_date(doc, "lastMessageAt");
+	d->consented_at = get_date(doc, "consentedAt");
+	if (bson_iter_init_find(&it, doc, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr))
+		while (bson_iter_next(&arr))
+			if (BSON_ITER_HOLDS_UTF8(&arr) &&
+			    dapi_dialog_add_language(d, bson_iter_utf8(&arr, NULL)) < 0)
+				return false;
+	if (bson_iter_init_find(&it, doc, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			const char *id = "";
+			if (BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &el) &&
+			    bson_iter_find(&el, "eventId") && BSON_ITER_HOLDS_UTF8(&el))
+				id = bson_iter_utf8(&el, NULL);
+			if (dapi_dialog_add_loaded_id(d, id) < 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(dialogs[i].id, id))
+			return &dialogs[i];
+	return NULL;
+}
+
+bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
+		     bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	mongoc_collection_t *coll =
+		mongoc_client_get_collection(client, st->db, st->collection);
+	bson_t filter = BSON_INITIALIZER, in, ids;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *id = dialogs[i].id;
+		dapi_dialog_clear(&dialogs[i]);
+		dapi_dialog_init(&dialogs[i], id);
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+	for (size_t i = 0; i < n; i++) {
+		const char *key;
+		char buf[16];
+		size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		bson_append_utf8(&ids, key, (int)klen, dialogs[i].id, -1);
+	}
+	bson_append_array_end(&in, &ids);
+	bson_append_document_end(&filter, &in);
+
+	cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	while (ok && mongoc_cursor_next(cursor, &doc)) {
+		bson_iter_t it;
+		struct dapi_dialog *d;
+		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		d = find_dialog(dialogs, n, bson_iter_utf8(&it, NULL));
+		if (d && !parse_loaded(d, doc)) {
+			bson_set_error(err, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
+				       "out of memory loading a dialog");
+			ok = false;
+		}
+	}
+	if (ok && mongoc_cursor_error(cursor, err))
+		ok = false;
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&filter);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(st->pool, client);
+	return ok;
+}
+
+/* ---- write ------------------------------------------------------------------------ */
+
+static void append_message(bson_t *arr, size_t i, const struct dapi_event *ev)
+{
+	const char *key;
+	char buf[16];
+	size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+	bson_t m;
+	bson_append_document_begin(arr, key, (int)klen, &m);
+	BSON_APPEND_UTF8(&m, "eventId", ev->event_id);
+	bson_append_utf8(&m, "text", 4, ev->text, (int)ev->text_len);
+	BSON_APPEND_UTF8(&m, "language", ev->language);
+	BSON_APPEND_DATE_TIME(&m, "receivedAt", ev->received_at);
+	bson_append_document_end(arr, &m);
+}
+
+static void append_messages(bson_t *doc, const char *key, const struct dapi_dialog *d)
+{
+	bson_t arr;
+	bson_append_array_begin(doc, key, -1, &arr);
+	for (size_t i = 0; i < d->n_added; i++)
+		append_message(&arr, i, d->added[i]);
+	bson_append_array_end(doc, &arr);
+}
+
+static void append_languages(bson_t *doc, const struct dapi_dialog *d)
+{
+	bson_t arr;
+	BSON_APPEND_ARRAY_BEGIN(doc, "languages", &arr);
+	for (size_t i = 0; i < d->n_languages; i++) {
+		const char *key;
+		char buf[16];
+		size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		bson_append_utf8(&arr, key, (int)klen, d->languages[i], -1);
+	}
+	bson_append_array_end(doc, &arr);
+}
+
+/* The fields that change when messages arrive or consent is given. */
+static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
+{
+	BSON_APPEND_BOOL(doc, "consent", d->state == DAPI_DIALOG_CONSENTED);
+	append_languages(doc, d);
+	BSON_APPEND_DATE_TIME(doc, "lastMessageAt", d->last_message_at);
+	if (d->state == DAPI_DIALOG_CONSENTED)
+		BSON_APPEND_DATE_TIME(doc, "consentedAt", d->consented_at);
+}
+
+static void build_tombstone(bson_t *doc, const struct dapi_dialog *d)
+{
+	BSON_APPEND_UTF8(doc, "_id", d->id);
+	BSON_APPEND_BOOL(doc, "revoked", true);
+	BSON_APPEND_DATE_TIME(doc, "revokedAt", d->revoked_at);
+}
+
+static void build_full(bson_t *doc, const struct dapi_dialog *d)
+{
+	BSON_APPEND_UTF8(doc, "_id", d->id);
+	BSON_APPEND_UTF8(doc, "customerId", d->customer_id);
+	BSON_APPEND_DATE_TIME(doc, "createdAt", d->created_at);
+	append_messages(doc, "messages", d);
+	append_mutable(doc, d);
+}
+
+/* Matches the document only while it is as it was loaded. */
+static void build_guard(bson_t *filter, const struct dapi_dialog *d)
+{
+	bson_t size;
+	BSON_APPEND_UTF8(filter, "_id", d->id);
+	BSON_APPEND_BOOL(filter, "consent", d->loaded_state == DAPI_DIALOG_CONSENTED);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "messages", &size);
+	BSON_APPEND_INT64(&size, "$size", (int64_t)d->loaded_count);
+	bson_append_document_end(filter, &size);
+}
+
+static void build_update(bson_t *update, const struct dapi_dialog *d)
+{
+	bson_t set, push, each;
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);
+	append_mutable(&set, d);
+	bson_append_document_end(update, &set);
+	if (d->n_added == 0)
+		return;
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$push", &push);
+	BSON_APPEND_DOCUMENT_BEGIN(&push, "messages", &each);
+	append_messages(&each, "$each", d);
+	bson_append_document_end(&push, &each);
+	bson_append_document_end(update, &push);
+}
+
+/* Adds the write for one changed dialog; returns false when it would be too large. */
+static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, bool *is_insert)
+{
+	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER;
+	bool ok = true;
+
+	*is_insert = d->loaded_state == DAPI_DIALOG_ABSENT;
+	if (*is_insert) {
+		if (d->state == DAPI_DIALOG_TOMBSTONE)
+			build_tombstone(&doc, d);
+		else
+			build_full(&doc, d);
+		ok = doc.len < DAPI_DOC_MAX_BYTES &&
+		     mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, NULL);
+	} else {
+		build_guard(&filter, d);
+		if (d->state == DAPI_DIALOG_TOMBSTONE) {
+			build_tombstone(&doc, d);
+			ok = mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, &doc, NULL,
+									 NULL);
+		} else {
+			build_update(&doc, d);
+			ok = d->loaded_bytes + doc.len < DAPI_DOC_MAX_BYTES &&
+			     mongoc_bulk_operation_update_one_with_opts(bulk, &filter, &doc, NULL,
+									NULL);
+		}
+	}
+	bson_destroy(&doc);
+	bson_destroy(&filter);
+	return ok;
+}
+
+/* Reads writeErrors: duplicate keys are conflicts, some codes transient, the rest reject
+ * the dialog for good. */
+static enum dapi_write_status read_write_errors(const bson_t *reply, const size_t *op_dialog,
+						const char **rejected, size_t *n_failed_updates,
+						const bool *op_insert)
+{
+	enum dapi_write_status status = DAPI_WRITE_OK;
+	bson_iter_t it, arr, el;
+
+	if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &arr))
+		return status;
+	while (bson_iter_next(&arr)) {
+		int32_t index = -1, code = 0;
+		if (!bson_iter_recurse(&arr, &el))
+			continue;
+		while (bson_iter_next(&el)) {
+			if (!strcmp(bson_iter_key(&el), "index"))
+				index = bson_iter_as_int64(&el);
+			else if (!strcmp(bson_iter_key(&el), "code"))
+				code = bson_iter_as_int64(&el);
+		}
+		if (index < 0)
+			return DAPI_WRITE_TRANSIENT;
+		if (!op_insert[index])
+			(*n_failed_updates)++;
+		if (code == 11000) {
+			if (status == DAPI_WRITE_OK)
+				status = DAPI_WRITE_CONFLICT;
+		} else if (dapi_mongo_code_transient(code)) {
+			status = DAPI_WRITE_TRANSIENT;
+		} else {
+			rejected[op_dialog[index]] = "store_rejected";
+		}
+	}
+	return status;
+}
+
+enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
+					size_t n, const char **rejected, bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	mongoc_bulk_operation_t *bulk;
+	bson_t opts = BSON_INITIALIZER, reply;
+	size_t *op_dialog = malloc((n ? n : 1) * sizeof(*op_dialog)), nops = 0, nupdates = 0;
+	bool *op_insert = malloc((n ? n : 1) * sizeof(*op_insert));
+	enum dapi_write_status status = DAPI_WRITE_OK;
+
+	if (!op_dialog || !op_insert) {
+		free(op_dialog);
+		free(op_insert);
+		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory");
+		return DAPI_WRITE_TRANSIENT;
+	}
+	for (size_t i = 0; i < n; i++)
+		rejected[i] = NULL;
+	client = mongoc_client_pool_pop(st->pool);
+	coll = mongoc_client_get_collection(client, st->db, st->collection);
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+	for (size_t i = 0; i < n; i++) {
+		if (!dapi_dialog_changed(&dialogs[i]))
+			continue;
+		if (!add_op(bulk, &dialogs[i], &op_insert[nops])) {
+			rejected[i] = "dialog_too_large";
+			continue;
+		}
+		if (!op_insert[nops])
+			nupdates++;
+		op_dialog[nops++] = i;
+	}
+	if (nops > 0) {
+		size_t failed_updates = 0;
+		bool ok = mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
+		status = read_write_errors(&reply, op_dialog, rejected, &failed_updates, op_insert);
+		if (!ok && status == DAPI_WRITE_OK && !bson_has_field(&reply, "writeErrors"))
+			status = DAPI_WRITE_TRANSIENT;
+		if (bson_has_field(&reply, "writeConcernErrors"))
+			status = DAPI_WRITE_TRANSIENT;
+		if (status == DAPI_WRITE_OK) {
+			bson_iter_t it;
+			int64_t matched = bson_iter_init_find(&it, &reply, "nMatched")
+						  ? bson_iter_as_int64(&it)
+						  : 0;
+			if ((size_t)matched + failed_updates < nupdates)
+				status = DAPI_WRITE_CONFLICT;
+		}
+		bson_destroy(&reply);
+	}
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(&opts);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(st->pool, client);
+	free(op_dialog);
+	free(op_insert);
+	return status;
+}
+
+/* ---- sweeper ---------------------------------------------------------------------- */
+
+static bool delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *count,
+			bson_error_t *err)
+{
+	bson_t reply;
+	bson_iter_t it;
+	bool ok = mongoc_collection_delete_many(coll, filter, NULL, &reply, err);
+	*count = ok && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it)
+									  : 0;
+	bson_destroy(&reply);
+	bson_destroy(filter);
+	return ok;
+}
+
+bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
+		      int64_t *pending, int64_t *tombstones, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	mongoc_collection_t *coll =
+		mongoc_client_get_collection(client, st->db, st->collection);
+	bool ok = delete_many(coll,
+			      BCON_NEW("consent", BCON_BOOL(false), "lastMessageAt", "{", "$lt",
+				       BCON_DATE_TIME(pending_before), "}"),
+			      pending, err) &&
+		  delete_many(coll,
+			      BCON_NEW("revoked", BCON_BOOL(true), "revokedAt", "{", "$lt",
+				       BCON_DATE_TIME(tombstone_before), "}"),
+			      tombstones, err);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(st->pool, client);
+	return ok;
+}

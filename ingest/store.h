@@ -1,0 +1,46 @@
+/* ingestd's side of MongoDB: load the dialogs of a batch, write each changed dialog back
+ * with one bulk operation. Every update is guarded by what was loaded (consent and message
+ * count), so a concurrent writer (a rebalance, the sweeper) shows up as a conflict and the
+ * batch is applied again instead of being overwritten. */
+#ifndef DAPI_STORE_H
+#define DAPI_STORE_H
+
+#include <mongoc/mongoc.h>
+#include <stdbool.h>
+
+#include "apply.h"
+
+/* Largest document we attempt to write; MongoDB refuses 16 MiB and more. */
+#define DAPI_DOC_MAX_BYTES (16 * 1024 * 1024 - 64 * 1024)
+
+struct dapi_store;
+
+/* pool is borrowed. */
+struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
+				  const char *collection);
+void dapi_store_destroy(struct dapi_store *st);
+
+/* Creates the indexes every query shape and sweeper uses. Idempotent. */
+bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err);
+
+/* Fills each dialog's loaded state (ABSENT when there is no document). */
+bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
+		     bson_error_t *err);
+
+enum dapi_write_status {
+	DAPI_WRITE_OK,        /* every changed dialog written or rejected */
+	DAPI_WRITE_CONFLICT,  /* a guard did not match: reload and apply again */
+	DAPI_WRITE_TRANSIENT, /* the database did not answer well: retry later */
+};
+
+/* Writes every changed dialog. rejected[i] receives NULL, or for a dialog the database
+ * refused for good (too large, invalid) a reason for the DLQ. */
+enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
+					size_t n, const char **rejected, bson_error_t *err);
+
+/* Sweeper: deletes pending dialogs whose last message is older than pending_before and
+ * tombstones revoked before tombstone_before (ms). Counts go to *pending, *tombstones. */
+bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
+		      int64_t *pending, int64_t *tombstones, bson_error_t *err);
+
+#endif

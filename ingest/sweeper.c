@@ -1,0 +1,67 @@
+#include "sweeper.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "service.h"
+#include "timefmt.h"
+
+struct dapi_sweeper {
+	struct dapi_store *st;
+	int64_t pending_ttl, tombstone_ttl, interval;
+	atomic_bool stop;
+	pthread_t thread;
+};
+
+static void *sweep_loop(void *arg)
+{
+	struct dapi_sweeper *sw = arg;
+	int64_t next = dapi_time_mono_ms();
+
+	while (!atomic_load(&sw->stop)) {
+		if (dapi_time_mono_ms() >= next) {
+			int64_t now = dapi_time_now_ms(), pending = 0, tombstones = 0;
+			bson_error_t err;
+			if (dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl,
+					     &pending, &tombstones, &err)) {
+				if (pending || tombstones)
+					DAPI_INFO("swept", "{s:I, s:I}", "pendingErased",
+						  (json_int_t)pending, "tombstonesRemoved",
+						  (json_int_t)tombstones);
+			} else {
+				DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
+			}
+			next = dapi_time_mono_ms() + sw->interval;
+		}
+		dapi_sleep_ms(50);
+	}
+	return NULL;
+}
+
+struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_ttl_ms,
+					int64_t tombstone_ttl_ms, int64_t interval_ms)
+{
+	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
+	if (!sw)
+		return NULL;
+	sw->st = st;
+	sw->pending_ttl = pending_ttl_ms;
+	sw->tombstone_ttl = tombstone_ttl_ms;
+	sw->interval = interval_ms;
+	if (pthread_create(&sw->thread, NULL, sweep_loop, sw) != 0) {
+		free(sw);
+		return NULL;
+	}
+	return sw;
+}
+
+void dapi_sweeper_stop(struct dapi_sweeper *sw)
+{
+	if (!sw)
+		return;
+	atomic_store(&sw->stop, true);
+	pthread_join(sw->thread, NULL);
+	free(sw);
+}

@@ -1,0 +1,223 @@
+#include "dialogs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "render.h"
+
+/* {consent: true, languages?, customerId?, and after the cursor position when asked}. */
+static void build_filter(const struct dapi_query_params *p, bool with_cursor, bson_t *filter)
+{
+	BSON_APPEND_BOOL(filter, "consent", true);
+	if (p->language[0])
+		BSON_APPEND_UTF8(filter, "languages", p->language);
+	if (p->customer_id[0])
+		BSON_APPEND_UTF8(filter, "customerId", p->customer_id);
+	if (with_cursor && p->has_cursor) {
+		bson_t or, a, b, lt, gt;
+		BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&a, "lastMessageAt", &lt);
+		BSON_APPEND_DATE_TIME(&lt, "$lt", p->after_ms);
+		bson_append_document_end(&a, &lt);
+		bson_append_document_end(&or, &a);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+		BSON_APPEND_DATE_TIME(&b, "lastMessageAt", p->after_ms);
+		BSON_APPEND_DOCUMENT_BEGIN(&b, "_id", &gt);
+		BSON_APPEND_UTF8(&gt, "$gt", p->after_id);
+		bson_append_document_end(&b, &gt);
+		bson_append_document_end(&or, &b);
+		bson_append_array_end(filter, &or);
+	}
+}
+
+static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip,
+			    bson_t *opts)
+{
+	bson_t sort;
+	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
+	BSON_APPEND_INT32(&sort, "lastMessageAt", -1);
+	BSON_APPEND_INT32(&sort, "_id", 1);
+	bson_append_document_end(opts, &sort);
+	if (limit > 0)
+		BSON_APPEND_INT64(opts, "limit", limit);
+	if (skip > 0)
+		BSON_APPEND_INT64(opts, "skip", skip);
+	if (limit > 0) /* an export streams for as long as it takes */
+		BSON_APPEND_INT64(opts, "maxTimeMS", q->max_time_ms);
+}
+
+static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
+{
+	bson_iter_t it;
+	int64_t ms = 0;
+	const char *id = "";
+	if (bson_iter_init_find(&it, doc, "lastMessageAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+		ms = bson_iter_date_time(&it);
+	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+		id = bson_iter_utf8(&it, NULL);
+	dapi_cursor_encode(ms, id, next);
+}
+
+bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+		       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX],
+		       bool *has_next, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
+	bson_t filter = BSON_INITIALIZER, count_filter = BSON_INITIALIZER, opts = BSON_INITIALIZER,
+	       count_opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cursor = NULL;
+	const bson_t *doc;
+	int64_t n = 0;
+	bool ok = false;
+
+	*items = json_array();
+	*has_next = false;
+	build_filter(p, false, &count_filter);
+	BSON_APPEND_INT64(&count_opts, "maxTimeMS", q->max_time_ms);
+	*total = mongoc_collection_count_documents(coll, &count_filter, &count_opts, NULL, NULL,
+						   err);
+	if (*total < 0)
+		goto out;
+	build_filter(p, true, &filter);
+	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, &opts);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	while (mongoc_cursor_next(cursor, &doc)) {
+		json_array_append_new(*items, dapi_render_dialog(doc));
+		if (++n == p->limit) {
+			cursor_of(doc, next);
+			*has_next = true;
+		}
+	}
+	ok = !mongoc_cursor_error(cursor, err);
+out:
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&filter);
+	bson_destroy(&count_filter);
+	bson_destroy(&opts);
+	bson_destroy(&count_opts);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(q->pool, client);
+	if (!ok) {
+		json_decref(*items);
+		*items = NULL;
+	}
+	return ok;
+}
+
+int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id,
+		     const char *dialog_id, json_t **item, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id), "customerId",
+				  BCON_UTF8(customer_id), "consent", BCON_BOOL(true));
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	const bson_t *doc;
+	int rc = 0;
+
+	*item = NULL;
+	if (mongoc_cursor_next(cursor, &doc)) {
+		*item = dapi_render_dialog(doc);
+		rc = 1;
+	} else if (mongoc_cursor_error(cursor, err)) {
+		rc = -1;
+	}
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(filter);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(q->pool, client);
+	return rc;
+}
+
+struct dapi_export {
+	mongoc_client_pool_t *pool;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cursor;
+	bson_t *first; /* read by open, served first */
+};
+
+struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
+				     const struct dapi_query_params *p, bson_error_t *err)
+{
+	struct dapi_export *ex = calloc(1, sizeof(*ex));
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	const bson_t *doc;
+
+	if (!ex) {
+		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory");
+		return NULL;
+	}
+	ex->pool = q->pool;
+	ex->client = mongoc_client_pool_pop(q->pool);
+	ex->coll = mongoc_client_get_collection(ex->client, q->db, q->collection);
+	build_filter(p, false, &filter);
+	build_find_opts(q, 0, 0, &opts);
+	BSON_APPEND_INT32(&opts, "batchSize", 500);
+	ex->cursor = mongoc_collection_find_with_opts(ex->coll, &filter, &opts, NULL);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	if (mongoc_cursor_next(ex->cursor, &doc)) {
+		ex->first = bson_copy(doc);
+	} else if (mongoc_cursor_error(ex->cursor, err)) {
+		dapi_export_close(ex);
+		return NULL;
+	}
+	return ex;
+}
+
+static char *line_of(const bson_t *doc, size_t *len)
+{
+	json_t *item = dapi_render_dialog(doc);
+	char *text = json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER), *line;
+	json_decref(item);
+	if (!text)
+		return NULL;
+	*len = strlen(text) + 1;
+	line = realloc(text, *len + 1);
+	if (!line) {
+		free(text);
+		return NULL;
+	}
+	line[*len - 1] = '\n';
+	line[*len] = '\0';
+	return line;
+}
+
+char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
+{
+	const bson_t *doc;
+	bson_error_t err;
+	char *line;
+
+	*failed = false;
+	if (ex->first) {
+		line = line_of(ex->first, len);
+		bson_destroy(ex->first);
+		ex->first = NULL;
+		*failed = line == NULL;
+		return line;
+	}
+	if (mongoc_cursor_next(ex->cursor, &doc)) {
+		line = line_of(doc, len);
+		*failed = line == NULL;
+		return line;
+	}
+	*failed = mongoc_cursor_error(ex->cursor, &err);
+	return NULL;
+}
+
+void dapi_export_close(struct dapi_export *ex)
+{
+	if (!ex)
+		return;
+	bson_destroy(ex->first);
+	mongoc_cursor_destroy(ex->cursor);
+	mongoc_collection_destroy(ex->coll);
+	mongoc_client_pool_push(ex->pool, ex->client);
+	free(ex);
+}

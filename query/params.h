@@ -1,0 +1,41 @@
+/* GET /data parameters and the keyset cursor. Pure: no I/O. */
+#ifndef DAPI_PARAMS_H
+#define DAPI_PARAMS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "validate.h"
+
+#define DAPI_LIMIT_DEFAULT 100
+#define DAPI_LIMIT_MAX 1000
+#define DAPI_OFFSET_MAX 100000000
+#define DAPI_CURSOR_MAX 400
+
+struct dapi_query_params {
+	bool paging; /* limit/offset/cursor allowed (not for export) */
+	char language[DAPI_LANG_MAX + 1];
+	char customer_id[DAPI_ID_MAX + 1];
+	int64_t limit;
+	int64_t offset;
+	bool has_limit, has_offset, has_cursor;
+	/* the position after which the page starts (has_cursor) */
+	int64_t after_ms;
+	char after_id[DAPI_ID_MAX + 1];
+};
+
+void dapi_query_params_init(struct dapi_query_params *p, bool paging);
+
+/* Takes one query-string argument (value NULL for "?key" alone). Unknown names, repeated
+ * names, empty and out-of-range values are refused. */
+bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
+			   struct dapi_input_error *err);
+
+/* Checks the combination once every argument is in (offset and cursor exclude each other). */
+bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_input_error *err);
+
+/* The cursor is base64url("<lastMessageAt ms>:<dialogId>"). out holds DAPI_CURSOR_MAX. */
+void dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX]);
+bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]);
+
+#endif

@@ -1,0 +1,83 @@
+/* dataapi-query: wiring, flags, signals and an orderly shutdown. */
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+
+#include "log.h"
+#include "mongo.h"
+#include "query.h"
+#include "service.h"
+
+static const char summary[] =
+	"Serves consented DataAPI dialogs read-only over HTTP: GET /data (pages),\n"
+	"GET /data/{customerId}/{dialogId}, GET /data/export (NDJSON stream).";
+
+int main(int argc, char **argv)
+{
+	const char *uri, *db, *coll, *log_level;
+	int64_t max_time, retry_after;
+	struct dapi_service_opts svc;
+	struct query q = {0};
+	mongoc_client_pool_t *pool = NULL;
+	struct dapi_http_server *server = NULL;
+	char errstr[512];
+	int rc;
+
+	const struct dapi_opt opts[] = {
+		DAPI_OPT_HTTP(svc, "8081"),
+		{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &uri, "mongodb://127.0.0.1:27017", 0,
+		 0, "MongoDB connection string (TLS and auth options go here)"},
+		{"database", 0, "MONGODB_DATABASE", DAPI_OPT_STRING, &db, "dataapi", 0, 0,
+		 "Database name"},
+		{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &coll, "dialogs", 0, 0,
+		 "Collection name"},
+		{"query-timeout", 0, "QUERY_TIMEOUT", DAPI_OPT_DURATION, &max_time, "5s", 10, 600000,
+		 "maxTimeMS for each page query"},
+		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
+		 "Seconds suggested in Retry-After on 503"},
+		DAPI_OPT_LOG_LEVEL(log_level),
+	};
+
+	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
+			      sizeof(errstr));
+	if (rc == 1)
+		return 0;
+	if (rc < 0 || dapi_service_log_init("query", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-query: %s\n", errstr);
+		return 2;
+	}
+	dapi_signals_install();
+	mongoc_init();
+
+	pool = dapi_mongo_pool_new(uri, "dataapi-query", errstr, sizeof(errstr));
+	if (!pool)
+		goto fail;
+	q.dialogs = (struct dapi_dialogs){pool, db, coll, max_time};
+	q.retry_after_s = (int)retry_after;
+
+	struct dapi_http_config hcfg = {0};
+	dapi_service_http_config(&svc, &hcfg);
+	server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,
+				      sizeof(errstr));
+	if (!server)
+		goto fail;
+	DAPI_INFO("started", "{s:s, s:i}", "bind", svc.bind, "port",
+		  dapi_http_server_port(server));
+
+	while (!dapi_stop_requested)
+		dapi_sleep_unless_stopped(100);
+
+	DAPI_INFO("stopping", NULL);
+	dapi_http_server_quiesce(server);
+	dapi_http_server_destroy(server); /* finishes the responses under way */
+	mongoc_client_pool_destroy(pool);
+	mongoc_cleanup();
+	DAPI_INFO("stopped", "{s:i}", "exit", 0);
+	return 0;
+
+fail:
+	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
+	dapi_http_server_destroy(server);
+	mongoc_client_pool_destroy(pool);
+	mongoc_cleanup();
+	return 1;
+}

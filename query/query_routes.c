@@ -1,0 +1,205 @@
+/* GET /data, GET /data/{customerId}/{dialogId}, GET /data/export. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mongo.h"
+#include "query.h"
+
+struct param_walk {
+	struct dapi_query_params *p;
+	struct dapi_input_error err;
+	bool ok;
+};
+
+static bool add_param(void *cls, const char *key, const char *value)
+{
+	struct param_walk *w = cls;
+	w->ok = dapi_query_params_add(w->p, key, value, &w->err);
+	return w->ok;
+}
+
+/* Reads the query string into p; replies 400 and returns false when it is refused. */
+static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bool paging,
+			enum MHD_Result *ret)
+{
+	struct param_walk w = {.p = p, .ok = true};
+
+	dapi_query_params_init(p, paging);
+	dapi_http_each_query(r, add_param, &w);
+	if (w.ok)
+		w.ok = dapi_query_params_check(p, &w.err);
+	if (!w.ok)
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, w.err.code, w.err.message,
+					     w.err.field);
+	return w.ok;
+}
+
+static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q,
+				   const bson_error_t *err)
+{
+	DAPI_WARN("store_unavailable", "{s:s, s:s, s:i}", "path", dapi_http_path(r), "detail",
+		  err->message, "code", (int)err->code);
+	return dapi_http_reply_unavailable(r, "the database is not available; retry",
+					   q->retry_after_s);
+}
+
+static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
+{
+	struct query *q = app;
+	struct dapi_query_params p;
+	char next[DAPI_CURSOR_MAX];
+	enum MHD_Result ret;
+	bson_error_t err;
+	json_t *items;
+	int64_t total;
+	bool has_next;
+
+	if (!read_params(r, &p, true, &ret))
+		return ret;
+	if (!dapi_dialogs_page(&q->dialogs, &p, &items, &total, next, &has_next, &err))
+		return unavailable(r, q, &err);
+	return dapi_http_reply_json(
+		r, MHD_HTTP_OK,
+		json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
+			  "limit", (json_int_t)p.limit, "offset",
+			  (json_int_t)(p.has_cursor ? 0 : p.offset), "nextCursor",
+			  has_next ? json_string(next) : json_null()));
+}
+
+static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
+{
+	struct query *q = app;
+	const char *customer = dapi_http_param(r, 0), *dialog = dapi_http_param(r, 1);
+	struct dapi_query_params p;
+	enum MHD_Result ret;
+	bson_error_t err;
+	json_t *item;
+	int found;
+
+	if (!dapi_valid_id(customer, strlen(customer)))
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+					     "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
+					     "customerId");
+	if (!dapi_valid_id(dialog, strlen(dialog)))
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+					     "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
+					     "dialogId");
+	/* No parameters belong here; refuse them like everywhere else. */
+	struct param_walk w = {.p = &p, .ok = true};
+	dapi_query_params_init(&p, false);
+	dapi_http_each_query(r, add_param, &w);
+	if (!w.ok || p.language[0] || p.customer_id[0])
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
+					     "this route takes no parameters", NULL);
+	found = dapi_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
+	if (found < 0)
+		return unavailable(r, q, &err);
+	if (found == 0)
+		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+					     "no consented dialog with that id for that customer",
+					     NULL);
+	(void)ret;
+	return dapi_http_reply_json(r, MHD_HTTP_OK, item);
+}
+
+/* ---- export: NDJSON streamed with chunked encoding ----------------------------------- */
+
+struct export_stream {
+	struct dapi_export *ex;
+	char *line;
+	size_t len, sent;
+	bool done;
+};
+
+static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct export_stream *s = cls;
+	size_t n = 0;
+
+	while (n < max) {
+		if (s->sent == s->len) {
+			bool failed;
+			free(s->line);
+			s->line = NULL;
+			s->len = s->sent = 0;
+			if (s->done)
+				break;
+			s->line = dapi_export_next(s->ex, &s->len, &failed);
+			if (!s->line) {
+				s->done = true;
+				if (failed) {
+					DAPI_WARN("export_failed", "{s:s}", "detail",
+						  "cursor error mid-stream");
+					return MHD_CONTENT_READER_END_WITH_ERROR;
+				}
+				break;
+			}
+		}
+		size_t take = s->len - s->sent < max - n ? s->len - s->sent : max - n;
+		memcpy(buf + n, s->line + s->sent, take);
+		s->sent += take;
+		n += take;
+		if (n > 0 && s->sent == s->len)
+			break; /* hand over whole lines promptly */
+	}
+	if (n == 0 && s->done)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)n;
+}
+
+static void export_free(void *cls)
+{
+	struct export_stream *s = cls;
+	dapi_export_close(s->ex);
+	free(s->line);
+	free(s);
+}
+
+static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
+{
+	struct query *q = app;
+	struct dapi_query_params p;
+	struct export_stream *s;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	bson_error_t err;
+
+	if (!read_params(r, &p, false, &ret))
+		return ret;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
+	s->ex = dapi_export_open(&q->dialogs, &p, &err);
+	if (!s->ex) {
+		free(s);
+		return unavailable(r, q, &err);
+	}
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, s,
+						 export_free);
+	if (!resp) {
+		export_free(s);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
+	return dapi_http_reply(r, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
+{
+	struct query *q = app;
+	bson_error_t err;
+	if (!dapi_mongo_ping(q->dialogs.pool, &err))
+		return unavailable(r, q, &err);
+	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
+}
+
+const struct dapi_http_route query_routes[] = {
+	{"GET", "/data", handle_list, 0},
+	{"GET", "/data/export", handle_export, 0},
+	{"GET", "/data/*/*", handle_one, 0},
+	{"GET", "/healthz", dapi_http_handle_healthz, 0},
+	{"GET", "/readyz", handle_readyz, 0},
+};
+const size_t query_nroutes = sizeof(query_routes) / sizeof(query_routes[0]);

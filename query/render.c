@@ -1,0 +1,82 @@
+#include "render.h"
+
+#include <string.h>
+
+#include "timefmt.h"
+
+static json_t *utf8_of(const bson_iter_t *it)
+{
+	uint32_t len;
+	const char *s;
+	if (!BSON_ITER_HOLDS_UTF8(it))
+		return json_null();
+	s = bson_iter_utf8(it, &len);
+	return json_stringn(s, len);
+}
+
+static json_t *date_of(const bson_iter_t *it)
+{
+	char buf[DAPI_TIME_BUFSZ];
+	if (!BSON_ITER_HOLDS_DATE_TIME(it))
+		return json_null();
+	dapi_time_format_ms(bson_iter_date_time(it), buf);
+	return json_string(buf);
+}
+
+static json_t *render_message(bson_iter_t *msg)
+{
+	json_t *m = json_object();
+	bson_iter_t f;
+	if (!BSON_ITER_HOLDS_DOCUMENT(msg) || !bson_iter_recurse(msg, &f))
+		return m;
+	while (bson_iter_next(&f)) {
+		const char *k = bson_iter_key(&f);
+		if (!strcmp(k, "text") || !strcmp(k, "language"))
+			json_object_set_new(m, k, utf8_of(&f));
+		else if (!strcmp(k, "receivedAt"))
+			json_object_set_new(m, k, date_of(&f));
+	}
+	return m;
+}
+
+json_t *dapi_render_dialog(const bson_t *doc)
+{
+	json_t *out = json_object(), *languages = json_array(), *messages = json_array();
+	json_t *customer = json_null(), *dialog = json_null(), *consented = json_null(),
+	       *last = json_null();
+	bson_iter_t it, arr;
+
+	if (bson_iter_init(&it, doc)) {
+		while (bson_iter_next(&it)) {
+			const char *k = bson_iter_key(&it);
+			if (!strcmp(k, "_id")) {
+				json_decref(dialog);
+				dialog = utf8_of(&it);
+			} else if (!strcmp(k, "customerId")) {
+				json_decref(customer);
+				customer = utf8_of(&it);
+			} else if (!strcmp(k, "consentedAt")) {
+				json_decref(consented);
+				consented = date_of(&it);
+			} else if (!strcmp(k, "lastMessageAt")) {
+				json_decref(last);
+				last = date_of(&it);
+			} else if (!strcmp(k, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+				   bson_iter_recurse(&it, &arr)) {
+				while (bson_iter_next(&arr))
+					json_array_append_new(languages, utf8_of(&arr));
+			} else if (!strcmp(k, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+				   bson_iter_recurse(&it, &arr)) {
+				while (bson_iter_next(&arr))
+					json_array_append_new(messages, render_message(&arr));
+			}
+		}
+	}
+	json_object_set_new(out, "dialogId", dialog);
+	json_object_set_new(out, "customerId", customer);
+	json_object_set_new(out, "languages", languages);
+	json_object_set_new(out, "messages", messages);
+	json_object_set_new(out, "consentedAt", consented);
+	json_object_set_new(out, "lastMessageAt", last);
+	return out;
+}
