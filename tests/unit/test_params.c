@@ -1,0 +1,143 @@
+/* Unit tests: GET /data parameters and the keyset cursor. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "params.h"
+
+static bool add(struct dapi_query_params *p, const char *k, const char *v, const char **code,
+		const char **field)
+{
+	struct dapi_input_error err = {0};
+	bool ok = dapi_query_params_add(p, k, v, &err);
+	*code = err.code;
+	*field = err.field;
+	return ok;
+}
+
+static void defaults_and_values(void **state)
+{
+	struct dapi_query_params p;
+	const char *code, *field;
+	dapi_query_params_init(&p, true);
+	assert_int_equal(p.limit, 100);
+	assert_int_equal(p.offset, 0);
+	assert_true(add(&p, "language", "de", &code, &field));
+	assert_string_equal(p.language, "DE");
+	assert_true(add(&p, "customer_id", "c-1", &code, &field));
+	assert_string_equal(p.customer_id, "c-1");
+	assert_true(add(&p, "limit", "1000", &code, &field));
+	assert_int_equal(p.limit, 1000);
+	assert_true(add(&p, "offset", "100000", &code, &field));
+	assert_int_equal(p.offset, 100000);
+}
+
+static void bad_values_name_their_parameter(void **state)
+{
+	static const struct {
+		const char *k, *v, *code, *field;
+	} cases[] = {
+		{"limit", "0", "invalid_parameter", "limit"},
+		{"limit", "1001", "invalid_parameter", "limit"},
+		{"limit", "-1", "invalid_parameter", "limit"},
+		{"limit", "1e2", "invalid_parameter", "limit"},
+		{"limit", " 5", "invalid_parameter", "limit"},
+		{"limit", "", "invalid_parameter", "limit"},
+		{"limit", NULL, "invalid_parameter", "limit"},
+		{"offset", "x", "invalid_parameter", "offset"},
+		{"offset", "99999999999999999999", "invalid_parameter", "offset"},
+		{"language", "english", "invalid_parameter", "language"},
+		{"customerId", "a b", "invalid_parameter", "customerId"},
+		{"cursor", "!!", "invalid_parameter", "cursor"},
+		{"sort", "asc", "unknown_parameter", NULL},
+		{"Limit", "5", "unknown_parameter", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dapi_query_params p;
+		const char *code, *field;
+		dapi_query_params_init(&p, true);
+		assert_false(add(&p, cases[i].k, cases[i].v, &code, &field));
+		assert_string_equal(code, cases[i].code);
+		if (cases[i].field)
+			assert_string_equal(field, cases[i].field);
+		else
+			assert_null(field);
+	}
+}
+
+static void repeats_and_combinations_are_refused(void **state)
+{
+	struct dapi_query_params p;
+	struct dapi_input_error err;
+	const char *code, *field;
+	char cur[DAPI_CURSOR_MAX];
+
+	dapi_query_params_init(&p, true);
+	assert_true(add(&p, "customerId", "a", &code, &field));
+	assert_false(add(&p, "customer_id", "b", &code, &field));
+	dapi_query_params_init(&p, true);
+	assert_true(add(&p, "limit", "5", &code, &field));
+	assert_false(add(&p, "limit", "5", &code, &field));
+
+	dapi_cursor_encode(5, "d", cur);
+	dapi_query_params_init(&p, true);
+	assert_true(add(&p, "offset", "5", &code, &field));
+	assert_true(add(&p, "cursor", cur, &code, &field));
+	assert_false(dapi_query_params_check(&p, &err));
+	assert_string_equal(err.field, "cursor");
+
+	/* export takes filters only */
+	dapi_query_params_init(&p, false);
+	assert_true(add(&p, "language", "EN", &code, &field));
+	assert_false(add(&p, "limit", "5", &code, &field));
+	assert_string_equal(code, "unknown_parameter");
+}
+
+static void cursors_round_trip(void **state)
+{
+	const char *ids[] = {"d", "dialog-42", "a.b:c~d@e+f_g-h", "x"};
+	int64_t times[] = {0, 1795341600123LL, -5, INT64_MAX};
+	for (int i = 0; i < 4; i++) {
+		char cur[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
+		int64_t ms;
+		dapi_cursor_encode(times[i], ids[i], cur);
+		assert_null(strpbrk(cur, "+/="));
+		assert_true(dapi_cursor_decode(cur, &ms, id));
+		assert_int_equal(ms, times[i]);
+		assert_string_equal(id, ids[i]);
+	}
+}
+
+static void forged_cursors_are_refused(void **state)
+{
+	char id[DAPI_ID_MAX + 1];
+	int64_t ms;
+	/* base64url of "abc:d1", "12:", "12:a b", ":d1", "12x:d1" */
+	assert_false(dapi_cursor_decode("YWJjOmQx", &ms, id));
+	assert_false(dapi_cursor_decode("MTI6", &ms, id));
+	assert_false(dapi_cursor_decode("MTI6YSBi", &ms, id));
+	assert_false(dapi_cursor_decode("OmQx", &ms, id));
+	assert_false(dapi_cursor_decode("MTJ4OmQx", &ms, id));
+	assert_false(dapi_cursor_decode("", &ms, id));
+	assert_false(dapi_cursor_decode("M", &ms, id));
+	assert_false(dapi_cursor_decode("MTI6ZDE=", &ms, id));
+	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id)); /* non-canonical tail bits */
+	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id));   /* "12:d1" */
+	assert_int_equal(ms, 12);
+	assert_string_equal(id, "d1");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_and_values),
+		cmocka_unit_test(bad_values_name_their_parameter),
+		cmocka_unit_test(repeats_and_combinations_are_refused),
+		cmocka_unit_test(cursors_round_trip),
+		cmocka_unit_test(forged_cursors_are_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
