@@ -2,6 +2,24 @@
 
 #include <stdio.h>
 
+#include "log.h"
+
+static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
+			  void *data)
+{
+	int lvl = level <= MONGOC_LOG_LEVEL_ERROR     ? DAPI_LOG_ERROR
+		  : level == MONGOC_LOG_LEVEL_WARNING ? DAPI_LOG_WARN
+		  : level <= MONGOC_LOG_LEVEL_INFO    ? DAPI_LOG_INFO
+						      : DAPI_LOG_DEBUG;
+	DAPI_LOG(lvl, "mongoc", "{s:s, s:s}", "domain", domain, "detail", message);
+}
+
+void dapi_mongo_init(void)
+{
+	mongoc_log_set_handler(on_mongoc_log, NULL);
+	mongoc_init();
+}
+
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
 					  char *errstr, size_t errstr_size)
 {

@@ -5,6 +5,9 @@
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 
+/* mongoc_init() plus routing the driver's own log lines into our JSON log. */
+void dapi_mongo_init(void);
+
 /* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
  * w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname, char *errstr,

@@ -4,7 +4,7 @@
 # and the three programs. Every process is tracked by a pidfile under the state dir.
 #
 #   deploy/stack.sh up     [--state-dir DIR] [--random-ports] [--build-dir DIR] [--no-build]
-#                          [--no-apps] [--partitions N]
+#                          [--no-apps] [--partitions N] [--fresh]
 #   deploy/stack.sh down   [--state-dir DIR]
 #   deploy/stack.sh status [--state-dir DIR]
 #   deploy/stack.sh start|stop  kafka|db|ingress|ingestd|query  [--state-dir DIR]
@@ -23,7 +23,7 @@ case "$cmd" in start|stop|kill) target=${1:-}; shift || true ;; esac
 
 state="$DAPI_ROOT/.run"
 build="$DAPI_ROOT/build"
-random_ports=0 do_build=1 apps=1 partitions=6
+random_ports=0 do_build=1 apps=1 partitions=6 fresh=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=$2; shift 2 ;;
@@ -31,10 +31,16 @@ while [ $# -gt 0 ]; do
     --random-ports) random_ports=1; shift ;;
     --no-build) do_build=0; shift ;;
     --no-apps) apps=0; shift ;;
+    --fresh) fresh=1; shift ;;
     --partitions) partitions=$2; shift 2 ;;
     *) dapi_die "unknown argument $1" ;;
   esac
 done
+if [ "$fresh" = 1 ] && [ -d "$state" ]; then
+  # Stop whatever a previous run left behind, then start from nothing.
+  for p in ingress query ingestd kafka db; do dapi_stop_pidfile "$state/pids/$p.pid" 10; done
+  rm -rf "$state"
+fi
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 build=$(mkdir -p "$build" && cd "$build" && pwd)

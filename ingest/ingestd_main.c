@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
 		 *dlq_topic_opt ? "" : ".dlq");
 	dapi_signals_install();
-	mongoc_init();
+	dapi_mongo_init();
 
 	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", errstr, sizeof(errstr));
 	if (!pool)

@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dapi_signals_install();
-	mongoc_init();
+	dapi_mongo_init();
 
 	pool = dapi_mongo_pool_new(uri, "dataapi-query", errstr, sizeof(errstr));
 	if (!pool)

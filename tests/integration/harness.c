@@ -1,0 +1,325 @@
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <mongoc/mongoc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* ---- stack ------------------------------------------------------------------------ */
+
+static void copy_value(char *dst, size_t size, const char *line, const char *key)
+{
+	size_t klen = strlen(key);
+	if (!strncmp(line, key, klen) && line[klen] == '=')
+		snprintf(dst, size, "%.*s", (int)strcspn(line + klen + 1, "\n"), line + klen + 1);
+}
+
+void stack_load(struct stack *s)
+{
+	const char *path = getenv("DAPI_STACK_ENV");
+	char line[1024];
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	if (!path || !(f = fopen(path, "r")))
+		fail_msg("DAPI_STACK_ENV does not name a readable stack.env (%s)", path ? path : "unset");
+	while (fgets(line, sizeof(line), f)) {
+		copy_value(s->ingress, sizeof(s->ingress), line, "INGRESS_URL");
+		copy_value(s->query, sizeof(s->query), line, "QUERY_URL");
+		copy_value(s->brokers, sizeof(s->brokers), line, "KAFKA_BROKERS");
+		copy_value(s->topic, sizeof(s->topic), line, "KAFKA_TOPIC");
+		copy_value(s->mongodb_uri, sizeof(s->mongodb_uri), line, "MONGODB_URI");
+		copy_value(s->state_dir, sizeof(s->state_dir), line, "STATE_DIR");
+	}
+	fclose(f);
+	assert_true(s->ingress[0] && s->query[0] && s->brokers[0] && s->mongodb_uri[0]);
+}
+
+int stack_ctl(const struct stack *s, const char *cmd, const char *target)
+{
+	const char *script = getenv("DAPI_STACK_SCRIPT");
+	char buf[2048];
+	assert_non_null(script);
+	snprintf(buf, sizeof(buf), "'%s' %s %s --state-dir '%s' >&2", script, cmd, target,
+		 s->state_dir);
+	return system(buf);
+}
+
+const char *run_id(void)
+{
+	static char id[64];
+	if (!id[0]) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(id, sizeof(id), "t%ld-%ld", (long)getpid(), (long)(ts.tv_nsec / 1000 % 100000));
+	}
+	return id;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct buf *b = userdata;
+	size_t add = size * nmemb;
+	char *grown = realloc(b->p, b->n + add + 1);
+	if (!grown)
+		return 0;
+	b->p = grown;
+	memcpy(b->p + b->n, ptr, add);
+	b->n += add;
+	b->p[b->n] = '\0';
+	return add;
+}
+
+int http_do(const char *method, const char *url, const char *body, size_t body_len,
+	    const char *const *headers, struct http_res *res)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *hl = NULL;
+	struct buf b = {0}, h = {0};
+	CURLcode rc;
+
+	memset(res, 0, sizeof(*res));
+	for (int i = 0; headers && headers[i]; i++)
+		hl = curl_slist_append(hl, headers[i]);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &res->seconds);
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+	res->body = b.p ? b.p : strdup("");
+	res->len = b.n;
+	res->headers = h.p ? h.p : strdup("");
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+void http_res_free(struct http_res *res)
+{
+	free(res->body);
+	free(res->headers);
+	memset(res, 0, sizeof(*res));
+}
+
+json_t *http_json(const struct http_res *res)
+{
+	return json_loadb(res->body, res->len, 0, NULL);
+}
+
+long http_post_json(const char *url, const char *body, const char *idempotency_key,
+		    struct http_res *res)
+{
+	char key[200];
+	const char *headers[] = {"Content-Type: application/json", NULL, NULL};
+	struct http_res local;
+	long status;
+	if (idempotency_key) {
+		snprintf(key, sizeof(key), "Idempotency-Key: %s", idempotency_key);
+		headers[1] = key;
+	}
+	http_do("POST", url, body, strlen(body), headers, res ? res : &local);
+	status = (res ? res : &local)->status;
+	if (!res)
+		http_res_free(&local);
+	return status;
+}
+
+long http_get(const char *url, struct http_res *res)
+{
+	struct http_res local;
+	long status;
+	http_do("GET", url, NULL, 0, NULL, res ? res : &local);
+	status = (res ? res : &local)->status;
+	if (!res)
+		http_res_free(&local);
+	return status;
+}
+
+long http_wait_status(const char *url, long status, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms, got;
+	while ((got = http_get(url, NULL)) != status && now_ms() < end)
+		sleep_ms(100);
+	return got;
+}
+
+/* ---- Kafka ------------------------------------------------------------------------ */
+
+static rd_kafka_t *kafka_client(const struct stack *s, rd_kafka_type_t type, const char *group)
+{
+	char err[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_set(conf, "bootstrap.servers", s->brokers, err, sizeof(err));
+	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+	if (type == RD_KAFKA_PRODUCER) {
+		rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof(err));
+		rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err));
+	} else {
+		rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
+		rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
+	}
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+	assert_non_null(rk);
+	return rk;
+}
+
+int kafka_produce(const struct stack *s, const char *topic, const char *key, const void *value,
+		  size_t len)
+{
+	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_PRODUCER, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_producev(
+		rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+		RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_END);
+	if (!err && rd_kafka_flush(rk, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_destroy(rk);
+	return err ? -1 : 0;
+}
+
+static int partition_count(rd_kafka_t *rk, const char *topic)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int n = -1;
+	if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (md->topic_cnt == 1 && !md->topics[0].err)
+			n = md->topics[0].partition_cnt;
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return n;
+}
+
+bool kafka_wait_drained(const struct stack *s, int timeout_ms)
+{
+	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_CONSUMER, "dataapi-ingestd");
+	long end = now_ms() + timeout_ms;
+	int n = partition_count(rk, s->topic);
+	bool drained = false;
+
+	assert_true(n > 0);
+	while (!drained && now_ms() < end) {
+		rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+		for (int p = 0; p < n; p++)
+			rd_kafka_topic_partition_list_add(parts, s->topic, p);
+		drained = rd_kafka_committed(rk, parts, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+		for (int p = 0; drained && p < n; p++) {
+			int64_t lo, hi, committed = parts->elems[p].offset;
+			if (rd_kafka_query_watermark_offsets(rk, s->topic, p, &lo, &hi, 5000))
+				drained = false;
+			else if (hi > 0 && committed < hi)
+				drained = false;
+		}
+		rd_kafka_topic_partition_list_destroy(parts);
+		if (!drained)
+			sleep_ms(200);
+	}
+	rd_kafka_destroy(rk);
+	return drained;
+}
+
+bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t reason_size,
+		    int timeout_ms)
+{
+	char dlq[300];
+	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_CONSUMER, "dataapi-test-dlq-reader");
+	long end = now_ms() + timeout_ms;
+	bool found = false;
+	int n;
+
+	snprintf(dlq, sizeof(dlq), "%s.dlq", s->topic);
+	n = partition_count(rk, dlq);
+	assert_true(n > 0);
+	while (!found && now_ms() < end) {
+		rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+		for (int p = 0; p < n; p++)
+			rd_kafka_topic_partition_list_add(parts, dlq, p)->offset =
+				RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_assign(rk, parts);
+		rd_kafka_topic_partition_list_destroy(parts);
+		for (long stop = now_ms() + 2000; !found && now_ms() < stop;) {
+			rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+			if (!m)
+				continue;
+			if (!m->err && m->key && m->key_len == strlen(key) &&
+			    !memcmp(m->key, key, m->key_len)) {
+				rd_kafka_headers_t *h;
+				const void *v;
+				size_t vlen;
+				found = true;
+				if (!rd_kafka_message_headers(m, &h) &&
+				    !rd_kafka_header_get_last(h, "dlq.reason", &v, &vlen))
+					snprintf(reason, reason_size, "%.*s", (int)vlen, (const char *)v);
+			}
+			rd_kafka_message_destroy(m);
+		}
+	}
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return found;
+}
+
+/* ---- MongoDB ---------------------------------------------------------------------- */
+
+bson_t *mongo_find(const struct stack *s, const char *id)
+{
+	bson_error_t err;
+	mongoc_client_t *client = mongoc_client_new(s->mongodb_uri);
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cur;
+	const bson_t *doc;
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)), *out = NULL;
+
+	assert_non_null(client);
+	coll = mongoc_client_get_collection(client, "dataapi", "dialogs");
+	cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+	if (mongoc_cursor_next(cur, &doc))
+		out = bson_copy(doc);
+	else if (mongoc_cursor_error(cur, &err))
+		fail_msg("MongoDB: %s", err.message);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	bson_destroy(filter);
+	return out;
+}
