@@ -159,8 +159,9 @@ start_app() {
   local brokers="127.0.0.1:$KAFKA_PORT" uri
   uri=$(mongodb_uri)
   # Sanitizer reports of the servers land next to their logs, where `down` looks for them.
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-log_path=$state/logs/asan.$name:detect_leaks=1}"
-  export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:log_path=$state/logs/ubsan.$name}"
+  local asan=${ASAN_OPTIONS:-} ubsan=${UBSAN_OPTIONS:-print_stacktrace=1}
+  export ASAN_OPTIONS="${asan:+$asan:}log_path=$state/logs/asan.$name"
+  export UBSAN_OPTIONS="${ubsan:+$ubsan:}log_path=$state/logs/ubsan.$name"
   case "$name" in
     ingress)
       # shellcheck disable=SC2086

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every test of DataAPI: installs what is missing, builds everything with
+# AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors), and runs CTest:
+# the cmocka unit tests and the integration tests, which start a real Kafka broker, a real
+# MongoDB-wire server and the three programs on free 127.0.0.1 ports and stop them after.
+# Extra arguments go to ctest (e.g. -L unit, -R pipeline).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+"$here/install.sh"
+build=${DAPI_TEST_BUILD_DIR:-$DAPI_ROOT/build-asan}
+cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \
+  -DDAPI_WERROR=ON >/dev/null
+cmake --build "$build"
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
