@@ -56,6 +56,8 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 
 	in.topic = topic;
+	in.produce_timeout_ms = timeout_ms;
+	pthread_mutex_init(&in.lock, NULL);
 	in.max_text = (size_t)max_text;
 	in.retry_after_s = (int)retry_after;
 	struct dapi_producer_config pcfg = {
@@ -81,16 +83,19 @@ int main(int argc, char **argv)
 	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", svc.bind,
 		  "port", dapi_http_server_port(server), "brokers", brokers, "topic", topic);
 
-	while (!dapi_stop_requested && !dapi_producer_failed(in.producer))
-		dapi_sleep_unless_stopped(100);
+	while (!dapi_stop_requested && !dapi_producer_failed(in.producer)) {
+		dapi_sleep_unless_stopped(50);
+		ingress_expire(&in, dapi_time_mono_ms());
+	}
 
 	/* Stop accepting, let every published request get its report and its answer. */
 	DAPI_INFO("stopping", "{s:i}", "inflight", atomic_load(&in.inflight));
 	dapi_http_server_quiesce(server);
-	dapi_producer_flush(in.producer, (int)drain_ms);
 	for (int64_t end = dapi_time_mono_ms() + drain_ms;
-	     atomic_load(&in.inflight) > 0 && dapi_time_mono_ms() < end;)
-		dapi_sleep_ms(10);
+	     atomic_load(&in.inflight) > 0 && dapi_time_mono_ms() < end;) {
+		dapi_producer_flush(in.producer, 10);
+		ingress_expire(&in, dapi_time_mono_ms());
+	}
 	rc = atomic_load(&in.inflight) == 0 && !dapi_producer_failed(in.producer) ? 0 : 1;
 	dapi_http_server_destroy(server);
 	dapi_producer_destroy(in.producer, (int)drain_ms);

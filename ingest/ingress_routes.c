@@ -12,31 +12,78 @@
 #include "request.h"
 #include "timefmt.h"
 
-/* A request that has been published and waits for (or has) its delivery report. */
+/* A request that has been published and waits for (or has) its answer. Two owners hold a
+ * reference: the HTTP request (until it completes) and librdkafka (until the delivery
+ * report, which may come after a deadline already answered the request). */
 struct publish {
 	struct dapi_http_req *r;
 	struct ingress *in;
-	atomic_bool done;
+	atomic_int refs;
+	atomic_bool answered; /* the first of report and deadline wins */
 	rd_kafka_resp_err_t err;
 	enum dapi_event_type type;
 	char event_id[DAPI_UUID_BUFSZ];
 	char dialog_id[DAPI_ID_MAX + 1];
 	int64_t started_ms;
+	struct publish *prev, *next; /* in->oldest..newest while the request lives */
+	bool listed;
 };
+
+static void publish_unref(struct publish *pub)
+{
+	if (atomic_fetch_sub(&pub->refs, 1) == 1)
+		free(pub);
+}
+
+/* Completes the request once: records err and resumes the suspended connection. */
+static void answer(struct publish *pub, rd_kafka_resp_err_t err)
+{
+	if (atomic_exchange(&pub->answered, true))
+		return;
+	pub->err = err;
+	dapi_http_resume(pub->r);
+}
+
+static void unlist(struct ingress *in, struct publish *pub)
+{
+	pthread_mutex_lock(&in->lock);
+	if (pub->listed) {
+		if (pub->prev)
+			pub->prev->next = pub->next;
+		else
+			in->oldest = pub->next;
+		if (pub->next)
+			pub->next->prev = pub->prev;
+		else
+			in->newest = pub->prev;
+		pub->listed = false;
+	}
+	pthread_mutex_unlock(&in->lock);
+}
 
 void ingress_state_free(void *state)
 {
 	struct publish *pub = state;
-	atomic_fetch_sub(&pub->in->inflight, 1);
-	free(pub);
+	struct ingress *in = pub->in;
+	unlist(in, pub);
+	atomic_fetch_sub(&in->inflight, 1);
+	publish_unref(pub);
 }
 
 void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
 {
 	struct publish *pub = opaque;
-	pub->err = err;
-	atomic_store(&pub->done, true);
-	dapi_http_resume(pub->r);
+	answer(pub, err);
+	publish_unref(pub);
+}
+
+void ingress_expire(struct ingress *in, int64_t now)
+{
+	pthread_mutex_lock(&in->lock);
+	for (struct publish *pub = in->oldest;
+	     pub && now - pub->started_ms >= in->produce_timeout_ms; pub = pub->next)
+		answer(pub, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
+	pthread_mutex_unlock(&in->lock);
 }
 
 static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_input_error *e)
@@ -79,11 +126,11 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 	pub->r = r;
 	pub->in = in;
 	pub->type = ev->type;
-	pub->started_ms = dapi_time_mono_ms();
+	atomic_init(&pub->refs, 1);
 	snprintf(pub->event_id, sizeof(pub->event_id), "%s", ev->event_id);
 	snprintf(pub->dialog_id, sizeof(pub->dialog_id), "%s", ev->dialog_id);
 	atomic_fetch_add(&in->inflight, 1);
-	*dapi_http_state(r) = pub; /* now freed by ingress_state_free */
+	*dapi_http_state(r) = pub; /* the request's reference, dropped by ingress_state_free */
 
 	value = dapi_event_encode(ev, &len);
 	if (!value)
@@ -93,12 +140,22 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 
 	/* Suspend before producing: the report may arrive before producev returns. */
 	dapi_http_suspend(r);
+	pthread_mutex_lock(&in->lock);
+	pub->started_ms = dapi_time_mono_ms();
+	pub->prev = in->newest;
+	if (in->newest)
+		in->newest->next = pub;
+	else
+		in->oldest = pub;
+	in->newest = pub;
+	pub->listed = true;
+	pthread_mutex_unlock(&in->lock);
+	atomic_fetch_add(&pub->refs, 1); /* librdkafka's, dropped by the delivery report */
 	err = dapi_producer_send(in->producer, in->topic, ev->dialog_id, strlen(ev->dialog_id),
 				 value, len, hdrs, pub);
 	if (err) {
-		pub->err = err;
-		atomic_store(&pub->done, true);
-		dapi_http_resume(r);
+		answer(pub, err);
+		publish_unref(pub); /* no report will come */
 	}
 	return MHD_YES;
 }
