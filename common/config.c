@@ -8,7 +8,7 @@
 #include "timefmt.h"
 
 static int set_value(const struct dapi_opt *o, const char *val, const char *origin, char *errstr,
-		     size_t errstr_size)
+                     size_t errstr_size)
 {
 	switch (o->type) {
 	case DAPI_OPT_STRING:
@@ -24,7 +24,7 @@ static int set_value(const struct dapi_opt *o, const char *val, const char *orig
 			return 0;
 		}
 		snprintf(errstr, errstr_size, "%s: --%s expects true or false, got \"%s\"", origin,
-			 o->name, val);
+		         o->name, val);
 		return -1;
 	case DAPI_OPT_INT:
 	case DAPI_OPT_DURATION: {
@@ -40,17 +40,17 @@ static int set_value(const struct dapi_opt *o, const char *val, const char *orig
 		}
 		if (!ok) {
 			snprintf(errstr, errstr_size, "%s: --%s expects %s, got \"%s\"", origin,
-				 o->name,
-				 o->type == DAPI_OPT_DURATION ? "a duration (500ms, 10s, 72h)"
-							       : "a whole number",
-				 val);
+			         o->name,
+			         o->type == DAPI_OPT_DURATION ? "a duration (500ms, 10s, 72h)"
+			                                      : "a whole number",
+			         val);
 			return -1;
 		}
 		if (v < o->min || v > o->max) {
 			snprintf(errstr, errstr_size,
-				 "%s: --%s must be between %lld and %lld%s, got \"%s\"", origin,
-				 o->name, (long long)o->min, (long long)o->max,
-				 o->type == DAPI_OPT_DURATION ? " ms" : "", val);
+			         "%s: --%s must be between %lld and %lld%s, got \"%s\"", origin,
+			         o->name, (long long)o->min, (long long)o->max,
+			         o->type == DAPI_OPT_DURATION ? " ms" : "", val);
 			return -1;
 		}
 		*(int64_t *)o->ptr = v;
@@ -61,12 +61,12 @@ static int set_value(const struct dapi_opt *o, const char *val, const char *orig
 		const char *eq = strchr(val, '=');
 		if (!eq || eq == val) {
 			snprintf(errstr, errstr_size, "%s: --%s expects key=value, got \"%s\"",
-				 origin, o->name, val);
+			         origin, o->name, val);
 			return -1;
 		}
 		if (p->n >= DAPI_PROPS_MAX) {
 			snprintf(errstr, errstr_size, "%s: more than %d --%s values", origin,
-				 DAPI_PROPS_MAX, o->name);
+			         DAPI_PROPS_MAX, o->name);
 			return -1;
 		}
 		p->items[p->n++] = val;
@@ -79,7 +79,7 @@ static int set_value(const struct dapi_opt *o, const char *val, const char *orig
 /* A props variable holds several "key=value" items separated by ';'. The copy lives as
  * long as the process, since the table keeps pointers into it. */
 static int set_props_env(const struct dapi_opt *o, const char *val, char *errstr,
-			 size_t errstr_size)
+                         size_t errstr_size)
 {
 	char *copy = strdup(val), *save = NULL;
 	if (!copy) {
@@ -92,8 +92,7 @@ static int set_props_env(const struct dapi_opt *o, const char *val, char *errstr
 	return 0;
 }
 
-static void print_help(const struct dapi_opt *opts, size_t n, const char *prog,
-		       const char *summary)
+static void print_help(const struct dapi_opt *opts, size_t n, const char *prog, const char *summary)
 {
 	printf("Usage: %s [options]\n\n%s\n\nOptions (flags override environment variables):\n",
 	       prog, summary);
@@ -116,7 +115,7 @@ static void print_help(const struct dapi_opt *opts, size_t n, const char *prog,
 }
 
 static const struct dapi_opt *find_long(const struct dapi_opt *opts, size_t n, const char *name,
-					size_t len)
+                                        size_t len)
 {
 	for (size_t i = 0; i < n; i++)
 		if (strlen(opts[i].name) == len && !strncmp(opts[i].name, name, len))
@@ -125,7 +124,7 @@ static const struct dapi_opt *find_long(const struct dapi_opt *opts, size_t n, c
 }
 
 int dapi_config_load(const struct dapi_opt *opts, size_t n, int argc, char **argv,
-		     const char *summary, char *errstr, size_t errstr_size)
+                     const char *summary, char *errstr, size_t errstr_size)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct dapi_opt *o = &opts[i];
@@ -141,7 +140,7 @@ int dapi_config_load(const struct dapi_opt *opts, size_t n, int argc, char **arg
 		if (!v || !*v)
 			continue;
 		if (o->type == DAPI_OPT_PROPS ? set_props_env(o, v, errstr, errstr_size) < 0
-					      : set_value(o, v, o->env, errstr, errstr_size) < 0)
+		                              : set_value(o, v, o->env, errstr, errstr_size) < 0)
 			return -1;
 	}
 	for (int i = 1; i < argc; i++) {

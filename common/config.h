@@ -39,6 +39,6 @@ struct dapi_opt {
  * Returns 0 when the program should run, 1 when --help was printed (exit 0), and -1 on a
  * bad value or unknown flag, with the reason in errstr. */
 int dapi_config_load(const struct dapi_opt *opts, size_t n, int argc, char **argv,
-		     const char *summary, char *errstr, size_t errstr_size);
+                     const char *summary, char *errstr, size_t errstr_size);
 
 #endif

@@ -19,13 +19,13 @@ char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 	dapi_time_format_ms(ev->received_at, ts);
 	if (ev->type == DAPI_EVENT_MESSAGE)
 		o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s%, s:s, s:s}", "v", DAPI_EVENT_VERSION,
-			      "type", "message", "eventId", ev->event_id, "dialogId",
-			      ev->dialog_id, "customerId", ev->customer_id, "text", ev->text,
-			      ev->text_len, "language", ev->language, "receivedAt", ts);
+		              "type", "message", "eventId", ev->event_id, "dialogId", ev->dialog_id,
+		              "customerId", ev->customer_id, "text", ev->text, ev->text_len,
+		              "language", ev->language, "receivedAt", ts);
 	else
 		o = json_pack("{s:i, s:s, s:s, s:s, s:b, s:s}", "v", DAPI_EVENT_VERSION, "type",
-			      "consent", "eventId", ev->event_id, "dialogId", ev->dialog_id,
-			      "granted", ev->granted, "receivedAt", ts);
+		              "consent", "eventId", ev->event_id, "dialogId", ev->dialog_id,
+		              "granted", ev->granted, "receivedAt", ts);
 	if (!o)
 		return NULL;
 	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -37,7 +37,7 @@ char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 
 /* Fetches a required string member; NULL with errstr/reason set when absent or mistyped. */
 static const char *get_string(json_t *root, const char *key, size_t *len, const char **reason,
-			      char *errstr, size_t errstr_size)
+                              char *errstr, size_t errstr_size)
 {
 	json_t *v = json_object_get(root, key);
 	if (!v) {
@@ -56,21 +56,21 @@ static const char *get_string(json_t *root, const char *key, size_t *len, const 
 }
 
 static const char *get_id(json_t *root, const char *key, const char **reason, char *errstr,
-			  size_t errstr_size)
+                          size_t errstr_size)
 {
 	size_t len;
 	const char *s = get_string(root, key, &len, reason, errstr, errstr_size);
 	if (s && !dapi_valid_id(s, len)) {
 		*reason = "invalid_field";
 		snprintf(errstr, errstr_size, "%s must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-			 key);
+		         key);
 		return NULL;
 	}
 	return s;
 }
 
-static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev,
-				 char *errstr, size_t errstr_size)
+static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev, char *errstr,
+                                 size_t errstr_size)
 {
 	const char *reason = NULL, *type, *ts, *lang;
 	json_t *v = json_object_get(root, "v");
@@ -117,7 +117,7 @@ static const char *decode_fields(json_t *root, size_t max_text, struct dapi_even
 	}
 	if (ev->text_len > max_text) {
 		snprintf(errstr, errstr_size, "text is %zu bytes, over the limit of %zu",
-			 ev->text_len, max_text);
+		         ev->text_len, max_text);
 		return "text_too_large";
 	}
 	if (!dapi_language_normalize(lang, len, ev->language)) {
@@ -127,8 +127,8 @@ static const char *decode_fields(json_t *root, size_t max_text, struct dapi_even
 	return NULL;
 }
 
-const char *dapi_event_decode(const void *buf, size_t len, size_t max_text,
-			      struct dapi_event *ev, char *errstr, size_t errstr_size)
+const char *dapi_event_decode(const void *buf, size_t len, size_t max_text, struct dapi_event *ev,
+                              char *errstr, size_t errstr_size)
 {
 	json_error_t jerr;
 	const char *reason;

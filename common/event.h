@@ -41,8 +41,8 @@ char *dapi_event_encode(const struct dapi_event *ev, size_t *len);
  * ("invalid_json", "unsupported_version", "unknown_type", "missing_field",
  * "invalid_field", "text_too_large") and writes a detail naming the field into errstr;
  * the detail never contains message text. */
-const char *dapi_event_decode(const void *buf, size_t len, size_t max_text,
-			      struct dapi_event *ev, char *errstr, size_t errstr_size);
+const char *dapi_event_decode(const void *buf, size_t len, size_t max_text, struct dapi_event *ev,
+                              char *errstr, size_t errstr_size);
 
 /* Releases what decode allocated; safe on a zeroed or hand-built event. */
 void dapi_event_clear(struct dapi_event *ev);

@@ -48,7 +48,8 @@ static bool path_matches(const char *pattern, const char *path, char **params)
 			return false;
 		p++;
 		u++;
-		const char *pend = strchr(p, '/'), *uend = memchr(u, '/', ulen - (size_t)(u - path));
+		const char *pend = strchr(p, '/'),
+		           *uend = memchr(u, '/', ulen - (size_t)(u - path));
 		size_t plen = pend ? (size_t)(pend - p) : strlen(p);
 		size_t slen = uend ? (size_t)(uend - u) : ulen - (size_t)(u - path);
 		if (plen == 1 && *p == '*') {
@@ -77,8 +78,8 @@ mismatch:
 /* Finds the route for (method, path). On a miss, *allow lists the methods that the path
  * does have (empty: 404). */
 static const struct dapi_http_route *route_find(struct dapi_http_server *s, const char *method,
-						const char *path, char **params, char *allow,
-						size_t allow_size)
+                                                const char *path, char **params, char *allow,
+                                                size_t allow_size)
 {
 	allow[0] = '\0';
 	for (size_t i = 0; i < s->nroutes; i++) {
@@ -92,7 +93,7 @@ static const struct dapi_http_route *route_find(struct dapi_http_server *s, cons
 		if (!strstr(allow, rt->method)) {
 			size_t used = strlen(allow);
 			snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "",
-				 rt->method);
+			         rt->method);
 		}
 	}
 	return NULL;
@@ -100,8 +101,7 @@ static const struct dapi_http_route *route_find(struct dapi_http_server *s, cons
 
 /* ---- replies ---------------------------------------------------------------------- */
 
-enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status,
-				struct MHD_Response *resp)
+enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status, struct MHD_Response *resp)
 {
 	enum MHD_Result ret;
 	if (!resp)
@@ -142,15 +142,14 @@ static json_t *error_body(const char *code, const char *message, const char *fie
 	return json_pack("{s:o}", "error", err);
 }
 
-enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status,
-				      const char *code, const char *message,
-				      const char *field)
+enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, const char *code,
+                                      const char *message, const char *field)
 {
 	return dapi_http_reply(r, status, json_response(error_body(code, message, field)));
 }
 
 enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
-					    int retry_after_s)
+                                            int retry_after_s)
 {
 	char secs[16];
 	struct MHD_Response *resp = json_response(error_body("unavailable", message, NULL));
@@ -164,7 +163,7 @@ enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char 
 static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)
 {
 	struct MHD_Response *resp = json_response(
-		error_body("method_not_allowed", "method not allowed on this path", NULL));
+	        error_body("method_not_allowed", "method not allowed on this path", NULL));
 	if (resp)
 		MHD_add_response_header(resp, "Allow", allow);
 	return dapi_http_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
@@ -177,9 +176,18 @@ enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app)
 
 /* ---- accessors -------------------------------------------------------------------- */
 
-const char *dapi_http_method(const struct dapi_http_req *r) { return r->method; }
-const char *dapi_http_path(const struct dapi_http_req *r) { return r->path; }
-void **dapi_http_state(struct dapi_http_req *r) { return &r->state; }
+const char *dapi_http_method(const struct dapi_http_req *r)
+{
+	return r->method;
+}
+const char *dapi_http_path(const struct dapi_http_req *r)
+{
+	return r->path;
+}
+void **dapi_http_state(struct dapi_http_req *r)
+{
+	return &r->state;
+}
 
 const char *dapi_http_param(const struct dapi_http_req *r, int i)
 {
@@ -203,21 +211,27 @@ struct query_iter {
 };
 
 static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-				const char *value)
+                                const char *value)
 {
 	struct query_iter *it = cls;
 	return it->fn(it->cls, key, value) ? MHD_YES : MHD_NO;
 }
 
 void dapi_http_each_query(struct dapi_http_req *r,
-			  bool (*fn)(void *cls, const char *key, const char *value), void *cls)
+                          bool (*fn)(void *cls, const char *key, const char *value), void *cls)
 {
 	struct query_iter it = {fn, cls};
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_cb, &it);
 }
 
-void dapi_http_suspend(struct dapi_http_req *r) { MHD_suspend_connection(r->conn); }
-void dapi_http_resume(struct dapi_http_req *r) { MHD_resume_connection(r->conn); }
+void dapi_http_suspend(struct dapi_http_req *r)
+{
+	MHD_suspend_connection(r->conn);
+}
+void dapi_http_resume(struct dapi_http_req *r)
+{
+	MHD_resume_connection(r->conn);
+}
 
 /* ---- request life cycle ----------------------------------------------------------- */
 
@@ -247,22 +261,22 @@ static bool refuse_early(struct dapi_http_req *r, enum MHD_Result *ret)
 	r->route = route_find(r->server, r->method, r->path, r->params, allow, sizeof(allow));
 	if (!r->route) {
 		*ret = allow[0] ? reply_405(r, allow)
-				: dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-							"no such route", NULL);
+		                : dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+		                                        "no such route", NULL);
 		return true;
 	}
 	if (!(r->route->flags & DAPI_ROUTE_BODY))
 		return false;
 	if (!content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
 		*ret = dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-					     "unsupported_media_type",
-					     "Content-Type must be application/json", NULL);
+		                             "unsupported_media_type",
+		                             "Content-Type must be application/json", NULL);
 		return true;
 	}
 	len = dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (len && strtoull(len, NULL, 10) > r->server->cfg.body_max) {
 		*ret = dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-					     "request body is over the size limit", NULL);
+		                             "request body is over the size limit", NULL);
 		return true;
 	}
 	return false;
@@ -294,9 +308,8 @@ static void append_body(struct dapi_http_req *r, const char *data, size_t size)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size,
-				  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
 	struct dapi_http_server *s = cls;
 	struct dapi_http_req *r = *req_cls;
@@ -322,12 +335,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (r->too_large)
 		return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-					     "request body is over the size limit", NULL);
+		                             "request body is over the size limit", NULL);
 	return r->route->handler(r, s->app);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct dapi_http_server *s = cls;
 	struct dapi_http_req *r = *req_cls;
@@ -352,14 +365,13 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 }
 
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
-					      const struct dapi_http_route *routes,
-					      size_t nroutes, void *app, char *errstr,
-					      size_t errstr_size)
+                                              const struct dapi_http_route *routes, size_t nroutes,
+                                              void *app, char *errstr, size_t errstr_size)
 {
 	struct dapi_http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in addr = {0};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-			 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
 	if (!s) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -373,23 +385,21 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	addr.sin_port = htons((uint16_t)cfg->port);
 	if (inet_pton(AF_INET, cfg->bind_addr, &addr.sin_addr) != 1) {
 		snprintf(errstr, errstr_size, "bind address \"%s\" is not an IPv4 address",
-			 cfg->bind_addr);
+		         cfg->bind_addr);
 		free(s);
 		return NULL;
 	}
 	s->daemon = MHD_start_daemon(
-		flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, NULL, /* must come first */
-		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
-		MHD_OPTION_END);
+	        flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+	        on_mhd_error, NULL, /* must come first */
+	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
+	        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
+	        MHD_OPTION_END);
 	if (!s->daemon) {
-		snprintf(errstr, errstr_size, "cannot listen on %s:%d", cfg->bind_addr,
-			 cfg->port);
+		snprintf(errstr, errstr_size, "cannot listen on %s:%d", cfg->bind_addr, cfg->port);
 		free(s);
 		return NULL;
 	}
@@ -398,7 +408,8 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 
 int dapi_http_server_port(const struct dapi_http_server *s)
 {
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	const union MHD_DaemonInfo *info =
+	        MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	return info ? info->port : -1;
 }
 

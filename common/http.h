@@ -33,19 +33,18 @@ struct dapi_http_route {
 struct dapi_http_config {
 	const char *bind_addr; /* IPv4 address to listen on */
 	int port;
-	int threads;          /* 1 = one internal epoll thread; more = a thread pool */
-	int conn_timeout_s;   /* idle connection timeout */
-	int conn_limit;       /* concurrent connections */
-	int per_ip_limit;     /* concurrent connections per client address, 0 = none */
-	size_t body_max;      /* bytes; larger bodies get 413 */
+	int threads;                     /* 1 = one internal epoll thread; more = a thread pool */
+	int conn_timeout_s;              /* idle connection timeout */
+	int conn_limit;                  /* concurrent connections */
+	int per_ip_limit;                /* concurrent connections per client address, 0 = none */
+	size_t body_max;                 /* bytes; larger bodies get 413 */
 	void (*state_free)(void *state); /* frees dapi_http_state(), may be NULL */
 };
 
 /* Starts listening. Returns NULL with errstr on failure. routes must outlive the server. */
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
-					      const struct dapi_http_route *routes,
-					      size_t nroutes, void *app, char *errstr,
-					      size_t errstr_size);
+                                              const struct dapi_http_route *routes, size_t nroutes,
+                                              void *app, char *errstr, size_t errstr_size);
 /* Stops accepting new connections; open ones are still served. */
 void dapi_http_server_quiesce(struct dapi_http_server *s);
 /* Stops the server. No request may be suspended any more. NULL is a no-op. */
@@ -65,7 +64,7 @@ void **dapi_http_state(struct dapi_http_req *r);
 /* Calls fn for each query-string argument in order; stops early when fn returns false.
  * value is NULL for "?key" without "=". */
 void dapi_http_each_query(struct dapi_http_req *r,
-			  bool (*fn)(void *cls, const char *key, const char *value), void *cls);
+                          bool (*fn)(void *cls, const char *key, const char *value), void *cls);
 
 /* Suspends the request until dapi_http_resume; the handler runs again then. */
 void dapi_http_suspend(struct dapi_http_req *r);
@@ -74,15 +73,14 @@ void dapi_http_resume(struct dapi_http_req *r);
 
 /* Replies. json bodies are stolen (decref'd) whatever the outcome. */
 enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, json_t *body);
-enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status,
-				      const char *code, const char *message,
-				      const char *field);
+enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, const char *code,
+                                      const char *message, const char *field);
 /* 503 with Retry-After. */
 enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
-					    int retry_after_s);
+                                            int retry_after_s);
 /* Queues a prepared response (adds the common headers) and destroys it. */
 enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status,
-				struct MHD_Response *resp);
+                                struct MHD_Response *resp);
 
 /* GET /healthz: the process is alive. */
 enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app);

@@ -8,16 +8,16 @@
 static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	/* syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug */
-	int lvl = level <= 3 ? DAPI_LOG_ERROR
-		  : level == 4 ? DAPI_LOG_WARN
-		  : level <= 6 ? DAPI_LOG_INFO
-			       : DAPI_LOG_DEBUG;
+	int lvl = level <= 3   ? DAPI_LOG_ERROR
+	          : level == 4 ? DAPI_LOG_WARN
+	          : level <= 6 ? DAPI_LOG_INFO
+	                       : DAPI_LOG_DEBUG;
 	DAPI_LOG(lvl, "kafka", "{s:s, s:s, s:s}", "client", rd_kafka_name(rk), "facility", fac,
-		 "detail", buf);
+	         "detail", buf);
 }
 
-int dapi_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-			char *errstr, size_t errstr_size)
+int dapi_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
+                        size_t errstr_size)
 {
 	char kerr[256];
 	if (rd_kafka_conf_set(conf, name, value, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
@@ -28,8 +28,8 @@ int dapi_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *val
 }
 
 rd_kafka_conf_t *dapi_kafka_conf_new(const char *brokers, const char *const *defaults,
-				     const struct dapi_props *props, char *errstr,
-				     size_t errstr_size)
+                                     const struct dapi_props *props, char *errstr,
+                                     size_t errstr_size)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 
@@ -37,7 +37,8 @@ rd_kafka_conf_t *dapi_kafka_conf_new(const char *brokers, const char *const *def
 	if (dapi_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) < 0)
 		goto fail;
 	for (int i = 0; defaults && defaults[i]; i += 2)
-		if (dapi_kafka_conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) < 0)
+		if (dapi_kafka_conf_set(conf, defaults[i], defaults[i + 1], errstr, errstr_size) <
+		    0)
 			goto fail;
 	for (int i = 0; props && i < props->n; i++) {
 		char name[256];

@@ -36,7 +36,7 @@ void dapi_log_emit(int level, const char *event, const char *fmt, ...)
 		level = DAPI_LOG_ERROR;
 	dapi_time_format_ms(dapi_time_now_ms(), ts);
 	line = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level", level_names[level],
-			 "component", log_component, "event", event);
+	                 "component", log_component, "event", event);
 	if (!line)
 		return;
 	if (fmt) {

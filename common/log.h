@@ -18,15 +18,15 @@ int dapi_log_level_parse(const char *s);
 void dapi_log_emit(int level, const char *event, const char *fmt, ...);
 
 /* Checks the level before any argument is formatted. */
-#define DAPI_LOG(level, event, ...)                                                        \
-	do {                                                                               \
-		if ((level) >= dapi_log_min_level)                                         \
-			dapi_log_emit((level), (event), __VA_ARGS__);                      \
+#define DAPI_LOG(level, event, ...)                                   \
+	do {                                                          \
+		if ((level) >= dapi_log_min_level)                    \
+			dapi_log_emit((level), (event), __VA_ARGS__); \
 	} while (0)
 
 #define DAPI_DEBUG(event, ...) DAPI_LOG(DAPI_LOG_DEBUG, event, __VA_ARGS__)
-#define DAPI_INFO(event, ...) DAPI_LOG(DAPI_LOG_INFO, event, __VA_ARGS__)
-#define DAPI_WARN(event, ...) DAPI_LOG(DAPI_LOG_WARN, event, __VA_ARGS__)
+#define DAPI_INFO(event, ...)  DAPI_LOG(DAPI_LOG_INFO, event, __VA_ARGS__)
+#define DAPI_WARN(event, ...)  DAPI_LOG(DAPI_LOG_WARN, event, __VA_ARGS__)
 #define DAPI_ERROR(event, ...) DAPI_LOG(DAPI_LOG_ERROR, event, __VA_ARGS__)
 
 #endif

@@ -5,12 +5,12 @@
 #include "log.h"
 
 static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
-			  void *data)
+                          void *data)
 {
 	int lvl = level <= MONGOC_LOG_LEVEL_ERROR     ? DAPI_LOG_ERROR
-		  : level == MONGOC_LOG_LEVEL_WARNING ? DAPI_LOG_WARN
-		  : level <= MONGOC_LOG_LEVEL_INFO    ? DAPI_LOG_INFO
-						      : DAPI_LOG_DEBUG;
+	          : level == MONGOC_LOG_LEVEL_WARNING ? DAPI_LOG_WARN
+	          : level <= MONGOC_LOG_LEVEL_INFO    ? DAPI_LOG_INFO
+	                                              : DAPI_LOG_DEBUG;
 	DAPI_LOG(lvl, "mongoc", "{s:s, s:s}", "domain", domain, "detail", message);
 }
 
@@ -20,8 +20,8 @@ void dapi_mongo_init(void)
 	mongoc_init();
 }
 
-mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
-					  char *errstr, size_t errstr_size)
+mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname, char *errstr,
+                                          size_t errstr_size)
 {
 	bson_error_t err;
 	mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &err);

@@ -11,7 +11,7 @@ void dapi_mongo_init(void);
 /* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
  * w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname, char *errstr,
-					  size_t errstr_size);
+                                          size_t errstr_size);
 
 /* Runs {ping: 1} on a pooled client. */
 bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err);

@@ -46,7 +46,7 @@ static void *poll_loop(void *arg)
 }
 
 struct dapi_producer *dapi_producer_new(const struct dapi_producer_config *cfg, char *errstr,
-					size_t errstr_size)
+                                        size_t errstr_size)
 {
 	char timeout[32], queue[32];
 	struct dapi_producer *p = calloc(1, sizeof(*p));
@@ -59,15 +59,23 @@ struct dapi_producer *dapi_producer_new(const struct dapi_producer_config *cfg, 
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)cfg->delivery_timeout_ms);
 	snprintf(queue, sizeof(queue), "%lld", (long long)cfg->queue_max);
 	const char *const defaults[] = {
-		"client.id", cfg->client_id,
-		"enable.idempotence", "true",
-		"acks", "all",
-		"partitioner", "murmur2_random",
-		"message.timeout.ms", timeout,
-		"queue.buffering.max.messages", queue,
-		"linger.ms", "5",
-		"socket.keepalive.enable", "true",
-		NULL,
+	        "client.id",
+	        cfg->client_id,
+	        "enable.idempotence",
+	        "true",
+	        "acks",
+	        "all",
+	        "partitioner",
+	        "murmur2_random",
+	        "message.timeout.ms",
+	        timeout,
+	        "queue.buffering.max.messages",
+	        queue,
+	        "linger.ms",
+	        "5",
+	        "socket.keepalive.enable",
+	        "true",
+	        NULL,
 	};
 	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
 	if (!conf)
@@ -93,9 +101,9 @@ fail:
 	return NULL;
 }
 
-rd_kafka_resp_err_t dapi_producer_send(struct dapi_producer *p, const char *topic,
-				       const char *key, size_t key_len, void *value,
-				       size_t value_len, rd_kafka_headers_t *hdrs, void *opaque)
+rd_kafka_resp_err_t dapi_producer_send(struct dapi_producer *p, const char *topic, const char *key,
+                                       size_t key_len, void *value, size_t value_len,
+                                       rd_kafka_headers_t *hdrs, void *opaque)
 {
 	rd_kafka_resp_err_t err;
 
@@ -106,9 +114,9 @@ rd_kafka_resp_err_t dapi_producer_send(struct dapi_producer *p, const char *topi
 		return RD_KAFKA_RESP_ERR__FATAL;
 	}
 	err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-				RD_KAFKA_V_VALUE(value, value_len),
-				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-				RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+	                        RD_KAFKA_V_VALUE(value, value_len),
+	                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADERS(hdrs),
+	                        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
 	if (err) {
 		/* On failure librdkafka took neither the value nor the headers. */
 		free(value);
@@ -124,9 +132,15 @@ int dapi_producer_flush(struct dapi_producer *p, int timeout_ms)
 	return rd_kafka_outq_len(p->rk);
 }
 
-bool dapi_producer_failed(const struct dapi_producer *p) { return atomic_load(&p->failed); }
+bool dapi_producer_failed(const struct dapi_producer *p)
+{
+	return atomic_load(&p->failed);
+}
 
-rd_kafka_t *dapi_producer_handle(struct dapi_producer *p) { return p->rk; }
+rd_kafka_t *dapi_producer_handle(struct dapi_producer *p)
+{
+	return p->rk;
+}
 
 void dapi_producer_destroy(struct dapi_producer *p, int timeout_ms)
 {

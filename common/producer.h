@@ -25,14 +25,14 @@ struct dapi_producer_config {
 };
 
 struct dapi_producer *dapi_producer_new(const struct dapi_producer_config *cfg, char *errstr,
-					size_t errstr_size);
+                                        size_t errstr_size);
 
 /* Enqueues one record. Always takes ownership of `value` (malloc'd) and of `hdrs` (may be
  * NULL). Returns 0, or the error (queue full, unknown topic, fatal) in which case no
  * delivery report will come for `opaque`. */
-rd_kafka_resp_err_t dapi_producer_send(struct dapi_producer *p, const char *topic,
-				       const char *key, size_t key_len, void *value,
-				       size_t value_len, rd_kafka_headers_t *hdrs, void *opaque);
+rd_kafka_resp_err_t dapi_producer_send(struct dapi_producer *p, const char *topic, const char *key,
+                                       size_t key_len, void *value, size_t value_len,
+                                       rd_kafka_headers_t *hdrs, void *opaque);
 
 /* Waits until every enqueued record has its report or timeout_ms passed; returns how many
  * are still outstanding. */

@@ -45,7 +45,7 @@ void dapi_sleep_unless_stopped(int64_t ms)
 }
 
 int dapi_service_log_init(const char *component, const char *level, char *errstr,
-			  size_t errstr_size)
+                          size_t errstr_size)
 {
 	int lvl = dapi_log_level_parse(level);
 	if (lvl < 0) {

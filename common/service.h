@@ -23,8 +23,9 @@ void dapi_sleep_unless_stopped(int64_t ms);
 
 /* Sets up JSON logging; returns -1 with errstr when level is not a known level. */
 int dapi_service_log_init(const char *component, const char *level, char *errstr,
-			  size_t errstr_size);
+                          size_t errstr_size);
 
+/* clang-format off */
 #define DAPI_OPT_LOG_LEVEL(var)                                                            \
 	{"log-level", 0, "LOG_LEVEL", DAPI_OPT_STRING, &(var), "info", 0, 0,               \
 	 "Lowest level logged: debug, info, warn, error"}
@@ -47,6 +48,8 @@ struct dapi_service_opts {
 	 1, 100000, "Concurrent connections"},                                             \
 	{"max-connections-per-ip", 0, "MAX_CONNECTIONS_PER_IP", DAPI_OPT_INT,              \
 	 &(o).per_ip_limit, "0", 0, 100000, "Concurrent connections per client address (0: no limit)"}
+
+/* clang-format on */
 
 /* Copies the service options into an HTTP server configuration. */
 void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_http_config *cfg);

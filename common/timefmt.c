@@ -33,7 +33,7 @@ void dapi_time_format_ms(int64_t ms, char buf[DAPI_TIME_BUFSZ])
 	}
 	gmtime_r(&secs, &tm);
 	snprintf(buf, DAPI_TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)msec);
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)msec);
 }
 
 static bool digits(const char *s, int n, int *out)
@@ -114,7 +114,8 @@ bool dapi_duration_parse(const char *s, int64_t *ms)
 	static const struct {
 		const char *unit;
 		int64_t mult;
-	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	} units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
+	             {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
 	char *end;
 	long long v;
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 bool dapi_input_fail(struct dapi_input_error *err, const char *code, const char *field,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	va_list ap;
 	err->code = code;

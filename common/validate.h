@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define DAPI_ID_MAX 128
-#define DAPI_LANG_MAX 35
+#define DAPI_ID_MAX              128
+#define DAPI_LANG_MAX            35
 #define DAPI_IDEMPOTENCY_KEY_MAX 128
 
 /* Why an input was refused: an error code for the JSON error body, the offending field or
@@ -19,7 +19,7 @@ struct dapi_input_error {
 
 /* Fills err and returns false, so that parsers can `return dapi_input_fail(...)`. */
 bool dapi_input_fail(struct dapi_input_error *err, const char *code, const char *field,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* customerId and dialogId: 1..128 characters of [A-Za-z0-9._:~@+-]. */
 bool dapi_valid_id(const char *s, size_t len);

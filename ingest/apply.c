@@ -57,7 +57,7 @@ int dapi_dialog_add_language(struct dapi_dialog *d, const char *language)
 		if (!strcmp(d->languages[i], language))
 			return 0;
 	if (grow((void **)&d->languages, &d->cap_languages, d->n_languages + 1,
-		 sizeof(*d->languages)) < 0)
+	         sizeof(*d->languages)) < 0)
 		return -1;
 	strcpy(d->languages[d->n_languages++], language);
 	return 0;
@@ -156,9 +156,8 @@ bool dapi_dialog_changed(const struct dapi_dialog *d)
 const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
 {
 	static const char *const names[DAPI_APPLY_OUTCOMES] = {
-		"created",     "appended",       "duplicate", "dropped_revoked",
-		"customer_mismatch", "consented", "consent_absent", "noop",
-		"erased",      "tombstoned",
+	        "created",   "appended",       "duplicate", "dropped_revoked", "customer_mismatch",
+	        "consented", "consent_absent", "noop",      "erased",          "tombstoned",
 	};
 	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
 }

@@ -31,7 +31,7 @@ struct item {
 /* ---- group membership --------------------------------------------------------------- */
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
@@ -53,22 +53,29 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
-					struct dapi_store *store, struct dapi_producer *dlq,
-					char *errstr, size_t errstr_size)
+                                        struct dapi_store *store, struct dapi_producer *dlq,
+                                        char *errstr, size_t errstr_size)
 {
 	struct dapi_consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_conf_t *conf;
 	rd_kafka_resp_err_t err;
 	const char *const defaults[] = {
-		"group.id", cfg->group,
-		"client.id", "dataapi-ingestd",
-		"enable.auto.commit", "true",
-		"enable.auto.offset.store", "false", /* stored only after MongoDB acked */
-		"auto.offset.reset", "earliest",
-		"max.poll.interval.ms", "600000",
-		"socket.keepalive.enable", "true",
-		NULL,
+	        "group.id",
+	        cfg->group,
+	        "client.id",
+	        "dataapi-ingestd",
+	        "enable.auto.commit",
+	        "true",
+	        "enable.auto.offset.store",
+	        "false", /* stored only after MongoDB acked */
+	        "auto.offset.reset",
+	        "earliest",
+	        "max.poll.interval.ms",
+	        "600000",
+	        "socket.keepalive.enable",
+	        "true",
+	        NULL,
 	};
 
 	if (!c) {
@@ -95,7 +102,7 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (err) {
 		snprintf(errstr, errstr_size, "subscribe to %s: %s", cfg->topic,
-			 rd_kafka_err2str(err));
+		         rd_kafka_err2str(err));
 		rd_kafka_destroy(c->rk);
 		goto fail;
 	}
@@ -125,9 +132,8 @@ static void decode_item(const struct dapi_consumer *c, struct item *it)
 {
 	const rd_kafka_message_t *m = it->rkm;
 
-	it->decode_reason = dapi_event_decode(m->payload, m->payload ? m->len : 0,
-					      c->cfg.max_text, &it->ev, it->detail,
-					      sizeof(it->detail));
+	it->decode_reason = dapi_event_decode(m->payload, m->payload ? m->len : 0, c->cfg.max_text,
+	                                      &it->ev, it->detail, sizeof(it->detail));
 	if (it->decode_reason)
 		return;
 	if (!m->key || m->key_len != strlen(it->ev.dialog_id) ||
@@ -151,7 +157,7 @@ static int by_dialog(const void *a, const void *b)
 /* Builds the batch's distinct dialogs; returns how many (order[] lists decodable items
  * grouped by dialog). */
 static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
-			    struct dapi_dialog *dialogs)
+                            struct dapi_dialog *dialogs)
 {
 	size_t nd = 0;
 	sort_base = items;
@@ -167,9 +173,9 @@ static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
 
 /* Applies the events to the dialogs as loaded, then writes. */
 static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *items,
-				      const size_t *order, size_t n_order,
-				      struct dapi_dialog *dialogs, size_t nd,
-				      const char **rejected, bson_error_t *err)
+                                      const size_t *order, size_t n_order,
+                                      struct dapi_dialog *dialogs, size_t nd, const char **rejected,
+                                      bson_error_t *err)
 {
 	enum dapi_write_status status;
 
@@ -186,7 +192,7 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 		if (it->outcome == DAPI_APPLY_CUSTOMER_MISMATCH) {
 			it->apply_reason = "customer_mismatch";
 			snprintf(it->detail, sizeof(it->detail),
-				 "customerId differs from the dialog's");
+			         "customerId differs from the dialog's");
 		}
 	}
 	status = dapi_store_write(c->store, dialogs, nd, rejected, err);
@@ -195,7 +201,7 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 		if (rejected[it->dialog]) {
 			it->apply_reason = rejected[it->dialog];
 			snprintf(it->detail, sizeof(it->detail),
-				 "the database refused the dialog's write");
+			         "the database refused the dialog's write");
 		}
 	}
 	return status;
@@ -211,15 +217,15 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 		int sent = 0;
 		for (size_t i = 0; i < n; i++) {
 			const char *reason = items[i].decode_reason ? items[i].decode_reason
-								    : items[i].apply_reason;
+			                                            : items[i].apply_reason;
 			if (!reason)
 				continue;
 			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
-					  items[i].detail, &b) != 0)
+			                  items[i].detail, &b) != 0)
 				atomic_fetch_add(&b.failed, 1);
 			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
-				  "detail", items[i].detail, "partition", items[i].rkm->partition,
-				  "offset", (json_int_t)items[i].rkm->offset);
+			          "detail", items[i].detail, "partition", items[i].rkm->partition,
+			          "offset", (json_int_t)items[i].rkm->offset);
 			sent++;
 		}
 		if (sent == 0)
@@ -246,10 +252,10 @@ static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		const rd_kafka_message_t *m = items[i].rkm;
 		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
-			offs, rd_kafka_topic_name(m->rkt), m->partition);
+		        offs, rd_kafka_topic_name(m->rkt), m->partition);
 		if (!tp)
 			tp = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
-							       m->partition);
+			                                       m->partition);
 		if (m->offset + 1 > tp->offset)
 			tp->offset = m->offset + 1;
 	}
@@ -279,7 +285,7 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	for (;;) {
 		bson_error_t err = {0};
 		enum dapi_write_status st =
-			attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
+		        attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
 		if (st == DAPI_WRITE_OK)
 			break;
 		c->stats.retries++;
@@ -288,8 +294,8 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 			continue;
 		}
 		DAPI_WARN("store_unavailable", "{s:s, s:I}", "detail",
-			  st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
-			  "retryInMs", (json_int_t)backoff);
+		          st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
+		          "retryInMs", (json_int_t)backoff);
 		if (dapi_stop_requested)
 			goto out; /* not stored: the batch is consumed again after restart */
 		dapi_sleep_unless_stopped(backoff);
@@ -323,7 +329,7 @@ static rd_kafka_message_t *poll_one(struct dapi_consumer *c, int timeout_ms, int
 		return m;
 	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 		DAPI_WARN("consumer_error", "{s:s, s:s}", "error", rd_kafka_err2name(m->err),
-			  "detail", rd_kafka_message_errstr(m));
+		          "detail", rd_kafka_message_errstr(m));
 		if (m->err == RD_KAFKA_RESP_ERR__FATAL)
 			*fatal = 1;
 	}

@@ -33,8 +33,8 @@ struct dapi_consumer;
 
 /* store and dlq are borrowed. Returns NULL with errstr. */
 struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
-					struct dapi_store *store, struct dapi_producer *dlq,
-					char *errstr, size_t errstr_size);
+                                        struct dapi_store *store, struct dapi_producer *dlq,
+                                        char *errstr, size_t errstr_size);
 
 /* Consumes until dapi_stop_requested. A batch under way is finished (or, when the database
  * is down, abandoned uncommitted). Returns 0, or -1 on a fatal consumer error. */

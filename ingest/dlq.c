@@ -13,8 +13,8 @@ void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err)
 }
 
 rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic,
-				  const rd_kafka_message_t *rkm, const char *reason,
-				  const char *detail, struct dapi_dlq_batch *batch)
+                                  const rd_kafka_message_t *rkm, const char *reason,
+                                  const char *detail, struct dapi_dlq_batch *batch)
 {
 	rd_kafka_headers_t *orig = NULL, *hdrs;
 	rd_kafka_resp_err_t err;
@@ -26,8 +26,8 @@ rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic
 	if (rkm->len)
 		memcpy(value, rkm->payload, rkm->len);
 	hdrs = rd_kafka_message_headers(rkm, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
-		       ? rd_kafka_headers_copy(orig)
-		       : rd_kafka_headers_new(5);
+	               ? rd_kafka_headers_copy(orig)
+	               : rd_kafka_headers_new(5);
 	rd_kafka_header_add(hdrs, "dlq.reason", -1, reason, -1);
 	rd_kafka_header_add(hdrs, "dlq.detail", -1, detail, -1);
 	rd_kafka_header_add(hdrs, "dlq.source.topic", -1, rd_kafka_topic_name(rkm->rkt), -1);
@@ -38,7 +38,7 @@ rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic
 
 	atomic_fetch_add(&batch->pending, 1);
 	err = dapi_producer_send(p, dlq_topic, rkm->key, rkm->key_len, value, rkm->len, hdrs,
-				 batch);
+	                         batch);
 	if (err)
 		atomic_fetch_sub(&batch->pending, 1);
 	return err;

@@ -20,7 +20,7 @@ void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err);
 
 /* Enqueues a copy of rkm to dlq_topic. detail must not contain message text. */
 rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic,
-				  const rd_kafka_message_t *rkm, const char *reason,
-				  const char *detail, struct dapi_dlq_batch *batch);
+                                  const rd_kafka_message_t *rkm, const char *reason,
+                                  const char *detail, struct dapi_dlq_batch *batch);
 
 #endif

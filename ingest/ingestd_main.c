@@ -12,8 +12,8 @@
 #include "sweeper.h"
 
 static const char summary[] =
-	"Consumes DataAPI events from Kafka as a consumer-group member and applies them to\n"
-	"MongoDB in order per dialog; offsets are committed only after MongoDB acknowledged.";
+        "Consumes DataAPI events from Kafka as a consumer-group member and applies them to\n"
+        "MongoDB in order per dialog; offsets are committed only after MongoDB acknowledged.";
 
 int main(int argc, char **argv)
 {
@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 	bson_error_t berr;
 	int rc;
 
+	/* clang-format off */
 	const struct dapi_opt opts[] = {
 		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
 		 "Kafka bootstrap servers"},
@@ -59,10 +60,10 @@ int main(int argc, char **argv)
 		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "1m", 100,
 		 86400000, "How often the sweeper runs"},
 		DAPI_OPT_LOG_LEVEL(log_level),
-	};
+	}; /* clang-format on */
 
 	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
-			      sizeof(errstr));
+	                      sizeof(errstr));
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("ingestd", log_level, errstr, sizeof(errstr)) < 0) {
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
-		 *dlq_topic_opt ? "" : ".dlq");
+	         *dlq_topic_opt ? "" : ".dlq");
 	dapi_signals_install();
 	dapi_mongo_init();
 
@@ -90,32 +91,32 @@ int main(int argc, char **argv)
 			goto stopped;
 	}
 	struct dapi_producer_config pcfg = {
-		.brokers = brokers,
-		.props = &props,
-		.delivery_timeout_ms = 30000,
-		.queue_max = 100000,
-		.client_id = "dataapi-ingestd-dlq",
-		.on_delivery = dapi_dlq_on_delivery,
+	        .brokers = brokers,
+	        .props = &props,
+	        .delivery_timeout_ms = 30000,
+	        .queue_max = 100000,
+	        .client_id = "dataapi-ingestd-dlq",
+	        .on_delivery = dapi_dlq_on_delivery,
 	};
 	dlq = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
 	if (!dlq)
 		goto fail;
 	struct dapi_consumer_config ccfg = {
-		.brokers = brokers,
-		.props = &props,
-		.topic = topic,
-		.dlq_topic = dlq_topic,
-		.group = group,
-		.batch_max = (int)batch_max,
-		.max_text = (size_t)max_text,
-		.backoff_max_ms = backoff_max,
+	        .brokers = brokers,
+	        .props = &props,
+	        .topic = topic,
+	        .dlq_topic = dlq_topic,
+	        .group = group,
+	        .batch_max = (int)batch_max,
+	        .max_text = (size_t)max_text,
+	        .backoff_max_ms = backoff_max,
 	};
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
 		goto fail;
 	sweeper = dapi_sweeper_start(store, pending_ttl, tombstone_ttl, sweep_every);
 	DAPI_INFO("started", "{s:s, s:s, s:s, s:s}", "brokers", brokers, "topic", topic, "group",
-		  group, "dlq", dlq_topic);
+	          group, "dlq", dlq_topic);
 
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);

@@ -8,8 +8,8 @@
 #include "timefmt.h"
 
 static const char summary[] =
-	"Accepts chatbot messages and consents over HTTP and publishes them to Kafka,\n"
-	"answering 202 only after Kafka acknowledged the event (acks=all, idempotent).";
+        "Accepts chatbot messages and consents over HTTP and publishes them to Kafka,\n"
+        "answering 202 only after Kafka acknowledged the event (acks=all, idempotent).";
 
 int main(int argc, char **argv)
 {
@@ -22,6 +22,7 @@ int main(int argc, char **argv)
 	char errstr[512];
 	int rc;
 
+	/* clang-format off */
 	const struct dapi_opt opts[] = {
 		DAPI_OPT_HTTP(svc, "8080"),
 		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
@@ -43,10 +44,10 @@ int main(int argc, char **argv)
 		{"drain-timeout", 0, "DRAIN_TIMEOUT", DAPI_OPT_DURATION, &drain_ms, "15s", 0, 600000,
 		 "On SIGTERM, longest wait for in-flight requests"},
 		DAPI_OPT_LOG_LEVEL(log_level),
-	};
+	}; /* clang-format on */
 
 	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
-			      sizeof(errstr));
+	                      sizeof(errstr));
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("ingress", log_level, errstr, sizeof(errstr)) < 0) {
@@ -61,12 +62,12 @@ int main(int argc, char **argv)
 	in.max_text = (size_t)max_text;
 	in.retry_after_s = (int)retry_after;
 	struct dapi_producer_config pcfg = {
-		.brokers = brokers,
-		.props = &props,
-		.delivery_timeout_ms = timeout_ms,
-		.queue_max = queue_max,
-		.client_id = "dataapi-ingress",
-		.on_delivery = ingress_on_delivery,
+	        .brokers = brokers,
+	        .props = &props,
+	        .delivery_timeout_ms = timeout_ms,
+	        .queue_max = queue_max,
+	        .client_id = "dataapi-ingress",
+	        .on_delivery = ingress_on_delivery,
 	};
 	in.producer = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
 	if (!in.producer)
@@ -77,11 +78,11 @@ int main(int argc, char **argv)
 	hcfg.body_max = (size_t)max_body;
 	hcfg.state_free = ingress_state_free;
 	server = dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, errstr,
-				      sizeof(errstr));
+	                              sizeof(errstr));
 	if (!server)
 		goto fail;
-	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", svc.bind,
-		  "port", dapi_http_server_port(server), "brokers", brokers, "topic", topic);
+	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", svc.bind, "port",
+	          dapi_http_server_port(server), "brokers", brokers, "topic", topic);
 
 	while (!dapi_stop_requested && !dapi_producer_failed(in.producer)) {
 		dapi_sleep_unless_stopped(50);

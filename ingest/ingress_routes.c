@@ -98,22 +98,22 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 
 	if (pub->err) {
 		DAPI_WARN("publish_failed", "{s:s, s:s, s:s, s:I}", "dialogId", pub->dialog_id,
-			  "eventId", pub->event_id, "error", rd_kafka_err2name(pub->err),
-			  "ms", (json_int_t)ms);
+		          "eventId", pub->event_id, "error", rd_kafka_err2name(pub->err), "ms",
+		          (json_int_t)ms);
 		return dapi_http_reply_unavailable(r, "the event could not be stored; retry",
-						   pub->in->retry_after_s);
+		                                   pub->in->retry_after_s);
 	}
 	DAPI_DEBUG("published", "{s:s, s:s, s:s, s:I}", "type", dapi_event_type_name(pub->type),
-		   "dialogId", pub->dialog_id, "eventId", pub->event_id, "ms", (json_int_t)ms);
+	           "dialogId", pub->dialog_id, "eventId", pub->event_id, "ms", (json_int_t)ms);
 	return dapi_http_reply_json(r, MHD_HTTP_ACCEPTED,
-				    json_pack("{s:s, s:s, s:s}", "eventId", pub->event_id,
-					      "dialogId", pub->dialog_id, "status", "accepted"));
+	                            json_pack("{s:s, s:s, s:s}", "eventId", pub->event_id,
+	                                      "dialogId", pub->dialog_id, "status", "accepted"));
 }
 
 /* Encodes ev, suspends the request and hands the event to the producer. The request is
  * answered from finish() when the handler runs again after the resume. */
 static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
-			       const struct dapi_event *ev)
+                               const struct dapi_event *ev)
 {
 	struct publish *pub = calloc(1, sizeof(*pub));
 	rd_kafka_headers_t *hdrs;
@@ -152,7 +152,7 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 	pthread_mutex_unlock(&in->lock);
 	atomic_fetch_add(&pub->refs, 1); /* librdkafka's, dropped by the delivery report */
 	err = dapi_producer_send(in->producer, in->topic, ev->dialog_id, strlen(ev->dialog_id),
-				 value, len, hdrs, pub);
+	                         value, len, hdrs, pub);
 	if (err) {
 		answer(pub, err);
 		publish_unref(pub); /* no report will come */
@@ -162,26 +162,26 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 
 /* Path ids and the optional Idempotency-Key; fills ev's event id. */
 static bool check_ids(struct dapi_http_req *r, const char *customer_id, const char *dialog_id,
-		      struct dapi_event *ev, char event_id[DAPI_UUID_BUFSZ], enum MHD_Result *ret)
+                      struct dapi_event *ev, char event_id[DAPI_UUID_BUFSZ], enum MHD_Result *ret)
 {
 	const char *key = dapi_http_header(r, "Idempotency-Key");
 
 	if (customer_id && !dapi_valid_id(customer_id, strlen(customer_id))) {
-		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-					     "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-					     "customerId");
+		*ret = dapi_http_reply_error(
+		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "customerId");
 		return false;
 	}
 	if (!dapi_valid_id(dialog_id, strlen(dialog_id))) {
-		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-					     "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-					     "dialogId");
+		*ret = dapi_http_reply_error(
+		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		        "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "dialogId");
 		return false;
 	}
 	if (key && !dapi_valid_idempotency_key(key)) {
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_header",
-					     "Idempotency-Key must be 1-128 printable characters",
-					     "Idempotency-Key");
+		                             "Idempotency-Key must be 1-128 printable characters",
+		                             "Idempotency-Key");
 		return false;
 	}
 	if (key)
@@ -267,9 +267,9 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 }
 
 const struct dapi_http_route ingress_routes[] = {
-	{"POST", "/data/*/*", handle_message, DAPI_ROUTE_BODY},
-	{"POST", "/consents/*", handle_consent, DAPI_ROUTE_BODY},
-	{"GET", "/healthz", dapi_http_handle_healthz, 0},
-	{"GET", "/readyz", handle_readyz, 0},
+        {"POST", "/data/*/*", handle_message, DAPI_ROUTE_BODY},
+        {"POST", "/consents/*", handle_consent, DAPI_ROUTE_BODY},
+        {"GET", "/healthz", dapi_http_handle_healthz, 0},
+        {"GET", "/readyz", handle_readyz, 0},
 };
 const size_t ingress_nroutes = sizeof(ingress_routes) / sizeof(ingress_routes[0]);

@@ -16,13 +16,14 @@ static json_t *load(const char *body, size_t len, struct dapi_input_error *err)
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (!root)
-		dapi_input_fail(err, "invalid_json", NULL, "body is not valid JSON: %s (at byte %d)",
-		     jerr.text, jerr.position);
+		dapi_input_fail(err, "invalid_json", NULL,
+		                "body is not valid JSON: %s (at byte %d)", jerr.text,
+		                jerr.position);
 	return root;
 }
 
 bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
-			    struct dapi_message_req *req, struct dapi_input_error *err)
+                            struct dapi_message_req *req, struct dapi_input_error *err)
 {
 	const char *key;
 	json_t *v, *text = NULL, *lang = NULL;
@@ -34,7 +35,8 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 		dapi_input_fail(err, "invalid_body", NULL, "body must be a JSON object");
 		goto fail;
 	}
-	json_object_foreach(req->root, key, v) {
+	json_object_foreach(req->root, key, v)
+	{
 		if (!strcmp(key, "text")) {
 			text = v;
 		} else if (!strcmp(key, "language")) {
@@ -42,9 +44,11 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 		} else {
 			/* The name is echoed only when it is short and printable. */
 			dapi_input_fail(err, "unknown_field", NULL, "unknown field in body");
-			if (strlen(key) <= 64 && strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == strlen(key))
+			if (strlen(key) <= 64 &&
+			    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+			                "6789_-.") == strlen(key))
 				snprintf(err->message, sizeof(err->message),
-					 "unknown field \"%s\"; allowed: text, language", key);
+				         "unknown field \"%s\"; allowed: text, language", key);
 			goto fail;
 		}
 	}
@@ -64,7 +68,7 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 	}
 	if (req->text_len > max_text) {
 		dapi_input_fail(err, "invalid_field", "text", "text is %zu bytes; the limit is %zu",
-		     req->text_len, max_text);
+		                req->text_len, max_text);
 		goto fail;
 	}
 	if (!lang) {
@@ -73,9 +77,9 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 	}
 	if (!json_is_string(lang) ||
 	    !dapi_language_normalize(json_string_value(lang), json_string_length(lang),
-				     req->language)) {
+	                             req->language)) {
 		dapi_input_fail(err, "invalid_field", "language",
-		     "language must be a language tag such as EN, de or pt-BR");
+		                "language must be a language tag such as EN, de or pt-BR");
 		goto fail;
 	}
 	return true;
@@ -91,7 +95,7 @@ void dapi_message_req_clear(struct dapi_message_req *req)
 }
 
 bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
-			    struct dapi_input_error *err)
+                            struct dapi_input_error *err)
 {
 	json_t *root = load(body, len, err), *v = root;
 	bool ok = true;
@@ -101,14 +105,16 @@ bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
 	if (json_is_object(root)) {
 		v = json_object_get(root, "consent");
 		if (!v)
-			ok = dapi_input_fail(err, "missing_field", "consent", "consent is required");
+			ok = dapi_input_fail(err, "missing_field", "consent",
+			                     "consent is required");
 		else if (json_object_size(root) != 1)
 			ok = dapi_input_fail(err, "unknown_field", NULL,
-				  "unknown field in body; allowed: consent");
+			                     "unknown field in body; allowed: consent");
 	}
 	if (ok && !json_is_boolean(v))
-		ok = dapi_input_fail(err, "invalid_field", "consent",
-			  "consent must be true or false (or {\"consent\": true|false})");
+		ok = dapi_input_fail(
+		        err, "invalid_field", "consent",
+		        "consent must be true or false (or {\"consent\": true|false})");
 	if (ok)
 		*granted = json_is_true(v);
 	json_decref(root);

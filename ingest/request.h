@@ -19,11 +19,11 @@ struct dapi_message_req {
  * trailing data, text 1..max_text bytes. Returns true and fills req (release with
  * dapi_message_req_clear), or false and fills err. */
 bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
-			    struct dapi_message_req *req, struct dapi_input_error *err);
+                            struct dapi_message_req *req, struct dapi_input_error *err);
 void dapi_message_req_clear(struct dapi_message_req *req);
 
 /* Parses `true`, `false`, or {"consent": true|false}. */
 bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
-			    struct dapi_input_error *err);
+                            struct dapi_input_error *err);
 
 #endif

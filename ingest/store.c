@@ -14,7 +14,7 @@ struct dapi_store {
 };
 
 struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-				  const char *collection)
+                                  const char *collection)
 {
 	struct dapi_store *st = calloc(1, sizeof(*st));
 	if (!st)
@@ -25,24 +25,25 @@ struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
 	return st;
 }
 
-void dapi_store_destroy(struct dapi_store *st) { free(st); }
+void dapi_store_destroy(struct dapi_store *st)
+{
+	free(st);
+}
 
 bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
 	bson_t *cmd = BCON_NEW(
-		"createIndexes", BCON_UTF8(st->collection), "indexes", "[",
-		"{", "name", BCON_UTF8("consent_recent"), "key", "{", "consent", BCON_INT32(1),
-		"lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}",
-		"{", "name", BCON_UTF8("consent_language_recent"), "key", "{", "consent",
-		BCON_INT32(1), "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-		BCON_INT32(1), "}", "}",
-		"{", "name", BCON_UTF8("consent_customer_recent"), "key", "{", "consent",
-		BCON_INT32(1), "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-		BCON_INT32(1), "}", "}",
-		"{", "name", BCON_UTF8("revoked_at"), "key", "{", "revokedAt", BCON_INT32(1), "}",
-		"}", "]");
+	        "createIndexes", BCON_UTF8(st->collection), "indexes", "[", "{", "name",
+	        BCON_UTF8("consent_recent"), "key", "{", "consent", BCON_INT32(1), "lastMessageAt",
+	        BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}", "{", "name",
+	        BCON_UTF8("consent_language_recent"), "key", "{", "consent", BCON_INT32(1),
+	        "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1),
+	        "}", "}", "{", "name", BCON_UTF8("consent_customer_recent"), "key", "{", "consent",
+	        BCON_INT32(1), "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+	        BCON_INT32(1), "}", "}", "{", "name", BCON_UTF8("revoked_at"), "key", "{",
+	        "revokedAt", BCON_INT32(1), "}", "}", "]");
 	bool ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
 	bson_destroy(cmd);
 	mongoc_database_destroy(db);
@@ -56,8 +57,8 @@ static int64_t get_date(const bson_t *doc, const char *key)
 {
 	bson_iter_t it;
 	return bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it)
-		       ? bson_iter_date_time(&it)
-		       : 0;
+	               ? bson_iter_date_time(&it)
+	               : 0;
 }
 
 static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
@@ -70,10 +71,10 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 		d->revoked_at = get_date(doc, "revokedAt");
 		return true;
 	}
-	d->state = d->loaded_state = bson_iter_init_find(&it, doc, "consent") &&
-						     bson_iter_as_bool(&it)
-					     ? DAPI_DIALOG_CONSENTED
-					     : DAPI_DIALOG_PENDING;
+	d->state = d->loaded_state =
+	        bson_iter_init_find(&it, doc, "consent") && bson_iter_as_bool(&it)
+	                ? DAPI_DIALOG_CONSENTED
+	                : DAPI_DIALOG_PENDING;
 	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it))
 		snprintf(d->customer_id, sizeof(d->customer_id), "%s", bson_iter_utf8(&it, NULL));
 	d->created_at = get_date(doc, "createdAt");
@@ -108,11 +109,10 @@ static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, co
 }
 
 bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-		     bson_error_t *err)
+                     bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
-	mongoc_collection_t *coll =
-		mongoc_client_get_collection(client, st->db, st->collection);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
 	bson_t filter = BSON_INITIALIZER, in, ids;
 	mongoc_cursor_t *cursor;
 	const bson_t *doc;
@@ -142,8 +142,9 @@ bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t 
 			continue;
 		d = find_dialog(dialogs, n, bson_iter_utf8(&it, NULL));
 		if (d && !parse_loaded(d, doc)) {
-			bson_set_error(err, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
-				       "out of memory loading a dialog");
+			bson_set_error(err, MONGOC_ERROR_CLIENT,
+			               MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
+			               "out of memory loading a dialog");
 			ok = false;
 		}
 	}
@@ -265,12 +266,12 @@ static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, b
 		if (d->state == DAPI_DIALOG_TOMBSTONE) {
 			build_tombstone(&doc, d);
 			ok = mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, &doc, NULL,
-									 NULL);
+			                                                 NULL);
 		} else {
 			build_update(&doc, d);
 			ok = d->loaded_bytes + doc.len < DAPI_DOC_MAX_BYTES &&
 			     mongoc_bulk_operation_update_one_with_opts(bulk, &filter, &doc, NULL,
-									NULL);
+			                                                NULL);
 		}
 	}
 	bson_destroy(&doc);
@@ -281,8 +282,8 @@ static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, b
 /* Reads writeErrors: duplicate keys are conflicts, some codes transient, the rest reject
  * the dialog for good. */
 static enum dapi_write_status read_write_errors(const bson_t *reply, const size_t *op_dialog,
-						const char **rejected, size_t *n_failed_updates,
-						const bool *op_insert)
+                                                const char **rejected, size_t *n_failed_updates,
+                                                const bool *op_insert)
 {
 	enum dapi_write_status status = DAPI_WRITE_OK;
 	bson_iter_t it, arr, el;
@@ -317,7 +318,7 @@ static enum dapi_write_status read_write_errors(const bson_t *reply, const size_
 }
 
 enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
-					size_t n, const char **rejected, bson_error_t *err)
+                                        size_t n, const char **rejected, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
@@ -361,8 +362,8 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 		if (status == DAPI_WRITE_OK) {
 			bson_iter_t it;
 			int64_t matched = bson_iter_init_find(&it, &reply, "nMatched")
-						  ? bson_iter_as_int64(&it)
-						  : 0;
+			                          ? bson_iter_as_int64(&it)
+			                          : 0;
 			if ((size_t)matched + failed_updates < nupdates)
 				status = DAPI_WRITE_CONFLICT;
 		}
@@ -380,32 +381,31 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 /* ---- sweeper ---------------------------------------------------------------------- */
 
 static bool delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *count,
-			bson_error_t *err)
+                        bson_error_t *err)
 {
 	bson_t reply;
 	bson_iter_t it;
 	bool ok = mongoc_collection_delete_many(coll, filter, NULL, &reply, err);
 	*count = ok && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it)
-									  : 0;
+	                                                                : 0;
 	bson_destroy(&reply);
 	bson_destroy(filter);
 	return ok;
 }
 
 bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
-		      int64_t *pending, int64_t *tombstones, bson_error_t *err)
+                      int64_t *pending, int64_t *tombstones, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
-	mongoc_collection_t *coll =
-		mongoc_client_get_collection(client, st->db, st->collection);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
 	bool ok = delete_many(coll,
-			      BCON_NEW("consent", BCON_BOOL(false), "lastMessageAt", "{", "$lt",
-				       BCON_DATE_TIME(pending_before), "}"),
-			      pending, err) &&
-		  delete_many(coll,
-			      BCON_NEW("revoked", BCON_BOOL(true), "revokedAt", "{", "$lt",
-				       BCON_DATE_TIME(tombstone_before), "}"),
-			      tombstones, err);
+	                      BCON_NEW("consent", BCON_BOOL(false), "lastMessageAt", "{", "$lt",
+	                               BCON_DATE_TIME(pending_before), "}"),
+	                      pending, err) &&
+	          delete_many(coll,
+	                      BCON_NEW("revoked", BCON_BOOL(true), "revokedAt", "{", "$lt",
+	                               BCON_DATE_TIME(tombstone_before), "}"),
+	                      tombstones, err);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
 	return ok;

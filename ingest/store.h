@@ -17,7 +17,7 @@ struct dapi_store;
 
 /* pool is borrowed. */
 struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-				  const char *collection);
+                                  const char *collection);
 void dapi_store_destroy(struct dapi_store *st);
 
 /* Creates the indexes every query shape and sweeper uses. Idempotent. */
@@ -25,7 +25,7 @@ bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err);
 
 /* Fills each dialog's loaded state (ABSENT when there is no document). */
 bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-		     bson_error_t *err);
+                     bson_error_t *err);
 
 enum dapi_write_status {
 	DAPI_WRITE_OK,        /* every changed dialog written or rejected */
@@ -36,11 +36,11 @@ enum dapi_write_status {
 /* Writes every changed dialog. rejected[i] receives NULL, or for a dialog the database
  * refused for good (too large, invalid) a reason for the DLQ. */
 enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
-					size_t n, const char **rejected, bson_error_t *err);
+                                        size_t n, const char **rejected, bson_error_t *err);
 
 /* Sweeper: deletes pending dialogs whose last message is older than pending_before and
  * tombstones revoked before tombstone_before (ms). Counts go to *pending, *tombstones. */
 bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
-		      int64_t *pending, int64_t *tombstones, bson_error_t *err);
+                      int64_t *pending, int64_t *tombstones, bson_error_t *err);
 
 #endif

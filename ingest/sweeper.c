@@ -25,11 +25,11 @@ static void *sweep_loop(void *arg)
 			int64_t now = dapi_time_now_ms(), pending = 0, tombstones = 0;
 			bson_error_t err;
 			if (dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl,
-					     &pending, &tombstones, &err)) {
+			                     &pending, &tombstones, &err)) {
 				if (pending || tombstones)
 					DAPI_INFO("swept", "{s:I, s:I}", "pendingErased",
-						  (json_int_t)pending, "tombstonesRemoved",
-						  (json_int_t)tombstones);
+					          (json_int_t)pending, "tombstonesRemoved",
+					          (json_int_t)tombstones);
 			} else {
 				DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
 			}
@@ -41,7 +41,7 @@ static void *sweep_loop(void *arg)
 }
 
 struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_ttl_ms,
-					int64_t tombstone_ttl_ms, int64_t interval_ms)
+                                        int64_t tombstone_ttl_ms, int64_t interval_ms)
 {
 	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
 	if (!sw)

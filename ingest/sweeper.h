@@ -11,7 +11,7 @@ struct dapi_sweeper;
 
 /* Starts the thread; st is borrowed. Returns NULL if the thread cannot start. */
 struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_ttl_ms,
-					int64_t tombstone_ttl_ms, int64_t interval_ms);
+                                        int64_t tombstone_ttl_ms, int64_t interval_ms);
 /* Stops and joins the thread. NULL is a no-op. */
 void dapi_sweeper_stop(struct dapi_sweeper *sw);
 

@@ -15,24 +15,23 @@ static void build_filter(const struct dapi_query_params *p, bool with_cursor, bs
 		BSON_APPEND_UTF8(filter, "customerId", p->customer_id);
 	if (with_cursor && p->has_cursor) {
 		bson_t or, a, b, lt, gt;
-		BSON_APPEND_ARRAY_BEGIN(filter, "$or", &or);
-		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &a);
+		BSON_APPEND_ARRAY_BEGIN(filter, "$or", & or);
+		BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &a);
 		BSON_APPEND_DOCUMENT_BEGIN(&a, "lastMessageAt", &lt);
 		BSON_APPEND_DATE_TIME(&lt, "$lt", p->after_ms);
 		bson_append_document_end(&a, &lt);
-		bson_append_document_end(&or, &a);
-		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &b);
+		bson_append_document_end(& or, &a);
+		BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &b);
 		BSON_APPEND_DATE_TIME(&b, "lastMessageAt", p->after_ms);
 		BSON_APPEND_DOCUMENT_BEGIN(&b, "_id", &gt);
 		BSON_APPEND_UTF8(&gt, "$gt", p->after_id);
 		bson_append_document_end(&b, &gt);
-		bson_append_document_end(&or, &b);
-		bson_append_array_end(filter, &or);
+		bson_append_document_end(& or, &b);
+		bson_append_array_end(filter, & or);
 	}
 }
 
-static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip,
-			    bson_t *opts)
+static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip, bson_t *opts)
 {
 	bson_t sort;
 	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
@@ -60,8 +59,8 @@ static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 }
 
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-		       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX],
-		       bool *has_next, bson_error_t *err)
+                       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
+                       bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
@@ -77,7 +76,7 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	build_filter(p, false, &count_filter);
 	BSON_APPEND_INT64(&count_opts, "maxTimeMS", q->max_time_ms);
 	*total = mongoc_collection_count_documents(coll, &count_filter, &count_opts, NULL, NULL,
-						   err);
+	                                           err);
 	if (*total < 0)
 		goto out;
 	build_filter(p, true, &filter);
@@ -106,13 +105,13 @@ out:
 	return ok;
 }
 
-int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id,
-		     const char *dialog_id, json_t **item, bson_error_t *err)
+int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
+                     json_t **item, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
-	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id), "customerId",
-				  BCON_UTF8(customer_id), "consent", BCON_BOOL(true));
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id), "customerId", BCON_UTF8(customer_id),
+	                          "consent", BCON_BOOL(true));
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	const bson_t *doc;
@@ -142,7 +141,7 @@ struct dapi_export {
 };
 
 struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
-				     const struct dapi_query_params *p, bson_error_t *err)
+                                     const struct dapi_query_params *p, bson_error_t *err)
 {
 	struct dapi_export *ex = calloc(1, sizeof(*ex));
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;

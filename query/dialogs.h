@@ -18,12 +18,12 @@ struct dapi_dialogs {
 /* One page: *items (a new JSON array), *total (matches without the cursor), and the
  * cursor of the last item when the page is full (*has_next). */
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-		       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX],
-		       bool *has_next, bson_error_t *err);
+                       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
+                       bson_error_t *err);
 
 /* One consented dialog of that customer: 1 found (*item set), 0 none, -1 error. */
-int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id,
-		     const char *dialog_id, json_t **item, bson_error_t *err);
+int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
+                     json_t **item, bson_error_t *err);
 
 /* A streaming export of every match, in page order. */
 struct dapi_export;
@@ -31,7 +31,7 @@ struct dapi_export;
 /* Runs the query and reads the first result, so that an unavailable database is reported
  * here (NULL, err set) rather than in the middle of a stream. */
 struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
-				     const struct dapi_query_params *p, bson_error_t *err);
+                                     const struct dapi_query_params *p, bson_error_t *err);
 /* The next dialog as a malloc'd NDJSON line (with "\n"); NULL at the end or on error
  * (*failed tells which). */
 char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed);

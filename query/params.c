@@ -31,55 +31,62 @@ static bool parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
 }
 
 bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
-			   struct dapi_input_error *err)
+                           struct dapi_input_error *err)
 {
 	bool customer = !strcmp(key, "customerId") || !strcmp(key, "customer_id");
 	bool paging_key = !strcmp(key, "limit") || !strcmp(key, "offset") || !strcmp(key, "cursor");
 	const char *field = customer ? "customerId" : key;
 
 	if (!customer && strcmp(key, "language") != 0 && !(paging_key && p->paging))
-		return dapi_input_fail(err, "unknown_parameter", NULL,
-				       p->paging ? "unknown parameter; allowed: language, "
-						   "customerId, limit, offset, cursor"
-						 : "unknown parameter; allowed: language, customerId");
+		return dapi_input_fail(
+		        err, "unknown_parameter", NULL,
+		        p->paging ? "unknown parameter; allowed: language, "
+		                    "customerId, limit, offset, cursor"
+		                  : "unknown parameter; allowed: language, customerId");
 	if (!value || !*value)
 		return dapi_input_fail(err, "invalid_parameter", field, "%s needs a value", field);
 	if (!strcmp(key, "language")) {
 		if (p->language[0])
-			return dapi_input_fail(err, "invalid_parameter", field, "language given twice");
-		if (!dapi_language_normalize(value, strlen(value), p->language))
 			return dapi_input_fail(err, "invalid_parameter", field,
-					       "language must be a language tag such as EN or pt-BR");
+			                       "language given twice");
+		if (!dapi_language_normalize(value, strlen(value), p->language))
+			return dapi_input_fail(
+			        err, "invalid_parameter", field,
+			        "language must be a language tag such as EN or pt-BR");
 	} else if (customer) {
 		if (p->customer_id[0])
 			return dapi_input_fail(err, "invalid_parameter", field,
-					       "customerId given twice");
+			                       "customerId given twice");
 		if (!dapi_valid_id(value, strlen(value)))
-			return dapi_input_fail(err, "invalid_parameter", field,
-					       "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]");
+			return dapi_input_fail(
+			        err, "invalid_parameter", field,
+			        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]");
 		strcpy(p->customer_id, value);
 	} else if (!strcmp(key, "limit")) {
 		if (p->has_limit)
-			return dapi_input_fail(err, "invalid_parameter", field, "limit given twice");
+			return dapi_input_fail(err, "invalid_parameter", field,
+			                       "limit given twice");
 		if (!parse_uint(value, 1, DAPI_LIMIT_MAX, &p->limit))
 			return dapi_input_fail(err, "invalid_parameter", field,
-					       "limit must be a whole number from 1 to %d",
-					       DAPI_LIMIT_MAX);
+			                       "limit must be a whole number from 1 to %d",
+			                       DAPI_LIMIT_MAX);
 		p->has_limit = true;
 	} else if (!strcmp(key, "offset")) {
 		if (p->has_offset)
-			return dapi_input_fail(err, "invalid_parameter", field, "offset given twice");
+			return dapi_input_fail(err, "invalid_parameter", field,
+			                       "offset given twice");
 		if (!parse_uint(value, 0, DAPI_OFFSET_MAX, &p->offset))
 			return dapi_input_fail(err, "invalid_parameter", field,
-					       "offset must be a whole number from 0 to %d",
-					       DAPI_OFFSET_MAX);
+			                       "offset must be a whole number from 0 to %d",
+			                       DAPI_OFFSET_MAX);
 		p->has_offset = true;
 	} else {
 		if (p->has_cursor)
-			return dapi_input_fail(err, "invalid_parameter", field, "cursor given twice");
+			return dapi_input_fail(err, "invalid_parameter", field,
+			                       "cursor given twice");
 		if (!dapi_cursor_decode(value, &p->after_ms, p->after_id))
 			return dapi_input_fail(err, "invalid_parameter", field,
-					       "cursor is not a nextCursor value from this API");
+			                       "cursor is not a nextCursor value from this API");
 		p->has_cursor = true;
 	}
 	return true;
@@ -89,7 +96,7 @@ bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_inpu
 {
 	if (p->has_offset && p->has_cursor)
 		return dapi_input_fail(err, "invalid_parameter", "cursor",
-				       "use either offset or cursor, not both");
+		                       "use either offset or cursor, not both");
 	return true;
 }
 

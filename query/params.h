@@ -8,9 +8,9 @@
 #include "validate.h"
 
 #define DAPI_LIMIT_DEFAULT 100
-#define DAPI_LIMIT_MAX 1000
-#define DAPI_OFFSET_MAX 100000000
-#define DAPI_CURSOR_MAX 400
+#define DAPI_LIMIT_MAX     1000
+#define DAPI_OFFSET_MAX    100000000
+#define DAPI_CURSOR_MAX    400
 
 struct dapi_query_params {
 	bool paging; /* limit/offset/cursor allowed (not for export) */
@@ -29,7 +29,7 @@ void dapi_query_params_init(struct dapi_query_params *p, bool paging);
 /* Takes one query-string argument (value NULL for "?key" alone). Unknown names, repeated
  * names, empty and out-of-range values are refused. */
 bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
-			   struct dapi_input_error *err);
+                           struct dapi_input_error *err);
 
 /* Checks the combination once every argument is in (offset and cursor exclude each other). */
 bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_input_error *err);

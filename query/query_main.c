@@ -8,8 +8,8 @@
 #include "service.h"
 
 static const char summary[] =
-	"Serves consented DataAPI dialogs read-only over HTTP: GET /data (pages),\n"
-	"GET /data/{customerId}/{dialogId}, GET /data/export (NDJSON stream).";
+        "Serves consented DataAPI dialogs read-only over HTTP: GET /data (pages),\n"
+        "GET /data/{customerId}/{dialogId}, GET /data/export (NDJSON stream).";
 
 int main(int argc, char **argv)
 {
@@ -22,6 +22,7 @@ int main(int argc, char **argv)
 	char errstr[512];
 	int rc;
 
+	/* clang-format off */
 	const struct dapi_opt opts[] = {
 		DAPI_OPT_HTTP(svc, "8081"),
 		{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &uri, "mongodb://127.0.0.1:27017", 0,
@@ -35,10 +36,10 @@ int main(int argc, char **argv)
 		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
 		 "Seconds suggested in Retry-After on 503"},
 		DAPI_OPT_LOG_LEVEL(log_level),
-	};
+	}; /* clang-format on */
 
 	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
-			      sizeof(errstr));
+	                      sizeof(errstr));
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("query", log_level, errstr, sizeof(errstr)) < 0) {
@@ -57,11 +58,10 @@ int main(int argc, char **argv)
 	struct dapi_http_config hcfg = {0};
 	dapi_service_http_config(&svc, &hcfg);
 	server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,
-				      sizeof(errstr));
+	                              sizeof(errstr));
 	if (!server)
 		goto fail;
-	DAPI_INFO("started", "{s:s, s:i}", "bind", svc.bind, "port",
-		  dapi_http_server_port(server));
+	DAPI_INFO("started", "{s:s, s:i}", "bind", svc.bind, "port", dapi_http_server_port(server));
 
 	while (!dapi_stop_requested)
 		dapi_sleep_unless_stopped(100);

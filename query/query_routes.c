@@ -22,7 +22,7 @@ static bool add_param(void *cls, const char *key, const char *value)
 
 /* Reads the query string into p; replies 400 and returns false when it is refused. */
 static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bool paging,
-			enum MHD_Result *ret)
+                        enum MHD_Result *ret)
 {
 	struct param_walk w = {.p = p, .ok = true};
 
@@ -32,17 +32,17 @@ static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bo
 		w.ok = dapi_query_params_check(p, &w.err);
 	if (!w.ok)
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, w.err.code, w.err.message,
-					     w.err.field);
+		                             w.err.field);
 	return w.ok;
 }
 
 static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q,
-				   const bson_error_t *err)
+                                   const bson_error_t *err)
 {
 	DAPI_WARN("store_unavailable", "{s:s, s:s, s:i}", "path", dapi_http_path(r), "detail",
-		  err->message, "code", (int)err->code);
+	          err->message, "code", (int)err->code);
 	return dapi_http_reply_unavailable(r, "the database is not available; retry",
-					   q->retry_after_s);
+	                                   q->retry_after_s);
 }
 
 static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
@@ -60,12 +60,12 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 		return ret;
 	if (!dapi_dialogs_page(&q->dialogs, &p, &items, &total, next, &has_next, &err))
 		return unavailable(r, q, &err);
-	return dapi_http_reply_json(
-		r, MHD_HTTP_OK,
-		json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total", (json_int_t)total,
-			  "limit", (json_int_t)p.limit, "offset",
-			  (json_int_t)(p.has_cursor ? 0 : p.offset), "nextCursor",
-			  has_next ? json_string(next) : json_null()));
+	return dapi_http_reply_json(r, MHD_HTTP_OK,
+	                            json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total",
+	                                      (json_int_t)total, "limit", (json_int_t)p.limit,
+	                                      "offset", (json_int_t)(p.has_cursor ? 0 : p.offset),
+	                                      "nextCursor",
+	                                      has_next ? json_string(next) : json_null()));
 }
 
 static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
@@ -79,27 +79,27 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 	int found;
 
 	if (!dapi_valid_id(customer, strlen(customer)))
-		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-					     "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-					     "customerId");
+		return dapi_http_reply_error(
+		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "customerId");
 	if (!dapi_valid_id(dialog, strlen(dialog)))
-		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-					     "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-					     "dialogId");
+		return dapi_http_reply_error(
+		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		        "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "dialogId");
 	/* No parameters belong here; refuse them like everywhere else. */
 	struct param_walk w = {.p = &p, .ok = true};
 	dapi_query_params_init(&p, false);
 	dapi_http_each_query(r, add_param, &w);
 	if (!w.ok || p.language[0] || p.customer_id[0])
 		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
-					     "this route takes no parameters", NULL);
+		                             "this route takes no parameters", NULL);
 	found = dapi_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
 	if (found < 0)
 		return unavailable(r, q, &err);
 	if (found == 0)
 		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-					     "no consented dialog with that id for that customer",
-					     NULL);
+		                             "no consented dialog with that id for that customer",
+		                             NULL);
 	(void)ret;
 	return dapi_http_reply_json(r, MHD_HTTP_OK, item);
 }
@@ -131,7 +131,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 				s->done = true;
 				if (failed) {
 					DAPI_WARN("export_failed", "{s:s}", "detail",
-						  "cursor error mid-stream");
+					          "cursor error mid-stream");
 					return MHD_CONTENT_READER_END_WITH_ERROR;
 				}
 				break;
@@ -177,7 +177,7 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 		return unavailable(r, q, &err);
 	}
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, s,
-						 export_free);
+	                                         export_free);
 	if (!resp) {
 		export_free(s);
 		return MHD_NO;
@@ -196,10 +196,8 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 }
 
 const struct dapi_http_route query_routes[] = {
-	{"GET", "/data", handle_list, 0},
-	{"GET", "/data/export", handle_export, 0},
-	{"GET", "/data/*/*", handle_one, 0},
-	{"GET", "/healthz", dapi_http_handle_healthz, 0},
-	{"GET", "/readyz", handle_readyz, 0},
+        {"GET", "/data", handle_list, 0},     {"GET", "/data/export", handle_export, 0},
+        {"GET", "/data/*/*", handle_one, 0},  {"GET", "/healthz", dapi_http_handle_healthz, 0},
+        {"GET", "/readyz", handle_readyz, 0},
 };
 const size_t query_nroutes = sizeof(query_routes) / sizeof(query_routes[0]);

@@ -62,11 +62,11 @@ json_t *dapi_render_dialog(const bson_t *doc)
 				json_decref(last);
 				last = date_of(&it);
 			} else if (!strcmp(k, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
-				   bson_iter_recurse(&it, &arr)) {
+			           bson_iter_recurse(&it, &arr)) {
 				while (bson_iter_next(&arr))
 					json_array_append_new(languages, utf8_of(&arr));
 			} else if (!strcmp(k, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
-				   bson_iter_recurse(&it, &arr)) {
+			           bson_iter_recurse(&it, &arr)) {
 				while (bson_iter_next(&arr))
 					json_array_append_new(messages, render_message(&arr));
 			}

@@ -43,7 +43,8 @@ void stack_load(struct stack *s)
 
 	memset(s, 0, sizeof(*s));
 	if (!path || !(f = fopen(path, "r")))
-		fail_msg("DAPI_STACK_ENV does not name a readable stack.env (%s)", path ? path : "unset");
+		fail_msg("DAPI_STACK_ENV does not name a readable stack.env (%s)",
+		         path ? path : "unset");
 	while (fgets(line, sizeof(line), f)) {
 		copy_value(s->ingress, sizeof(s->ingress), line, "INGRESS_URL");
 		copy_value(s->query, sizeof(s->query), line, "QUERY_URL");
@@ -62,7 +63,7 @@ int stack_ctl(const struct stack *s, const char *cmd, const char *target)
 	char buf[2048];
 	assert_non_null(script);
 	snprintf(buf, sizeof(buf), "'%s' %s %s --state-dir '%s' >&2", script, cmd, target,
-		 s->state_dir);
+	         s->state_dir);
 	return system(buf);
 }
 
@@ -72,7 +73,8 @@ const char *run_id(void)
 	if (!id[0]) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(id, sizeof(id), "t%ld-%ld", (long)getpid(), (long)(ts.tv_nsec / 1000 % 100000));
+		snprintf(id, sizeof(id), "t%ld-%ld", (long)getpid(),
+		         (long)(ts.tv_nsec / 1000 % 100000));
 	}
 	return id;
 }
@@ -99,7 +101,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 }
 
 int http_do(const char *method, const char *url, const char *body, size_t body_len,
-	    const char *const *headers, struct http_res *res)
+            const char *const *headers, struct http_res *res)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
@@ -146,7 +148,7 @@ json_t *http_json(const struct http_res *res)
 }
 
 long http_post_json(const char *url, const char *body, const char *idempotency_key,
-		    struct http_res *res)
+                    struct http_res *res)
 {
 	char key[200];
 	const char *headers[] = {"Content-Type: application/json", NULL, NULL};
@@ -203,13 +205,13 @@ static rd_kafka_t *kafka_client(const struct stack *s, rd_kafka_type_t type, con
 }
 
 int kafka_produce(const struct stack *s, const char *topic, const char *key, const void *value,
-		  size_t len)
+                  size_t len)
 {
 	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_PRODUCER, NULL);
 	rd_kafka_resp_err_t err = rd_kafka_producev(
-		rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-		RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_END);
+	        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+	        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+	        RD_KAFKA_V_END);
 	if (!err && rd_kafka_flush(rk, 15000) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	rd_kafka_destroy(rk);
@@ -259,7 +261,7 @@ bool kafka_wait_drained(const struct stack *s, int timeout_ms)
 }
 
 bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t reason_size,
-		    int timeout_ms)
+                    int timeout_ms)
 {
 	char dlq[300];
 	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_CONSUMER, "dataapi-test-dlq-reader");
@@ -274,7 +276,7 @@ bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t
 		rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 		for (int p = 0; p < n; p++)
 			rd_kafka_topic_partition_list_add(parts, dlq, p)->offset =
-				RD_KAFKA_OFFSET_BEGINNING;
+			        RD_KAFKA_OFFSET_BEGINNING;
 		rd_kafka_assign(rk, parts);
 		rd_kafka_topic_partition_list_destroy(parts);
 		for (long stop = now_ms() + 2000; !found && now_ms() < stop;) {
@@ -289,7 +291,8 @@ bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t
 				found = true;
 				if (!rd_kafka_message_headers(m, &h) &&
 				    !rd_kafka_header_get_last(h, "dlq.reason", &v, &vlen))
-					snprintf(reason, reason_size, "%.*s", (int)vlen, (const char *)v);
+					snprintf(reason, reason_size, "%.*s", (int)vlen,
+					         (const char *)v);
 			}
 			rd_kafka_message_destroy(m);
 		}

@@ -36,13 +36,13 @@ struct http_res {
 /* One request. headers: NULL-terminated "Name: value" strings, may be NULL. body may be
  * NULL. Returns 0, or -1 when no HTTP answer came (connection refused, timeout). */
 int http_do(const char *method, const char *url, const char *body, size_t body_len,
-	    const char *const *headers, struct http_res *res);
+            const char *const *headers, struct http_res *res);
 void http_res_free(struct http_res *res);
 /* The body as JSON (NULL when it is not). */
 json_t *http_json(const struct http_res *res);
 /* Convenience: POST a JSON body with Content-Type: application/json; returns the status. */
 long http_post_json(const char *url, const char *body, const char *idempotency_key,
-		    struct http_res *res);
+                    struct http_res *res);
 /* GET; returns the status (0 when there was no answer). res may be NULL. */
 long http_get(const char *url, struct http_res *res);
 /* Polls GET url until it answers `status` or timeout_ms passes; returns the last status. */
@@ -50,12 +50,12 @@ long http_wait_status(const char *url, long status, int timeout_ms);
 
 /* Produces one record to topic with the project's partitioner and waits for the ack. */
 int kafka_produce(const struct stack *s, const char *topic, const char *key, const void *value,
-		  size_t len);
+                  size_t len);
 /* Waits until the ingestd group has committed every record of the topic. */
 bool kafka_wait_drained(const struct stack *s, int timeout_ms);
 /* Looks for a record with this key on the DLQ topic; fills the dlq.reason header. */
 bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t reason_size,
-		    int timeout_ms);
+                    int timeout_ms);
 
 /* The stored document with that _id (caller destroys), or NULL. */
 bson_t *mongo_find(const struct stack *s, const char *id);

@@ -41,7 +41,8 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 	/* some traffic before */
 	for (int i = 0; i < 5; i++) {
 		snprintf(url, sizeof(url), "%s/data/%s/%s-before-%d", S.ingress, c, run_id(), i);
-		accepted_before += http_post_json(url, "{\"text\":\"before\",\"language\":\"EN\"}", NULL, NULL) == 202;
+		accepted_before += http_post_json(url, "{\"text\":\"before\",\"language\":\"EN\"}",
+		                                  NULL, NULL) == 202;
 	}
 	assert_int_equal(accepted_before, 5);
 
@@ -49,7 +50,9 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 	for (int i = 0; i < 3; i++) {
 		snprintf(url, sizeof(url), "%s/data/%s/%s-down-%d", S.ingress, c, run_id(), i);
 		snprintf(key, sizeof(key), "down-%d", i);
-		assert_int_equal(http_post_json(url, "{\"text\":\"during\",\"language\":\"EN\"}", key, &r), 503);
+		assert_int_equal(
+		        http_post_json(url, "{\"text\":\"during\",\"language\":\"EN\"}", key, &r),
+		        503);
 		assert_non_null(strstr(r.headers, "Retry-After: "));
 		assert_non_null(strstr(r.body, "\"unavailable\""));
 		assert_true(r.seconds < 10.0); /* bounded by --produce-timeout */
@@ -67,7 +70,8 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 		snprintf(key, sizeof(key), "down-%d", i);
 		long st = 0;
 		for (int tries = 0; tries < 20 && st != 202; tries++) {
-			st = http_post_json(url, "{\"text\":\"during\",\"language\":\"EN\"}", key, NULL);
+			st = http_post_json(url, "{\"text\":\"during\",\"language\":\"EN\"}", key,
+			                    NULL);
 			if (st != 202)
 				sleep_ms(500);
 		}
@@ -80,13 +84,15 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 	int counts[] = {5, 3};
 	for (int g = 0; g < 2; g++)
 		for (int i = 0; i < counts[g]; i++) {
-			snprintf(durl, sizeof(durl), "%s/consents/%s-%s-%d", S.ingress, run_id(), groups[g], i);
+			snprintf(durl, sizeof(durl), "%s/consents/%s-%s-%d", S.ingress, run_id(),
+			         groups[g], i);
 			assert_int_equal(http_post_json(durl, "true", NULL, NULL), 202);
 		}
 	assert_true(kafka_wait_drained(&S, 60000));
 	for (int g = 0; g < 2; g++)
 		for (int i = 0; i < counts[g]; i++) {
-			snprintf(url, sizeof(url), "%s/data/%s/%s-%s-%d", S.query, c, run_id(), groups[g], i);
+			snprintf(url, sizeof(url), "%s/data/%s/%s-%s-%d", S.query, c, run_id(),
+			         groups[g], i);
 			assert_int_equal(http_get(url, &r), 200);
 			json_t *item = http_json(&r);
 			assert_int_equal(json_array_size(json_object_get(item, "messages")), 1);
@@ -98,7 +104,8 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(broker_down_means_503_and_nothing_acknowledged_is_lost, teardown),
+	        cmocka_unit_test_teardown(broker_down_means_503_and_nothing_acknowledged_is_lost,
+	                                  teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, setup, NULL);

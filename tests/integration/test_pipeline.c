@@ -37,7 +37,7 @@ static const char *uid(const char *name)
 }
 
 static long post_message(const char *customer, const char *dialog, const char *text,
-			 const char *lang)
+                         const char *lang)
 {
 	char url[512], body[1024];
 	snprintf(url, sizeof(url), "%s/data/%s/%s", S.ingress, customer, dialog);
@@ -107,7 +107,8 @@ static void a_dialog_is_readable_only_after_consent(void **state)
 	assert_int_equal(get_dialog(c, d, &item), 200);
 	assert_string_equal(json_string_value(json_object_get(item, "dialogId")), d);
 	assert_string_equal(json_string_value(json_object_get(item, "customerId")), c);
-	assert_string_equal(json_string_value(json_array_get(json_object_get(item, "languages"), 0)), "EN");
+	assert_string_equal(
+	        json_string_value(json_array_get(json_object_get(item, "languages"), 0)), "EN");
 	assert_non_null(json_string_value(json_object_get(item, "consentedAt")));
 	json_decref(item);
 	/* the wrong customer does not see it */
@@ -171,7 +172,8 @@ static void messages_keep_their_order(void **state)
 	assert_int_equal(json_array_size(msgs), 25);
 	for (int i = 0; i < 25; i++) {
 		snprintf(text, sizeof(text), "message %02d", i);
-		assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, i), "text")), text);
+		assert_string_equal(
+		        json_string_value(json_object_get(json_array_get(msgs, i), "text")), text);
 	}
 	assert_int_equal(json_array_size(json_object_get(item, "languages")), 2);
 	json_decref(item);
@@ -199,15 +201,21 @@ static void sort_and_filters(void **state)
 	assert_int_equal(st, 200);
 	assert_int_equal(json_integer_value(json_object_get(page, "total")), 2);
 	/* newest first */
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(page, "items"), 0), "dialogId")), d[1]);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(page, "items"), 1), "dialogId")), d[0]);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(json_object_get(page, "items"), 0), "dialogId")),
+	                    d[1]);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(json_object_get(page, "items"), 1), "dialogId")),
+	                    d[0]);
 	json_decref(page);
 
 	snprintf(q, sizeof(q), "customer_id=%s&language=fr", c2);
 	page = get_list(q, &st);
 	assert_int_equal(st, 200);
 	assert_int_equal(json_integer_value(json_object_get(page, "total")), 1);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(page, "items"), 0), "dialogId")), d[2]);
+	assert_string_equal(json_string_value(json_object_get(
+	                            json_array_get(json_object_get(page, "items"), 0), "dialogId")),
+	                    d[2]);
 	json_decref(page);
 
 	/* the global listing is ordered by lastMessageAt desc, then dialogId */
@@ -215,12 +223,16 @@ static void sort_and_filters(void **state)
 	assert_int_equal(st, 200);
 	json_t *items = json_object_get(page, "items");
 	for (size_t i = 1; i < json_array_size(items); i++) {
-		const char *a = json_string_value(json_object_get(json_array_get(items, i - 1), "lastMessageAt"));
-		const char *b = json_string_value(json_object_get(json_array_get(items, i), "lastMessageAt"));
+		const char *a = json_string_value(
+		        json_object_get(json_array_get(items, i - 1), "lastMessageAt"));
+		const char *b = json_string_value(
+		        json_object_get(json_array_get(items, i), "lastMessageAt"));
 		assert_true(strcmp(a, b) >= 0);
 		if (!strcmp(a, b))
-			assert_true(strcmp(json_string_value(json_object_get(json_array_get(items, i - 1), "dialogId")),
-					   json_string_value(json_object_get(json_array_get(items, i), "dialogId"))) < 0);
+			assert_true(strcmp(json_string_value(json_object_get(
+			                           json_array_get(items, i - 1), "dialogId")),
+			                   json_string_value(json_object_get(
+			                           json_array_get(items, i), "dialogId"))) < 0);
 	}
 	json_decref(page);
 }
@@ -248,7 +260,8 @@ static void pagination_sees_each_dialog_once(void **state)
 		assert_int_equal(json_integer_value(json_object_get(page, "total")), N);
 		assert_int_equal(json_integer_value(json_object_get(page, "offset")), off);
 		for (size_t i = 0; i < json_array_size(items); i++) {
-			const char *id = json_string_value(json_object_get(json_array_get(items, i), "dialogId"));
+			const char *id = json_string_value(
+			        json_object_get(json_array_get(items, i), "dialogId"));
 			int k = atoi(strrchr(id, 'p') + 1);
 			seen_offset[k]++;
 			snprintf(first_order[count++], 128, "%s", id);
@@ -272,8 +285,9 @@ static void pagination_sees_each_dialog_once(void **state)
 		assert_int_equal(st, 200);
 		for (size_t i = 0; i < json_array_size(items); i++) {
 			assert_true(pos < N);
-			assert_string_equal(json_string_value(json_object_get(json_array_get(items, i), "dialogId")),
-					    first_order[pos]);
+			assert_string_equal(json_string_value(json_object_get(
+			                            json_array_get(items, i), "dialogId")),
+			                    first_order[pos]);
 			pos++;
 		}
 		json_t *next = json_object_get(page, "nextCursor");
@@ -325,17 +339,21 @@ static void a_retried_request_is_stored_once(void **state)
 	char url[512];
 	struct http_res a, b;
 	snprintf(url, sizeof(url), "%s/data/%s/%s", S.ingress, c, d);
-	assert_int_equal(http_post_json(url, "{\"text\":\"once\",\"language\":\"EN\"}", "job-7", &a), 202);
-	assert_int_equal(http_post_json(url, "{\"text\":\"once\",\"language\":\"EN\"}", "job-7", &b), 202);
+	assert_int_equal(
+	        http_post_json(url, "{\"text\":\"once\",\"language\":\"EN\"}", "job-7", &a), 202);
+	assert_int_equal(
+	        http_post_json(url, "{\"text\":\"once\",\"language\":\"EN\"}", "job-7", &b), 202);
 	json_t *ja = http_json(&a), *jb = http_json(&b);
 	assert_string_equal(json_string_value(json_object_get(ja, "eventId")),
-			    json_string_value(json_object_get(jb, "eventId")));
+	                    json_string_value(json_object_get(jb, "eventId")));
 	assert_string_equal(json_string_value(json_object_get(ja, "status")), "accepted");
 	json_decref(ja);
 	json_decref(jb);
 	http_res_free(&a);
 	http_res_free(&b);
-	assert_int_equal(http_post_json(url, "{\"text\":\"twice\",\"language\":\"EN\"}", "job-8", NULL), 202);
+	assert_int_equal(
+	        http_post_json(url, "{\"text\":\"twice\",\"language\":\"EN\"}", "job-8", NULL),
+	        202);
 	assert_int_equal(post_consent(d, true), 202);
 	assert_int_equal(wait_dialog(c, d, 200), 200);
 	json_t *item;
@@ -349,14 +367,16 @@ static void the_same_event_produced_twice_is_stored_once(void **state)
 	const char *c = uid("c"), *d = uid("dup");
 	char ev[512];
 	snprintf(ev, sizeof(ev),
-		 "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-e1\",\"dialogId\":\"%s\","
-		 "\"customerId\":\"%s\",\"text\":\"dup\",\"language\":\"EN\","
-		 "\"receivedAt\":\"2026-11-22T10:00:00.000Z\"}", d, d, c);
+	         "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-e1\",\"dialogId\":\"%s\","
+	         "\"customerId\":\"%s\",\"text\":\"dup\",\"language\":\"EN\","
+	         "\"receivedAt\":\"2026-11-22T10:00:00.000Z\"}",
+	         d, d, c);
 	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0);
 	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0);
 	assert_int_equal(post_consent(d, true), 202);
 	assert_int_equal(wait_dialog(c, d, 200), 200);
-	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0); /* and once more, later */
+	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)),
+	                 0); /* and once more, later */
 	assert_true(kafka_wait_drained(&S, WAIT_MS));
 	json_t *item;
 	get_dialog(c, d, &item);
@@ -369,29 +389,35 @@ static void poison_goes_to_the_dlq_and_later_events_apply(void **state)
 	const char *c = uid("c"), *d = uid("poison");
 	char reason[64] = "", ev[512];
 	static const char *const poisons[] = {
-		"not json at all",
-		"{\"v\":9,\"type\":\"message\"}",
-		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\"}",
-		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"$where\",\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
-		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\",\"customerId\":\"c\",\"text\":\"\xff\xfe\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+	        "not json at all",
+	        "{\"v\":9,\"type\":\"message\"}",
+	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\"}",
+	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"$where\","
+	        "\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-"
+	        "22T10:00:00Z\"}",
+	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\","
+	        "\"customerId\":\"c\",\"text\":\"\xff\xfe\",\"language\":\"EN\",\"receivedAt\":"
+	        "\"2026-11-22T10:00:00Z\"}",
 	};
 	static const char *const reasons[] = {"invalid_json", "unsupported_version",
-					      "missing_field", "invalid_field", "invalid_json"};
+	                                      "missing_field", "invalid_field", "invalid_json"};
 	for (int i = 0; i < 5; i++) {
 		char key[128];
 		snprintf(key, sizeof(key), "%s-%d", d, i);
 		/* Only the first "%s" of a poison is replaced by its key. */
 		const char *mark = strstr(poisons[i], "%s");
 		if (mark)
-			snprintf(ev, sizeof(ev), "%.*s%s%s", (int)(mark - poisons[i]), poisons[i], key, mark + 2);
+			snprintf(ev, sizeof(ev), "%.*s%s%s", (int)(mark - poisons[i]), poisons[i],
+			         key, mark + 2);
 		else
 			snprintf(ev, sizeof(ev), "%s", poisons[i]);
 		assert_int_equal(kafka_produce(&S, S.topic, key, ev, strlen(ev)), 0);
 		/* a valid event right behind the poison, on the same key and partition */
 		snprintf(ev, sizeof(ev),
-			 "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok-%d\",\"dialogId\":\"%s\","
-			 "\"customerId\":\"%s\",\"text\":\"fine\",\"language\":\"EN\","
-			 "\"receivedAt\":\"2026-11-22T10:00:00Z\"}", i, key, c);
+		         "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok-%d\",\"dialogId\":\"%s\","
+		         "\"customerId\":\"%s\",\"text\":\"fine\",\"language\":\"EN\","
+		         "\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+		         i, key, c);
 		assert_int_equal(kafka_produce(&S, S.topic, key, ev, strlen(ev)), 0);
 		assert_int_equal(post_consent(key, true), 202);
 	}
@@ -425,17 +451,17 @@ static void a_message_from_another_customer_is_dead_lettered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_dialog_is_readable_only_after_consent),
-		cmocka_unit_test(revocation_erases_for_good),
-		cmocka_unit_test(revocation_before_any_message_blocks_later_ones),
-		cmocka_unit_test(messages_keep_their_order),
-		cmocka_unit_test(sort_and_filters),
-		cmocka_unit_test(pagination_sees_each_dialog_once),
-		cmocka_unit_test(export_streams_every_match_in_order),
-		cmocka_unit_test(a_retried_request_is_stored_once),
-		cmocka_unit_test(the_same_event_produced_twice_is_stored_once),
-		cmocka_unit_test(poison_goes_to_the_dlq_and_later_events_apply),
-		cmocka_unit_test(a_message_from_another_customer_is_dead_lettered),
+	        cmocka_unit_test(a_dialog_is_readable_only_after_consent),
+	        cmocka_unit_test(revocation_erases_for_good),
+	        cmocka_unit_test(revocation_before_any_message_blocks_later_ones),
+	        cmocka_unit_test(messages_keep_their_order),
+	        cmocka_unit_test(sort_and_filters),
+	        cmocka_unit_test(pagination_sees_each_dialog_once),
+	        cmocka_unit_test(export_streams_every_match_in_order),
+	        cmocka_unit_test(a_retried_request_is_stored_once),
+	        cmocka_unit_test(the_same_event_produced_twice_is_stored_once),
+	        cmocka_unit_test(poison_goes_to_the_dlq_and_later_events_apply),
+	        cmocka_unit_test(a_message_from_another_customer_is_dead_lettered),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	mongoc_init();

@@ -14,8 +14,8 @@ static const char *decode_reason(const char *json, size_t max_text)
 {
 	struct dapi_event ev;
 	char detail[160];
-	const char *reason = dapi_event_decode(json, strlen(json), max_text, &ev, detail,
-					       sizeof(detail));
+	const char *reason =
+	        dapi_event_decode(json, strlen(json), max_text, &ev, detail, sizeof(detail));
 	if (!reason)
 		dapi_event_clear(&ev);
 	return reason;
@@ -24,12 +24,12 @@ static const char *decode_reason(const char *json, size_t max_text)
 static void message_round_trips(void **state)
 {
 	struct dapi_event in = {.type = DAPI_EVENT_MESSAGE,
-				.event_id = "e-1",
-				.dialog_id = "d.1",
-				.customer_id = "c@1",
-				.text = "caf\xc3\xa9 \"quoted\"\n",
-				.language = "PT-BR",
-				.received_at = 1795341600123LL};
+	                        .event_id = "e-1",
+	                        .dialog_id = "d.1",
+	                        .customer_id = "c@1",
+	                        .text = "caf\xc3\xa9 \"quoted\"\n",
+	                        .language = "PT-BR",
+	                        .received_at = 1795341600123LL};
 	struct dapi_event out;
 	char detail[160];
 	size_t len;
@@ -55,10 +55,10 @@ static void message_round_trips(void **state)
 static void consent_round_trips(void **state)
 {
 	struct dapi_event in = {.type = DAPI_EVENT_CONSENT,
-				.event_id = "e2",
-				.dialog_id = "d1",
-				.granted = false,
-				.received_at = 1000};
+	                        .event_id = "e2",
+	                        .dialog_id = "d1",
+	                        .granted = false,
+	                        .received_at = 1000};
 	struct dapi_event out;
 	char detail[160];
 	size_t len;
@@ -73,9 +73,10 @@ static void consent_round_trips(void **state)
 	free(json);
 }
 
-#define MSG(fields)                                                                        \
-	"{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"d\"," fields "}"
-#define OK_REST "\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\""
+#define MSG(fields) "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"d\"," fields "}"
+#define OK_REST                                                                                   \
+	"\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:" \
+	"00:00Z\""
 
 static void poison_records_have_reasons(void **state)
 {
@@ -84,38 +85,48 @@ static void poison_records_have_reasons(void **state)
 	assert_string_equal(decode_reason("[1,2]", 100), "invalid_json");
 	assert_string_equal(decode_reason("", 100), "invalid_json");
 	assert_string_equal(decode_reason("{\"v\":2,\"type\":\"message\"}", 100),
-			    "unsupported_version");
+	                    "unsupported_version");
 	assert_string_equal(decode_reason("{\"type\":\"message\"}", 100), "missing_field");
 	assert_string_equal(decode_reason("{\"v\":1,\"type\":\"other\"}", 100), "unknown_type");
 	assert_string_equal(decode_reason(MSG("\"text\":\"t\""), 100), "missing_field");
-	assert_string_equal(
-		decode_reason("{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"$where\"," OK_REST "}", 100),
-		"invalid_field");
-	assert_string_equal(
-		decode_reason("{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"a b\"," OK_REST "}", 100),
-		"invalid_field");
+	assert_string_equal(decode_reason("{\"v\":1,\"type\":\"message\",\"eventId\":\"e\","
+	                                  "\"dialogId\":\"$where\"," OK_REST "}",
+	                                  100),
+	                    "invalid_field");
+	assert_string_equal(decode_reason("{\"v\":1,\"type\":\"message\",\"eventId\":\"e\","
+	                                  "\"dialogId\":\"a b\"," OK_REST "}",
+	                                  100),
+	                    "invalid_field");
 	assert_string_equal(decode_reason(MSG(OK_REST), 0), "text_too_large");
+	assert_string_equal(decode_reason(MSG("\"customerId\":\"c\",\"text\":\"t\",\"language\":"
+	                                      "\"EN\",\"receivedAt\":\"yesterday\""),
+	                                  100),
+	                    "invalid_field");
+	assert_string_equal(decode_reason(MSG("\"customerId\":\"c\",\"text\":\"\xff\",\"language\":"
+	                                      "\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\""),
+	                                  100),
+	                    "invalid_json");
 	assert_string_equal(
-		decode_reason(MSG("\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"yesterday\""), 100),
-		"invalid_field");
+	        decode_reason("{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"d\","
+	                      "\"granted\":\"yes\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+	                      100),
+	        "invalid_field");
 	assert_string_equal(
-		decode_reason(MSG("\"customerId\":\"c\",\"text\":\"\xff\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\""), 100),
-		"invalid_json");
-	assert_string_equal(
-		decode_reason("{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"d\",\"granted\":\"yes\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}", 100),
-		"invalid_field");
-	assert_string_equal(
-		decode_reason("{\"v\":1,\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"d\",\"granted\":true,\"receivedAt\":\"2026-11-22T10:00:00Z\"}", 100),
-		"invalid_json");
+	        decode_reason(
+	                "{\"v\":1,\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":"
+	                "\"d\",\"granted\":true,\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+	                100),
+	        "invalid_json");
 }
 
 static void a_megabyte_of_text_is_refused(void **state)
 {
 	size_t n = 1024 * 1024;
 	char *json = malloc(n + 256);
-	int off = snprintf(json, 256, "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\","
-				      "\"dialogId\":\"d\",\"customerId\":\"c\",\"language\":\"EN\","
-				      "\"receivedAt\":\"2026-11-22T10:00:00Z\",\"text\":\"");
+	int off = snprintf(json, 256,
+	                   "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\","
+	                   "\"dialogId\":\"d\",\"customerId\":\"c\",\"language\":\"EN\","
+	                   "\"receivedAt\":\"2026-11-22T10:00:00Z\",\"text\":\"");
 	memset(json + off, 'x', n);
 	strcpy(json + off + n, "\"}");
 	assert_string_equal(decode_reason(json, 16384), "text_too_large");
@@ -125,10 +136,10 @@ static void a_megabyte_of_text_is_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(message_round_trips),
-		cmocka_unit_test(consent_round_trips),
-		cmocka_unit_test(poison_records_have_reasons),
-		cmocka_unit_test(a_megabyte_of_text_is_refused),
+	        cmocka_unit_test(message_round_trips),
+	        cmocka_unit_test(consent_round_trips),
+	        cmocka_unit_test(poison_records_have_reasons),
+	        cmocka_unit_test(a_megabyte_of_text_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

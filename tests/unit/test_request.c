@@ -10,7 +10,7 @@
 #include "request.h"
 
 static void expect_message_error(const char *body, size_t max_text, const char *code,
-				 const char *field)
+                                 const char *field)
 {
 	struct dapi_message_req req;
 	struct dapi_input_error err = {0};
@@ -43,9 +43,9 @@ static void message_errors_are_precise(void **state)
 	expect_message_error("\"text\"", 100, "invalid_body", NULL);
 	expect_message_error("{\"text\":\"a\",\"language\":\"EN\"} {}", 100, "invalid_json", NULL);
 	expect_message_error("{\"text\":\"a\",\"text\":\"b\",\"language\":\"EN\"}", 100,
-			     "invalid_json", NULL);
+	                     "invalid_json", NULL);
 	expect_message_error("{\"text\":\"a\",\"language\":\"EN\",\"extra\":1}", 100,
-			     "unknown_field", NULL);
+	                     "unknown_field", NULL);
 	expect_message_error("{\"language\":\"EN\"}", 100, "missing_field", "text");
 	expect_message_error("{\"text\":\"a\"}", 100, "missing_field", "language");
 	expect_message_error("{\"text\":5,\"language\":\"EN\"}", 100, "invalid_field", "text");
@@ -53,14 +53,14 @@ static void message_errors_are_precise(void **state)
 	expect_message_error("{\"text\":\"\",\"language\":\"EN\"}", 100, "invalid_field", "text");
 	expect_message_error("{\"text\":\"abcd\",\"language\":\"EN\"}", 3, "invalid_field", "text");
 	expect_message_error("{\"text\":\"a\",\"language\":\"E\"}", 100, "invalid_field",
-			     "language");
+	                     "language");
 	expect_message_error("{\"text\":\"a\",\"language\":[\"EN\"]}", 100, "invalid_field",
-			     "language");
+	                     "language");
 	expect_message_error("{\"text\":\"\\u0000\",\"language\":\"EN\"}", 100, "invalid_json",
-			     NULL);
+	                     NULL);
 	expect_message_error("{\"text\":\"\xff\",\"language\":\"EN\"}", 100, "invalid_json", NULL);
 	expect_message_error("{\"text\":\"\\ud800\",\"language\":\"EN\"}", 100, "invalid_json",
-			     NULL);
+	                     NULL);
 }
 
 static void text_at_the_limit_is_accepted(void **state)
@@ -103,10 +103,10 @@ static void consent_bodies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(a_valid_message_is_parsed),
-		cmocka_unit_test(message_errors_are_precise),
-		cmocka_unit_test(text_at_the_limit_is_accepted),
-		cmocka_unit_test(consent_bodies),
+	        cmocka_unit_test(a_valid_message_is_parsed),
+	        cmocka_unit_test(message_errors_are_precise),
+	        cmocka_unit_test(text_at_the_limit_is_accepted),
+	        cmocka_unit_test(consent_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
