@@ -169,6 +169,15 @@ static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)
 	return dapi_http_reply(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 }
 
+static enum MHD_Result reply_401(struct dapi_http_req *r)
+{
+	struct MHD_Response *resp = json_response(error_body(
+		"unauthorized", "a valid Authorization: Bearer <token> header is required", NULL));
+	if (resp)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	return dapi_http_reply(r, MHD_HTTP_UNAUTHORIZED, resp);
+}
+
 enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app)
 {
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
@@ -264,6 +273,22 @@ static bool refuse_early(struct dapi_http_req *r, enum MHD_Result *ret)
 		                : dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 		                                        "no such route", NULL);
 		return true;
+	}
+	if (r->route->role != DAPI_ROLE_PUBLIC && r->server->cfg.auth) {
+		switch (dapi_auth_check(r->server->cfg.auth,
+					dapi_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
+					r->route->role)) {
+		case DAPI_AUTH_OK:
+			break;
+		case DAPI_AUTH_FORBIDDEN:
+			*ret = dapi_http_reply_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+						     "the token lacks the role this route needs",
+						     NULL);
+			return true;
+		default:
+			*ret = reply_401(r);
+			return true;
+		}
 	}
 	if (!(r->route->flags & DAPI_ROUTE_BODY))
 		return false;

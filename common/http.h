@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+
+#include "auth.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -26,6 +28,7 @@ struct dapi_http_route {
 	const char *path; /* segments; "*" matches exactly one segment and is captured */
 	dapi_http_handler handler;
 	int flags;
+	enum dapi_role role; /* what the Bearer token must grant; PUBLIC for none */
 };
 
 #define DAPI_HTTP_MAX_PARAMS 4
@@ -39,6 +42,7 @@ struct dapi_http_config {
 	int per_ip_limit;                /* concurrent connections per client address, 0 = none */
 	size_t body_max;                 /* bytes; larger bodies get 413 */
 	void (*state_free)(void *state); /* frees dapi_http_state(), may be NULL */
+	const struct dapi_auth *auth;    /* NULL: every route is public (--no-auth) */
 };
 
 /* Starts listening. Returns NULL with errstr on failure. routes must outlive the server. */

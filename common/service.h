@@ -4,8 +4,10 @@
 #define DAPI_SERVICE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "config.h"
 #include "http.h"
 
@@ -49,7 +51,26 @@ struct dapi_service_opts {
 	{"max-connections-per-ip", 0, "MAX_CONNECTIONS_PER_IP", DAPI_OPT_INT,              \
 	 &(o).per_ip_limit, "0", 0, 100000, "Concurrent connections per client address (0: no limit)"}
 
+struct dapi_auth_opts {
+	const char *tokens_file, *tokens;
+	bool no_auth;
+};
+
+/* Table rows for authentication. --no-auth has no environment variable: turning
+ * authentication off takes an explicit flag. */
+#define DAPI_OPT_AUTH(o)                                                                   \
+	{"tokens-file", 0, "AUTH_TOKENS_FILE", DAPI_OPT_STRING, &(o).tokens_file, "", 0, 0, \
+	 "File of \"<role>[,<role>] <sha256 hex of token>\" lines (roles: writer, reader)"},  \
+	{"tokens", 0, "AUTH_TOKENS", DAPI_OPT_STRING, &(o).tokens, "", 0, 0,               \
+	 "Tokens as role:token or role:sha256:<hex>, ';'-separated (prefer the env or file)"}, \
+	{"no-auth", 0, NULL, DAPI_OPT_BOOL, &(o).no_auth, "false", 0, 0,                   \
+	 "Serve without authentication (only when no token is configured)"}
 /* clang-format on */
+
+/* Builds the token set. Returns 0 with *auth (NULL under --no-auth), or -1 with errstr:
+ * a bad file or entry, tokens together with --no-auth, or no tokens without --no-auth. */
+int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **auth,
+			   char *errstr, size_t errstr_size);
 
 /* Copies the service options into an HTTP server configuration. */
 void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_http_config *cfg);

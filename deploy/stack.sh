@@ -69,6 +69,20 @@ mongodb_uri() {
   if [ -n "${MONGODB_URI:-}" ]; then echo "$MONGODB_URI"; else echo "mongodb://127.0.0.1:$DB_PORT/"; fi
 }
 
+# Development tokens: random, stored hashed in tokens for the services, in plain text only in
+# dev-tokens.env (readable by this user alone) for the person and the tests using the stack.
+make_tokens() {
+  [ -f "$state/tokens" ] && return 0
+  local writer reader
+  writer=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  reader=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  (umask 077
+   printf '# role hash (sha256 of the token)\nwriter %s\nreader %s\n' \
+     "$(printf %s "$writer" | sha256sum | cut -d' ' -f1)" \
+     "$(printf %s "$reader" | sha256sum | cut -d' ' -f1)" > "$state/tokens"
+   printf 'WRITER_TOKEN=%s\nREADER_TOKEN=%s\n' "$writer" "$reader" > "$state/dev-tokens.env")
+}
+
 write_env() {
   cat > "$state/stack.env" <<EOV
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -79,6 +93,7 @@ QUERY_URL=http://127.0.0.1:$QUERY_PORT
 STATE_DIR=$state
 BUILD_DIR=$build
 EOV
+  cat "$state/dev-tokens.env" >> "$state/stack.env"
 }
 
 running() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
@@ -166,11 +181,12 @@ start_app() {
     ingress)
       # shellcheck disable=SC2086
       spawn ingress "$(app_bin ingest ingress)" --port "$INGRESS_PORT" --kafka-brokers "$brokers" \
-        --topic "$topic" ${DAPI_INGRESS_ARGS:-}
+        --topic "$topic" --tokens-file "$state/tokens" ${DAPI_INGRESS_ARGS:-}
       dapi_wait_http "http://127.0.0.1:$INGRESS_PORT/healthz" 30 || dapi_die "ingress did not start" ;;
     query)
       # shellcheck disable=SC2086
-      spawn query "$(app_bin query query)" --port "$QUERY_PORT" --mongodb-uri "$uri" ${DAPI_QUERY_ARGS:-}
+      spawn query "$(app_bin query query)" --port "$QUERY_PORT" --mongodb-uri "$uri" \
+        --tokens-file "$state/tokens" ${DAPI_QUERY_ARGS:-}
       dapi_wait_http "http://127.0.0.1:$QUERY_PORT/healthz" 30 || dapi_die "query did not start" ;;
     ingestd)
       # shellcheck disable=SC2086
@@ -198,13 +214,14 @@ case "$cmd" in
     start_db
     start_kafka
     create_topics
+    make_tokens
     write_env
     if [ "$apps" = 1 ]; then
       start_app ingestd
       start_app ingress
       start_app query
     fi
-    dapi_log "up; environment in $state/stack.env"
+    dapi_log "up; environment and dev tokens in $state/stack.env (load them: . $state/stack.env)"
     cat "$state/stack.env"
     ;;
   down)
@@ -226,7 +243,7 @@ case "$cmd" in
     case "$target" in
       kafka) start_kafka ;;
       db) start_db ;;
-      ingress|ingestd|query) start_app "$target" ;;
+      ingress|ingestd|query) make_tokens; start_app "$target" ;;
       *) dapi_die "start what? kafka|db|ingress|ingestd|query" ;;
     esac ;;
   stop)

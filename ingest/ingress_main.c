@@ -16,6 +16,8 @@ int main(int argc, char **argv)
 	const char *brokers, *topic, *log_level;
 	int64_t max_body, max_text, timeout_ms, queue_max, retry_after, drain_ms;
 	struct dapi_service_opts svc;
+	struct dapi_auth_opts auth_opts;
+	struct dapi_auth *auth = NULL;
 	struct dapi_props props;
 	struct ingress in = {0};
 	struct dapi_http_server *server = NULL;
@@ -43,6 +45,7 @@ int main(int argc, char **argv)
 		 "Seconds suggested in Retry-After on 503"},
 		{"drain-timeout", 0, "DRAIN_TIMEOUT", DAPI_OPT_DURATION, &drain_ms, "15s", 0, 600000,
 		 "On SIGTERM, longest wait for in-flight requests"},
+		DAPI_OPT_AUTH(auth_opts),
 		DAPI_OPT_LOG_LEVEL(log_level),
 	}; /* clang-format on */
 
@@ -51,6 +54,10 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("ingress", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-ingress: %s\n", errstr);
+		return 2;
+	}
+	if (dapi_service_auth_load(&auth_opts, &auth, errstr, sizeof(errstr)) < 0) {
 		fprintf(stderr, "dataapi-ingress: %s\n", errstr);
 		return 2;
 	}
@@ -75,6 +82,7 @@ int main(int argc, char **argv)
 
 	struct dapi_http_config hcfg = {0};
 	dapi_service_http_config(&svc, &hcfg);
+	hcfg.auth = auth;
 	hcfg.body_max = (size_t)max_body;
 	hcfg.state_free = ingress_state_free;
 	server = dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, errstr,
@@ -100,11 +108,13 @@ int main(int argc, char **argv)
 	rc = atomic_load(&in.inflight) == 0 && !dapi_producer_failed(in.producer) ? 0 : 1;
 	dapi_http_server_destroy(server);
 	dapi_producer_destroy(in.producer, (int)drain_ms);
+	dapi_auth_destroy(auth);
 	DAPI_INFO("stopped", "{s:i}", "exit", rc);
 	return rc;
 
 fail:
 	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
+	dapi_auth_destroy(auth);
 	dapi_http_server_destroy(server);
 	dapi_producer_destroy(in.producer, 0);
 	return 1;

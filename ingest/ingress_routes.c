@@ -266,10 +266,12 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 
+/* clang-format off */
 const struct dapi_http_route ingress_routes[] = {
-        {"POST", "/data/*/*", handle_message, DAPI_ROUTE_BODY},
-        {"POST", "/consents/*", handle_consent, DAPI_ROUTE_BODY},
-        {"GET", "/healthz", dapi_http_handle_healthz, 0},
-        {"GET", "/readyz", handle_readyz, 0},
+	{"POST", "/data/*/*",   handle_message,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
+	{"POST", "/consents/*", handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
+	{"GET",  "/healthz",    dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
+	{"GET",  "/readyz",     handle_readyz,            0,               DAPI_ROLE_PUBLIC},
 };
+/* clang-format on */
 const size_t ingress_nroutes = sizeof(ingress_routes) / sizeof(ingress_routes[0]);

@@ -16,6 +16,8 @@ int main(int argc, char **argv)
 	const char *uri, *db, *coll, *log_level;
 	int64_t max_time, retry_after;
 	struct dapi_service_opts svc;
+	struct dapi_auth_opts auth_opts;
+	struct dapi_auth *auth = NULL;
 	struct query q = {0};
 	mongoc_client_pool_t *pool = NULL;
 	struct dapi_http_server *server = NULL;
@@ -35,6 +37,7 @@ int main(int argc, char **argv)
 		 "maxTimeMS for each page query"},
 		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
 		 "Seconds suggested in Retry-After on 503"},
+		DAPI_OPT_AUTH(auth_opts),
 		DAPI_OPT_LOG_LEVEL(log_level),
 	}; /* clang-format on */
 
@@ -43,6 +46,10 @@ int main(int argc, char **argv)
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("query", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-query: %s\n", errstr);
+		return 2;
+	}
+	if (dapi_service_auth_load(&auth_opts, &auth, errstr, sizeof(errstr)) < 0) {
 		fprintf(stderr, "dataapi-query: %s\n", errstr);
 		return 2;
 	}
@@ -57,6 +64,7 @@ int main(int argc, char **argv)
 
 	struct dapi_http_config hcfg = {0};
 	dapi_service_http_config(&svc, &hcfg);
+	hcfg.auth = auth;
 	server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,
 	                              sizeof(errstr));
 	if (!server)
@@ -71,11 +79,13 @@ int main(int argc, char **argv)
 	dapi_http_server_destroy(server); /* finishes the responses under way */
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();
+	dapi_auth_destroy(auth);
 	DAPI_INFO("stopped", "{s:i}", "exit", 0);
 	return 0;
 
 fail:
 	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
+	dapi_auth_destroy(auth);
 	dapi_http_server_destroy(server);
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();

@@ -195,9 +195,13 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 
+/* clang-format off */
 const struct dapi_http_route query_routes[] = {
-        {"GET", "/data", handle_list, 0},     {"GET", "/data/export", handle_export, 0},
-        {"GET", "/data/*/*", handle_one, 0},  {"GET", "/healthz", dapi_http_handle_healthz, 0},
-        {"GET", "/readyz", handle_readyz, 0},
+	{"GET", "/data",        handle_list,              0, DAPI_ROLE_READER},
+	{"GET", "/data/export", handle_export,            0, DAPI_ROLE_READER},
+	{"GET", "/data/*/*",    handle_one,               0, DAPI_ROLE_READER},
+	{"GET", "/healthz",     dapi_http_handle_healthz, 0, DAPI_ROLE_PUBLIC},
+	{"GET", "/readyz",      handle_readyz,            0, DAPI_ROLE_PUBLIC},
 };
+/* clang-format on */
 const size_t query_nroutes = sizeof(query_routes) / sizeof(query_routes[0]);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,8 @@ static long now_ms(void)
 }
 
 /* ---- stack ------------------------------------------------------------------------ */
+
+static const struct stack *default_stack; /* for default Authorization headers */
 
 static void copy_value(char *dst, size_t size, const char *line, const char *key)
 {
@@ -52,9 +55,12 @@ void stack_load(struct stack *s)
 		copy_value(s->topic, sizeof(s->topic), line, "KAFKA_TOPIC");
 		copy_value(s->mongodb_uri, sizeof(s->mongodb_uri), line, "MONGODB_URI");
 		copy_value(s->state_dir, sizeof(s->state_dir), line, "STATE_DIR");
+		copy_value(s->writer_token, sizeof(s->writer_token), line, "WRITER_TOKEN");
+		copy_value(s->reader_token, sizeof(s->reader_token), line, "READER_TOKEN");
 	}
 	fclose(f);
 	assert_true(s->ingress[0] && s->query[0] && s->brokers[0] && s->mongodb_uri[0]);
+	default_stack = s;
 }
 
 int stack_ctl(const struct stack *s, const char *cmd, const char *target)
@@ -108,9 +114,24 @@ int http_do(const char *method, const char *url, const char *body, size_t body_l
 	struct buf b = {0}, h = {0};
 	CURLcode rc;
 
+	bool has_auth = false;
+	char auth[200];
+
 	memset(res, 0, sizeof(*res));
-	for (int i = 0; headers && headers[i]; i++)
+	for (int i = 0; headers && headers[i]; i++) {
 		hl = curl_slist_append(hl, headers[i]);
+		has_auth |= !strncasecmp(headers[i], "Authorization:", 14);
+	}
+	if (!has_auth && default_stack) {
+		const struct stack *s = default_stack;
+		const char *tok = !strncmp(url, s->ingress, strlen(s->ingress)) ? s->writer_token
+				  : !strncmp(url, s->query, strlen(s->query))   ? s->reader_token
+										: NULL;
+		if (tok && *tok) {
+			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
+			hl = curl_slist_append(hl, auth);
+		}
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);

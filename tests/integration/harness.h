@@ -15,6 +15,8 @@ struct stack {
 	char topic[128];
 	char mongodb_uri[256];
 	char state_dir[512];
+	char writer_token[128];
+	char reader_token[128];
 };
 
 /* Reads $DAPI_STACK_ENV (the stack.env that `stack.sh up` wrote). Aborts the test on error. */
@@ -34,7 +36,9 @@ struct http_res {
 };
 
 /* One request. headers: NULL-terminated "Name: value" strings, may be NULL. body may be
- * NULL. Returns 0, or -1 when no HTTP answer came (connection refused, timeout). */
+ * NULL. Unless headers carry an Authorization header (an empty "Authorization:" sends
+ * none), the stack's writer token goes to the ingress and its reader token to the query
+ * service. Returns 0, or -1 when no HTTP answer came (connection refused, timeout). */
 int http_do(const char *method, const char *url, const char *body, size_t body_len,
             const char *const *headers, struct http_res *res);
 void http_res_free(struct http_res *res);
