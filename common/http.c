@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "timefmt.h"
 
 struct dapi_http_server {
 	struct MHD_Daemon *daemon;
@@ -29,7 +31,21 @@ struct dapi_http_req {
 	size_t body_len;
 	bool too_large;
 	void *state;
+	enum {
+		REFUSE_NONE,
+		REFUSE_NOT_FOUND,
+		REFUSE_METHOD,
+		REFUSE_UNAUTHORIZED,
+		REFUSE_FORBIDDEN,
+		REFUSE_MEDIA_TYPE,
+	} refusal;          /* decided from the headers, answered after the body */
+	char allow[64];     /* for REFUSE_METHOD */
+	size_t discarded;   /* body bytes read but not kept */
+	unsigned status;    /* what was queued, for metrics */
+	int64_t started_ms;
 };
+
+static struct dapi_family *m_requests, *m_duration;
 
 /* ---- routing ---------------------------------------------------------------------- */
 
@@ -108,6 +124,7 @@ enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status, struct
 		return MHD_NO;
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	r->status = status;
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -181,6 +198,41 @@ static enum MHD_Result reply_401(struct dapi_http_req *r)
 enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app)
 {
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
+
+enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app)
+{
+	size_t len;
+	char *text = dapi_metrics_render(&len);
+	struct MHD_Response *resp;
+	if (!text)
+		return dapi_http_reply_unavailable(r, "out of memory", 1);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	return dapi_http_reply(r, MHD_HTTP_OK, resp);
+}
+
+/* Records one finished request. Methods outside the usual set are folded into "other" so
+ * clients cannot grow the label set. */
+static void count_request(const struct dapi_http_req *r)
+{
+	static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH",
+					    "OPTIONS"};
+	const char *method = "other";
+	char labels[160];
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(r->method, known[i]))
+			method = known[i];
+	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%u\"",
+		 r->route ? r->route->path : "unmatched", method, r->status);
+	dapi_metrics_inc(m_requests, labels, 1);
+	snprintf(labels, sizeof(labels), "route=\"%s\"", r->route ? r->route->path : "unmatched");
+	dapi_metrics_observe(m_duration, labels, (double)(dapi_time_mono_ms() - r->started_ms) / 1000.0);
 }
 
 /* ---- accessors -------------------------------------------------------------------- */
@@ -260,19 +312,17 @@ static bool content_type_ok(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-/* Checks what can be judged from the headers alone; replies and returns true when the
- * request is refused already. */
-static bool refuse_early(struct dapi_http_req *r, enum MHD_Result *ret)
+/* Judges what the headers alone decide: the route (404, 405), the token (401, 403) and the
+ * Content-Type (415). The answer waits until the body has been read (and discarded): a
+ * client still sending its body when the server answers and closes may see a reset
+ * instead of the answer. */
+static void judge_headers(struct dapi_http_req *r)
 {
-	const char *len;
-	char allow[64];
-
-	r->route = route_find(r->server, r->method, r->path, r->params, allow, sizeof(allow));
+	r->route = route_find(r->server, r->method, r->path, r->params, r->allow,
+			      sizeof(r->allow));
 	if (!r->route) {
-		*ret = allow[0] ? reply_405(r, allow)
-		                : dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
-		                                        "no such route", NULL);
-		return true;
+		r->refusal = r->allow[0] ? REFUSE_METHOD : REFUSE_NOT_FOUND;
+		return;
 	}
 	if (r->route->role != DAPI_ROLE_PUBLIC && r->server->cfg.auth) {
 		switch (dapi_auth_check(r->server->cfg.auth,
@@ -281,30 +331,44 @@ static bool refuse_early(struct dapi_http_req *r, enum MHD_Result *ret)
 		case DAPI_AUTH_OK:
 			break;
 		case DAPI_AUTH_FORBIDDEN:
-			*ret = dapi_http_reply_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
-						     "the token lacks the role this route needs",
-						     NULL);
-			return true;
+			r->refusal = REFUSE_FORBIDDEN;
+			return;
 		default:
-			*ret = reply_401(r);
-			return true;
+			r->refusal = REFUSE_UNAUTHORIZED;
+			return;
 		}
 	}
-	if (!(r->route->flags & DAPI_ROUTE_BODY))
-		return false;
-	if (!content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		*ret = dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		                             "unsupported_media_type",
-		                             "Content-Type must be application/json", NULL);
-		return true;
+	if ((r->route->flags & DAPI_ROUTE_BODY) &&
+	    !content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		r->refusal = REFUSE_MEDIA_TYPE;
+}
+
+static enum MHD_Result reply_refusal(struct dapi_http_req *r)
+{
+	switch (r->refusal) {
+	case REFUSE_NOT_FOUND:
+		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such route",
+					     NULL);
+	case REFUSE_METHOD:
+		return reply_405(r, r->allow);
+	case REFUSE_UNAUTHORIZED:
+		return reply_401(r);
+	case REFUSE_FORBIDDEN:
+		return dapi_http_reply_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+					     "the token lacks the role this route needs", NULL);
+	default:
+		return dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+					     "unsupported_media_type",
+					     "Content-Type must be application/json", NULL);
 	}
-	len = dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (len && strtoull(len, NULL, 10) > r->server->cfg.body_max) {
-		*ret = dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
-		                             "request body is over the size limit", NULL);
-		return true;
-	}
-	return false;
+}
+
+/* A declared length over the cap is answered at once: reading it would take as long as
+ * the client wants. */
+static bool declared_too_large(struct dapi_http_req *r)
+{
+	const char *len = dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return len && strtoull(len, NULL, 10) > r->server->cfg.body_max;
 }
 
 static void append_body(struct dapi_http_req *r, const char *data, size_t size)
@@ -312,7 +376,7 @@ static void append_body(struct dapi_http_req *r, const char *data, size_t size)
 	size_t cap = r->server->cfg.body_max;
 	char *grown;
 
-	if (r->too_large || !(r->route->flags & DAPI_ROUTE_BODY))
+	if (r->refusal || r->too_large || !(r->route->flags & DAPI_ROUTE_BODY))
 		return; /* discarded, never buffered */
 	if (size > cap - r->body_len) {
 		r->too_large = true;
@@ -338,7 +402,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 {
 	struct dapi_http_server *s = cls;
 	struct dapi_http_req *r = *req_cls;
-	enum MHD_Result ret;
 
 	if (!r) {
 		r = calloc(1, sizeof(*r));
@@ -348,16 +411,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->conn = conn;
 		r->method = method;
 		r->path = url;
+		r->started_ms = dapi_time_mono_ms();
 		*req_cls = r;
-		if (refuse_early(r, &ret))
-			return ret;
+		judge_headers(r);
+		if (!r->refusal && (r->route->flags & DAPI_ROUTE_BODY) && declared_too_large(r))
+			return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+						     "body_too_large",
+						     "request body is over the size limit", NULL);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
+		if (r->refusal || r->too_large || !r->route || !(r->route->flags & DAPI_ROUTE_BODY)) {
+			r->discarded += *upload_data_size;
+			if (r->discarded > r->server->cfg.body_max + 65536)
+				return MHD_NO; /* not worth reading any further: close */
+		}
 		append_body(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (r->refusal)
+		return reply_refusal(r);
 	if (r->too_large)
 		return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
 		                             "request body is over the size limit", NULL);
@@ -372,6 +446,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 	if (!r)
 		return;
+	count_request(r);
 	if (r->state && s->cfg.state_free)
 		s->cfg.state_free(r->state);
 	for (int i = 0; i < DAPI_HTTP_MAX_PARAMS; i++)
@@ -402,6 +477,12 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
 	}
+	m_requests = dapi_metrics_family("dataapi_http_requests_total",
+					 "HTTP requests answered, by route, method and status",
+					 DAPI_COUNTER, NULL, 0);
+	m_duration = dapi_metrics_family("dataapi_http_request_duration_seconds",
+					 "Time from the request's headers to its completion",
+					 DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->app = app;

@@ -89,4 +89,7 @@ enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status,
 /* GET /healthz: the process is alive. */
 enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app);
 
+/* GET /metrics: the process's metrics registry in Prometheus text format. */
+enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app);
+
 #endif

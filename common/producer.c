@@ -58,25 +58,19 @@ struct dapi_producer *dapi_producer_new(const struct dapi_producer_config *cfg, 
 	}
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)cfg->delivery_timeout_ms);
 	snprintf(queue, sizeof(queue), "%lld", (long long)cfg->queue_max);
+	/* clang-format off */
 	const char *const defaults[] = {
-	        "client.id",
-	        cfg->client_id,
-	        "enable.idempotence",
-	        "true",
-	        "acks",
-	        "all",
-	        "partitioner",
-	        "murmur2_random",
-	        "message.timeout.ms",
-	        timeout,
-	        "queue.buffering.max.messages",
-	        queue,
-	        "linger.ms",
-	        "5",
-	        "socket.keepalive.enable",
-	        "true",
-	        NULL,
+		"client.id",                    cfg->client_id,
+		"enable.idempotence",           "true",
+		"acks",                         "all",
+		"partitioner",                  "murmur2_random",
+		"message.timeout.ms",           timeout,
+		"queue.buffering.max.messages", queue,
+		"linger.ms",                    "5",
+		"socket.keepalive.enable",      "true",
+		NULL,
 	};
+	/* clang-format on */
 	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
 	if (!conf)
 		goto fail;

@@ -22,7 +22,7 @@ target=""
 case "$cmd" in start|stop|kill) target=${1:-}; shift || true ;; esac
 
 state="$DAPI_ROOT/.run"
-build="$DAPI_ROOT/build"
+build=""
 random_ports=0 do_build=1 apps=1 partitions=6 fresh=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,7 +43,12 @@ if [ "$fresh" = 1 ] && [ -d "$state" ]; then
 fi
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
+# The build a stack runs is remembered, so that `start` restarts the same binaries.
+if [ -z "$build" ]; then
+  if [ -f "$state/build-dir" ]; then build=$(cat "$state/build-dir"); else build="$DAPI_ROOT/build"; fi
+fi
 build=$(mkdir -p "$build" && cd "$build" && pwd)
+echo "$build" > "$state/build-dir"
 mkdir -p "$state/pids" "$state/logs"
 ports_env="$state/ports.env"
 topic=${KAFKA_TOPIC:-dataapi.events}
@@ -52,9 +57,10 @@ choose_ports() {
   if [ -f "$ports_env" ]; then . "$ports_env"; return; fi
   if [ "$random_ports" = 1 ]; then
     KAFKA_PORT=$(dapi_free_port); CONTROLLER_PORT=$(dapi_free_port); DB_PORT=$(dapi_free_port)
-    INGRESS_PORT=$(dapi_free_port); QUERY_PORT=$(dapi_free_port)
+    INGRESS_PORT=$(dapi_free_port); QUERY_PORT=$(dapi_free_port); ADMIN_PORT=$(dapi_free_port)
   else
     KAFKA_PORT=9092 CONTROLLER_PORT=9093 DB_PORT=27017 INGRESS_PORT=${PORT:-8080} QUERY_PORT=8081
+    ADMIN_PORT=8082
   fi
   cat > "$ports_env" <<EOV
 KAFKA_PORT=$KAFKA_PORT
@@ -62,6 +68,7 @@ CONTROLLER_PORT=$CONTROLLER_PORT
 DB_PORT=$DB_PORT
 INGRESS_PORT=$INGRESS_PORT
 QUERY_PORT=$QUERY_PORT
+ADMIN_PORT=$ADMIN_PORT
 EOV
 }
 
@@ -90,6 +97,7 @@ KAFKA_TOPIC=$topic
 MONGODB_URI=$(mongodb_uri)
 INGRESS_URL=http://127.0.0.1:$INGRESS_PORT
 QUERY_URL=http://127.0.0.1:$QUERY_PORT
+INGESTD_ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
 STATE_DIR=$state
 BUILD_DIR=$build
 EOV
@@ -191,9 +199,9 @@ start_app() {
     ingestd)
       # shellcheck disable=SC2086
       spawn ingestd "$(app_bin ingest ingestd)" --kafka-brokers "$brokers" --topic "$topic" \
-        --mongodb-uri "$uri" ${DAPI_INGESTD_ARGS:-}
-      sleep 0.2
-      running ingestd || { tail -5 "$state/logs/ingestd.log" >&2; dapi_die "ingestd did not start"; } ;;
+        --mongodb-uri "$uri" --admin-port "$ADMIN_PORT" ${DAPI_INGESTD_ARGS:-}
+      dapi_wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" 60 ||
+        { tail -5 "$state/logs/ingestd.log" >&2; dapi_die "ingestd did not start"; } ;;
     *) dapi_die "unknown program $name" ;;
   esac
 }

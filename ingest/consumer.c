@@ -7,6 +7,8 @@
 #include "dlq.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
+#include "timefmt.h"
 #include "service.h"
 
 struct dapi_consumer {
@@ -14,7 +16,8 @@ struct dapi_consumer {
 	rd_kafka_t *rk;
 	struct dapi_store *store;
 	struct dapi_producer *dlq;
-	struct dapi_consumer_stats stats;
+	struct dapi_family *m_applied, *m_dlq, *m_lag;
+	struct dapi_series *m_retries, *m_batch;
 };
 
 /* One record of a batch. */
@@ -27,6 +30,8 @@ struct item {
 	size_t dialog; /* index in the batch's dialogs */
 	int outcome;
 };
+
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 /* ---- group membership --------------------------------------------------------------- */
 
@@ -60,23 +65,19 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	rd_kafka_topic_partition_list_t *topics;
 	rd_kafka_conf_t *conf;
 	rd_kafka_resp_err_t err;
+	/* clang-format off */
 	const char *const defaults[] = {
-	        "group.id",
-	        cfg->group,
-	        "client.id",
-	        "dataapi-ingestd",
-	        "enable.auto.commit",
-	        "true",
-	        "enable.auto.offset.store",
-	        "false", /* stored only after MongoDB acked */
-	        "auto.offset.reset",
-	        "earliest",
-	        "max.poll.interval.ms",
-	        "600000",
-	        "socket.keepalive.enable",
-	        "true",
-	        NULL,
+		"group.id",                 cfg->group,
+		"client.id",                "dataapi-ingestd",
+		"enable.auto.commit",       "true",
+		"enable.auto.offset.store", "false", /* stored only after MongoDB acked */
+		"auto.offset.reset",        "earliest",
+		"max.poll.interval.ms",     "600000",
+		"socket.keepalive.enable",  "true",
+		"statistics.interval.ms",   "5000",  /* consumer lag for /metrics */
+		NULL,
 	};
+	/* clang-format on */
 
 	if (!c) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -85,10 +86,30 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	c->cfg = *cfg;
 	c->store = store;
 	c->dlq = dlq;
+	c->m_applied = dapi_metrics_family("dataapi_events_applied_total",
+					   "Events applied to the store, by type and outcome",
+					   DAPI_COUNTER, NULL, 0);
+	c->m_dlq = dapi_metrics_family("dataapi_dlq_total", "Records sent to the DLQ, by reason",
+				       DAPI_COUNTER, NULL, 0);
+	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
+				       "Records behind the partition's end (librdkafka statistics)",
+				       DAPI_GAUGE, NULL, 0);
+	c->m_retries = dapi_metrics_series(
+		dapi_metrics_family("dataapi_store_retries_total",
+				    "Batches applied again after a conflict or a database error",
+				    DAPI_COUNTER, NULL, 0),
+		"");
+	c->m_batch = dapi_metrics_series(
+		dapi_metrics_family("dataapi_batch_duration_seconds",
+				    "From a batch's first record to its offsets being stored",
+				    DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
+		"");
 	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
 	if (!conf)
 		goto fail;
 	rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+	rd_kafka_conf_set_stats_cb(conf, on_stats);
+	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
 	if (!c->rk) {
 		rd_kafka_conf_destroy(conf);
@@ -121,9 +142,31 @@ void dapi_consumer_destroy(struct dapi_consumer *c)
 	free(c);
 }
 
-void dapi_consumer_stats(const struct dapi_consumer *c, struct dapi_consumer_stats *out)
+rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c) { return c->rk; }
+
+/* librdkafka's statistics: consumer lag per assigned partition into a gauge. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-	*out = c->stats;
+	struct dapi_consumer *c = opaque;
+	json_t *root = json_loadb(json, len, 0, NULL), *topic, *part;
+	const char *tname, *pname;
+
+	DAPI_DEBUG("kafka_stats", "{s:i}", "bytes", (int)len);
+	json_object_foreach(json_object_get(root, "topics"), tname, topic)
+	{
+		json_object_foreach(json_object_get(topic, "partitions"), pname, part)
+		{
+			json_t *lag = json_object_get(part, "consumer_lag");
+			char labels[256];
+			if (!strcmp(pname, "-1") || !json_is_integer(lag) || json_integer_value(lag) < 0)
+				continue;
+			snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%s\"", tname, pname);
+			dapi_series_set(dapi_metrics_series(c->m_lag, labels),
+					(double)json_integer_value(lag));
+		}
+	}
+	json_decref(root);
+	return 0; /* librdkafka frees json */
 }
 
 /* ---- one batch -------------------------------------------------------------------- */
@@ -223,6 +266,9 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
 			                  items[i].detail, &b) != 0)
 				atomic_fetch_add(&b.failed, 1);
+			char labels[80];
+			snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+			dapi_metrics_inc(c->m_dlq, labels, 1);
 			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
 			          "detail", items[i].detail, "partition", items[i].rkm->partition,
 			          "offset", (json_int_t)items[i].rkm->offset);
@@ -232,10 +278,8 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 			return 0;
 		while (atomic_load(&b.pending) > 0)
 			dapi_producer_flush(c->dlq, 100);
-		if (atomic_load(&b.failed) == 0) {
-			c->stats.dlq += sent;
+		if (atomic_load(&b.failed) == 0)
 			return 0;
-		}
 		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
 		if (dapi_stop_requested)
 			return -1;
@@ -271,7 +315,7 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	size_t *order = malloc(n * sizeof(*order)), n_order = 0, nd = 0;
 	struct dapi_dialog *dialogs = calloc(n, sizeof(*dialogs));
 	const char **rejected = calloc(n, sizeof(*rejected));
-	int64_t backoff = 100;
+	int64_t backoff = 100, started = dapi_time_mono_ms();
 	int rc = -1, conflicts = 0;
 
 	if (!order || !dialogs || !rejected)
@@ -288,7 +332,7 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 		        attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
 		if (st == DAPI_WRITE_OK)
 			break;
-		c->stats.retries++;
+		dapi_series_add(c->m_retries, 1);
 		if (st == DAPI_WRITE_CONFLICT && ++conflicts <= 3) {
 			DAPI_INFO("write_conflict", "{s:i}", "attempt", conflicts);
 			continue;
@@ -303,11 +347,17 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	}
 	if (dead_letter(c, items, n) < 0)
 		goto out;
-	for (size_t k = 0; k < n_order; k++)
-		if (!items[order[k]].apply_reason)
-			c->stats.outcomes[items[order[k]].outcome]++;
+	for (size_t k = 0; k < n_order; k++) {
+		const struct item *it = &items[order[k]];
+		char labels[96];
+		if (it->apply_reason)
+			continue;
+		snprintf(labels, sizeof(labels), "type=\"%s\",outcome=\"%s\"",
+			 dapi_event_type_name(it->ev.type), dapi_apply_outcome_name(it->outcome));
+		dapi_metrics_inc(c->m_applied, labels, 1);
+	}
 	store_offsets(c, items, n);
-	c->stats.batches++;
+	dapi_series_observe(c->m_batch, (double)(dapi_time_mono_ms() - started) / 1000.0);
 	DAPI_DEBUG("batch_applied", "{s:i, s:i}", "records", (int)n, "dialogs", (int)nd);
 	rc = 0;
 out:

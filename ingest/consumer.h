@@ -23,12 +23,6 @@ struct dapi_consumer_config {
 	int64_t backoff_max_ms;
 };
 
-/* Counters since start, by outcome; read by logs and metrics. */
-struct dapi_consumer_stats {
-	int64_t outcomes[DAPI_APPLY_OUTCOMES];
-	int64_t dlq, batches, retries;
-};
-
 struct dapi_consumer;
 
 /* store and dlq are borrowed. Returns NULL with errstr. */
@@ -40,7 +34,8 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
  * is down, abandoned uncommitted). Returns 0, or -1 on a fatal consumer error. */
 int dapi_consumer_run(struct dapi_consumer *c);
 
-void dapi_consumer_stats(const struct dapi_consumer *c, struct dapi_consumer_stats *out);
+/* The librdkafka handle, for metadata requests (readiness). */
+rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c);
 
 /* Leaves the group (committing stored offsets) and frees. NULL is a no-op. */
 void dapi_consumer_destroy(struct dapi_consumer *c);

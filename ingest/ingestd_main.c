@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "consumer.h"
+#include "ingestd_admin.h"
 #include "dlq.h"
 #include "log.h"
 #include "mongo.h"
@@ -25,6 +26,10 @@ int main(int argc, char **argv)
 	struct dapi_producer *dlq = NULL;
 	struct dapi_consumer *consumer = NULL;
 	struct dapi_sweeper *sweeper = NULL;
+	struct dapi_http_server *admin = NULL;
+	struct ingestd_admin admin_app = {0};
+	const char *admin_bind;
+	int64_t admin_port;
 	char errstr[512], dlq_topic[300];
 	bson_error_t berr;
 	int rc;
@@ -59,6 +64,10 @@ int main(int argc, char **argv)
 		 INT64_MAX / 2, "Tombstones older than this are removed"},
 		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "1m", 100,
 		 86400000, "How often the sweeper runs"},
+		{"admin-bind", 0, "ADMIN_BIND", DAPI_OPT_STRING, &admin_bind, "127.0.0.1", 0, 0,
+		 "Address of the admin server (/healthz, /readyz, /metrics)"},
+		{"admin-port", 0, "ADMIN_PORT", DAPI_OPT_INT, &admin_port, "8082", 0, 65535,
+		 "Port of the admin server"},
 		DAPI_OPT_LOG_LEVEL(log_level),
 	}; /* clang-format on */
 
@@ -114,13 +123,24 @@ int main(int argc, char **argv)
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
 		goto fail;
+	admin_app = (struct ingestd_admin){pool, dapi_consumer_handle(consumer), topic};
+	struct dapi_http_config acfg = {.bind_addr = admin_bind,
+					.port = (int)admin_port,
+					.threads = 1,
+					.conn_timeout_s = 10,
+					.conn_limit = 64};
+	admin = dapi_http_server_new(&acfg, ingestd_admin_routes, ingestd_admin_nroutes,
+				     &admin_app, errstr, sizeof(errstr));
+	if (!admin)
+		goto fail;
 	sweeper = dapi_sweeper_start(store, pending_ttl, tombstone_ttl, sweep_every);
-	DAPI_INFO("started", "{s:s, s:s, s:s, s:s}", "brokers", brokers, "topic", topic, "group",
-	          group, "dlq", dlq_topic);
+	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", brokers, "topic", topic,
+		  "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
 
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);
 	dapi_sweeper_stop(sweeper);
+	dapi_http_server_destroy(admin);
 	dapi_consumer_destroy(consumer); /* commits what was stored */
 	dapi_producer_destroy(dlq, 10000);
 	dapi_store_destroy(store);
@@ -136,6 +156,7 @@ fail:
 stopped:
 	rc = 0;
 cleanup:
+	dapi_http_server_destroy(admin);
 	dapi_consumer_destroy(consumer);
 	dapi_producer_destroy(dlq, 0);
 	dapi_store_destroy(store);

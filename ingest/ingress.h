@@ -22,6 +22,7 @@ struct ingress {
 	/* Requests waiting for a delivery report, oldest first (all share one timeout). */
 	pthread_mutex_t lock;
 	struct publish *oldest, *newest;
+	struct dapi_family *m_published, *m_produce;
 };
 
 extern const struct dapi_http_route ingress_routes[];

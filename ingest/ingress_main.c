@@ -4,6 +4,7 @@
 
 #include "ingress.h"
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "timefmt.h"
 
@@ -65,6 +66,17 @@ int main(int argc, char **argv)
 
 	in.topic = topic;
 	in.produce_timeout_ms = timeout_ms;
+	in.m_published = dapi_metrics_family("dataapi_events_published_total",
+					     "Events handed to Kafka, by type and delivery result",
+					     DAPI_COUNTER, NULL, 0);
+	in.m_produce = dapi_metrics_family(
+		"dataapi_produce_duration_seconds",
+		"From produce to Kafka's acknowledgement (or the 503 deadline)", DAPI_HISTOGRAM,
+		dapi_latency_buckets, dapi_latency_nbuckets);
+	struct dapi_series *m_inflight = dapi_metrics_series(
+		dapi_metrics_family("dataapi_ingress_inflight",
+				    "Requests waiting for their delivery report", DAPI_GAUGE, NULL, 0),
+		"");
 	pthread_mutex_init(&in.lock, NULL);
 	in.max_text = (size_t)max_text;
 	in.retry_after_s = (int)retry_after;
@@ -95,6 +107,7 @@ int main(int argc, char **argv)
 	while (!dapi_stop_requested && !dapi_producer_failed(in.producer)) {
 		dapi_sleep_unless_stopped(50);
 		ingress_expire(&in, dapi_time_mono_ms());
+		dapi_series_set(m_inflight, atomic_load(&in.inflight));
 	}
 
 	/* Stop accepting, let every published request get its report and its answer. */

@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "ingress.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "timefmt.h"
 
@@ -95,7 +96,13 @@ static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_
 static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 {
 	int64_t ms = dapi_time_mono_ms() - pub->started_ms;
+	char labels[64];
 
+	snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"",
+		 dapi_event_type_name(pub->type), pub->err ? "error" : "ok");
+	dapi_metrics_inc(pub->in->m_published, labels, 1);
+	dapi_metrics_observe(pub->in->m_produce, pub->err ? "result=\"error\"" : "result=\"ok\"",
+			     (double)ms / 1000.0);
 	if (pub->err) {
 		DAPI_WARN("publish_failed", "{s:s, s:s, s:s, s:I}", "dialogId", pub->dialog_id,
 		          "eventId", pub->event_id, "error", rd_kafka_err2name(pub->err), "ms",
@@ -272,6 +279,7 @@ const struct dapi_http_route ingress_routes[] = {
 	{"POST", "/consents/*", handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
 	{"GET",  "/healthz",    dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
 	{"GET",  "/readyz",     handle_readyz,            0,               DAPI_ROLE_PUBLIC},
+	{"GET",  "/metrics",    dapi_http_handle_metrics, 0,               DAPI_ROLE_PUBLIC},
 };
 /* clang-format on */
 const size_t ingress_nroutes = sizeof(ingress_routes) / sizeof(ingress_routes[0]);

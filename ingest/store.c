@@ -30,22 +30,78 @@ void dapi_store_destroy(struct dapi_store *st)
 	free(st);
 }
 
+/* The indexes every query shape and sweeper needs, by name. */
+static bson_t *index_spec(const char *name)
+{
+	if (!strcmp(name, "consent_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
+				"lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}");
+	if (!strcmp(name, "consent_language_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
+				"languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+				BCON_INT32(1), "}");
+	if (!strcmp(name, "consent_customer_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
+				"customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+				BCON_INT32(1), "}");
+	return BCON_NEW("name", BCON_UTF8(name), "key", "{", "revokedAt", BCON_INT32(1), "}");
+}
+
+static const char *const index_names[] = {"consent_recent", "consent_language_recent",
+					  "consent_customer_recent", "revoked_at"};
+
+/* Lists the collection's index names into have[] (true where present). */
+static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_t *err)
+{
+	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
+	const bson_t *doc;
+	bool ok;
+
+	while (mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t it;
+		if (!bson_iter_init_find(&it, doc, "name") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		for (size_t i = 0; i < sizeof(index_names) / sizeof(index_names[0]); i++)
+			if (!strcmp(bson_iter_utf8(&it, NULL), index_names[i]))
+				have[i] = true;
+	}
+	/* A collection that does not exist yet has no indexes: not an error. */
+	ok = !mongoc_cursor_error(cur, err) || err->code == 26;
+	mongoc_cursor_destroy(cur);
+	return ok;
+}
+
 bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
-	bson_t *cmd = BCON_NEW(
-	        "createIndexes", BCON_UTF8(st->collection), "indexes", "[", "{", "name",
-	        BCON_UTF8("consent_recent"), "key", "{", "consent", BCON_INT32(1), "lastMessageAt",
-	        BCON_INT32(-1), "_id", BCON_INT32(1), "}", "}", "{", "name",
-	        BCON_UTF8("consent_language_recent"), "key", "{", "consent", BCON_INT32(1),
-	        "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1),
-	        "}", "}", "{", "name", BCON_UTF8("consent_customer_recent"), "key", "{", "consent",
-	        BCON_INT32(1), "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-	        BCON_INT32(1), "}", "}", "{", "name", BCON_UTF8("revoked_at"), "key", "{",
-	        "revokedAt", BCON_INT32(1), "}", "}", "]");
-	bool ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
-	bson_destroy(cmd);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
+	bool have[sizeof(index_names) / sizeof(index_names[0])] = {false}, ok;
+	bson_t cmd = BSON_INITIALIZER, list;
+	int missing = 0;
+
+	/* Only the missing ones are created: FerretDB 1.24 fails on createIndexes for an
+	 * index that already exists, which every restart of ingestd would send. */
+	ok = existing_indexes(coll, have, err);
+	BSON_APPEND_UTF8(&cmd, "createIndexes", st->collection);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+	for (size_t i = 0; ok && i < sizeof(index_names) / sizeof(index_names[0]); i++) {
+		if (have[i])
+			continue;
+		char key[16];
+		bson_t *spec = index_spec(index_names[i]);
+		snprintf(key, sizeof(key), "%d", missing++);
+		BSON_APPEND_DOCUMENT(&list, key, spec);
+		bson_destroy(spec);
+	}
+	bson_append_array_end(&cmd, &list);
+	if (ok && missing > 0) {
+		ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, err);
+		if (ok)
+			DAPI_INFO("indexes_created", "{s:i}", "count", missing);
+	}
+	bson_destroy(&cmd);
+	mongoc_collection_destroy(coll);
 	mongoc_database_destroy(db);
 	mongoc_client_pool_push(st->pool, client);
 	return ok;

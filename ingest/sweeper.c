@@ -5,12 +5,14 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "service.h"
 #include "timefmt.h"
 
 struct dapi_sweeper {
 	struct dapi_store *st;
 	int64_t pending_ttl, tombstone_ttl, interval;
+	struct dapi_series *m_pending, *m_tombstones;
 	atomic_bool stop;
 	pthread_t thread;
 };
@@ -26,6 +28,8 @@ static void *sweep_loop(void *arg)
 			bson_error_t err;
 			if (dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl,
 			                     &pending, &tombstones, &err)) {
+				dapi_series_add(sw->m_pending, (double)pending);
+				dapi_series_add(sw->m_tombstones, (double)tombstones);
 				if (pending || tombstones)
 					DAPI_INFO("swept", "{s:I, s:I}", "pendingErased",
 					          (json_int_t)pending, "tombstonesRemoved",
@@ -50,6 +54,12 @@ struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_t
 	sw->pending_ttl = pending_ttl_ms;
 	sw->tombstone_ttl = tombstone_ttl_ms;
 	sw->interval = interval_ms;
+	struct dapi_family *f = dapi_metrics_family(
+		"dataapi_sweeper_deleted_total",
+		"Documents the sweeper deleted: expired pending dialogs and old tombstones",
+		DAPI_COUNTER, NULL, 0);
+	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
+	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
 	if (pthread_create(&sw->thread, NULL, sweep_loop, sw) != 0) {
 		free(sw);
 		return NULL;

@@ -138,6 +138,7 @@ struct dapi_export {
 	mongoc_collection_t *coll;
 	mongoc_cursor_t *cursor;
 	bson_t *first; /* read by open, served first */
+	bool exhausted; /* the cursor must not be advanced again */
 };
 
 struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
@@ -165,6 +166,8 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 	} else if (mongoc_cursor_error(ex->cursor, err)) {
 		dapi_export_close(ex);
 		return NULL;
+	} else {
+		ex->exhausted = true; /* no match at all: an empty, complete stream */
 	}
 	return ex;
 }
@@ -201,11 +204,14 @@ char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
 		*failed = line == NULL;
 		return line;
 	}
+	if (ex->exhausted)
+		return NULL;
 	if (mongoc_cursor_next(ex->cursor, &doc)) {
 		line = line_of(doc, len);
 		*failed = line == NULL;
 		return line;
 	}
+	ex->exhausted = true;
 	*failed = mongoc_cursor_error(ex->cursor, &err);
 	return NULL;
 }

@@ -202,6 +202,7 @@ const struct dapi_http_route query_routes[] = {
 	{"GET", "/data/*/*",    handle_one,               0, DAPI_ROLE_READER},
 	{"GET", "/healthz",     dapi_http_handle_healthz, 0, DAPI_ROLE_PUBLIC},
 	{"GET", "/readyz",      handle_readyz,            0, DAPI_ROLE_PUBLIC},
+	{"GET", "/metrics",     dapi_http_handle_metrics, 0, DAPI_ROLE_PUBLIC},
 };
 /* clang-format on */
 const size_t query_nroutes = sizeof(query_routes) / sizeof(query_routes[0]);

@@ -51,6 +51,7 @@ void stack_load(struct stack *s)
 	while (fgets(line, sizeof(line), f)) {
 		copy_value(s->ingress, sizeof(s->ingress), line, "INGRESS_URL");
 		copy_value(s->query, sizeof(s->query), line, "QUERY_URL");
+		copy_value(s->ingestd_admin, sizeof(s->ingestd_admin), line, "INGESTD_ADMIN_URL");
 		copy_value(s->brokers, sizeof(s->brokers), line, "KAFKA_BROKERS");
 		copy_value(s->topic, sizeof(s->topic), line, "KAFKA_TOPIC");
 		copy_value(s->mongodb_uri, sizeof(s->mongodb_uri), line, "MONGODB_URI");
@@ -146,6 +147,8 @@ int http_do(const char *method, const char *url, const char *body, size_t body_l
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
 	}
 	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "harness: %s %s: %s\n", method, url, curl_easy_strerror(rc));
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &res->seconds);
 	curl_slist_free_all(hl);

@@ -11,6 +11,7 @@
 struct stack {
 	char ingress[128];
 	char query[128];
+	char ingestd_admin[128];
 	char brokers[128];
 	char topic[128];
 	char mongodb_uri[256];

@@ -329,6 +329,13 @@ static void export_streams_every_match_in_order(void **state)
 	}
 	assert_int_equal(lines, 5);
 	http_res_free(&r);
+
+	/* nothing matches: an empty, complete stream (not a broken one) */
+	snprintf(url, sizeof(url), "%s/data/export?customerId=%s-nobody", S.query, run_id());
+	assert_int_equal(http_do("GET", url, NULL, 0, NULL, &r), 0);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.len, 0);
+	http_res_free(&r);
 }
 
 /* ---- idempotency, duplicates, poison ---------------------------------------------- */
