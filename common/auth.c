@@ -20,7 +20,10 @@ struct dapi_auth {
 	size_t n;
 };
 
-struct dapi_auth *dapi_auth_new(void) { return calloc(1, sizeof(struct dapi_auth)); }
+struct dapi_auth *dapi_auth_new(void)
+{
+	return calloc(1, sizeof(struct dapi_auth));
+}
 
 void dapi_auth_destroy(struct dapi_auth *a)
 {
@@ -31,7 +34,10 @@ void dapi_auth_destroy(struct dapi_auth *a)
 	free(a);
 }
 
-size_t dapi_auth_count(const struct dapi_auth *a) { return a ? a->n : 0; }
+size_t dapi_auth_count(const struct dapi_auth *a)
+{
+	return a ? a->n : 0;
+}
 
 int dapi_role_parse(const char *s, size_t len)
 {
@@ -121,7 +127,8 @@ int dapi_auth_load_file(struct dapi_auth *a, const char *path, char *errstr, siz
 		roles = dapi_role_parse(role, rlen);
 		if (!roles || !parse_hex_hash(hex, hlen, hash)) {
 			snprintf(errstr, errstr_size,
-				 "%s:%d: expected \"<writer|reader>[,...] <sha256 hex>\"", path, lineno);
+			         "%s:%d: expected \"<writer|reader>[,...] <sha256 hex>\"", path,
+			         lineno);
 			rc = -1;
 		} else if (add(a, hash, roles) < 0) {
 			snprintf(errstr, errstr_size, "out of memory");
@@ -147,7 +154,7 @@ int dapi_auth_load_spec(struct dapi_auth *a, const char *spec, char *errstr, siz
 		}
 		if (!roles || (size_t)(colon - p) + 1 >= len) {
 			snprintf(errstr, errstr_size,
-				 "tokens: each entry is role:token or role:sha256:<hex>");
+			         "tokens: each entry is role:token or role:sha256:<hex>");
 			return -1;
 		}
 		const char *tok = colon + 1;
@@ -172,7 +179,7 @@ int dapi_auth_load_spec(struct dapi_auth *a, const char *spec, char *errstr, siz
 }
 
 enum dapi_auth_result dapi_auth_check(const struct dapi_auth *a, const char *authorization,
-				      enum dapi_role role)
+                                      enum dapi_role role)
 {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
 	const char *tok;

@@ -35,7 +35,7 @@ size_t dapi_auth_count(const struct dapi_auth *a);
 
 /* Checks an Authorization header value (may be NULL) for the role. */
 enum dapi_auth_result dapi_auth_check(const struct dapi_auth *a, const char *authorization,
-				      enum dapi_role role);
+                                      enum dapi_role role);
 
 /* Parses "writer", "reader" or "writer,reader"; 0 when unknown. */
 int dapi_role_parse(const char *s, size_t len);

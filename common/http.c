@@ -38,10 +38,10 @@ struct dapi_http_req {
 		REFUSE_UNAUTHORIZED,
 		REFUSE_FORBIDDEN,
 		REFUSE_MEDIA_TYPE,
-	} refusal;          /* decided from the headers, answered after the body */
-	char allow[64];     /* for REFUSE_METHOD */
-	size_t discarded;   /* body bytes read but not kept */
-	unsigned status;    /* what was queued, for metrics */
+	} refusal;        /* decided from the headers, answered after the body */
+	char allow[64];   /* for REFUSE_METHOD */
+	size_t discarded; /* body bytes read but not kept */
+	unsigned status;  /* what was queued, for metrics */
 	int64_t started_ms;
 };
 
@@ -189,7 +189,7 @@ static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)
 static enum MHD_Result reply_401(struct dapi_http_req *r)
 {
 	struct MHD_Response *resp = json_response(error_body(
-		"unauthorized", "a valid Authorization: Bearer <token> header is required", NULL));
+	        "unauthorized", "a valid Authorization: Bearer <token> header is required", NULL));
 	if (resp)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
 	return dapi_http_reply(r, MHD_HTTP_UNAUTHORIZED, resp);
@@ -220,8 +220,8 @@ enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app)
  * clients cannot grow the label set. */
 static void count_request(const struct dapi_http_req *r)
 {
-	static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH",
-					    "OPTIONS"};
+	static const char *const known[] = { "GET",  "POST",  "PUT",    "DELETE",
+		                             "HEAD", "PATCH", "OPTIONS" };
 	const char *method = "other";
 	char labels[160];
 
@@ -229,10 +229,11 @@ static void count_request(const struct dapi_http_req *r)
 		if (!strcmp(r->method, known[i]))
 			method = known[i];
 	snprintf(labels, sizeof(labels), "route=\"%s\",method=\"%s\",status=\"%u\"",
-		 r->route ? r->route->path : "unmatched", method, r->status);
+	         r->route ? r->route->path : "unmatched", method, r->status);
 	dapi_metrics_inc(m_requests, labels, 1);
 	snprintf(labels, sizeof(labels), "route=\"%s\"", r->route ? r->route->path : "unmatched");
-	dapi_metrics_observe(m_duration, labels, (double)(dapi_time_mono_ms() - r->started_ms) / 1000.0);
+	dapi_metrics_observe(m_duration, labels,
+	                     (double)(dapi_time_mono_ms() - r->started_ms) / 1000.0);
 }
 
 /* ---- accessors -------------------------------------------------------------------- */
@@ -281,7 +282,7 @@ static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *
 void dapi_http_each_query(struct dapi_http_req *r,
                           bool (*fn)(void *cls, const char *key, const char *value), void *cls)
 {
-	struct query_iter it = {fn, cls};
+	struct query_iter it = { fn, cls };
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_cb, &it);
 }
 
@@ -318,16 +319,15 @@ static bool content_type_ok(const char *ct)
  * instead of the answer. */
 static void judge_headers(struct dapi_http_req *r)
 {
-	r->route = route_find(r->server, r->method, r->path, r->params, r->allow,
-			      sizeof(r->allow));
+	r->route = route_find(r->server, r->method, r->path, r->params, r->allow, sizeof(r->allow));
 	if (!r->route) {
 		r->refusal = r->allow[0] ? REFUSE_METHOD : REFUSE_NOT_FOUND;
 		return;
 	}
 	if (r->route->role != DAPI_ROLE_PUBLIC && r->server->cfg.auth) {
 		switch (dapi_auth_check(r->server->cfg.auth,
-					dapi_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
-					r->route->role)) {
+		                        dapi_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION),
+		                        r->route->role)) {
 		case DAPI_AUTH_OK:
 			break;
 		case DAPI_AUTH_FORBIDDEN:
@@ -348,18 +348,18 @@ static enum MHD_Result reply_refusal(struct dapi_http_req *r)
 	switch (r->refusal) {
 	case REFUSE_NOT_FOUND:
 		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such route",
-					     NULL);
+		                             NULL);
 	case REFUSE_METHOD:
 		return reply_405(r, r->allow);
 	case REFUSE_UNAUTHORIZED:
 		return reply_401(r);
 	case REFUSE_FORBIDDEN:
 		return dapi_http_reply_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
-					     "the token lacks the role this route needs", NULL);
+		                             "the token lacks the role this route needs", NULL);
 	default:
 		return dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-					     "unsupported_media_type",
-					     "Content-Type must be application/json", NULL);
+		                             "unsupported_media_type",
+		                             "Content-Type must be application/json", NULL);
 	}
 }
 
@@ -416,12 +416,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		judge_headers(r);
 		if (!r->refusal && (r->route->flags & DAPI_ROUTE_BODY) && declared_too_large(r))
 			return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
-						     "body_too_large",
-						     "request body is over the size limit", NULL);
+			                             "body_too_large",
+			                             "request body is over the size limit", NULL);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (r->refusal || r->too_large || !r->route || !(r->route->flags & DAPI_ROUTE_BODY)) {
+		if (r->refusal || r->too_large || !r->route ||
+		    !(r->route->flags & DAPI_ROUTE_BODY)) {
 			r->discarded += *upload_data_size;
 			if (r->discarded > r->server->cfg.body_max + 65536)
 				return MHD_NO; /* not worth reading any further: close */
@@ -469,7 +470,7 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
                                               void *app, char *errstr, size_t errstr_size)
 {
 	struct dapi_http_server *s = calloc(1, sizeof(*s));
-	struct sockaddr_in addr = {0};
+	struct sockaddr_in addr = { 0 };
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 
@@ -478,11 +479,12 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 		return NULL;
 	}
 	m_requests = dapi_metrics_family("dataapi_http_requests_total",
-					 "HTTP requests answered, by route, method and status",
-					 DAPI_COUNTER, NULL, 0);
-	m_duration = dapi_metrics_family("dataapi_http_request_duration_seconds",
-					 "Time from the request's headers to its completion",
-					 DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
+	                                 "HTTP requests answered, by route, method and status",
+	                                 DAPI_COUNTER, NULL, 0);
+	m_duration =
+	        dapi_metrics_family("dataapi_http_request_duration_seconds",
+	                            "Time from the request's headers to its completion",
+	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->app = app;

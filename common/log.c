@@ -10,7 +10,7 @@
 int dapi_log_min_level = DAPI_LOG_INFO;
 static char log_component[32] = "dataapi";
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
 void dapi_log_init(const char *component, int min_level)
 {

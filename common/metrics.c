@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double dapi_latency_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-				       0.1,   0.25,   0.5,   1,    2.5,   5,    10};
+const double dapi_latency_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+	                                0.25,  0.5,    1,     2.5,  5,     10 };
 const size_t dapi_latency_nbuckets = sizeof(dapi_latency_buckets) / sizeof(double);
 
 struct dapi_series {
@@ -35,8 +35,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct dapi_family *families, **families_tail = &families;
 
 struct dapi_family *dapi_metrics_family(const char *name, const char *help,
-					enum dapi_metric_type type, const double *bounds,
-					size_t nbounds)
+                                        enum dapi_metric_type type, const double *bounds,
+                                        size_t nbounds)
 {
 	struct dapi_family *f;
 
@@ -181,7 +181,7 @@ static void outf(struct out *o, const char *fmt, ...)
 
 /* `name{labels,extra}` with the braces only when there is something inside. */
 static void series_name(struct out *o, const char *name, const char *suffix, const char *labels,
-			const char *extra)
+                        const char *extra)
 {
 	bool l = labels && *labels, e = extra && *extra;
 	outf(o, "%s%s", name, suffix);
@@ -191,8 +191,8 @@ static void series_name(struct out *o, const char *name, const char *suffix, con
 
 char *dapi_metrics_render(size_t *len)
 {
-	static const char *const types[] = {"counter", "gauge", "histogram"};
-	struct out o = {malloc(4096), 0, 4096, 0};
+	static const char *const types[] = { "counter", "gauge", "histogram" };
+	struct out o = { malloc(4096), 0, 4096, 0 };
 
 	if (!o.p)
 		return NULL;

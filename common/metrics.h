@@ -15,8 +15,8 @@ struct dapi_series;
 /* Registers a family (idempotent by name). Histograms take bucket upper bounds in
  * ascending order (seconds for durations); others pass NULL, 0. */
 struct dapi_family *dapi_metrics_family(const char *name, const char *help,
-					enum dapi_metric_type type, const double *bounds,
-					size_t nbounds);
+                                        enum dapi_metric_type type, const double *bounds,
+                                        size_t nbounds);
 
 /* The series with these labels, in Prometheus syntax without braces
  * (`route="/data",status="200"`, or "" for none). NULL only when out of memory. */

@@ -28,7 +28,7 @@ void dapi_signals_install(void)
 
 void dapi_sleep_ms(int64_t ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 	while (nanosleep(&ts, &ts) != 0)
 		;
 }
@@ -66,15 +66,16 @@ void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_htt
 	cfg->per_ip_limit = (int)o->per_ip_limit;
 }
 
-int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **auth,
-			   char *errstr, size_t errstr_size)
+int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **auth, char *errstr,
+                           size_t errstr_size)
 {
 	bool any = *o->tokens_file || *o->tokens;
 
 	*auth = NULL;
 	if (o->no_auth) {
 		if (any) {
-			snprintf(errstr, errstr_size, "--no-auth contradicts the configured tokens");
+			snprintf(errstr, errstr_size,
+			         "--no-auth contradicts the configured tokens");
 			return -1;
 		}
 		DAPI_WARN("auth_disabled", "{s:s}", "detail", "started with --no-auth");
@@ -82,13 +83,15 @@ int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **au
 	}
 	if (!any) {
 		snprintf(errstr, errstr_size,
-			 "no tokens configured: set --tokens-file / AUTH_TOKENS_FILE or AUTH_TOKENS, "
-			 "or start with --no-auth");
+		         "no tokens configured: set --tokens-file / AUTH_TOKENS_FILE or "
+		         "AUTH_TOKENS, "
+		         "or start with --no-auth");
 		return -1;
 	}
 	*auth = dapi_auth_new();
-	if (!*auth || (*o->tokens_file && dapi_auth_load_file(*auth, o->tokens_file, errstr,
-							       errstr_size) < 0) ||
+	if (!*auth ||
+	    (*o->tokens_file &&
+	     dapi_auth_load_file(*auth, o->tokens_file, errstr, errstr_size) < 0) ||
 	    (*o->tokens && dapi_auth_load_spec(*auth, o->tokens, errstr, errstr_size) < 0)) {
 		dapi_auth_destroy(*auth);
 		*auth = NULL;

@@ -69,8 +69,8 @@ struct dapi_auth_opts {
 
 /* Builds the token set. Returns 0 with *auth (NULL under --no-auth), or -1 with errstr:
  * a bad file or entry, tokens together with --no-auth, or no tokens without --no-auth. */
-int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **auth,
-			   char *errstr, size_t errstr_size);
+int dapi_service_auth_load(const struct dapi_auth_opts *o, struct dapi_auth **auth, char *errstr,
+                           size_t errstr_size);
 
 /* Copies the service options into an HTTP server configuration. */
 void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_http_config *cfg);

@@ -61,7 +61,7 @@ static int64_t days_from_civil(int y, int m, int d)
 
 bool dapi_time_parse(const char *s, int64_t *ms)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	int y, mo, d, h, mi, sec, frac = 0, off = 0;
 
 	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
@@ -114,8 +114,8 @@ bool dapi_duration_parse(const char *s, int64_t *ms)
 	static const struct {
 		const char *unit;
 		int64_t mult;
-	} units[] = {{"", 1},      {"ms", 1},      {"s", 1000},
-	             {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+	} units[] = { { "", 1 },      { "ms", 1 },      { "s", 1000 },
+		      { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 } };
 	char *end;
 	long long v;
 

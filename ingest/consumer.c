@@ -57,6 +57,81 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, NULL);
 }
 
+/* Commits, for the whole group, the offset each partition of the topic starts from. The
+ * broker accepts this only while the group has no active member, like
+ * kafka-consumer-groups.sh --reset-offsets. */
+static int move_group_offsets(rd_kafka_t *rk, const char *topic, const char *from, char *errstr,
+                              size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err;
+	int64_t at = 0;
+	bool earliest = !strcmp(from, "earliest");
+	int rc = -1, n;
+
+	if (!earliest && !dapi_time_parse(from, &at)) {
+		snprintf(errstr, errstr_size, "--replay-from takes earliest or an RFC 3339 time");
+		goto out;
+	}
+	err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	if (err || md->topic_cnt != 1 || md->topics[0].err) {
+		snprintf(errstr, errstr_size, "replay: no metadata for topic %s: %s", topic,
+		         rd_kafka_err2str(err ? err : md->topics[0].err));
+		goto out;
+	}
+	n = md->topics[0].partition_cnt;
+	parts = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++) {
+		int64_t lo, hi;
+		err = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+		if (err) {
+			snprintf(errstr, errstr_size, "replay: partition %d: %s", p,
+			         rd_kafka_err2str(err));
+			goto out;
+		}
+		/* offsets_for_times takes the time in the offset field */
+		rd_kafka_topic_partition_list_add(parts, topic, p)->offset = earliest ? lo : at;
+	}
+	if (!earliest) {
+		err = rd_kafka_offsets_for_times(rk, parts, 10000);
+		if (err) {
+			snprintf(errstr, errstr_size, "replay: offsets for time: %s",
+			         rd_kafka_err2str(err));
+			goto out;
+		}
+		for (int p = 0; p < n; p++) {
+			int64_t lo, hi;
+			if (parts->elems[p].offset >= 0)
+				continue;
+			/* nothing at or after that time: start at the end */
+			rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+			parts->elems[p].offset = hi;
+		}
+	}
+	err = rd_kafka_commit(rk, parts, 0);
+	for (int p = 0; !err && p < n; p++)
+		err = parts->elems[p].err;
+	if (err) {
+		snprintf(errstr, errstr_size,
+		         "replay: cannot move the group's offsets (%s); stop every other member "
+		         "of the group first",
+		         rd_kafka_err2str(err));
+		goto out;
+	}
+	DAPI_INFO("replay_offsets_moved", "{s:s, s:s, s:i}", "topic", topic, "from", from,
+	          "partitions", n);
+	rc = 0;
+out:
+	if (parts)
+		rd_kafka_topic_partition_list_destroy(parts);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return rc;
+}
+
 struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
                                         struct dapi_store *store, struct dapi_producer *dlq,
                                         char *errstr, size_t errstr_size)
@@ -87,23 +162,23 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	c->store = store;
 	c->dlq = dlq;
 	c->m_applied = dapi_metrics_family("dataapi_events_applied_total",
-					   "Events applied to the store, by type and outcome",
-					   DAPI_COUNTER, NULL, 0);
+	                                   "Events applied to the store, by type and outcome",
+	                                   DAPI_COUNTER, NULL, 0);
 	c->m_dlq = dapi_metrics_family("dataapi_dlq_total", "Records sent to the DLQ, by reason",
-				       DAPI_COUNTER, NULL, 0);
+	                               DAPI_COUNTER, NULL, 0);
 	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
-				       "Records behind the partition's end (librdkafka statistics)",
-				       DAPI_GAUGE, NULL, 0);
+	                               "Records behind the partition's end (librdkafka statistics)",
+	                               DAPI_GAUGE, NULL, 0);
 	c->m_retries = dapi_metrics_series(
-		dapi_metrics_family("dataapi_store_retries_total",
-				    "Batches applied again after a conflict or a database error",
-				    DAPI_COUNTER, NULL, 0),
-		"");
+	        dapi_metrics_family("dataapi_store_retries_total",
+	                            "Batches applied again after a conflict or a database error",
+	                            DAPI_COUNTER, NULL, 0),
+	        "");
 	c->m_batch = dapi_metrics_series(
-		dapi_metrics_family("dataapi_batch_duration_seconds",
-				    "From a batch's first record to its offsets being stored",
-				    DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
-		"");
+	        dapi_metrics_family("dataapi_batch_duration_seconds",
+	                            "From a batch's first record to its offsets being stored",
+	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
+	        "");
 	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
 	if (!conf)
 		goto fail;
@@ -117,6 +192,11 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	}
 	conf = NULL; /* now owned by rk */
 	rd_kafka_poll_set_consumer(c->rk);
+	if (cfg->replay_from && *cfg->replay_from &&
+	    move_group_offsets(c->rk, cfg->topic, cfg->replay_from, errstr, errstr_size) < 0) {
+		rd_kafka_destroy(c->rk);
+		goto fail;
+	}
 	topics = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(topics, cfg->topic, RD_KAFKA_PARTITION_UA);
 	err = rd_kafka_subscribe(c->rk, topics);
@@ -142,7 +222,10 @@ void dapi_consumer_destroy(struct dapi_consumer *c)
 	free(c);
 }
 
-rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c) { return c->rk; }
+rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c)
+{
+	return c->rk;
+}
 
 /* librdkafka's statistics: consumer lag per assigned partition into a gauge. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -158,11 +241,13 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 		{
 			json_t *lag = json_object_get(part, "consumer_lag");
 			char labels[256];
-			if (!strcmp(pname, "-1") || !json_is_integer(lag) || json_integer_value(lag) < 0)
+			if (!strcmp(pname, "-1") || !json_is_integer(lag) ||
+			    json_integer_value(lag) < 0)
 				continue;
-			snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%s\"", tname, pname);
+			snprintf(labels, sizeof(labels), "topic=\"%s\",partition=\"%s\"", tname,
+			         pname);
 			dapi_series_set(dapi_metrics_series(c->m_lag, labels),
-					(double)json_integer_value(lag));
+			                (double)json_integer_value(lag));
 		}
 	}
 	json_decref(root);
@@ -256,7 +341,7 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 	int64_t backoff = 100;
 
 	for (;;) {
-		struct dapi_dlq_batch b = {0};
+		struct dapi_dlq_batch b = { 0 };
 		int sent = 0;
 		for (size_t i = 0; i < n; i++) {
 			const char *reason = items[i].decode_reason ? items[i].decode_reason
@@ -327,7 +412,7 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	}
 	nd = group_dialogs(items, order, n_order, dialogs);
 	for (;;) {
-		bson_error_t err = {0};
+		bson_error_t err = { 0 };
 		enum dapi_write_status st =
 		        attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
 		if (st == DAPI_WRITE_OK)
@@ -353,7 +438,7 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 		if (it->apply_reason)
 			continue;
 		snprintf(labels, sizeof(labels), "type=\"%s\",outcome=\"%s\"",
-			 dapi_event_type_name(it->ev.type), dapi_apply_outcome_name(it->outcome));
+		         dapi_event_type_name(it->ev.type), dapi_apply_outcome_name(it->outcome));
 		dapi_metrics_inc(c->m_applied, labels, 1);
 	}
 	store_offsets(c, items, n);

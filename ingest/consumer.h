@@ -21,6 +21,9 @@ struct dapi_consumer_config {
 	int batch_max;
 	size_t max_text;
 	int64_t backoff_max_ms;
+	/* Before joining: move the group's offsets to the start ("earliest") or to the first
+	 * record at or after an RFC 3339 time. NULL or "" leaves them where they are. */
+	const char *replay_from;
 };
 
 struct dapi_consumer;

@@ -2,6 +2,7 @@
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "consumer.h"
 #include "ingestd_admin.h"
@@ -11,6 +12,7 @@
 #include "service.h"
 #include "store.h"
 #include "sweeper.h"
+#include "timefmt.h"
 
 static const char summary[] =
         "Consumes DataAPI events from Kafka as a consumer-group member and applies them to\n"
@@ -27,8 +29,8 @@ int main(int argc, char **argv)
 	struct dapi_consumer *consumer = NULL;
 	struct dapi_sweeper *sweeper = NULL;
 	struct dapi_http_server *admin = NULL;
-	struct ingestd_admin admin_app = {0};
-	const char *admin_bind;
+	struct ingestd_admin admin_app = { 0 };
+	const char *admin_bind, *replay_from;
 	int64_t admin_port;
 	char errstr[512], dlq_topic[300];
 	bson_error_t berr;
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
 		 INT64_MAX / 2, "Tombstones older than this are removed"},
 		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "1m", 100,
 		 86400000, "How often the sweeper runs"},
+		{"replay-from", 0, "REPLAY_FROM", DAPI_OPT_STRING, &replay_from, "", 0, 0,
+		 "Before consuming, move the group's offsets to earliest or an RFC 3339 time"},
 		{"admin-bind", 0, "ADMIN_BIND", DAPI_OPT_STRING, &admin_bind, "127.0.0.1", 0, 0,
 		 "Address of the admin server (/healthz, /readyz, /metrics)"},
 		{"admin-port", 0, "ADMIN_PORT", DAPI_OPT_INT, &admin_port, "8082", 0, 65535,
@@ -77,6 +81,11 @@ int main(int argc, char **argv)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("ingestd", log_level, errstr, sizeof(errstr)) < 0) {
 		fprintf(stderr, "dataapi-ingestd: %s\n", errstr);
+		return 2;
+	}
+	if (*replay_from && strcmp(replay_from, "earliest") != 0 &&
+	    !dapi_time_parse(replay_from, &(int64_t){0})) {
+		fprintf(stderr, "dataapi-ingestd: --replay-from takes earliest or an RFC 3339 time\n");
 		return 2;
 	}
 	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
@@ -100,42 +109,43 @@ int main(int argc, char **argv)
 			goto stopped;
 	}
 	struct dapi_producer_config pcfg = {
-	        .brokers = brokers,
-	        .props = &props,
-	        .delivery_timeout_ms = 30000,
-	        .queue_max = 100000,
-	        .client_id = "dataapi-ingestd-dlq",
-	        .on_delivery = dapi_dlq_on_delivery,
+		.brokers = brokers,
+		.props = &props,
+		.delivery_timeout_ms = 30000,
+		.queue_max = 100000,
+		.client_id = "dataapi-ingestd-dlq",
+		.on_delivery = dapi_dlq_on_delivery,
 	};
 	dlq = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
 	if (!dlq)
 		goto fail;
 	struct dapi_consumer_config ccfg = {
-	        .brokers = brokers,
-	        .props = &props,
-	        .topic = topic,
-	        .dlq_topic = dlq_topic,
-	        .group = group,
-	        .batch_max = (int)batch_max,
-	        .max_text = (size_t)max_text,
-	        .backoff_max_ms = backoff_max,
+		.brokers = brokers,
+		.props = &props,
+		.topic = topic,
+		.dlq_topic = dlq_topic,
+		.group = group,
+		.batch_max = (int)batch_max,
+		.max_text = (size_t)max_text,
+		.backoff_max_ms = backoff_max,
+		.replay_from = replay_from,
 	};
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
 		goto fail;
-	admin_app = (struct ingestd_admin){pool, dapi_consumer_handle(consumer), topic};
-	struct dapi_http_config acfg = {.bind_addr = admin_bind,
-					.port = (int)admin_port,
-					.threads = 1,
-					.conn_timeout_s = 10,
-					.conn_limit = 64};
-	admin = dapi_http_server_new(&acfg, ingestd_admin_routes, ingestd_admin_nroutes,
-				     &admin_app, errstr, sizeof(errstr));
+	admin_app = (struct ingestd_admin){ pool, dapi_consumer_handle(consumer), topic };
+	struct dapi_http_config acfg = { .bind_addr = admin_bind,
+		                         .port = (int)admin_port,
+		                         .threads = 1,
+		                         .conn_timeout_s = 10,
+		                         .conn_limit = 64 };
+	admin = dapi_http_server_new(&acfg, ingestd_admin_routes, ingestd_admin_nroutes, &admin_app,
+	                             errstr, sizeof(errstr));
 	if (!admin)
 		goto fail;
 	sweeper = dapi_sweeper_start(store, pending_ttl, tombstone_ttl, sweep_every);
 	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", brokers, "topic", topic,
-		  "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
+	          "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
 
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);

@@ -20,7 +20,7 @@ int main(int argc, char **argv)
 	struct dapi_auth_opts auth_opts;
 	struct dapi_auth *auth = NULL;
 	struct dapi_props props;
-	struct ingress in = {0};
+	struct ingress in = { 0 };
 	struct dapi_http_server *server = NULL;
 	char errstr[512];
 	int rc;
@@ -67,32 +67,33 @@ int main(int argc, char **argv)
 	in.topic = topic;
 	in.produce_timeout_ms = timeout_ms;
 	in.m_published = dapi_metrics_family("dataapi_events_published_total",
-					     "Events handed to Kafka, by type and delivery result",
-					     DAPI_COUNTER, NULL, 0);
-	in.m_produce = dapi_metrics_family(
-		"dataapi_produce_duration_seconds",
-		"From produce to Kafka's acknowledgement (or the 503 deadline)", DAPI_HISTOGRAM,
-		dapi_latency_buckets, dapi_latency_nbuckets);
+	                                     "Events handed to Kafka, by type and delivery result",
+	                                     DAPI_COUNTER, NULL, 0);
+	in.m_produce =
+	        dapi_metrics_family("dataapi_produce_duration_seconds",
+	                            "From produce to Kafka's acknowledgement (or the 503 deadline)",
+	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	struct dapi_series *m_inflight = dapi_metrics_series(
-		dapi_metrics_family("dataapi_ingress_inflight",
-				    "Requests waiting for their delivery report", DAPI_GAUGE, NULL, 0),
-		"");
+	        dapi_metrics_family("dataapi_ingress_inflight",
+	                            "Requests waiting for their delivery report", DAPI_GAUGE, NULL,
+	                            0),
+	        "");
 	pthread_mutex_init(&in.lock, NULL);
 	in.max_text = (size_t)max_text;
 	in.retry_after_s = (int)retry_after;
 	struct dapi_producer_config pcfg = {
-	        .brokers = brokers,
-	        .props = &props,
-	        .delivery_timeout_ms = timeout_ms,
-	        .queue_max = queue_max,
-	        .client_id = "dataapi-ingress",
-	        .on_delivery = ingress_on_delivery,
+		.brokers = brokers,
+		.props = &props,
+		.delivery_timeout_ms = timeout_ms,
+		.queue_max = queue_max,
+		.client_id = "dataapi-ingress",
+		.on_delivery = ingress_on_delivery,
 	};
 	in.producer = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
 	if (!in.producer)
 		goto fail;
 
-	struct dapi_http_config hcfg = {0};
+	struct dapi_http_config hcfg = { 0 };
 	dapi_service_http_config(&svc, &hcfg);
 	hcfg.auth = auth;
 	hcfg.body_max = (size_t)max_body;

@@ -99,10 +99,10 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 	char labels[64];
 
 	snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"",
-		 dapi_event_type_name(pub->type), pub->err ? "error" : "ok");
+	         dapi_event_type_name(pub->type), pub->err ? "error" : "ok");
 	dapi_metrics_inc(pub->in->m_published, labels, 1);
 	dapi_metrics_observe(pub->in->m_produce, pub->err ? "result=\"error\"" : "result=\"ok\"",
-			     (double)ms / 1000.0);
+	                     (double)ms / 1000.0);
 	if (pub->err) {
 		DAPI_WARN("publish_failed", "{s:s, s:s, s:s, s:I}", "dialogId", pub->dialog_id,
 		          "eventId", pub->event_id, "error", rd_kafka_err2name(pub->err), "ms",
@@ -206,7 +206,7 @@ static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
 {
 	struct ingress *in = app;
 	struct publish *pub = *dapi_http_state(r);
-	struct dapi_event ev = {.type = DAPI_EVENT_MESSAGE};
+	struct dapi_event ev = { .type = DAPI_EVENT_MESSAGE };
 	struct dapi_message_req req;
 	struct dapi_input_error err;
 	char event_id[DAPI_UUID_BUFSZ];
@@ -233,7 +233,7 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 {
 	struct ingress *in = app;
 	struct publish *pub = *dapi_http_state(r);
-	struct dapi_event ev = {.type = DAPI_EVENT_CONSENT};
+	struct dapi_event ev = { .type = DAPI_EVENT_CONSENT };
 	struct dapi_input_error err;
 	char event_id[DAPI_UUID_BUFSZ];
 	enum MHD_Result ret;

@@ -35,20 +35,20 @@ static bson_t *index_spec(const char *name)
 {
 	if (!strcmp(name, "consent_recent"))
 		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-				"lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}");
+		                "lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}");
 	if (!strcmp(name, "consent_language_recent"))
 		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-				"languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-				BCON_INT32(1), "}");
+		                "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+		                BCON_INT32(1), "}");
 	if (!strcmp(name, "consent_customer_recent"))
 		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-				"customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-				BCON_INT32(1), "}");
+		                "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
+		                BCON_INT32(1), "}");
 	return BCON_NEW("name", BCON_UTF8(name), "key", "{", "revokedAt", BCON_INT32(1), "}");
 }
 
-static const char *const index_names[] = {"consent_recent", "consent_language_recent",
-					  "consent_customer_recent", "revoked_at"};
+static const char *const index_names[] = { "consent_recent", "consent_language_recent",
+	                                   "consent_customer_recent", "revoked_at" };
 
 /* Lists the collection's index names into have[] (true where present). */
 static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_t *err)
@@ -76,7 +76,7 @@ bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
-	bool have[sizeof(index_names) / sizeof(index_names[0])] = {false}, ok;
+	bool have[sizeof(index_names) / sizeof(index_names[0])] = { false }, ok;
 	bson_t cmd = BSON_INITIALIZER, list;
 	int missing = 0;
 

@@ -55,9 +55,9 @@ struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_t
 	sw->tombstone_ttl = tombstone_ttl_ms;
 	sw->interval = interval_ms;
 	struct dapi_family *f = dapi_metrics_family(
-		"dataapi_sweeper_deleted_total",
-		"Documents the sweeper deleted: expired pending dialogs and old tombstones",
-		DAPI_COUNTER, NULL, 0);
+	        "dataapi_sweeper_deleted_total",
+	        "Documents the sweeper deleted: expired pending dialogs and old tombstones",
+	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
 	if (pthread_create(&sw->thread, NULL, sweep_loop, sw) != 0) {

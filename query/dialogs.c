@@ -137,7 +137,7 @@ struct dapi_export {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
 	mongoc_cursor_t *cursor;
-	bson_t *first; /* read by open, served first */
+	bson_t *first;  /* read by open, served first */
 	bool exhausted; /* the cursor must not be advanced again */
 };
 

@@ -18,7 +18,7 @@ int main(int argc, char **argv)
 	struct dapi_service_opts svc;
 	struct dapi_auth_opts auth_opts;
 	struct dapi_auth *auth = NULL;
-	struct query q = {0};
+	struct query q = { 0 };
 	mongoc_client_pool_t *pool = NULL;
 	struct dapi_http_server *server = NULL;
 	char errstr[512];
@@ -59,10 +59,10 @@ int main(int argc, char **argv)
 	pool = dapi_mongo_pool_new(uri, "dataapi-query", errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
-	q.dialogs = (struct dapi_dialogs){pool, db, coll, max_time};
+	q.dialogs = (struct dapi_dialogs){ pool, db, coll, max_time };
 	q.retry_after_s = (int)retry_after;
 
-	struct dapi_http_config hcfg = {0};
+	struct dapi_http_config hcfg = { 0 };
 	dapi_service_http_config(&svc, &hcfg);
 	hcfg.auth = auth;
 	server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,

@@ -24,7 +24,7 @@ static bool add_param(void *cls, const char *key, const char *value)
 static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bool paging,
                         enum MHD_Result *ret)
 {
-	struct param_walk w = {.p = p, .ok = true};
+	struct param_walk w = { .p = p, .ok = true };
 
 	dapi_query_params_init(p, paging);
 	dapi_http_each_query(r, add_param, &w);
@@ -87,7 +87,7 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
 		        "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "dialogId");
 	/* No parameters belong here; refuse them like everywhere else. */
-	struct param_walk w = {.p = &p, .ok = true};
+	struct param_walk w = { .p = &p, .ok = true };
 	dapi_query_params_init(&p, false);
 	dapi_http_each_query(r, add_param, &w);
 	if (!w.ok || p.language[0] || p.customer_id[0])

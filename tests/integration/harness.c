@@ -16,7 +16,7 @@
 
 void sleep_ms(int ms)
 {
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 	nanosleep(&ts, NULL);
 }
 
@@ -56,6 +56,7 @@ void stack_load(struct stack *s)
 		copy_value(s->topic, sizeof(s->topic), line, "KAFKA_TOPIC");
 		copy_value(s->mongodb_uri, sizeof(s->mongodb_uri), line, "MONGODB_URI");
 		copy_value(s->state_dir, sizeof(s->state_dir), line, "STATE_DIR");
+		copy_value(s->build_dir, sizeof(s->build_dir), line, "BUILD_DIR");
 		copy_value(s->writer_token, sizeof(s->writer_token), line, "WRITER_TOKEN");
 		copy_value(s->reader_token, sizeof(s->reader_token), line, "READER_TOKEN");
 	}
@@ -112,7 +113,7 @@ int http_do(const char *method, const char *url, const char *body, size_t body_l
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hl = NULL;
-	struct buf b = {0}, h = {0};
+	struct buf b = { 0 }, h = { 0 };
 	CURLcode rc;
 
 	bool has_auth = false;
@@ -126,8 +127,8 @@ int http_do(const char *method, const char *url, const char *body, size_t body_l
 	if (!has_auth && default_stack) {
 		const struct stack *s = default_stack;
 		const char *tok = !strncmp(url, s->ingress, strlen(s->ingress)) ? s->writer_token
-				  : !strncmp(url, s->query, strlen(s->query))   ? s->reader_token
-										: NULL;
+		                  : !strncmp(url, s->query, strlen(s->query))   ? s->reader_token
+		                                                                : NULL;
 		if (tok && *tok) {
 			snprintf(auth, sizeof(auth), "Authorization: Bearer %s", tok);
 			hl = curl_slist_append(hl, auth);
@@ -175,7 +176,7 @@ long http_post_json(const char *url, const char *body, const char *idempotency_k
                     struct http_res *res)
 {
 	char key[200];
-	const char *headers[] = {"Content-Type: application/json", NULL, NULL};
+	const char *headers[] = { "Content-Type: application/json", NULL, NULL };
 	struct http_res local;
 	long status;
 	if (idempotency_key) {

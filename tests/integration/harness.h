@@ -16,6 +16,7 @@ struct stack {
 	char topic[128];
 	char mongodb_uri[256];
 	char state_dir[512];
+	char build_dir[512];
 	char writer_token[128];
 	char reader_token[128];
 };

@@ -41,14 +41,15 @@ static void concrete_path(const char *pattern, char *out, size_t size)
 }
 
 static long call(const char *base, const struct dapi_http_route *rt, const char *auth,
-		 struct http_res *r)
+                 struct http_res *r)
 {
 	char url[512], path[256], hdr[256];
-	const char *headers[] = {"Content-Type: application/json", hdr, NULL};
-	const char *body = rt->flags & DAPI_ROUTE_BODY
-				   ? (strstr(rt->path, "consents") ? "true"
-								   : "{\"text\":\"auth\",\"language\":\"EN\"}")
-				   : NULL;
+	const char *headers[] = { "Content-Type: application/json", hdr, NULL };
+	const char *body =
+	        rt->flags & DAPI_ROUTE_BODY
+	                ? (strstr(rt->path, "consents") ? "true"
+	                                                : "{\"text\":\"auth\",\"language\":\"EN\"}")
+	                : NULL;
 	concrete_path(rt->path, path, sizeof(path));
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(hdr, sizeof(hdr), "Authorization:%s%s", auth ? " " : "", auth ? auth : "");
@@ -57,12 +58,12 @@ static long call(const char *base, const struct dapi_http_route *rt, const char 
 }
 
 static void expect_error(const char *base, const struct dapi_http_route *rt, const char *auth,
-			 long status, const char *code)
+                         long status, const char *code)
 {
 	struct http_res r;
 	if (call(base, rt, auth, &r) != status)
 		fail_msg("%s %s with \"%s\": %ld, expected %ld", rt->method, rt->path,
-			 auth ? auth : "(none)", r.status, status);
+		         auth ? auth : "(none)", r.status, status);
 	assert_non_null(strstr(r.body, code));
 	if (status == 401)
 		assert_non_null(strstr(r.headers, "WWW-Authenticate: Bearer"));
@@ -70,7 +71,7 @@ static void expect_error(const char *base, const struct dapi_http_route *rt, con
 }
 
 static void matrix(const char *base, const struct dapi_http_route *routes, size_t n,
-		   const char *own, const char *other)
+                   const char *own, const char *other)
 {
 	char own_hdr[200], other_hdr[200];
 	snprintf(own_hdr, sizeof(own_hdr), "Bearer %s", own);
@@ -90,7 +91,8 @@ static void matrix(const char *base, const struct dapi_http_route *routes, size_
 		expect_error(base, rt, other_hdr, 403, "\"forbidden\"");
 		long st = call(base, rt, own_hdr, &r);
 		if (st == 401 || st == 403 || st >= 500)
-			fail_msg("%s %s with its own role: %ld %s", rt->method, rt->path, st, r.body);
+			fail_msg("%s %s with its own role: %ld %s", rt->method, rt->path, st,
+			         r.body);
 		http_res_free(&r);
 	}
 }

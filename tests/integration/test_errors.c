@@ -25,81 +25,84 @@ struct error_case {
 };
 
 static const struct error_case cases[] = {
-        /* ingress: paths and methods */
-        {"ingress", "POST", "/nope", "application/json", "{}", 404, "not_found", NULL},
-        {"ingress", "POST", "/data/c1", "application/json", "{}", 404, "not_found", NULL},
-        {"ingress", "GET", "/data/c1/d1", NULL, NULL, 405, "method_not_allowed", NULL},
-        {"ingress", "DELETE", "/consents/d1", NULL, NULL, 405, "method_not_allowed", NULL},
-        {"ingress", "POST", "/data/c%20x/d1", "application/json",
-         "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path", "customerId"},
-        {"ingress", "POST", "/data/c1/d%3Bx", "application/json",
-         "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path", "dialogId"},
-        {"ingress", "POST",
-         "/data/c1/"
-         "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
-         "ddddddddddddddddddddddddddddddddddddddddd",
-         "application/json", "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path",
-         "dialogId"},
-        {"ingress", "POST", "/consents/%24where", "application/json", "true", 400, "invalid_path",
-         "dialogId"},
-        /* ingress: bodies */
-        {"ingress", "POST", "/data/c1/d1", "text/plain", "{\"text\":\"a\",\"language\":\"EN\"}",
-         415, "unsupported_media_type", NULL},
-        {"ingress", "POST", "/consents/d1", "application/x-www-form-urlencoded", "true", 415,
-         "unsupported_media_type", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "", 400, "invalid_json", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":", 400, "invalid_json",
-         NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"a\",\"language\":\"EN\"}garbage", 400, "invalid_json", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"a\",\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_json", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "[]", 400, "invalid_body", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"a\",\"language\":\"EN\",\"mood\":\"ok\"}", 400, "unknown_field", NULL},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "{\"language\":\"EN\"}", 400,
-         "missing_field", "text"},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":\"a\"}", 400,
-         "missing_field", "language"},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":true,\"language\":\"EN\"}", 400, "invalid_field", "text"},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"\",\"language\":\"EN\"}", 400, "invalid_field", "text"},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"a\",\"language\":\"english\"}", 400, "invalid_field", "language"},
-        {"ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":\"a\",\"language\":7}",
-         400, "invalid_field", "language"},
-        {"ingress", "POST", "/data/c1/d1", "application/json",
-         "{\"text\":\"\xc3\x28\",\"language\":\"EN\"}", 400, "invalid_json", NULL},
-        {"ingress", "POST", "/consents/d1", "application/json", "\"true\"", 400, "invalid_field",
-         "consent"},
-        {"ingress", "POST", "/consents/d1", "application/json", "{\"consent\":1}", 400,
-         "invalid_field", "consent"},
-        {"ingress", "POST", "/consents/d1", "application/json", "{\"granted\":true}", 400,
-         "missing_field", "consent"},
-        {"ingress", "POST", "/consents/d1", "application/json", "true,", 400, "invalid_json", NULL},
-        /* query */
-        {"query", "GET", "/nope", NULL, NULL, 404, "not_found", NULL},
-        {"query", "POST", "/data", "application/json", "{}", 405, "method_not_allowed", NULL},
-        {"query", "GET", "/data?limit=0", NULL, NULL, 400, "invalid_parameter", "limit"},
-        {"query", "GET", "/data?limit=1001", NULL, NULL, 400, "invalid_parameter", "limit"},
-        {"query", "GET", "/data?limit=ten", NULL, NULL, 400, "invalid_parameter", "limit"},
-        {"query", "GET", "/data?offset=-1", NULL, NULL, 400, "invalid_parameter", "offset"},
-        {"query", "GET", "/data?language=xx_YY", NULL, NULL, 400, "invalid_parameter", "language"},
-        {"query", "GET", "/data?customerId=a%20b", NULL, NULL, 400, "invalid_parameter",
-         "customerId"},
-        {"query", "GET", "/data?customerId=a&customer_id=b", NULL, NULL, 400, "invalid_parameter",
-         "customerId"},
-        {"query", "GET", "/data?cursor=bm90LWEtY3Vyc29y", NULL, NULL, 400, "invalid_parameter",
-         "cursor"},
-        {"query", "GET", "/data?offset=3&cursor=MTI6ZDE", NULL, NULL, 400, "invalid_parameter",
-         "cursor"},
-        {"query", "GET", "/data?limit", NULL, NULL, 400, "invalid_parameter", "limit"},
-        {"query", "GET", "/data?colour=red", NULL, NULL, 400, "unknown_parameter", NULL},
-        {"query", "GET", "/data/export?limit=5", NULL, NULL, 400, "unknown_parameter", NULL},
-        {"query", "GET", "/data/c%20x/d1", NULL, NULL, 400, "invalid_path", "customerId"},
-        {"query", "GET", "/data/c1/d1?x=1", NULL, NULL, 400, "unknown_parameter", NULL},
-        {"query", "GET", "/data/c1/no-such-dialog", NULL, NULL, 404, "not_found", NULL},
+	/* ingress: paths and methods */
+	{ "ingress", "POST", "/nope", "application/json", "{}", 404, "not_found", NULL },
+	{ "ingress", "POST", "/data/c1", "application/json", "{}", 404, "not_found", NULL },
+	{ "ingress", "GET", "/data/c1/d1", NULL, NULL, 405, "method_not_allowed", NULL },
+	{ "ingress", "DELETE", "/consents/d1", NULL, NULL, 405, "method_not_allowed", NULL },
+	{ "ingress", "POST", "/data/c%20x/d1", "application/json",
+	  "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path", "customerId" },
+	{ "ingress", "POST", "/data/c1/d%3Bx", "application/json",
+	  "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path", "dialogId" },
+	{ "ingress", "POST",
+	  "/data/c1/"
+	  "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+	  "d"
+	  "ddddddddddddddddddddddddddddddddddddddddd",
+	  "application/json", "{\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_path",
+	  "dialogId" },
+	{ "ingress", "POST", "/consents/%24where", "application/json", "true", 400, "invalid_path",
+	  "dialogId" },
+	/* ingress: bodies */
+	{ "ingress", "POST", "/data/c1/d1", "text/plain", "{\"text\":\"a\",\"language\":\"EN\"}",
+	  415, "unsupported_media_type", NULL },
+	{ "ingress", "POST", "/consents/d1", "application/x-www-form-urlencoded", "true", 415,
+	  "unsupported_media_type", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "", 400, "invalid_json", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":", 400, "invalid_json",
+	  NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"a\",\"language\":\"EN\"}garbage", 400, "invalid_json", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"a\",\"text\":\"a\",\"language\":\"EN\"}", 400, "invalid_json", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "[]", 400, "invalid_body", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"a\",\"language\":\"EN\",\"mood\":\"ok\"}", 400, "unknown_field", NULL },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "{\"language\":\"EN\"}", 400,
+	  "missing_field", "text" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":\"a\"}", 400,
+	  "missing_field", "language" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":true,\"language\":\"EN\"}", 400, "invalid_field", "text" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"\",\"language\":\"EN\"}", 400, "invalid_field", "text" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"a\",\"language\":\"english\"}", 400, "invalid_field", "language" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json", "{\"text\":\"a\",\"language\":7}",
+	  400, "invalid_field", "language" },
+	{ "ingress", "POST", "/data/c1/d1", "application/json",
+	  "{\"text\":\"\xc3\x28\",\"language\":\"EN\"}", 400, "invalid_json", NULL },
+	{ "ingress", "POST", "/consents/d1", "application/json", "\"true\"", 400, "invalid_field",
+	  "consent" },
+	{ "ingress", "POST", "/consents/d1", "application/json", "{\"consent\":1}", 400,
+	  "invalid_field", "consent" },
+	{ "ingress", "POST", "/consents/d1", "application/json", "{\"granted\":true}", 400,
+	  "missing_field", "consent" },
+	{ "ingress", "POST", "/consents/d1", "application/json", "true,", 400, "invalid_json",
+	  NULL },
+	/* query */
+	{ "query", "GET", "/nope", NULL, NULL, 404, "not_found", NULL },
+	{ "query", "POST", "/data", "application/json", "{}", 405, "method_not_allowed", NULL },
+	{ "query", "GET", "/data?limit=0", NULL, NULL, 400, "invalid_parameter", "limit" },
+	{ "query", "GET", "/data?limit=1001", NULL, NULL, 400, "invalid_parameter", "limit" },
+	{ "query", "GET", "/data?limit=ten", NULL, NULL, 400, "invalid_parameter", "limit" },
+	{ "query", "GET", "/data?offset=-1", NULL, NULL, 400, "invalid_parameter", "offset" },
+	{ "query", "GET", "/data?language=xx_YY", NULL, NULL, 400, "invalid_parameter",
+	  "language" },
+	{ "query", "GET", "/data?customerId=a%20b", NULL, NULL, 400, "invalid_parameter",
+	  "customerId" },
+	{ "query", "GET", "/data?customerId=a&customer_id=b", NULL, NULL, 400, "invalid_parameter",
+	  "customerId" },
+	{ "query", "GET", "/data?cursor=bm90LWEtY3Vyc29y", NULL, NULL, 400, "invalid_parameter",
+	  "cursor" },
+	{ "query", "GET", "/data?offset=3&cursor=MTI6ZDE", NULL, NULL, 400, "invalid_parameter",
+	  "cursor" },
+	{ "query", "GET", "/data?limit", NULL, NULL, 400, "invalid_parameter", "limit" },
+	{ "query", "GET", "/data?colour=red", NULL, NULL, 400, "unknown_parameter", NULL },
+	{ "query", "GET", "/data/export?limit=5", NULL, NULL, 400, "unknown_parameter", NULL },
+	{ "query", "GET", "/data/c%20x/d1", NULL, NULL, 400, "invalid_path", "customerId" },
+	{ "query", "GET", "/data/c1/d1?x=1", NULL, NULL, 400, "unknown_parameter", NULL },
+	{ "query", "GET", "/data/c1/no-such-dialog", NULL, NULL, 404, "not_found", NULL },
 };
 
 static int setup(void **state)
@@ -114,7 +117,7 @@ static int setup(void **state)
 static void check_case(const struct error_case *c)
 {
 	char url[1024], ct[128];
-	const char *headers[] = {NULL, NULL};
+	const char *headers[] = { NULL, NULL };
 	struct http_res r;
 
 	snprintf(url, sizeof(url), "%s%s", !strcmp(c->service, "ingress") ? S.ingress : S.query,
@@ -154,9 +157,9 @@ static void oversized_bodies_get_413(void **state)
 {
 	size_t n = 70 * 1024;
 	char *big = malloc(n), url[256];
-	const char *plain[] = {"Content-Type: application/json", NULL};
-	const char *chunked[] = {"Content-Type: application/json", "Transfer-Encoding: chunked",
-	                         NULL};
+	const char *plain[] = { "Content-Type: application/json", NULL };
+	const char *chunked[] = { "Content-Type: application/json", "Transfer-Encoding: chunked",
+		                  NULL };
 	struct http_res r;
 
 	memset(big, 'a', n);
@@ -188,7 +191,7 @@ static void missing_content_type_is_accepted(void **state)
 	const char *body = "{\"text\":\"no content type\",\"language\":\"EN\"}";
 	snprintf(url, sizeof(url), "%s/data/%s-c/%s-noct", S.ingress, run_id(), run_id());
 	assert_int_equal(http_do("POST", url, body, strlen(body),
-	                         (const char *[]){"Content-Type:", NULL}, &r),
+	                         (const char *[]){ "Content-Type:", NULL }, &r),
 	                 0);
 	assert_int_equal(r.status, 202);
 	http_res_free(&r);
@@ -197,9 +200,9 @@ static void missing_content_type_is_accepted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(every_client_error_is_precise),
-	        cmocka_unit_test(oversized_bodies_get_413),
-	        cmocka_unit_test(missing_content_type_is_accepted),
+		cmocka_unit_test(every_client_error_is_precise),
+		cmocka_unit_test(oversized_bodies_get_413),
+		cmocka_unit_test(missing_content_type_is_accepted),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, setup, NULL);

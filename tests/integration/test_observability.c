@@ -35,7 +35,7 @@ static char *get_text(const char *base, const char *path, long *status)
 
 static void every_program_answers_health_and_readiness(void **state)
 {
-	const char *bases[] = {S.ingress, S.query, S.ingestd_admin};
+	const char *bases[] = { S.ingress, S.query, S.ingestd_admin };
 	for (int i = 0; i < 3; i++) {
 		long st;
 		free(get_text(bases[i], "/healthz", &st));
@@ -65,22 +65,31 @@ static void metrics_follow_the_traffic(void **state)
 	char *m = get_text(S.ingress, "/metrics", &st);
 	assert_int_equal(st, 200);
 	assert_non_null(strstr(m, "# TYPE dataapi_http_requests_total counter"));
-	assert_non_null(strstr(m, "dataapi_http_requests_total{route=\"/data/*/*\",method=\"POST\",status=\"202\"}"));
-	assert_non_null(strstr(m, "dataapi_events_published_total{type=\"message\",result=\"ok\"}"));
-	assert_non_null(strstr(m, "dataapi_produce_duration_seconds_bucket{result=\"ok\",le=\"+Inf\"}"));
-	assert_non_null(strstr(m, "dataapi_http_request_duration_seconds_count{route=\"/consents/*\"}"));
+	assert_non_null(strstr(
+	        m,
+	        "dataapi_http_requests_total{route=\"/data/*/*\",method=\"POST\",status=\"202\"}"));
+	assert_non_null(
+	        strstr(m, "dataapi_events_published_total{type=\"message\",result=\"ok\"}"));
+	assert_non_null(
+	        strstr(m, "dataapi_produce_duration_seconds_bucket{result=\"ok\",le=\"+Inf\"}"));
+	assert_non_null(
+	        strstr(m, "dataapi_http_request_duration_seconds_count{route=\"/consents/*\"}"));
 	assert_non_null(strstr(m, "dataapi_ingress_inflight "));
 	free(m);
 
 	m = get_text(S.query, "/metrics", &st);
 	assert_int_equal(st, 200);
-	assert_non_null(strstr(m, "dataapi_http_requests_total{route=\"/data/*/*\",method=\"GET\",status=\"200\"}"));
+	assert_non_null(strstr(
+	        m,
+	        "dataapi_http_requests_total{route=\"/data/*/*\",method=\"GET\",status=\"200\"}"));
 	free(m);
 
 	m = get_text(S.ingestd_admin, "/metrics", &st);
 	assert_int_equal(st, 200);
-	assert_non_null(strstr(m, "dataapi_events_applied_total{type=\"message\",outcome=\"created\"}"));
-	assert_non_null(strstr(m, "dataapi_events_applied_total{type=\"consent\",outcome=\"consented\"}"));
+	assert_non_null(
+	        strstr(m, "dataapi_events_applied_total{type=\"message\",outcome=\"created\"}"));
+	assert_non_null(
+	        strstr(m, "dataapi_events_applied_total{type=\"consent\",outcome=\"consented\"}"));
 	assert_non_null(strstr(m, "dataapi_dlq_total{reason=\"invalid_json\"}"));
 	assert_non_null(strstr(m, "dataapi_batch_duration_seconds_count "));
 	assert_non_null(strstr(m, "# TYPE dataapi_sweeper_deleted_total counter"));
@@ -99,9 +108,10 @@ static void metrics_follow_the_traffic(void **state)
 	/* The text and the tokens never reach a log. */
 	char cmd[2048];
 	snprintf(cmd, sizeof(cmd), "grep -rlF -e '%s' -e '%s' -e '%s' '%s/logs'", secret,
-		 S.writer_token, S.reader_token, S.state_dir);
+	         S.writer_token, S.reader_token, S.state_dir);
 	assert_int_not_equal(system(cmd), 0); /* grep finds nothing: exit 1 */
-	snprintf(cmd, sizeof(cmd), "grep -qF '\"event\":\"started\"' '%s/logs/ingress.log'", S.state_dir);
+	snprintf(cmd, sizeof(cmd), "grep -qF '\"event\":\"started\"' '%s/logs/ingress.log'",
+	         S.state_dir);
 	assert_int_equal(system(cmd), 0); /* ... while the logs are there and have lines */
 }
 

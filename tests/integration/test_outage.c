@@ -80,8 +80,8 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 	assert_int_equal(accepted_after, 3);
 
 	/* consent everything and check that each acknowledged message is stored exactly once */
-	const char *groups[] = {"before", "down"};
-	int counts[] = {5, 3};
+	const char *groups[] = { "before", "down" };
+	int counts[] = { 5, 3 };
 	for (int g = 0; g < 2; g++)
 		for (int i = 0; i < counts[g]; i++) {
 			snprintf(durl, sizeof(durl), "%s/consents/%s-%s-%d", S.ingress, run_id(),
@@ -104,8 +104,8 @@ static void broker_down_means_503_and_nothing_acknowledged_is_lost(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_teardown(broker_down_means_503_and_nothing_acknowledged_is_lost,
-	                                  teardown),
+		cmocka_unit_test_teardown(broker_down_means_503_and_nothing_acknowledged_is_lost,
+		                          teardown),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, setup, NULL);

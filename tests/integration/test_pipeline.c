@@ -184,8 +184,8 @@ static void messages_keep_their_order(void **state)
 static void sort_and_filters(void **state)
 {
 	const char *c1 = uid("sortA"), *c2 = uid("sortB");
-	const char *d[4] = {uid("s0"), uid("s1"), uid("s2"), uid("s3")};
-	const char *lang[4] = {"FR", "EN", "FR", "EN"};
+	const char *d[4] = { uid("s0"), uid("s1"), uid("s2"), uid("s3") };
+	const char *lang[4] = { "FR", "EN", "FR", "EN" };
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(post_message(i < 2 ? c1 : c2, d[i], "x", lang[i]), 202);
 		assert_int_equal(post_consent(d[i], true), 202);
@@ -250,7 +250,7 @@ static void pagination_sees_each_dialog_once(void **state)
 	assert_true(kafka_wait_drained(&S, WAIT_MS));
 
 	/* offset pages of 7 */
-	int seen_offset[N] = {0}, count = 0;
+	int seen_offset[N] = { 0 }, count = 0;
 	char first_order[N][128];
 	for (int off = 0; off < N + 7; off += 7) {
 		long st;
@@ -396,18 +396,18 @@ static void poison_goes_to_the_dlq_and_later_events_apply(void **state)
 	const char *c = uid("c"), *d = uid("poison");
 	char reason[64] = "", ev[512];
 	static const char *const poisons[] = {
-	        "not json at all",
-	        "{\"v\":9,\"type\":\"message\"}",
-	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\"}",
-	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"$where\","
-	        "\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-"
-	        "22T10:00:00Z\"}",
-	        "{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\","
-	        "\"customerId\":\"c\",\"text\":\"\xff\xfe\",\"language\":\"EN\",\"receivedAt\":"
-	        "\"2026-11-22T10:00:00Z\"}",
+		"not json at all",
+		"{\"v\":9,\"type\":\"message\"}",
+		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\"}",
+		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"$where\","
+		"\"customerId\":\"c\",\"text\":\"t\",\"language\":\"EN\",\"receivedAt\":\"2026-11-"
+		"22T10:00:00Z\"}",
+		"{\"v\":1,\"type\":\"message\",\"eventId\":\"x\",\"dialogId\":\"%s\","
+		"\"customerId\":\"c\",\"text\":\"\xff\xfe\",\"language\":\"EN\",\"receivedAt\":"
+		"\"2026-11-22T10:00:00Z\"}",
 	};
-	static const char *const reasons[] = {"invalid_json", "unsupported_version",
-	                                      "missing_field", "invalid_field", "invalid_json"};
+	static const char *const reasons[] = { "invalid_json", "unsupported_version",
+		                               "missing_field", "invalid_field", "invalid_json" };
 	for (int i = 0; i < 5; i++) {
 		char key[128];
 		snprintf(key, sizeof(key), "%s-%d", d, i);
@@ -458,17 +458,17 @@ static void a_message_from_another_customer_is_dead_lettered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(a_dialog_is_readable_only_after_consent),
-	        cmocka_unit_test(revocation_erases_for_good),
-	        cmocka_unit_test(revocation_before_any_message_blocks_later_ones),
-	        cmocka_unit_test(messages_keep_their_order),
-	        cmocka_unit_test(sort_and_filters),
-	        cmocka_unit_test(pagination_sees_each_dialog_once),
-	        cmocka_unit_test(export_streams_every_match_in_order),
-	        cmocka_unit_test(a_retried_request_is_stored_once),
-	        cmocka_unit_test(the_same_event_produced_twice_is_stored_once),
-	        cmocka_unit_test(poison_goes_to_the_dlq_and_later_events_apply),
-	        cmocka_unit_test(a_message_from_another_customer_is_dead_lettered),
+		cmocka_unit_test(a_dialog_is_readable_only_after_consent),
+		cmocka_unit_test(revocation_erases_for_good),
+		cmocka_unit_test(revocation_before_any_message_blocks_later_ones),
+		cmocka_unit_test(messages_keep_their_order),
+		cmocka_unit_test(sort_and_filters),
+		cmocka_unit_test(pagination_sees_each_dialog_once),
+		cmocka_unit_test(export_streams_every_match_in_order),
+		cmocka_unit_test(a_retried_request_is_stored_once),
+		cmocka_unit_test(the_same_event_produced_twice_is_stored_once),
+		cmocka_unit_test(poison_goes_to_the_dlq_and_later_events_apply),
+		cmocka_unit_test(a_message_from_another_customer_is_dead_lettered),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	mongoc_init();

@@ -10,24 +10,24 @@
 
 static struct dapi_event msg(const char *id, const char *customer, const char *lang, int64_t at)
 {
-	struct dapi_event ev = {.type = DAPI_EVENT_MESSAGE,
-	                        .event_id = id,
-	                        .dialog_id = "d1",
-	                        .customer_id = customer,
-	                        .text = "hello",
-	                        .text_len = 5,
-	                        .received_at = at};
+	struct dapi_event ev = { .type = DAPI_EVENT_MESSAGE,
+		                 .event_id = id,
+		                 .dialog_id = "d1",
+		                 .customer_id = customer,
+		                 .text = "hello",
+		                 .text_len = 5,
+		                 .received_at = at };
 	strcpy(ev.language, lang);
 	return ev;
 }
 
 static struct dapi_event consent(const char *id, bool granted, int64_t at)
 {
-	struct dapi_event ev = {.type = DAPI_EVENT_CONSENT,
-	                        .event_id = id,
-	                        .dialog_id = "d1",
-	                        .granted = granted,
-	                        .received_at = at};
+	struct dapi_event ev = { .type = DAPI_EVENT_CONSENT,
+		                 .event_id = id,
+		                 .dialog_id = "d1",
+		                 .granted = granted,
+		                 .received_at = at };
 	return ev;
 }
 
@@ -119,7 +119,7 @@ static void consent_false_cells(void **state)
 {
 	struct dapi_dialog d;
 	struct dapi_event no = consent("k2", false, 400);
-	enum dapi_dialog_state erasable[] = {DAPI_DIALOG_PENDING, DAPI_DIALOG_CONSENTED};
+	enum dapi_dialog_state erasable[] = { DAPI_DIALOG_PENDING, DAPI_DIALOG_CONSENTED };
 
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &no), DAPI_APPLY_TOMBSTONED);
@@ -166,11 +166,11 @@ static void duplicates_and_mismatches(void **state)
 static void a_batch_ending_in_revocation_leaves_only_a_tombstone(void **state)
 {
 	struct dapi_dialog d;
-	struct dapi_event e[] = {msg("a", "c1", "EN", 1), msg("b", "c1", "FR", 2),
-	                         consent("y", true, 3),   consent("n", false, 4),
-	                         msg("c", "c1", "EN", 5), consent("y2", true, 6)};
-	int expect[] = {DAPI_APPLY_CREATED, DAPI_APPLY_APPENDED,        DAPI_APPLY_CONSENTED,
-	                DAPI_APPLY_ERASED,  DAPI_APPLY_DROPPED_REVOKED, DAPI_APPLY_NOOP};
+	struct dapi_event e[] = { msg("a", "c1", "EN", 1), msg("b", "c1", "FR", 2),
+		                  consent("y", true, 3),   consent("n", false, 4),
+		                  msg("c", "c1", "EN", 5), consent("y2", true, 6) };
+	int expect[] = { DAPI_APPLY_CREATED, DAPI_APPLY_APPENDED,        DAPI_APPLY_CONSENTED,
+		         DAPI_APPLY_ERASED,  DAPI_APPLY_DROPPED_REVOKED, DAPI_APPLY_NOOP };
 
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	for (int i = 0; i < 6; i++)
@@ -186,8 +186,8 @@ static void reapplying_a_batch_changes_nothing(void **state)
 	/* After a write conflict the batch is applied again to what was stored: the result
 	 * must be what one application gives. */
 	struct dapi_dialog d;
-	struct dapi_event e[] = {msg("a", "c1", "EN", 1), msg("b", "c1", "EN", 2),
-	                         consent("y", true, 3)};
+	struct dapi_event e[] = { msg("a", "c1", "EN", 1), msg("b", "c1", "EN", 2),
+		                  consent("y", true, 3) };
 
 	dapi_dialog_init(&d, "d1");
 	d.state = d.loaded_state = DAPI_DIALOG_CONSENTED;
@@ -219,13 +219,13 @@ static void last_message_time_never_goes_back(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(message_cells),
-	        cmocka_unit_test(consent_true_cells),
-	        cmocka_unit_test(consent_false_cells),
-	        cmocka_unit_test(duplicates_and_mismatches),
-	        cmocka_unit_test(a_batch_ending_in_revocation_leaves_only_a_tombstone),
-	        cmocka_unit_test(reapplying_a_batch_changes_nothing),
-	        cmocka_unit_test(last_message_time_never_goes_back),
+		cmocka_unit_test(message_cells),
+		cmocka_unit_test(consent_true_cells),
+		cmocka_unit_test(consent_false_cells),
+		cmocka_unit_test(duplicates_and_mismatches),
+		cmocka_unit_test(a_batch_ending_in_revocation_leaves_only_a_tombstone),
+		cmocka_unit_test(reapplying_a_batch_changes_nothing),
+		cmocka_unit_test(last_message_time_never_goes_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,21 +39,28 @@ static void spec_tokens_decide_401_and_403(void **state)
 {
 	char err[256];
 	struct dapi_auth *a = dapi_auth_new();
-	assert_int_equal(dapi_auth_load_spec(a, "writer:w-secret;reader:r-secret;writer,reader:both", err, sizeof(err)), 0);
+	assert_int_equal(dapi_auth_load_spec(a,
+	                                     "writer:w-secret;reader:r-secret;writer,reader:both",
+	                                     err, sizeof(err)),
+	                 0);
 	assert_int_equal(dapi_auth_count(a), 3);
 	assert_int_equal(dapi_auth_check(a, "Bearer w-secret", DAPI_ROLE_WRITER), DAPI_AUTH_OK);
 	assert_int_equal(dapi_auth_check(a, "bearer   w-secret ", DAPI_ROLE_WRITER), DAPI_AUTH_OK);
-	assert_int_equal(dapi_auth_check(a, "Bearer w-secret", DAPI_ROLE_READER), DAPI_AUTH_FORBIDDEN);
+	assert_int_equal(dapi_auth_check(a, "Bearer w-secret", DAPI_ROLE_READER),
+	                 DAPI_AUTH_FORBIDDEN);
 	assert_int_equal(dapi_auth_check(a, "Bearer r-secret", DAPI_ROLE_READER), DAPI_AUTH_OK);
-	assert_int_equal(dapi_auth_check(a, "Bearer r-secret", DAPI_ROLE_WRITER), DAPI_AUTH_FORBIDDEN);
+	assert_int_equal(dapi_auth_check(a, "Bearer r-secret", DAPI_ROLE_WRITER),
+	                 DAPI_AUTH_FORBIDDEN);
 	assert_int_equal(dapi_auth_check(a, "Bearer both", DAPI_ROLE_READER), DAPI_AUTH_OK);
 	assert_int_equal(dapi_auth_check(a, "Bearer both", DAPI_ROLE_WRITER), DAPI_AUTH_OK);
-	assert_int_equal(dapi_auth_check(a, "Bearer w-secreT", DAPI_ROLE_WRITER), DAPI_AUTH_UNKNOWN);
+	assert_int_equal(dapi_auth_check(a, "Bearer w-secreT", DAPI_ROLE_WRITER),
+	                 DAPI_AUTH_UNKNOWN);
 	assert_int_equal(dapi_auth_check(a, "Bearer w-secre", DAPI_ROLE_WRITER), DAPI_AUTH_UNKNOWN);
 	assert_int_equal(dapi_auth_check(a, NULL, DAPI_ROLE_WRITER), DAPI_AUTH_MISSING);
 	assert_int_equal(dapi_auth_check(a, "", DAPI_ROLE_WRITER), DAPI_AUTH_MISSING);
 	assert_int_equal(dapi_auth_check(a, "Bearer ", DAPI_ROLE_WRITER), DAPI_AUTH_MISSING);
-	assert_int_equal(dapi_auth_check(a, "Basic dzpzZWNyZXQ=", DAPI_ROLE_WRITER), DAPI_AUTH_MISSING);
+	assert_int_equal(dapi_auth_check(a, "Basic dzpzZWNyZXQ=", DAPI_ROLE_WRITER),
+	                 DAPI_AUTH_MISSING);
 	assert_int_equal(dapi_auth_check(a, "w-secret", DAPI_ROLE_WRITER), DAPI_AUTH_MISSING);
 	dapi_auth_destroy(a);
 }
@@ -82,9 +89,11 @@ static void bad_files_and_specs_are_refused(void **state)
 {
 	char err[256];
 	struct dapi_auth *a = dapi_auth_new();
-	assert_int_equal(dapi_auth_load_file(a, write_file("writer not-a-hash\n"), err, sizeof(err)), -1);
+	assert_int_equal(
+	        dapi_auth_load_file(a, write_file("writer not-a-hash\n"), err, sizeof(err)), -1);
 	assert_non_null(strstr(err, ":1:"));
-	assert_int_equal(dapi_auth_load_file(a, write_file("admin " W_HASH "\n"), err, sizeof(err)), -1);
+	assert_int_equal(dapi_auth_load_file(a, write_file("admin " W_HASH "\n"), err, sizeof(err)),
+	                 -1);
 	assert_int_equal(dapi_auth_load_file(a, "/nonexistent/tokens", err, sizeof(err)), -1);
 	assert_int_equal(dapi_auth_load_spec(a, "writer", err, sizeof(err)), -1);
 	assert_int_equal(dapi_auth_load_spec(a, "writer:", err, sizeof(err)), -1);

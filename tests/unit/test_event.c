@@ -23,13 +23,13 @@ static const char *decode_reason(const char *json, size_t max_text)
 
 static void message_round_trips(void **state)
 {
-	struct dapi_event in = {.type = DAPI_EVENT_MESSAGE,
-	                        .event_id = "e-1",
-	                        .dialog_id = "d.1",
-	                        .customer_id = "c@1",
-	                        .text = "caf\xc3\xa9 \"quoted\"\n",
-	                        .language = "PT-BR",
-	                        .received_at = 1795341600123LL};
+	struct dapi_event in = { .type = DAPI_EVENT_MESSAGE,
+		                 .event_id = "e-1",
+		                 .dialog_id = "d.1",
+		                 .customer_id = "c@1",
+		                 .text = "caf\xc3\xa9 \"quoted\"\n",
+		                 .language = "PT-BR",
+		                 .received_at = 1795341600123LL };
 	struct dapi_event out;
 	char detail[160];
 	size_t len;
@@ -54,11 +54,11 @@ static void message_round_trips(void **state)
 
 static void consent_round_trips(void **state)
 {
-	struct dapi_event in = {.type = DAPI_EVENT_CONSENT,
-	                        .event_id = "e2",
-	                        .dialog_id = "d1",
-	                        .granted = false,
-	                        .received_at = 1000};
+	struct dapi_event in = { .type = DAPI_EVENT_CONSENT,
+		                 .event_id = "e2",
+		                 .dialog_id = "d1",
+		                 .granted = false,
+		                 .received_at = 1000 };
 	struct dapi_event out;
 	char detail[160];
 	size_t len;
@@ -136,10 +136,10 @@ static void a_megabyte_of_text_is_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(message_round_trips),
-	        cmocka_unit_test(consent_round_trips),
-	        cmocka_unit_test(poison_records_have_reasons),
-	        cmocka_unit_test(a_megabyte_of_text_is_refused),
+		cmocka_unit_test(message_round_trips),
+		cmocka_unit_test(consent_round_trips),
+		cmocka_unit_test(poison_records_have_reasons),
+		cmocka_unit_test(a_megabyte_of_text_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

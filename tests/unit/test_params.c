@@ -11,7 +11,7 @@
 static bool add(struct dapi_query_params *p, const char *k, const char *v, const char **code,
                 const char **field)
 {
-	struct dapi_input_error err = {0};
+	struct dapi_input_error err = { 0 };
 	bool ok = dapi_query_params_add(p, k, v, &err);
 	*code = err.code;
 	*field = err.field;
@@ -40,20 +40,20 @@ static void bad_values_name_their_parameter(void **state)
 	static const struct {
 		const char *k, *v, *code, *field;
 	} cases[] = {
-	        {"limit", "0", "invalid_parameter", "limit"},
-	        {"limit", "1001", "invalid_parameter", "limit"},
-	        {"limit", "-1", "invalid_parameter", "limit"},
-	        {"limit", "1e2", "invalid_parameter", "limit"},
-	        {"limit", " 5", "invalid_parameter", "limit"},
-	        {"limit", "", "invalid_parameter", "limit"},
-	        {"limit", NULL, "invalid_parameter", "limit"},
-	        {"offset", "x", "invalid_parameter", "offset"},
-	        {"offset", "99999999999999999999", "invalid_parameter", "offset"},
-	        {"language", "english", "invalid_parameter", "language"},
-	        {"customerId", "a b", "invalid_parameter", "customerId"},
-	        {"cursor", "!!", "invalid_parameter", "cursor"},
-	        {"sort", "asc", "unknown_parameter", NULL},
-	        {"Limit", "5", "unknown_parameter", NULL},
+		{ "limit", "0", "invalid_parameter", "limit" },
+		{ "limit", "1001", "invalid_parameter", "limit" },
+		{ "limit", "-1", "invalid_parameter", "limit" },
+		{ "limit", "1e2", "invalid_parameter", "limit" },
+		{ "limit", " 5", "invalid_parameter", "limit" },
+		{ "limit", "", "invalid_parameter", "limit" },
+		{ "limit", NULL, "invalid_parameter", "limit" },
+		{ "offset", "x", "invalid_parameter", "offset" },
+		{ "offset", "99999999999999999999", "invalid_parameter", "offset" },
+		{ "language", "english", "invalid_parameter", "language" },
+		{ "customerId", "a b", "invalid_parameter", "customerId" },
+		{ "cursor", "!!", "invalid_parameter", "cursor" },
+		{ "sort", "asc", "unknown_parameter", NULL },
+		{ "Limit", "5", "unknown_parameter", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dapi_query_params p;
@@ -98,8 +98,8 @@ static void repeats_and_combinations_are_refused(void **state)
 
 static void cursors_round_trip(void **state)
 {
-	const char *ids[] = {"d", "dialog-42", "a.b:c~d@e+f_g-h", "x"};
-	int64_t times[] = {0, 1795341600123LL, -5, INT64_MAX};
+	const char *ids[] = { "d", "dialog-42", "a.b:c~d@e+f_g-h", "x" };
+	int64_t times[] = { 0, 1795341600123LL, -5, INT64_MAX };
 	for (int i = 0; i < 4; i++) {
 		char cur[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
 		int64_t ms;
@@ -133,11 +133,11 @@ static void forged_cursors_are_refused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(defaults_and_values),
-	        cmocka_unit_test(bad_values_name_their_parameter),
-	        cmocka_unit_test(repeats_and_combinations_are_refused),
-	        cmocka_unit_test(cursors_round_trip),
-	        cmocka_unit_test(forged_cursors_are_refused),
+		cmocka_unit_test(defaults_and_values),
+		cmocka_unit_test(bad_values_name_their_parameter),
+		cmocka_unit_test(repeats_and_combinations_are_refused),
+		cmocka_unit_test(cursors_round_trip),
+		cmocka_unit_test(forged_cursors_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@ static void expect_message_error(const char *body, size_t max_text, const char *
                                  const char *field)
 {
 	struct dapi_message_req req;
-	struct dapi_input_error err = {0};
+	struct dapi_input_error err = { 0 };
 	assert_false(dapi_message_req_parse(body, strlen(body), max_text, &req, &err));
 	assert_string_equal(err.code, code);
 	if (field)
@@ -75,7 +75,7 @@ static void text_at_the_limit_is_accepted(void **state)
 
 static void consent_bodies(void **state)
 {
-	struct dapi_input_error err = {0};
+	struct dapi_input_error err = { 0 };
 	bool granted = false;
 	assert_true(dapi_consent_req_parse("true", 4, &granted, &err));
 	assert_true(granted);
@@ -103,10 +103,10 @@ static void consent_bodies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(a_valid_message_is_parsed),
-	        cmocka_unit_test(message_errors_are_precise),
-	        cmocka_unit_test(text_at_the_limit_is_accepted),
-	        cmocka_unit_test(consent_bodies),
+		cmocka_unit_test(a_valid_message_is_parsed),
+		cmocka_unit_test(message_errors_are_precise),
+		cmocka_unit_test(text_at_the_limit_is_accepted),
+		cmocka_unit_test(consent_bodies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

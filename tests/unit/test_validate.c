@@ -126,12 +126,12 @@ static void event_ids_from_keys_are_stable_and_scoped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(ids_follow_the_charset),
-	        cmocka_unit_test(language_tags_are_normalised),
-	        cmocka_unit_test(idempotency_keys_are_printable),
-	        cmocka_unit_test(times_round_trip),
-	        cmocka_unit_test(durations_parse_with_units),
-	        cmocka_unit_test(event_ids_from_keys_are_stable_and_scoped),
+		cmocka_unit_test(ids_follow_the_charset),
+		cmocka_unit_test(language_tags_are_normalised),
+		cmocka_unit_test(idempotency_keys_are_printable),
+		cmocka_unit_test(times_round_trip),
+		cmocka_unit_test(durations_parse_with_units),
+		cmocka_unit_test(event_ids_from_keys_are_stable_and_scoped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

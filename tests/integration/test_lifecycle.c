@@ -1,0 +1,374 @@
+/* Integration: replay into an empty database rebuilds identical documents; the sweepers
+ * erase expired pending dialogs and tombstones; SIGTERM makes each program finish its work
+ * and exit 0 within a bound. Runs in this order on purpose: the sweeper test deletes
+ * documents a replay would bring back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <mongoc/mongoc.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define INGESTD_TEST_ARGS "-X auto.commit.interval.ms=200"
+
+static struct stack S;
+
+static int setup(void **state)
+{
+	char url[256];
+	stack_load(&S);
+	snprintf(url, sizeof(url), "%s/readyz", S.ingress);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	return 0;
+}
+
+/* Restarts the stack's ingestd with extra arguments (NULL: the test defaults). */
+static void restart_ingestd(const char *args)
+{
+	char url[256];
+	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
+	setenv("DAPI_INGESTD_ARGS", args ? args : INGESTD_TEST_ARGS, 1);
+	assert_int_equal(stack_ctl(&S, "start", "ingestd"), 0);
+	snprintf(url, sizeof(url), "%s/readyz", S.ingestd_admin);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+}
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* Starts build/<dir>/<prog> with args, output appended to the stack's logs. */
+static pid_t spawn(const char *dir, const char *prog, char *const args[])
+{
+	char path[1024], log[1024];
+	char *argv[32];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/%s/%s", S.build_dir, dir, prog);
+	snprintf(log, sizeof(log), "%s/logs/lifecycle-%s.log", S.state_dir, prog);
+	argv[n++] = path;
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(path, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Waits for pid; returns its exit status, or -1 when it did not exit in time (killed). */
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+	int status;
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
+}
+
+/* ---- replay ----------------------------------------------------------------------- */
+
+/* Every document, keys sorted, in _id order: one canonical text for comparisons. */
+static char *canonical_dump(void)
+{
+	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, "dataapi", "dialogs");
+	bson_t *opts = BCON_NEW("sort", "{", "_id", BCON_INT32(1), "}");
+	bson_t filter = BSON_INITIALIZER;
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+	json_t *all = json_array();
+	const bson_t *doc;
+	bson_error_t err;
+
+	while (mongoc_cursor_next(cur, &doc)) {
+		char *text = bson_as_canonical_extended_json(doc, NULL);
+		json_array_append_new(all, json_loads(text, 0, NULL));
+		bson_free(text);
+	}
+	assert_false(mongoc_cursor_error(cur, &err));
+	mongoc_cursor_destroy(cur);
+	bson_destroy(opts);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	char *out = json_dumps(all, JSON_SORT_KEYS | JSON_INDENT(1));
+	json_decref(all);
+	return out;
+}
+
+static void drop_database(void)
+{
+	bson_error_t err;
+	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
+	mongoc_database_t *db = mongoc_client_get_database(client, "dataapi");
+	assert_true(mongoc_database_drop(db, &err));
+	mongoc_database_destroy(db);
+	mongoc_client_destroy(client);
+}
+
+static void replay_into_an_empty_database_rebuilds_it(void **state)
+{
+	char url[512], d[128];
+	/* some history of our own: messages, consents, a revocation */
+	for (int i = 0; i < 6; i++) {
+		snprintf(d, sizeof(d), "%s-replay-%d", run_id(), i);
+		snprintf(url, sizeof(url), "%s/data/rc/%s", S.ingress, d);
+		assert_int_equal(http_post_json(url, "{\"text\":\"one\",\"language\":\"EN\"}", NULL, NULL), 202);
+		assert_int_equal(http_post_json(url, "{\"text\":\"two\",\"language\":\"DE\"}", NULL, NULL), 202);
+		snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, d);
+		assert_int_equal(http_post_json(url, i % 3 ? "true" : "false", NULL, NULL), 202);
+	}
+	assert_true(kafka_wait_drained(&S, 30000));
+	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
+	char *before = canonical_dump();
+	assert_true(strlen(before) > 100);
+
+	drop_database();
+	char *empty = canonical_dump();
+	assert_string_equal(empty, "[]");
+	free(empty);
+
+	restart_ingestd("--replay-from earliest " INGESTD_TEST_ARGS);
+	assert_true(kafka_wait_drained(&S, 60000));
+	char *after = canonical_dump();
+	if (strcmp(before, after) != 0)
+		fail_msg("replayed store differs: %zu bytes before, %zu after", strlen(before),
+			 strlen(after));
+	free(before);
+	free(after);
+	restart_ingestd(NULL);
+}
+
+static void replay_refuses_bad_values_and_active_groups(void **state)
+{
+	char brokers[200];
+	snprintf(brokers, sizeof(brokers), "%s", S.brokers);
+	/* bad value: exit 2 before connecting anywhere */
+	pid_t pid = spawn("ingest", "dataapi-ingestd",
+			  (char *[]){"--replay-from", "yesterday", NULL});
+	assert_int_equal(wait_exit(pid, 10000), 2);
+	/* the stack's ingestd is an active member: moving offsets must fail, not disturb it */
+	pid = spawn("ingest", "dataapi-ingestd",
+		    (char *[]){"--kafka-brokers", brokers, "--mongodb-uri", S.mongodb_uri,
+			       "--admin-port", "0", "--replay-from", "earliest", NULL});
+	assert_int_equal(wait_exit(pid, 30000), 1);
+}
+
+/* ---- sweepers --------------------------------------------------------------------- */
+
+static void sweepers_erase_expired_pending_dialogs_and_tombstones(void **state)
+{
+	char url[512], pending[128], revoked[128], kept[128];
+	restart_ingestd("--pending-ttl 2s --tombstone-ttl 3s --sweep-interval 300ms " INGESTD_TEST_ARGS);
+	snprintf(pending, sizeof(pending), "%s-sweep-pending", run_id());
+	snprintf(revoked, sizeof(revoked), "%s-sweep-revoked", run_id());
+	snprintf(kept, sizeof(kept), "%s-sweep-kept", run_id());
+	snprintf(url, sizeof(url), "%s/data/sc/%s", S.ingress, pending);
+	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, revoked);
+	assert_int_equal(http_post_json(url, "false", NULL, NULL), 202);
+	snprintf(url, sizeof(url), "%s/data/sc/%s", S.ingress, kept);
+	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, kept);
+	assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
+	assert_true(kafka_wait_drained(&S, 30000));
+
+	bson_t *p = NULL, *t = NULL;
+	for (int i = 0; i < 100; i++) {
+		bson_destroy(p);
+		bson_destroy(t);
+		p = mongo_find(&S, pending);
+		t = mongo_find(&S, revoked);
+		if (!p && !t)
+			break;
+		sleep_ms(100);
+	}
+	assert_null(p);
+	assert_null(t);
+	bson_t *k = mongo_find(&S, kept);
+	assert_non_null(k); /* consented dialogs are never swept */
+	bson_destroy(k);
+
+	struct http_res r;
+	snprintf(url, sizeof(url), "%s/metrics", S.ingestd_admin);
+	assert_int_equal(http_get(url, &r), 200);
+	assert_non_null(strstr(r.body, "dataapi_sweeper_deleted_total{kind=\"pending\"}"));
+	assert_null(strstr(r.body, "dataapi_sweeper_deleted_total{kind=\"pending\"} 0\n"));
+	assert_null(strstr(r.body, "dataapi_sweeper_deleted_total{kind=\"tombstone\"} 0\n"));
+	http_res_free(&r);
+	restart_ingestd(NULL);
+}
+
+/* ---- SIGTERM ---------------------------------------------------------------------- */
+
+struct poster {
+	char base[128];
+	int id;
+	long statuses[5];
+};
+
+static void *post_some(void *arg)
+{
+	struct poster *p = arg;
+	for (int i = 0; i < 5; i++) {
+		char url[512];
+		struct http_res r;
+		char auth[200];
+		const char *body = "{\"text\":\"t\",\"language\":\"EN\"}";
+		snprintf(url, sizeof(url), "%s/data/lc/%s-term-%d-%d", p->base, run_id(), p->id, i);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+		http_do("POST", url, body, strlen(body),
+			(const char *[]){"Content-Type: application/json", auth, NULL}, &r);
+		p->statuses[i] = r.status;
+		http_res_free(&r);
+	}
+	return NULL;
+}
+
+static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
+{
+	enum { THREADS = 12 };
+	char port[16], tokens[600], base[128], url[512];
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
+	pid_t pid = spawn("ingest", "dataapi-ingress",
+			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
+				     S.topic, "--tokens-file", tokens, NULL});
+	snprintf(url, sizeof(url), "%s/readyz", base);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+
+	/* the harness sends the writer token to S.ingress only: post with it explicitly */
+	struct poster posters[THREADS];
+	pthread_t th[THREADS];
+	for (int i = 0; i < THREADS; i++) {
+		snprintf(posters[i].base, sizeof(posters[i].base), "%s", base);
+		posters[i].id = i;
+		pthread_create(&th[i], NULL, post_some, &posters[i]);
+	}
+	sleep_ms(30);
+	kill(pid, SIGTERM);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(wait_exit(pid, 20000), 0);
+
+	/* every answer was a 202 or no connection at all; every 202 is stored */
+	int accepted = 0;
+	for (int i = 0; i < THREADS; i++)
+		for (int k = 0; k < 5; k++) {
+			long st = posters[i].statuses[k];
+			if (st != 202 && st != 0)
+				fail_msg("request answered %ld during shutdown", st);
+			if (st == 202) {
+				char d[128];
+				snprintf(d, sizeof(d), "%s-term-%d-%d", run_id(), i, k);
+				snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, d);
+				assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
+				accepted++;
+			}
+		}
+	assert_true(kafka_wait_drained(&S, 30000));
+	for (int i = 0; i < THREADS; i++)
+		for (int k = 0; k < 5; k++) {
+			if (posters[i].statuses[k] != 202)
+				continue;
+			snprintf(url, sizeof(url), "%s/data/lc/%s-term-%d-%d", S.query, run_id(), i, k);
+			assert_int_equal(http_get(url, NULL), 200);
+		}
+	print_message("ingress shutdown: %d of %d requests accepted before it stopped\n", accepted,
+		      THREADS * 5);
+}
+
+static void sigterm_ingestd_commits_and_exits_0(void **state)
+{
+	char url[512], d[128];
+	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
+	/* auto-commit far away: only the shutdown can commit what this instance applied */
+	pid_t pid = spawn("ingest", "dataapi-ingestd",
+			  (char *[]){"--kafka-brokers", S.brokers, "--topic", S.topic,
+				     "--mongodb-uri", S.mongodb_uri, "--admin-port", "0", "-X",
+				     "auto.commit.interval.ms=600000", NULL});
+	for (int i = 0; i < 10; i++) {
+		snprintf(d, sizeof(d), "%s-ingestd-term-%d", run_id(), i);
+		snprintf(url, sizeof(url), "%s/data/lc/%s", S.ingress, d);
+		assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+	}
+	bson_t *doc = NULL;
+	for (int i = 0; i < 300 && !doc; i++) {
+		doc = mongo_find(&S, d);
+		if (!doc)
+			sleep_ms(100);
+	}
+	assert_non_null(doc);
+	bson_destroy(doc);
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid, 20000), 0);
+	assert_true(kafka_wait_drained(&S, 5000)); /* committed on the way out */
+	restart_ingestd(NULL);
+}
+
+static void sigterm_query_exits_0(void **state)
+{
+	char port[16], tokens[600], url[512], auth[200];
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	pid_t pid = spawn("query", "dataapi-query",
+			  (char *[]){"--port", port, "--mongodb-uri", S.mongodb_uri, "--tokens-file",
+				     tokens, NULL});
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz", port);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/data/export", port);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.reader_token);
+	struct http_res r;
+	assert_int_equal(http_do("GET", url, NULL, 0, (const char *[]){auth, NULL}, &r), 0);
+	assert_int_equal(r.status, 200);
+	http_res_free(&r);
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid, 10000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(replay_into_an_empty_database_rebuilds_it),
+		cmocka_unit_test(replay_refuses_bad_values_and_active_groups),
+		cmocka_unit_test(sweepers_erase_expired_pending_dialogs_and_tombstones),
+		cmocka_unit_test(sigterm_ingress_answers_what_it_took_and_exits_0),
+		cmocka_unit_test(sigterm_ingestd_commits_and_exits_0),
+		cmocka_unit_test(sigterm_query_exits_0),
+	};
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	mongoc_init();
+	int rc = cmocka_run_group_tests(tests, setup, NULL);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
