@@ -1,0 +1,188 @@
+/* Integration: limits of an HTTP service. A stalled client is cut off after the connection
+ * timeout, the per-address connection limit holds, oversized headers and bodies get 4xx,
+ * and ordinary requests are served throughout. Uses its own ingress with tight limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct stack S;
+static pid_t ingress_pid;
+static int port;
+static char base[128];
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static int setup(void **state)
+{
+	char path[1024], tokens[600], portstr[16], log[700], url[256];
+	stack_load(&S);
+	port = free_port();
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(path, sizeof(path), "%s/ingest/dataapi-ingress", S.build_dir);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	snprintf(log, sizeof(log), "%s/logs/limits-ingress.log", S.state_dir);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	ingress_pid = fork();
+	if (ingress_pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, path, "--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
+		      "--tokens-file", tokens, "--conn-timeout", "2", "--max-connections-per-ip", "6",
+		      "--max-body", "1024", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	int status;
+	kill(ingress_pid, SIGTERM);
+	waitpid(ingress_pid, &status, 0);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return 0;
+}
+
+static int connect_raw(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {10, 0};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads until the server closes (or 10 s pass); returns bytes read, -1 on timeout. */
+static long read_until_closed(int fd, char *buf, size_t size)
+{
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = recv(fd, buf + got, size - got - 1, 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			break;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+		if (got >= size - 1)
+			break;
+	}
+	buf[got] = '\0';
+	return (long)got;
+}
+
+static long healthz(void)
+{
+	char url[256];
+	snprintf(url, sizeof(url), "%s/healthz", base);
+	return http_get(url, NULL);
+}
+
+static void a_stalled_client_is_cut_off(void **state)
+{
+	char buf[4096];
+	int fd = connect_raw();
+	const char *partial = "POST /data/c1/d1 HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n";
+	assert_int_equal(send(fd, partial, strlen(partial), 0), (ssize_t)strlen(partial));
+	assert_int_equal(healthz(), 200); /* served meanwhile */
+	struct timeval t0, t1;
+	gettimeofday(&t0, NULL);
+	assert_true(read_until_closed(fd, buf, sizeof(buf)) >= 0);
+	gettimeofday(&t1, NULL);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_usec - t0.tv_usec) / 1e6;
+	assert_true(secs < 6.0); /* --conn-timeout 2 */
+	close(fd);
+}
+
+static void the_per_address_limit_holds(void **state)
+{
+	int fds[6];
+	char buf[256];
+	for (int i = 0; i < 6; i++)
+		fds[i] = connect_raw();
+	sleep_ms(200);
+	/* the 7th connection is closed without being served */
+	int extra = connect_raw();
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	send(extra, req, strlen(req), MSG_NOSIGNAL);
+	long n = read_until_closed(extra, buf, sizeof(buf));
+	assert_true(n <= 0 || strncmp(buf, "HTTP/1.1 200", 12) != 0);
+	close(extra);
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	sleep_ms(200);
+	assert_int_equal(healthz(), 200);
+}
+
+static void oversized_headers_and_bodies_get_4xx(void **state)
+{
+	size_t big = 100 * 1024;
+	char *req = malloc(big + 256), buf[4096];
+	int off = snprintf(req, 256, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + off, 'a', big);
+	strcpy(req + off + big, "\r\n\r\n");
+	int fd = connect_raw();
+	send(fd, req, strlen(req), MSG_NOSIGNAL);
+	long n = read_until_closed(fd, buf, sizeof(buf));
+	if (n > 0) /* answered: a client error, not a success nor a 5xx */
+		assert_true(strncmp(buf, "HTTP/1.1 4", 10) == 0);
+	close(fd);
+	free(req);
+
+	char url[256], auth[200], body[1600];
+	struct http_res r;
+	snprintf(url, sizeof(url), "%s/data/c1/d1", base);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	memset(body, 'x', sizeof(body) - 1);
+	body[sizeof(body) - 1] = '\0';
+	assert_int_equal(http_do("POST", url, body, strlen(body),
+				 (const char *[]){"Content-Type: application/json", auth, NULL}, &r),
+			 0);
+	assert_int_equal(r.status, 413); /* --max-body 1024 */
+	http_res_free(&r);
+	assert_int_equal(healthz(), 200);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_stalled_client_is_cut_off),
+		cmocka_unit_test(the_per_address_limit_holds),
+		cmocka_unit_test(oversized_headers_and_bodies_get_4xx),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_cleanup();
+	return rc;
+}
