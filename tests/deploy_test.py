@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Validates the deployment files: docker-compose.yml, the front proxy's nginx config, the
+Dockerfile and deploy/k8s/*.yaml. Parses them and checks what a broken edit would break;
+runs `docker compose config` too where the compose plugin is installed."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PARTITIONS = 6
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def compose():
+    doc = yaml.safe_load(open(os.path.join(ROOT, "docker-compose.yml")))
+    svc = doc["services"]
+    for name in ("kafka", "kafka-topics", "mongo", "ingestd", "ingress", "query", "proxy"):
+        check(f"compose has {name}", name in svc)
+    for name in ("kafka", "mongo", "ingestd", "ingress", "query", "proxy"):
+        check(f"compose {name} healthcheck", "healthcheck" in svc.get(name, {}))
+    for name in ("ingestd", "ingress", "query"):
+        s = svc[name]
+        check(f"compose {name} built here", s.get("build") == ".")
+        check(f"compose {name} command", s["command"][0] == f"dataapi-{name}")
+        env = s.get("environment", {})
+        check(f"compose {name} brokers", env.get("KAFKA_BROKERS") == "kafka:9092")
+        check(f"compose {name} majority", "replicaSet=rs0" in env.get("MONGODB_URI", ""))
+    for name in ("ingress", "query"):
+        check(f"compose {name} tokens", "AUTH_TOKENS" in svc[name]["environment"])
+    check("compose mongo replica set", "--replSet" in svc["mongo"]["command"])
+    check("compose topics before programs",
+          svc["ingress"]["depends_on"]["kafka-topics"]["condition"] == "service_completed_successfully")
+    topics = svc["kafka-topics"]["command"][0]
+    check("compose creates topic and dlq", "dataapi.events dataapi.events.dlq" in topics
+          and f"--partitions {PARTITIONS}" in topics)
+    mount = svc["proxy"]["volumes"][0].split(":")[0]
+    check("compose proxy config exists", os.path.exists(os.path.join(ROOT, mount)))
+    check("compose proxy port", "8000:8000" in svc["proxy"]["ports"])
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        r = subprocess.run(["docker", "compose", "-f", os.path.join(ROOT, "docker-compose.yml"),
+                            "config", "-q"], capture_output=True, text=True)
+        check("docker compose config", r.returncode == 0, r.stderr)
+    else:
+        print("note: no docker compose plugin here; compose checked by parsing only")
+
+
+def nginx():
+    conf = open(os.path.join(ROOT, "deploy/nginx/dataapi.conf")).read()
+    check("proxy POST /data -> ingress", re.search(r"POST\s+dataapi_ingress;", conf) is not None)
+    check("proxy GET /data -> query", re.search(r"default\s+dataapi_query;", conf) is not None)
+    check("proxy /consents -> ingress",
+          re.search(r"location /consents/ \{\s*proxy_pass http://dataapi_ingress;", conf) is not None)
+    check("proxy streams export", "proxy_buffering off" in conf)
+    check("proxy upstreams", "server ingress:8080" in conf and "server query:8081" in conf)
+
+
+def dockerfile():
+    text = open(os.path.join(ROOT, "Dockerfile")).read()
+    stages = re.findall(r"^FROM (\S+)", text, re.M)
+    check("dockerfile multi-stage bookworm", len(stages) == 2 and all("bookworm" in s for s in stages))
+    runtime = text.split("FROM ", 2)[2]
+    check("dockerfile runtime has no -dev", "-dev" not in runtime)
+    check("dockerfile non-root", re.search(r"^USER 10001", runtime, re.M) is not None)
+
+
+def k8s():
+    docs = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "deploy/k8s/*.yaml"))):
+        docs += [d for d in yaml.safe_load_all(open(path)) if d]
+    kinds = {}
+    for d in docs:
+        kinds.setdefault(d["kind"], []).append(d)
+    deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
+    check("k8s deployments", set(deployments) == {"dataapi-ingress", "dataapi-query", "dataapi-ingestd"},
+          str(set(deployments)))
+    for name, d in deployments.items():
+        spec = d["spec"]["template"]["spec"]
+        labels = d["spec"]["template"]["metadata"]["labels"]
+        check(f"{name} selector matches", all(labels.get(k) == v for k, v in
+                                               d["spec"]["selector"]["matchLabels"].items()))
+        check(f"{name} non-root", spec.get("securityContext", {}).get("runAsNonRoot") is True)
+        c = spec["containers"][0]
+        ports = {p["name"] for p in c.get("ports", [])}
+        for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+            get = c.get(probe, {}).get("httpGet", {})
+            check(f"{name} {probe}", get.get("path") == path and get.get("port") in ports)
+        req = c.get("resources", {}).get("requests", {})
+        check(f"{name} requests", "cpu" in req and "memory" in req)
+        check(f"{name} grace period", spec.get("terminationGracePeriodSeconds", 0) >= 20)
+        pdbs = [p for p in kinds.get("PodDisruptionBudget", [])
+                if all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())]
+        check(f"{name} has a PDB", len(pdbs) == 1)
+    check("ingestd replicas <= partitions",
+          deployments["dataapi-ingestd"]["spec"]["replicas"] <= PARTITIONS)
+    for s in kinds.get("Service", []):
+        targets = [d for d in deployments.values()
+                   if all(d["spec"]["template"]["metadata"]["labels"].get(k) == v
+                          for k, v in s["spec"]["selector"].items())]
+        check(f"service {s['metadata']['name']} selects a deployment", len(targets) == 1)
+        if targets:
+            names = {p["name"] for p in targets[0]["spec"]["template"]["spec"]["containers"][0]["ports"]}
+            check(f"service {s['metadata']['name']} port", all(p["targetPort"] in names
+                                                              for p in s["spec"]["ports"]))
+
+
+compose()
+nginx()
+dockerfile()
+k8s()
+print(f"deploy: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
