@@ -14,6 +14,7 @@ servers=1
 
 dapi_install_packages
 dapi_check_toolchains
+dapi_check_python_yaml
 if [ "$servers" = 1 ]; then
   dapi_fetch_kafka
   dapi_build_ferretdb

@@ -28,6 +28,13 @@ dapi_install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The deployment test parses YAML; python3 may be another interpreter than Debian's.
+dapi_check_python_yaml() {
+  python3 -c 'import yaml' 2>/dev/null && return 0
+  dapi_log "installing PyYAML for $(command -v python3)"
+  python3 -m pip install --quiet --disable-pip-version-check pyyaml >&2
+}
+
 dapi_check_toolchains() {
   command -v java >/dev/null || dapi_die "Java 17 is required (java not found)"
   local jv
