@@ -12,12 +12,23 @@ void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err)
 	atomic_fetch_sub(&b->pending, 1);
 }
 
+rd_kafka_resp_err_t dapi_dlq_produce(struct dapi_producer *p, const char *topic,
+				     const rd_kafka_message_t *rkm, void *value,
+				     rd_kafka_headers_t *hdrs, struct dapi_dlq_batch *batch)
+{
+	rd_kafka_resp_err_t err;
+	atomic_fetch_add(&batch->pending, 1);
+	err = dapi_producer_send(p, topic, rkm->key, rkm->key_len, value, rkm->len, hdrs, batch);
+	if (err)
+		atomic_fetch_sub(&batch->pending, 1);
+	return err;
+}
+
 rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic,
                                   const rd_kafka_message_t *rkm, const char *reason,
                                   const char *detail, struct dapi_dlq_batch *batch)
 {
 	rd_kafka_headers_t *orig = NULL, *hdrs;
-	rd_kafka_resp_err_t err;
 	char num[32];
 	void *value = malloc(rkm->len ? rkm->len : 1);
 
@@ -36,10 +47,5 @@ rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic
 	snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
 	rd_kafka_header_add(hdrs, "dlq.source.offset", -1, num, -1);
 
-	atomic_fetch_add(&batch->pending, 1);
-	err = dapi_producer_send(p, dlq_topic, rkm->key, rkm->key_len, value, rkm->len, hdrs,
-	                         batch);
-	if (err)
-		atomic_fetch_sub(&batch->pending, 1);
-	return err;
+	return dapi_dlq_produce(p, dlq_topic, rkm, value, hdrs, batch);
 }

@@ -182,6 +182,81 @@ static void replay_refuses_bad_values_and_active_groups(void **state)
 	assert_int_equal(wait_exit(pid, 30000), 1);
 }
 
+/* ---- DLQ re-drive ----------------------------------------------------------------- */
+
+/* Runs dataapi-dlq with args; returns its exit status and its stdout in out (malloc'd). */
+static int run_dlq_tool(const char *args, char **out)
+{
+	char cmd[2048], buf[4096];
+	size_t len = 0;
+	snprintf(cmd, sizeof(cmd), "'%s/ingest/dataapi-dlq' --kafka-brokers '%s' --topic '%s' %s",
+		 S.build_dir, S.brokers, S.topic, args);
+	FILE *f = popen(cmd, "r");
+	*out = calloc(1, 1);
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		*out = realloc(*out, len + n + 1);
+		memcpy(*out + len, buf, n);
+		len += n;
+		(*out)[len] = '\0';
+	}
+	int status = pclose(f);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void dlq_records_are_redriven_once_the_cause_is_fixed(void **state)
+{
+	char url[512], d[128], reason[64] = "", args[256], *out;
+	const char *text = "longer than the misconfigured limit";
+	snprintf(d, sizeof(d), "%s-redrive", run_id());
+	/* a misconfigured ingestd dead-letters a valid message */
+	restart_ingestd("--max-text 8 " INGESTD_TEST_ARGS);
+	snprintf(url, sizeof(url), "%s/data/dc/%s", S.ingress, d);
+	char body[256];
+	snprintf(body, sizeof(body), "{\"text\":\"%s\",\"language\":\"EN\"}", text);
+	assert_int_equal(http_post_json(url, body, NULL, NULL), 202);
+	assert_true(kafka_wait_drained(&S, 30000));
+	assert_true(kafka_find_dlq(&S, d, reason, sizeof(reason), 30000));
+	assert_string_equal(reason, "text_too_large");
+	assert_null(mongo_find(&S, d));
+
+	/* the configuration is fixed; inspect, then re-drive that dialog's records */
+	restart_ingestd(NULL);
+	snprintf(args, sizeof(args), "--key '%s'", d);
+	assert_int_equal(run_dlq_tool(args, &out), 0);
+	assert_non_null(strstr(out, "\"reason\":\"text_too_large\""));
+	assert_non_null(strstr(out, "\"action\":\"listed\""));
+	assert_null(strstr(out, text)); /* metadata only */
+	free(out);
+	assert_null(mongo_find(&S, d)); /* listing changed nothing */
+
+	snprintf(args, sizeof(args), "--key '%s' --reason text_too_large --redrive", d);
+	assert_int_equal(run_dlq_tool(args, &out), 0);
+	assert_non_null(strstr(out, "\"action\":\"redriven\""));
+	free(out);
+	assert_true(kafka_wait_drained(&S, 30000));
+	bson_t *doc = mongo_find(&S, d);
+	assert_non_null(doc);
+	bson_iter_t it, arr;
+	assert_true(bson_iter_init_find(&it, doc, "messages") && bson_iter_recurse(&it, &arr));
+	int n = 0;
+	while (bson_iter_next(&arr))
+		n++;
+	assert_int_equal(n, 1);
+	bson_destroy(doc);
+	/* a second re-drive stores nothing twice */
+	assert_int_equal(run_dlq_tool(args, &out), 0);
+	free(out);
+	assert_true(kafka_wait_drained(&S, 30000));
+	doc = mongo_find(&S, d);
+	assert_true(bson_iter_init_find(&it, doc, "messages") && bson_iter_recurse(&it, &arr));
+	n = 0;
+	while (bson_iter_next(&arr))
+		n++;
+	assert_int_equal(n, 1);
+	bson_destroy(doc);
+}
+
 /* ---- sweepers --------------------------------------------------------------------- */
 
 static void sweepers_erase_expired_pending_dialogs_and_tombstones(void **state)
@@ -360,6 +435,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replay_into_an_empty_database_rebuilds_it),
 		cmocka_unit_test(replay_refuses_bad_values_and_active_groups),
+		cmocka_unit_test(dlq_records_are_redriven_once_the_cause_is_fixed),
 		cmocka_unit_test(sweepers_erase_expired_pending_dialogs_and_tombstones),
 		cmocka_unit_test(sigterm_ingress_answers_what_it_took_and_exits_0),
 		cmocka_unit_test(sigterm_ingestd_commits_and_exits_0),

@@ -1,0 +1,182 @@
+/* dataapi-dlq: inspect the dead-letter topic and send records back through the pipeline
+ * once their cause is fixed. Reads the DLQ from its start to its current end; prints one
+ * JSON line per record (metadata only, never the value); with --redrive, produces each
+ * matching record back to the topic with its key, value and original headers (the dlq.*
+ * ones dropped), and waits until Kafka has them all. Re-driving twice is harmless:
+ * ingestd applies an event once by its eventId. */
+#include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dlq.h"
+#include "kafka.h"
+#include "log.h"
+#include "service.h"
+
+static const char summary[] =
+	"Lists the records of the DataAPI dead-letter topic, and with --redrive sends the\n"
+	"matching ones back to the events topic (same key, value and headers).";
+
+static char *header(const rd_kafka_message_t *m, const char *name)
+{
+	rd_kafka_headers_t *h;
+	const void *v;
+	size_t len;
+	if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
+		return strdup("");
+	return strndup(v ? v : "", len);
+}
+
+/* The record's headers without the dlq.* ones that explain its stay in the DLQ. */
+static rd_kafka_headers_t *original_headers(const rd_kafka_message_t *m)
+{
+	rd_kafka_headers_t *h, *out = rd_kafka_headers_new(4);
+	const char *name;
+	const void *v;
+	size_t len;
+	if (rd_kafka_message_headers(m, &h))
+		return out;
+	for (size_t i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &len); i++)
+		if (strncmp(name, "dlq.", 4) != 0)
+			rd_kafka_header_add(out, name, -1, v, (ssize_t)len);
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	const char *brokers, *topic, *dlq_opt, *reason, *key, *log_level;
+	bool redrive;
+	struct dapi_props props;
+	char errstr[512], dlq_topic[300];
+	struct dapi_dlq_batch batch = {0};
+	struct dapi_producer *producer = NULL;
+	rd_kafka_t *rk = NULL;
+	int rc, listed = 0, sent = 0, failed = 0;
+
+	/* clang-format off */
+	const struct dapi_opt opts[] = {
+		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
+		 "Kafka bootstrap servers"},
+		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
+		 "The events topic records are sent back to"},
+		{"dlq-topic", 0, "KAFKA_DLQ_TOPIC", DAPI_OPT_STRING, &dlq_opt, "", 0, 0,
+		 "Dead-letter topic (default: <topic>.dlq)"},
+		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
+		 "librdkafka property key=value, repeatable"},
+		{"reason", 0, NULL, DAPI_OPT_STRING, &reason, "", 0, 0,
+		 "Only records whose dlq.reason is this"},
+		{"key", 0, NULL, DAPI_OPT_STRING, &key, "", 0, 0, "Only records with this key (dialogId)"},
+		{"redrive", 0, NULL, DAPI_OPT_BOOL, &redrive, "false", 0, 0,
+		 "Send the matching records back to the topic (default: only list them)"},
+		DAPI_OPT_LOG_LEVEL(log_level),
+	};
+	/* clang-format on */
+
+	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
+			      sizeof(errstr));
+	if (rc == 1)
+		return 0;
+	if (rc < 0 || dapi_service_log_init("dlq", log_level, errstr, sizeof(errstr)) < 0) {
+		fprintf(stderr, "dataapi-dlq: %s\n", errstr);
+		return 2;
+	}
+	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_opt ? dlq_opt : topic,
+		 *dlq_opt ? "" : ".dlq");
+
+	const char *const defaults[] = {"group.id", "dataapi-dlq-tool", "enable.auto.commit",
+					"false", "enable.partition.eof", "true", NULL};
+	rd_kafka_conf_t *conf = dapi_kafka_conf_new(brokers, defaults, &props, errstr, sizeof(errstr));
+	if (!conf || !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
+	conf = NULL; /* now owned by rk */
+	if (redrive) {
+		struct dapi_producer_config pcfg = {.brokers = brokers,
+						    .props = &props,
+						    .delivery_timeout_ms = 30000,
+						    .queue_max = 100000,
+						    .client_id = "dataapi-dlq",
+						    .on_delivery = dapi_dlq_on_delivery};
+		if (!(producer = dapi_producer_new(&pcfg, errstr, sizeof(errstr))))
+			goto fail;
+	}
+
+	/* Assign every partition from its start; stop when each reports its end. */
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, dlq_topic, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+	rd_kafka_topic_destroy(rkt);
+	if (err || md->topics[0].err) {
+		snprintf(errstr, sizeof(errstr), "no metadata for %s: %s", dlq_topic,
+			 rd_kafka_err2str(err ? err : md->topics[0].err));
+		goto fail;
+	}
+	int nparts = md->topics[0].partition_cnt, ended = 0;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
+	for (int p = 0; p < nparts; p++)
+		rd_kafka_topic_partition_list_add(parts, dlq_topic, p)->offset =
+			RD_KAFKA_OFFSET_BEGINNING;
+	rd_kafka_assign(rk, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+
+	while (ended < nparts) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 1000);
+		if (!m)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			ended++;
+		} else if (m->err) {
+			fprintf(stderr, "dataapi-dlq: %s\n", rd_kafka_message_errstr(m));
+		} else {
+			char *why = header(m, "dlq.reason"), *detail = header(m, "dlq.detail");
+			char *k = strndup(m->key ? m->key : "", m->key ? m->key_len : 0);
+			bool match = (!*reason || !strcmp(reason, why)) && (!*key || !strcmp(key, k));
+			const char *action = !match ? "skipped" : redrive ? "redriven" : "listed";
+			if (match && redrive) {
+				void *value = malloc(m->len ? m->len : 1);
+				memcpy(value, m->payload, m->len);
+				if (dapi_dlq_produce(producer, topic, m, value, original_headers(m),
+						     &batch) != 0) {
+					action = "failed";
+					failed++;
+				} else {
+					sent++;
+				}
+			}
+			listed += match;
+			json_t *line = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s}", "partition",
+						 m->partition, "offset", (json_int_t)m->offset,
+						 "key", k, "reason", why, "detail", detail,
+						 "action", action);
+			char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			puts(text);
+			free(text);
+			json_decref(line);
+			free(why);
+			free(detail);
+			free(k);
+		}
+		rd_kafka_message_destroy(m);
+	}
+	while (producer && atomic_load(&batch.pending) > 0)
+		dapi_producer_flush(producer, 100);
+	failed += producer ? atomic_load(&batch.failed) : 0;
+	fprintf(stderr, "dataapi-dlq: %d matching record(s), %d sent back, %d failed\n", listed,
+		sent - (producer ? atomic_load(&batch.failed) : 0), failed);
+	dapi_producer_destroy(producer, 10000);
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+	return failed ? 1 : 0;
+
+fail:
+	fprintf(stderr, "dataapi-dlq: %s\n", errstr);
+	dapi_producer_destroy(producer, 0);
+	if (rk)
+		rd_kafka_destroy(rk);
+	return 1;
+}
