@@ -9,6 +9,7 @@
 #   deploy/stack.sh status [--state-dir DIR]
 #   deploy/stack.sh start|stop  kafka|db|ingress|ingestd|query  [--state-dir DIR]
 #   deploy/stack.sh kill        ingress|ingestd|query           (SIGKILL, for fault tests)
+#   deploy/stack.sh consumer-groups [--state-dir DIR] -- ARGS...  (Kafka's kafka-consumer-groups)
 #
 # `up` writes DIR/stack.env (ports, URLs, brokers, MongoDB URI) for scripts and tests.
 set -euo pipefail
@@ -20,6 +21,7 @@ cmd=${1:-}
 shift
 target=""
 case "$cmd" in start|stop|kill) target=${1:-}; shift || true ;; esac
+tool_args=()
 
 state="$DAPI_ROOT/.run"
 build=""
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --no-build) do_build=0; shift ;;
     --no-apps) apps=0; shift ;;
     --fresh) fresh=1; shift ;;
+    --) shift; tool_args=("$@"); break ;;
     --partitions) partitions=$2; shift 2 ;;
     *) dapi_die "unknown argument $1" ;;
   esac
@@ -260,5 +263,9 @@ case "$cmd" in
   kill)
     [ -f "$state/pids/$target.pid" ] && kill -KILL "$(cat "$state/pids/$target.pid")" 2>/dev/null || true
     rm -f "$state/pids/$target.pid" ;;
+  consumer-groups)
+    choose_ports
+    dapi_kafka_java org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" "${tool_args[@]}" ;;
   *) dapi_die "unknown command $cmd" ;;
 esac
