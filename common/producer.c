@@ -143,6 +143,10 @@ void dapi_producer_destroy(struct dapi_producer *p, int timeout_ms)
 	atomic_store(&p->stop, true);
 	pthread_join(p->poller, NULL);
 	rd_kafka_flush(p->rk, timeout_ms);
+	/* What could not be delivered in time still gets its report (_PURGE_*), so owners
+	 * of the opaque pointers can release them. */
+	rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+	rd_kafka_flush(p->rk, 1000);
 	rd_kafka_destroy(p->rk);
 	free(p);
 }

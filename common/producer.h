@@ -44,7 +44,8 @@ bool dapi_producer_failed(const struct dapi_producer *p);
 /* The librdkafka handle, for metadata requests (readiness). */
 rd_kafka_t *dapi_producer_handle(struct dapi_producer *p);
 
-/* Stops the poller, flushes for up to timeout_ms and destroys. NULL is a no-op. */
+/* Stops the poller, flushes for up to timeout_ms, purges what is left (its reports come
+ * with a _PURGE_* error) and destroys. NULL is a no-op. */
 void dapi_producer_destroy(struct dapi_producer *p, int timeout_ms);
 
 #endif

@@ -114,14 +114,18 @@ int main(int argc, char **argv)
 	/* Stop accepting, let every published request get its report and its answer. */
 	DAPI_INFO("stopping", "{s:i}", "inflight", atomic_load(&in.inflight));
 	dapi_http_server_quiesce(server);
-	for (int64_t end = dapi_time_mono_ms() + drain_ms;
-	     atomic_load(&in.inflight) > 0 && dapi_time_mono_ms() < end;) {
+	int64_t end = dapi_time_mono_ms() + drain_ms;
+	while (atomic_load(&in.inflight) > 0 && dapi_time_mono_ms() < end) {
 		dapi_producer_flush(in.producer, 10);
 		ingress_expire(&in, dapi_time_mono_ms());
 	}
 	rc = atomic_load(&in.inflight) == 0 && !dapi_producer_failed(in.producer) ? 0 : 1;
+	/* Whatever is still waiting is answered now, so that no report arriving later can
+	 * touch a connection of the stopped server. */
+	ingress_expire(&in, INT64_MAX);
 	dapi_http_server_destroy(server);
-	dapi_producer_destroy(in.producer, (int)drain_ms);
+	int64_t left = end - dapi_time_mono_ms();
+	dapi_producer_destroy(in.producer, left > 0 ? (int)left : 0);
 	dapi_auth_destroy(auth);
 	DAPI_INFO("stopped", "{s:i}", "exit", rc);
 	return rc;

@@ -82,7 +82,8 @@ void ingress_expire(struct ingress *in, int64_t now)
 {
 	pthread_mutex_lock(&in->lock);
 	for (struct publish *pub = in->oldest;
-	     pub && now - pub->started_ms >= in->produce_timeout_ms; pub = pub->next)
+	     pub && (now == INT64_MAX || now - pub->started_ms >= in->produce_timeout_ms);
+	     pub = pub->next)
 		answer(pub, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
 	pthread_mutex_unlock(&in->lock);
 }

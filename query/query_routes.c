@@ -73,7 +73,6 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 	struct query *q = app;
 	const char *customer = dapi_http_param(r, 0), *dialog = dapi_http_param(r, 1);
 	struct dapi_query_params p;
-	enum MHD_Result ret;
 	bson_error_t err;
 	json_t *item;
 	int found;
@@ -100,7 +99,6 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 		                             "no consented dialog with that id for that customer",
 		                             NULL);
-	(void)ret;
 	return dapi_http_reply_json(r, MHD_HTTP_OK, item);
 }
 

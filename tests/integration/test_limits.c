@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,12 +174,75 @@ static void oversized_headers_and_bodies_get_4xx(void **state)
 	assert_int_equal(healthz(), 200);
 }
 
+struct slow_post {
+	char url[256];
+	long status;
+};
+
+static void *post_one(void *arg)
+{
+	struct slow_post *p = arg;
+	char auth[200];
+	const char *body = "{\"text\":\"q\",\"language\":\"EN\"}";
+	struct http_res r;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	http_do("POST", p->url, body, strlen(body),
+		(const char *[]){"Content-Type: application/json", auth, NULL}, &r);
+	p->status = r.status;
+	http_res_free(&r);
+	return NULL;
+}
+
+static void a_full_producer_queue_is_503_at_once(void **state)
+{
+	/* An ingress whose broker address has no listener, with room for one event. */
+	char path[1024], tokens[600], portstr[16], brokers[64], log[700], url[256];
+	int qport = free_port(), dead = free_port();
+	snprintf(portstr, sizeof(portstr), "%d", qport);
+	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", dead);
+	snprintf(path, sizeof(path), "%s/ingest/dataapi-ingress", S.build_dir);
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	snprintf(log, sizeof(log), "%s/logs/limits-queue-ingress.log", S.state_dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, path, "--port", portstr, "--kafka-brokers", brokers, "--tokens-file",
+		      tokens, "--producer-queue", "1", "--produce-timeout", "4s", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", qport);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+
+	struct slow_post first;
+	pthread_t th;
+	snprintf(first.url, sizeof(first.url), "http://127.0.0.1:%d/data/q/q1", qport);
+	pthread_create(&th, NULL, post_one, &first);
+	sleep_ms(500);
+	struct slow_post second;
+	snprintf(second.url, sizeof(second.url), "http://127.0.0.1:%d/data/q/q2", qport);
+	struct timeval t0, t1;
+	gettimeofday(&t0, NULL);
+	post_one(&second);
+	gettimeofday(&t1, NULL);
+	assert_int_equal(second.status, 503); /* the queue holds one event: full */
+	assert_true((t1.tv_sec - t0.tv_sec) < 2);
+	pthread_join(th, NULL);
+	assert_int_equal(first.status, 503); /* and it never reached a broker */
+	int status;
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	assert_true(WIFEXITED(status));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_stalled_client_is_cut_off),
 		cmocka_unit_test(the_per_address_limit_holds),
 		cmocka_unit_test(oversized_headers_and_bodies_get_4xx),
+		cmocka_unit_test(a_full_producer_queue_is_503_at_once),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
