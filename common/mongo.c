@@ -33,6 +33,11 @@ mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appna
 	}
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS))
 		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 3000);
+	/* A reply that never comes (seen with FerretDB after clients were killed mid-write)
+	 * must become an error that the caller retries on a new connection, not a 5-minute
+	 * stall (the driver's default). */
+	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 30000);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_W)) {
 		mongoc_write_concern_t *wc = mongoc_write_concern_new();
 		mongoc_write_concern_set_wmajority(wc, 10000);

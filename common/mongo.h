@@ -9,7 +9,7 @@
 void dapi_mongo_init(void);
 
 /* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
- * w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
+ * socketTimeoutMS=30000, w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname, char *errstr,
                                           size_t errstr_size);
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of DataAPI: installs what is missing, builds everything with
 # AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors), and runs CTest:
-# the cmocka unit tests and the integration tests, which start a real Kafka broker, a real
-# MongoDB-wire server and the three programs on free 127.0.0.1 ports and stop them after.
-# Extra arguments go to ctest (e.g. -L unit, -R pipeline).
+# the cmocka unit tests, the integration tests and the reliability suite, which start a
+# real Kafka broker, a real MongoDB-wire server and the three programs on free 127.0.0.1
+# ports and stop them after; then builds the libFuzzer targets with clang and runs each for
+# a bounded time. Extra arguments go to the first ctest (e.g. -L unit, -R pipeline); with
+# arguments the fuzz step is skipped.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -16,3 +18,10 @@ cmake --build "$build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
+[ $# -gt 0 ] && exit 0
+
+fuzz=${DAPI_FUZZ_BUILD_DIR:-$DAPI_ROOT/build-fuzz}
+CC=clang cmake -S "$DAPI_ROOT" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \
+  -DDAPI_FUZZ=ON -DDAPI_INTEGRATION_TESTS=OFF >/dev/null
+cmake --build "$fuzz" --target fuzz_request fuzz_event fuzz_params
+ctest --test-dir "$fuzz" --output-on-failure --no-tests=error -L fuzz

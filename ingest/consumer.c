@@ -148,6 +148,7 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 		"enable.auto.offset.store", "false", /* stored only after MongoDB acked */
 		"auto.offset.reset",        "earliest",
 		"max.poll.interval.ms",     "600000",
+		"session.timeout.ms",       "10000",   /* a killed member's partitions move in 10 s */
 		"socket.keepalive.enable",  "true",
 		"statistics.interval.ms",   "5000",  /* consumer lag for /metrics */
 		NULL,

@@ -161,5 +161,8 @@ bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]
 	if (!dapi_valid_id(colon + 1, strlen(colon + 1)))
 		return false;
 	strcpy(id, colon + 1);
-	return true;
+	/* Only the token we would have issued: one position, one token ("07:d" is not "7:d"). */
+	char canonical[DAPI_CURSOR_MAX];
+	dapi_cursor_encode(*ms, id, canonical);
+	return strcmp(canonical, token) == 0;
 }

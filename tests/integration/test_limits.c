@@ -174,6 +174,64 @@ static void oversized_headers_and_bodies_get_4xx(void **state)
 	assert_int_equal(healthz(), 200);
 }
 
+static void deep_json_nesting_is_a_quick_400(void **state)
+{
+	size_t depth = 30000;
+	char *body = malloc(depth * 2 + 64), url[256];
+	memset(body, '[', depth);
+	memset(body + depth, ']', depth);
+	body[2 * depth] = '\0';
+	struct http_res r;
+	snprintf(url, sizeof(url), "%s/data/c1/deep", S.ingress);
+	assert_int_equal(http_do("POST", url, body, strlen(body),
+				 (const char *[]){"Content-Type: application/json", NULL}, &r),
+			 0);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "\"invalid_json\""));
+	assert_true(r.seconds < 2.0);
+	http_res_free(&r);
+	free(body);
+}
+
+/* Connects to the stack's query service. */
+static int connect_to(const char *base_url)
+{
+	int p = atoi(strrchr(base_url, ':') + 1);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void idle_and_trickling_clients_do_not_hold_the_service(void **state)
+{
+	enum { IDLE = 300, SLOW = 50 };
+	int idle[IDLE], slow[SLOW];
+	char url[256];
+	const char *req = "GET /data HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+	for (int i = 0; i < IDLE; i++)
+		idle[i] = connect_to(S.query);
+	for (int i = 0; i < SLOW; i++)
+		slow[i] = connect_to(S.query);
+	snprintf(url, sizeof(url), "%s/data?limit=1", S.query);
+	/* slowloris: a byte per connection every 100 ms, while ordinary requests come in */
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < SLOW; i++)
+			send(slow[i], req + (round % strlen(req)), 1, MSG_NOSIGNAL);
+		struct http_res r;
+		assert_int_equal(http_do("GET", url, NULL, 0, NULL, &r), 0);
+		assert_int_equal(r.status, 200);
+		assert_true(r.seconds < 2.0);
+		http_res_free(&r);
+		sleep_ms(100);
+	}
+	for (int i = 0; i < IDLE; i++)
+		close(idle[i]);
+	for (int i = 0; i < SLOW; i++)
+		close(slow[i]);
+}
+
 struct slow_post {
 	char url[256];
 	long status;
@@ -243,6 +301,8 @@ int main(void)
 		cmocka_unit_test(the_per_address_limit_holds),
 		cmocka_unit_test(oversized_headers_and_bodies_get_4xx),
 		cmocka_unit_test(a_full_producer_queue_is_503_at_once),
+		cmocka_unit_test(deep_json_nesting_is_a_quick_400),
+		cmocka_unit_test(idle_and_trickling_clients_do_not_hold_the_service),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

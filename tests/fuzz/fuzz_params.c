@@ -1,0 +1,37 @@
+/* libFuzzer target: GET /data parameters (input read as "k=v&k=v") and the cursor codec. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "params.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *s = malloc(size + 1), *save = NULL;
+	struct dapi_query_params p;
+	struct dapi_input_error err;
+	int64_t ms, ms2;
+	char id[DAPI_ID_MAX + 1], id2[DAPI_ID_MAX + 1], cur[DAPI_CURSOR_MAX];
+
+	memcpy(s, data, size);
+	s[size] = '\0';
+	if (dapi_cursor_decode(s, &ms, id)) {
+		dapi_cursor_encode(ms, id, cur);
+		if (strcmp(cur, s) != 0 || !dapi_cursor_decode(cur, &ms2, id2) || ms2 != ms ||
+		    strcmp(id, id2) != 0)
+			abort(); /* tokens are canonical */
+	}
+	dapi_query_params_init(&p, size & 1);
+	bool ok = true;
+	for (char *kv = strtok_r(s, "&", &save); kv && ok; kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+		if (eq)
+			*eq = '\0';
+		ok = dapi_query_params_add(&p, kv, eq ? eq + 1 : NULL, &err);
+	}
+	if (ok && dapi_query_params_check(&p, &err) &&
+	    (p.limit < 1 || p.limit > DAPI_LIMIT_MAX || p.offset < 0 || (p.has_offset && p.has_cursor)))
+		abort();
+	free(s);
+	return 0;
+}

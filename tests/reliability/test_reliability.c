@@ -1,0 +1,353 @@
+/* Reliability suite: a stream of acknowledged operations while a fault is injected, then the
+ * store is compared with the model. Real Kafka, real database, real programs (the stack
+ * fixture); every fault is bounded in time and the programs are restored afterwards. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <mongoc/mongoc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "workload.h"
+
+#define INGESTD_TEST_ARGS "-X auto.commit.interval.ms=200"
+#define WORKERS 8
+
+static struct stack S;
+
+static int setup(void **state)
+{
+	char url[256];
+	stack_load(&S);
+	setenv("DAPI_INGESTD_ARGS", INGESTD_TEST_ARGS, 1);
+	setenv("DAPI_INGRESS_ARGS", "--produce-timeout 3s", 1);
+	snprintf(url, sizeof(url), "%s/readyz", S.ingress);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	return 0;
+}
+
+/* Makes sure every program of the stack runs again after a scenario. */
+static int restore(void **state)
+{
+	stack_ctl(&S, "start", "kafka");
+	stack_ctl(&S, "start", "db");
+	stack_ctl(&S, "start", "ingestd");
+	stack_ctl(&S, "start", "ingress");
+	return 0;
+}
+
+static long pid_of(const char *name)
+{
+	char path[700];
+	long pid = -1;
+	snprintf(path, sizeof(path), "%s/pids/%s.pid", S.state_dir, name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
+static long rss_kb(long pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	FILE *f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* Sleeps up to ms; returns false early when the workload finished. */
+static bool wait_while_running(struct workload *w, int ms)
+{
+	for (int t = 0; t < ms; t += 50) {
+		if (atomic_load(&w->done))
+			return false;
+		sleep_ms(50);
+	}
+	return true;
+}
+
+struct fault {
+	struct workload *w;
+	void (*run)(struct fault *f);
+	int count;      /* faults injected */
+	long max_rss;   /* R4: ingestd's peak RSS during the outage, KiB */
+	long rss_start; /* R4: at the start of the outage */
+	int query_503;  /* R4: query answers seen as 503 while the database was down */
+	int query_200_after;
+	pid_t second; /* R5: the second ingestd */
+};
+
+static void *fault_thread(void *arg)
+{
+	struct fault *f = arg;
+	f->run(f);
+	return NULL;
+}
+
+static void run_scenario(const char *name, int ndialogs, int nops, struct fault *f)
+{
+	struct workload w;
+	struct wl_report r;
+	pthread_t th;
+	char prefix[64];
+	long t0 = 0;
+
+	snprintf(prefix, sizeof(prefix), "%s-%s", run_id(), name);
+	wl_init(&w, &S, prefix, ndialogs, nops, (unsigned)strlen(name) * 7919u + 17u);
+	f->w = &w;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = ts.tv_sec;
+	pthread_create(&th, NULL, fault_thread, f);
+	wl_run(&w, WORKERS);
+	pthread_join(th, NULL);
+	restore(NULL);
+	assert_true(kafka_wait_drained(&S, 180000));
+	wl_verify(&w, &r);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	print_message("%s: %d ops over %d dialogs in %lds; faults %d; acked %d, attempts %d, "
+		      "503 %d, no-connection %d, other %d; lost %d, duplicated %d, unexpected %d, "
+		      "revoked present %d, wrong state %d, out of order %d\n",
+		      name, nops, ndialogs, (long)(ts.tv_sec - t0), f->count, atomic_load(&w.acked),
+		      atomic_load(&w.attempts), atomic_load(&w.unavailable),
+		      atomic_load(&w.refused_connection), atomic_load(&w.other_status), r.lost,
+		      r.duplicated, r.unexpected, r.revoked_present, r.wrong_state, r.order);
+	assert_int_equal(atomic_load(&w.acked), nops);
+	assert_int_equal(atomic_load(&w.other_status), 0); /* only 202, 503 or no connection */
+	assert_int_equal(r.dialogs_checked, ndialogs);
+	assert_int_equal(r.lost, 0);
+	assert_int_equal(r.duplicated, 0);
+	assert_int_equal(r.unexpected, 0);
+	assert_int_equal(r.revoked_present, 0);
+	assert_int_equal(r.wrong_state, 0);
+	assert_int_equal(r.order, 0);
+	wl_free(&w);
+}
+
+/* ---- R1: kill -9 ingestd repeatedly ------------------------------------------------ */
+
+static void kill_ingestd_repeatedly(struct fault *f)
+{
+	while (wait_while_running(f->w, 3000)) {
+		stack_ctl(&S, "kill", "ingestd");
+		f->count++;
+		sleep_ms(300);
+		stack_ctl(&S, "start", "ingestd");
+	}
+}
+
+static void r1_ingestd_killed_repeatedly(void **state)
+{
+	struct fault f = {.run = kill_ingestd_repeatedly};
+	run_scenario("r1", 500, 20000, &f);
+	assert_true(f.count >= 3);
+}
+
+/* ---- R2: kill -9 the ingress under load -------------------------------------------- */
+
+static void kill_ingress_repeatedly(struct fault *f)
+{
+	while (wait_while_running(f->w, 2000)) {
+		stack_ctl(&S, "kill", "ingress");
+		f->count++;
+		sleep_ms(500);
+		stack_ctl(&S, "start", "ingress");
+	}
+}
+
+static void r2_ingress_killed_under_load(void **state)
+{
+	struct fault f = {.run = kill_ingress_repeatedly};
+	run_scenario("r2", 200, 4000, &f);
+	assert_true(f.count >= 1);
+}
+
+/* ---- R3: the broker stops and comes back -------------------------------------------- */
+
+static void restart_broker(struct fault *f)
+{
+	if (!wait_while_running(f->w, 1000))
+		return;
+	stack_ctl(&S, "stop", "kafka");
+	f->count++;
+	sleep_ms(6000);
+	stack_ctl(&S, "start", "kafka");
+}
+
+static void r3_broker_restarted_mid_stream(void **state)
+{
+	struct fault f = {.run = restart_broker};
+	run_scenario("r3", 200, 4000, &f);
+	assert_int_equal(f.count, 1);
+}
+
+/* ---- R4: the database is down for 20 s ---------------------------------------------- */
+
+static void stop_database(struct fault *f)
+{
+	char url[256];
+	if (!wait_while_running(f->w, 1000))
+		return;
+	long pid = pid_of("ingestd");
+	f->rss_start = rss_kb(pid);
+	stack_ctl(&S, "stop", "db");
+	f->count++;
+	snprintf(url, sizeof(url), "%s/data?limit=1", S.query);
+	for (int i = 0; i < 20; i++) {
+		long rss = rss_kb(pid);
+		if (rss > f->max_rss)
+			f->max_rss = rss;
+		if (i % 5 == 2)
+			f->query_503 += http_get(url, NULL) == 503;
+		sleep_ms(1000);
+	}
+	stack_ctl(&S, "start", "db");
+	f->query_200_after = http_wait_status(url, 200, 60000) == 200;
+}
+
+static void r4_database_down_for_20s(void **state)
+{
+	struct fault f = {.run = stop_database};
+	run_scenario("r4", 200, 6000, &f);
+	assert_int_equal(f.count, 1);
+	assert_true(f.query_503 >= 1);
+	assert_true(f.query_200_after);
+	print_message("r4: ingestd RSS %ld KiB at the outage's start, %ld KiB at most during it\n",
+		      f.rss_start, f.max_rss);
+	assert_true(f.max_rss > 0 && f.max_rss < f.rss_start + 64 * 1024);
+}
+
+/* ---- R5: two ingestd in one group, one killed and restarted -------------------------- */
+
+static pid_t spawn_ingestd(void)
+{
+	char path[1024], log[700];
+	snprintf(path, sizeof(path), "%s/ingest/dataapi-ingestd", S.build_dir);
+	snprintf(log, sizeof(log), "%s/logs/ingestd-second.log", S.state_dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(path, path, "--kafka-brokers", S.brokers, "--topic", S.topic,
+		      "--mongodb-uri", S.mongodb_uri, "--admin-port", "0", "-X",
+		      "auto.commit.interval.ms=200", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void rebalance_second_member(struct fault *f)
+{
+	int status;
+	f->second = spawn_ingestd();
+	while (wait_while_running(f->w, 2500)) {
+		kill(f->second, SIGKILL);
+		waitpid(f->second, &status, 0);
+		f->count++;
+		if (!wait_while_running(f->w, 1000))
+			break;
+		f->second = spawn_ingestd();
+	}
+	if (f->second > 0 && kill(f->second, SIGTERM) == 0)
+		waitpid(f->second, &status, 0);
+}
+
+static void r5_rebalance_between_two_members(void **state)
+{
+	struct fault f = {.run = rebalance_second_member};
+	run_scenario("r5", 200, 6000, &f);
+	assert_true(f.count >= 1);
+}
+
+/* ---- R6: poison written straight to the topic ---------------------------------------- */
+
+static void r6_poison_never_blocks_and_never_lands(void **state)
+{
+	char key[128], ev[512], reason[64];
+	size_t big = 1024 * 1024;
+	char *huge = malloc(big + 512);
+	struct {
+		const char *name, *reason;
+	} cases[] = {
+		{"json", "invalid_json"},     {"version", "unsupported_version"},
+		{"fields", "missing_field"},  {"huge", "text_too_large"},
+		{"dollar", "invalid_field"},  {"utf8", "invalid_json"},
+	};
+	for (int i = 0; i < 6; i++) {
+		snprintf(key, sizeof(key), "%s-r6-%s", run_id(), cases[i].name);
+		const char *value = ev;
+		switch (i) {
+		case 0: snprintf(ev, sizeof(ev), "{\"v\":1,"); break;
+		case 1: snprintf(ev, sizeof(ev), "{\"v\":2,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\"}", key); break;
+		case 2: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"%s\"}", key); break;
+		case 3: {
+			int off = snprintf(huge, 512, "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\",\"customerId\":\"c\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\",\"text\":\"", key);
+			memset(huge + off, 'x', big);
+			strcpy(huge + off + big, "\"}");
+			value = huge;
+			break;
+		}
+		case 4: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"$set.x\",\"granted\":false,\"receivedAt\":\"2026-11-22T10:00:00Z\"}"); break;
+		case 5: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\",\"customerId\":\"c\",\"text\":\"\xc0\xaf\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}", key); break;
+		}
+		assert_int_equal(kafka_produce(&S, S.topic, key, value, strlen(value)), 0);
+		/* right behind it, on the same partition, a valid message with dots in its ids */
+		snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok\",\"dialogId\":\"%s\",\"customerId\":\"c.with.dots\",\"text\":\"after\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}", key);
+		assert_int_equal(kafka_produce(&S, S.topic, key, ev, strlen(ev)), 0);
+	}
+	free(huge);
+	assert_true(kafka_wait_drained(&S, 60000));
+	for (int i = 0; i < 6; i++) {
+		snprintf(key, sizeof(key), "%s-r6-%s", run_id(), cases[i].name);
+		assert_true(kafka_find_dlq(&S, key, reason, sizeof(reason), 30000));
+		assert_string_equal(reason, cases[i].reason);
+		bson_t *doc = mongo_find(&S, key); /* the valid one behind it was applied ... */
+		assert_non_null(doc);
+		bson_iter_t it;
+		assert_true(bson_iter_init_find(&it, doc, "customerId"));
+		assert_string_equal(bson_iter_utf8(&it, NULL), "c.with.dots");
+		assert_true(doc->len < 4096); /* ... and nothing of the poison */
+		bson_destroy(doc);
+	}
+	assert_null(mongo_find(&S, "$set.x"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(r6_poison_never_blocks_and_never_lands, restore),
+		cmocka_unit_test_teardown(r1_ingestd_killed_repeatedly, restore),
+		cmocka_unit_test_teardown(r2_ingress_killed_under_load, restore),
+		cmocka_unit_test_teardown(r3_broker_restarted_mid_stream, restore),
+		cmocka_unit_test_teardown(r4_database_down_for_20s, restore),
+		cmocka_unit_test_teardown(r5_rebalance_between_two_members, restore),
+	};
+	signal(SIGPIPE, SIG_IGN);
+	if (getenv("DAPI_TEST_FILTER")) /* e.g. "r1*": one scenario */
+		cmocka_set_test_filter(getenv("DAPI_TEST_FILTER"));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	mongoc_init();
+	int rc = cmocka_run_group_tests(tests, setup, NULL);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}
