@@ -310,6 +310,12 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 
 	if (!dapi_store_load(c->store, dialogs, nd, err))
 		return DAPI_WRITE_TRANSIENT;
+	if (rd_kafka_assignment_lost(c->rk)) {
+		/* Another member may own these partitions now: writing from this state could
+		 * undo its work. */
+		bson_set_error(err, 0, 0, "partition assignment lost");
+		return DAPI_WRITE_LOST;
+	}
 	for (size_t k = 0; k < n_order; k++) {
 		struct item *it = &items[order[k]];
 		it->apply_reason = NULL;
@@ -418,6 +424,12 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 		        attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
 		if (st == DAPI_WRITE_OK)
 			break;
+		if (st == DAPI_WRITE_LOST) {
+			/* Abandoned uncommitted: the partitions' new owner applies these events. */
+			DAPI_WARN("batch_abandoned", "{s:s}", "detail", err.message);
+			rc = 1;
+			goto out;
+		}
 		dapi_series_add(c->m_retries, 1);
 		if (st == DAPI_WRITE_CONFLICT && ++conflicts <= 3) {
 			DAPI_INFO("write_conflict", "{s:i}", "attempt", conflicts);

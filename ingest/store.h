@@ -1,7 +1,7 @@
 /* ingestd's side of MongoDB: load the dialogs of a batch, write each changed dialog back
- * with one bulk operation. Every update is guarded by what was loaded (consent and message
- * count), so a concurrent writer (a rebalance, the sweeper) shows up as a conflict and the
- * batch is applied again instead of being overwritten. */
+ * with one bulk operation. Inserts rely on the unique _id and updates must match the
+ * document loaded, so a writer that got there first (an insert, the sweeper's delete)
+ * shows up as a conflict and the batch is applied again instead of being overwritten. */
 #ifndef DAPI_STORE_H
 #define DAPI_STORE_H
 
@@ -31,6 +31,7 @@ enum dapi_write_status {
 	DAPI_WRITE_OK,        /* every changed dialog written or rejected */
 	DAPI_WRITE_CONFLICT,  /* a guard did not match: reload and apply again */
 	DAPI_WRITE_TRANSIENT, /* the database did not answer well: retry later */
+	DAPI_WRITE_LOST,      /* (consumer) the partitions were lost: do not write */
 };
 
 /* Writes every changed dialog. rejected[i] receives NULL, or for a dialog the database
