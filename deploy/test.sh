@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test of DataAPI: installs what is missing, builds everything with
 # AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors), and runs CTest:
-# the cmocka unit tests, the integration tests and the reliability suite, which start a
-# real Kafka broker, a real MongoDB-wire server and the three programs on free 127.0.0.1
-# ports and stop them after; then builds the libFuzzer targets with clang and runs each for
-# a bounded time. Extra arguments go to the first ctest (e.g. -L unit, -R pipeline); with
-# arguments the fuzz step is skipped.
+# the cmocka unit tests and the integration tests, which start a real Kafka broker, a real
+# MongoDB-wire server and the three programs on free 127.0.0.1 ports and stop them after;
+# then builds the libFuzzer targets with clang and runs each for a bounded time.
+# Arguments go to ctest instead (e.g. -L unit, -R pipeline, -L reliability for the
+# fault-injection suite) and skip the fuzz step.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
@@ -17,8 +17,13 @@ cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANIT
 cmake --build "$build"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
-[ $# -gt 0 ] && exit 0
+if [ $# -gt 0 ]; then
+  ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
+  exit 0
+fi
+# The fault-injection suite (label "reliability") runs on request, -L reliability: against
+# FerretDB it is not yet stable enough to gate every change (docs/reliability.md).
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 -LE reliability
 
 fuzz=${DAPI_FUZZ_BUILD_DIR:-$DAPI_ROOT/build-fuzz}
 CC=clang cmake -S "$DAPI_ROOT" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \

@@ -190,7 +190,12 @@ bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t 
 	bson_append_array_end(&in, &ids);
 	bson_append_document_end(&filter, &in);
 
-	cursor = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+	/* Everything in the first reply: no server-side cursor stays open between round
+	 * trips, so none is left behind if this process dies mid-read (FerretDB keeps an
+	 * SQLite connection per open cursor until the cursor times out). */
+	bson_t *opts = BCON_NEW("batchSize", BCON_INT64((int64_t)n));
+	cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
+	bson_destroy(opts);
 	while (ok && mongoc_cursor_next(cursor, &doc)) {
 		bson_iter_t it;
 		struct dapi_dialog *d;

@@ -220,6 +220,7 @@ static rd_kafka_t *kafka_client(const struct stack *s, rd_kafka_type_t type, con
 	if (type == RD_KAFKA_PRODUCER) {
 		rd_kafka_conf_set(conf, "partitioner", "murmur2_random", err, sizeof(err));
 		rd_kafka_conf_set(conf, "acks", "all", err, sizeof(err));
+		rd_kafka_conf_set(conf, "message.max.bytes", "2000000", err, sizeof(err));
 	} else {
 		rd_kafka_conf_set(conf, "group.id", group, err, sizeof(err));
 		rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err));
