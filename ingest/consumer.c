@@ -358,9 +358,6 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
 			                  items[i].detail, &b) != 0)
 				atomic_fetch_add(&b.failed, 1);
-			char labels[80];
-			snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-			dapi_metrics_inc(c->m_dlq, labels, 1);
 			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
 			          "detail", items[i].detail, "partition", items[i].rkm->partition,
 			          "offset", (json_int_t)items[i].rkm->offset);
@@ -370,8 +367,19 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 			return 0;
 		while (atomic_load(&b.pending) > 0)
 			dapi_producer_flush(c->dlq, 100);
-		if (atomic_load(&b.failed) == 0)
+		if (atomic_load(&b.failed) == 0) {
+			/* counted once Kafka has them, not per attempt */
+			for (size_t i = 0; i < n; i++) {
+				const char *reason = items[i].decode_reason ? items[i].decode_reason
+				                                            : items[i].apply_reason;
+				char labels[80];
+				if (!reason)
+					continue;
+				snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+				dapi_metrics_inc(c->m_dlq, labels, 1);
+			}
 			return 0;
+		}
 		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
 		if (dapi_stop_requested)
 			return -1;

@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 			if (match && redrive) {
 				void *value = malloc(m->len ? m->len : 1);
 				memcpy(value, m->payload, m->len);
-				if (dapi_dlq_produce(producer, topic, m, value, original_headers(m),
+				if (dapi_dlq_produce(producer, topic, m, value, m->len, original_headers(m),
 						     &batch) != 0) {
 					action = "failed";
 					failed++;

@@ -1,6 +1,12 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>
 #include <setjmp.h>
@@ -63,6 +69,62 @@ void stack_load(struct stack *s)
 	fclose(f);
 	assert_true(s->ingress[0] && s->query[0] && s->brokers[0] && s->mongodb_uri[0]);
 	default_stack = s;
+}
+
+void stack_ready(struct stack *s)
+{
+	char url[256];
+	stack_load(s);
+	snprintf(url, sizeof(url), "%s/readyz", s->ingress);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+}
+
+int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	getsockname(fd, (struct sockaddr *)&a, &len);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+int spawn_program(const struct stack *s, const char *rel_path, const char *log_name,
+		  char *const args[])
+{
+	char path[1024], log[1024];
+	char *argv[32];
+	int n = 0;
+	snprintf(path, sizeof(path), "%s/%s", s->build_dir, rel_path);
+	snprintf(log, sizeof(log), "%s/logs/%s.log", s->state_dir, log_name);
+	argv[n++] = path;
+	for (int i = 0; args[i] && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(path, argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int wait_exit(int pid, int timeout_ms)
+{
+	int status;
+	for (int waited = 0; waited < timeout_ms; waited += 50) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		sleep_ms(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }
 
 int stack_ctl(const struct stack *s, const char *cmd, const char *target)

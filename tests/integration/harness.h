@@ -23,6 +23,20 @@ struct stack {
 
 /* Reads $DAPI_STACK_ENV (the stack.env that `stack.sh up` wrote). Aborts the test on error. */
 void stack_load(struct stack *s);
+/* stack_load, then waits until the ingress is ready: the group setup of every test. */
+void stack_ready(struct stack *s);
+
+/* A TCP port free on 127.0.0.1 right now. */
+int free_port(void);
+
+/* Starts <build>/<rel_path> with args (NULL-terminated), its output appended to
+ * <state>/logs/<log_name>.log. */
+int spawn_program(const struct stack *s, const char *rel_path, const char *log_name,
+		  char *const args[]);
+/* Waits for pid; its exit status, 128+signal, or -1 when it did not exit in time (then it
+ * is killed). */
+int wait_exit(int pid, int timeout_ms);
+
 /* Runs `stack.sh <cmd> <target> --state-dir ...`; returns its exit status. */
 int stack_ctl(const struct stack *s, const char *cmd, const char *target);
 

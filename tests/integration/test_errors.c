@@ -107,10 +107,7 @@ static const struct error_case cases[] = {
 
 static int setup(void **state)
 {
-	char url[256];
-	stack_load(&S);
-	snprintf(url, sizeof(url), "%s/readyz", S.ingress);
-	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	stack_ready(&S);
 	return 0;
 }
 

@@ -28,10 +28,7 @@ static struct stack S;
 
 static int setup(void **state)
 {
-	char url[256];
-	stack_load(&S);
-	snprintf(url, sizeof(url), "%s/readyz", S.ingress);
-	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	stack_ready(&S);
 	return 0;
 }
 
@@ -46,54 +43,8 @@ static void restart_ingestd(const char *args)
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
-/* Starts build/<dir>/<prog> with args, output appended to the stack's logs. */
-static pid_t spawn(const char *dir, const char *prog, char *const args[])
-{
-	char path[1024], log[1024];
-	char *argv[32];
-	int n = 0;
-	snprintf(path, sizeof(path), "%s/%s/%s", S.build_dir, dir, prog);
-	snprintf(log, sizeof(log), "%s/logs/lifecycle-%s.log", S.state_dir, prog);
-	argv[n++] = path;
-	for (int i = 0; args[i] && n < 31; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execv(path, argv);
-		_exit(127);
-	}
-	return pid;
-}
 
-/* Waits for pid; returns its exit status, or -1 when it did not exit in time (killed). */
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-	int status;
-	for (int waited = 0; waited < timeout_ms; waited += 50) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		sleep_ms(50);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return -1;
-}
 
 /* ---- replay ----------------------------------------------------------------------- */
 
@@ -189,11 +140,11 @@ static void replay_refuses_bad_values_and_active_groups(void **state)
 	char brokers[200];
 	snprintf(brokers, sizeof(brokers), "%s", S.brokers);
 	/* bad value: exit 2 before connecting anywhere */
-	pid_t pid = spawn("ingest", "dataapi-ingestd",
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
 			  (char *[]){"--replay-from", "yesterday", NULL});
 	assert_int_equal(wait_exit(pid, 10000), 2);
 	/* the stack's ingestd is an active member: moving offsets must fail, not disturb it */
-	pid = spawn("ingest", "dataapi-ingestd",
+	pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
 		    (char *[]){"--kafka-brokers", brokers, "--mongodb-uri", S.mongodb_uri,
 			       "--admin-port", "0", "--replay-from", "earliest", NULL});
 	assert_int_equal(wait_exit(pid, 30000), 1);
@@ -352,7 +303,7 @@ static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
 	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
-	pid_t pid = spawn("ingest", "dataapi-ingress",
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "lifecycle-ingress",
 			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
 				     S.topic, "--tokens-file", tokens, NULL});
 	snprintf(url, sizeof(url), "%s/readyz", base);
@@ -404,7 +355,7 @@ static void sigterm_ingestd_commits_and_exits_0(void **state)
 	char url[512], d[128];
 	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
 	/* auto-commit far away: only the shutdown can commit what this instance applied */
-	pid_t pid = spawn("ingest", "dataapi-ingestd",
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
 			  (char *[]){"--kafka-brokers", S.brokers, "--topic", S.topic,
 				     "--mongodb-uri", S.mongodb_uri, "--admin-port", "0", "-X",
 				     "auto.commit.interval.ms=600000", NULL});
@@ -432,7 +383,7 @@ static void sigterm_query_exits_0(void **state)
 	char port[16], tokens[600], url[512], auth[200];
 	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	pid_t pid = spawn("query", "dataapi-query",
+	pid_t pid = spawn_program(&S, "query/dataapi-query", "lifecycle-query",
 			  (char *[]){"--port", port, "--mongodb-uri", S.mongodb_uri, "--tokens-file",
 				     tokens, NULL});
 	snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz", port);

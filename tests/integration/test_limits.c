@@ -28,37 +28,20 @@ static pid_t ingress_pid;
 static int port;
 static char base[128];
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	getsockname(fd, (struct sockaddr *)&a, &len);
-	close(fd);
-	return ntohs(a.sin_port);
-}
 
 static int setup(void **state)
 {
-	char path[1024], tokens[600], portstr[16], log[700], url[256];
+	char tokens[600], portstr[16], url[256];
 	stack_load(&S);
 	port = free_port();
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	snprintf(path, sizeof(path), "%s/ingest/dataapi-ingress", S.build_dir);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	snprintf(log, sizeof(log), "%s/logs/limits-ingress.log", S.state_dir);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
-	ingress_pid = fork();
-	if (ingress_pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(path, path, "--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
-		      "--tokens-file", tokens, "--conn-timeout", "2", "--max-connections-per-ip", "6",
-		      "--max-body", "1024", (char *)NULL);
-		_exit(127);
-	}
+	ingress_pid = spawn_program(
+		&S, "ingest/dataapi-ingress", "limits-ingress",
+		(char *[]){"--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
+			   "--tokens-file", tokens, "--conn-timeout", "2", "--max-connections-per-ip",
+			   "6", "--max-body", "1024", NULL});
 	snprintf(url, sizeof(url), "%s/healthz", base);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 	return 0;
@@ -66,10 +49,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	int status;
 	kill(ingress_pid, SIGTERM);
-	waitpid(ingress_pid, &status, 0);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(wait_exit(ingress_pid, 30000), 0);
 	return 0;
 }
 
@@ -254,22 +235,15 @@ static void *post_one(void *arg)
 static void a_full_producer_queue_is_503_at_once(void **state)
 {
 	/* An ingress whose broker address has no listener, with room for one event. */
-	char path[1024], tokens[600], portstr[16], brokers[64], log[700], url[256];
+	char tokens[600], portstr[16], brokers[64], url[256];
 	int qport = free_port(), dead = free_port();
 	snprintf(portstr, sizeof(portstr), "%d", qport);
 	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", dead);
-	snprintf(path, sizeof(path), "%s/ingest/dataapi-ingress", S.build_dir);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	snprintf(log, sizeof(log), "%s/logs/limits-queue-ingress.log", S.state_dir);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(path, path, "--port", portstr, "--kafka-brokers", brokers, "--tokens-file",
-		      tokens, "--producer-queue", "1", "--produce-timeout", "4s", (char *)NULL);
-		_exit(127);
-	}
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "limits-queue-ingress",
+				  (char *[]){"--port", portstr, "--kafka-brokers", brokers,
+					     "--tokens-file", tokens, "--producer-queue", "1",
+					     "--produce-timeout", "4s", NULL});
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", qport);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 
@@ -288,10 +262,8 @@ static void a_full_producer_queue_is_503_at_once(void **state)
 	assert_true((t1.tv_sec - t0.tv_sec) < 2);
 	pthread_join(th, NULL);
 	assert_int_equal(first.status, 503); /* and it never reached a broker */
-	int status;
 	kill(pid, SIGTERM);
-	waitpid(pid, &status, 0);
-	assert_true(WIFEXITED(status));
+	assert_true(wait_exit(pid, 30000) >= 0);
 }
 
 int main(void)

@@ -16,10 +16,7 @@ static struct stack S;
 
 static int setup(void **state)
 {
-	char url[256];
-	stack_load(&S);
-	snprintf(url, sizeof(url), "%s/readyz", S.ingress);
-	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	stack_ready(&S);
 	return 0;
 }
 
