@@ -19,14 +19,27 @@ static const char summary[] =
 	"Lists the records of the DataAPI dead-letter topic, and with --redrive sends the\n"
 	"matching ones back to the events topic (same key, value and headers).";
 
+/* A NUL-terminated copy of len bytes that are not NUL-terminated themselves (keys, header
+ * values): strndup would look for a terminator past the end. */
+static char *dup_bytes(const void *p, size_t len)
+{
+	char *s = malloc(len + 1);
+	if (s) {
+		if (len)
+			memcpy(s, p, len);
+		s[len] = '\0';
+	}
+	return s;
+}
+
 static char *header(const rd_kafka_message_t *m, const char *name)
 {
 	rd_kafka_headers_t *h;
 	const void *v;
 	size_t len;
 	if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &len))
-		return strdup("");
-	return strndup(v ? v : "", len);
+		return dup_bytes("", 0);
+	return dup_bytes(v, v ? len : 0);
 }
 
 /* The record's headers without the dlq.* ones that explain its stay in the DLQ. */
@@ -134,7 +147,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "dataapi-dlq: %s\n", rd_kafka_message_errstr(m));
 		} else {
 			char *why = header(m, "dlq.reason"), *detail = header(m, "dlq.detail");
-			char *k = strndup(m->key ? m->key : "", m->key ? m->key_len : 0);
+			char *k = dup_bytes(m->key, m->key ? m->key_len : 0);
 			bool match = (!*reason || !strcmp(reason, why)) && (!*key || !strcmp(key, k));
 			const char *action = !match ? "skipped" : redrive ? "redriven" : "listed";
 			if (match && redrive) {
