@@ -344,7 +344,7 @@ static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, b
  * the dialog for good. */
 static enum dapi_write_status read_write_errors(const bson_t *reply, const size_t *op_dialog,
                                                 const char **rejected, size_t *n_failed_updates,
-                                                const bool *op_insert)
+                                                const bool *op_insert, size_t *n_errors)
 {
 	enum dapi_write_status status = DAPI_WRITE_OK;
 	bson_iter_t it, arr, el;
@@ -364,6 +364,7 @@ static enum dapi_write_status read_write_errors(const bson_t *reply, const size_
 		}
 		if (index < 0)
 			return DAPI_WRITE_TRANSIENT;
+		(*n_errors)++;
 		if (!op_insert[index])
 			(*n_failed_updates)++;
 		if (code == 11000) {
@@ -413,12 +414,21 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 		op_dialog[nops++] = i;
 	}
 	if (nops > 0) {
-		size_t failed_updates = 0;
+		size_t failed_updates = 0, n_errors = 0;
+		bson_iter_t wce;
+		uint32_t wce_len = 0;
+		const uint8_t *wce_data;
 		bool ok = mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
-		status = read_write_errors(&reply, op_dialog, rejected, &failed_updates, op_insert);
-		if (!ok && status == DAPI_WRITE_OK && !bson_has_field(&reply, "writeErrors"))
+		status = read_write_errors(&reply, op_dialog, rejected, &failed_updates, op_insert,
+		                           &n_errors);
+		/* A failure without any write error (the reply carries writeErrors even when it
+		 * is empty) is the connection or the server, not the data: retry later. */
+		if (!ok && n_errors == 0)
 			status = DAPI_WRITE_TRANSIENT;
-		if (bson_has_field(&reply, "writeConcernErrors"))
+		if (bson_iter_init_find(&wce, &reply, "writeConcernErrors") &&
+		    BSON_ITER_HOLDS_ARRAY(&wce))
+			bson_iter_array(&wce, &wce_len, &wce_data);
+		if (wce_len > 5) /* not the 5-byte empty array */
 			status = DAPI_WRITE_TRANSIENT;
 		if (status == DAPI_WRITE_OK) {
 			bson_iter_t it;
