@@ -257,6 +257,12 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 
 /* ---- one batch -------------------------------------------------------------------- */
 
+/* Why the item goes to the DLQ, or NULL. */
+static const char *item_reason(const struct item *it)
+{
+	return it->decode_reason ? it->decode_reason : it->apply_reason;
+}
+
 static void decode_item(const struct dapi_consumer *c, struct item *it)
 {
 	const rd_kafka_message_t *m = it->rkm;
@@ -351,8 +357,7 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 		struct dapi_dlq_batch b = { 0 };
 		int sent = 0;
 		for (size_t i = 0; i < n; i++) {
-			const char *reason = items[i].decode_reason ? items[i].decode_reason
-			                                            : items[i].apply_reason;
+			const char *reason = item_reason(&items[i]);
 			if (!reason)
 				continue;
 			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
@@ -370,8 +375,7 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 		if (atomic_load(&b.failed) == 0) {
 			/* counted once Kafka has them, not per attempt */
 			for (size_t i = 0; i < n; i++) {
-				const char *reason = items[i].decode_reason ? items[i].decode_reason
-				                                            : items[i].apply_reason;
+				const char *reason = item_reason(&items[i]);
 				char labels[80];
 				if (!reason)
 					continue;
@@ -509,16 +513,17 @@ int dapi_consumer_run(struct dapi_consumer *c)
 		items[n++].rkm = m;
 		while (n < cap && (m = poll_one(c, 0, &fatal)))
 			items[n++].rkm = m;
-		if (process_batch(c, items, n) < 0 && !dapi_stop_requested) {
-			/* Going on would store later offsets past this batch: stop instead. */
-			DAPI_ERROR("batch_failed", "{s:s}", "detail", "out of memory");
-			rc = -1;
-			break;
-		}
+		int done = process_batch(c, items, n);
 		for (size_t i = 0; i < n; i++) {
 			dapi_event_clear(&items[i].ev);
 			rd_kafka_message_destroy(items[i].rkm);
 			memset(&items[i], 0, sizeof(items[i]));
+		}
+		if (done < 0 && !dapi_stop_requested) {
+			/* Going on would store later offsets past this batch: stop instead. */
+			DAPI_ERROR("batch_failed", "{s:s}", "detail", "out of memory");
+			rc = -1;
+			break;
 		}
 	}
 	free(items);

@@ -156,11 +156,20 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 	return true;
 }
 
+/* dialogs are sorted by id (dapi_store_load's contract): a binary search per document. */
 static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, const char *id)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(dialogs[i].id, id))
-			return &dialogs[i];
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(dialogs[mid].id, id);
+		if (c == 0)
+			return &dialogs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 

@@ -23,7 +23,8 @@ void dapi_store_destroy(struct dapi_store *st);
 /* Creates the indexes every query shape and sweeper uses. Idempotent. */
 bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err);
 
-/* Fills each dialog's loaded state (ABSENT when there is no document). */
+/* Fills each dialog's loaded state (ABSENT when there is no document). dialogs must be
+ * sorted by id (strcmp order) and distinct, as the consumer groups them. */
 bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
                      bson_error_t *err);
 
