@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	struct dapi_sweeper *sweeper = NULL;
 	struct dapi_http_server *admin = NULL;
 	struct ingestd_admin admin_app = { 0 };
-	const char *admin_bind, *replay_from;
+	const char *admin_bind, *replay_from, *load_by;
 	int64_t admin_port;
 	char errstr[512], dlq_topic[300];
 	bson_error_t berr;
@@ -55,7 +55,9 @@ int main(int argc, char **argv)
 		{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &coll, "dialogs", 0, 0,
 		 "Collection name"},
 		{"batch-size", 0, "BATCH_SIZE", DAPI_OPT_INT, &batch_max, "1000", 1, 100000,
-		 "Most records applied in one bulk write"},
+		 "Most records consumed and applied as one batch"},
+		{"load-by", 0, "LOAD_BY", DAPI_OPT_STRING, &load_by, "auto", 0, 0,
+		 "How a batch's dialogs are read: in (one $in query), id (a query per dialog, for FerretDB) or auto"},
 		{"max-text", 0, "MAX_TEXT_BYTES", DAPI_OPT_INT, &max_text, "16384", 1, 8388608,
 		 "Largest message text accepted from the topic (larger: DLQ)"},
 		{"retry-backoff-max", 0, "RETRY_BACKOFF_MAX", DAPI_OPT_DURATION, &backoff_max, "5s", 100,
@@ -83,9 +85,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dataapi-ingestd: %s\n", errstr);
 		return 2;
 	}
+	if (strcmp(load_by, "auto") && strcmp(load_by, "in") && strcmp(load_by, "id")) {
+		fprintf(stderr, "dataapi-ingestd: --load-by takes auto, in or id\n");
+		return 2;
+	}
 	if (*replay_from && strcmp(replay_from, "earliest") != 0 &&
-	    !dapi_time_parse(replay_from, &(int64_t){0})) {
-		fprintf(stderr, "dataapi-ingestd: --replay-from takes earliest or an RFC 3339 time\n");
+	    !dapi_time_parse(replay_from, &(int64_t){ 0 })) {
+		fprintf(stderr,
+		        "dataapi-ingestd: --replay-from takes earliest or an RFC 3339 time\n");
 		return 2;
 	}
 	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
@@ -96,9 +103,12 @@ int main(int argc, char **argv)
 	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
-	store = dapi_store_new(pool, db, coll);
+	store = dapi_store_new(pool, db, coll,
+	                       !strcmp(load_by, "in")   ? DAPI_LOAD_IN
+	                       : !strcmp(load_by, "id") ? DAPI_LOAD_BY_ID
+	                                                : DAPI_LOAD_AUTO);
 	/* Indexes first: a store without them would scan on every query. Wait for MongoDB. */
-	while (!dapi_store_ensure_indexes(store, &berr)) {
+	while (!dapi_store_open(store, &berr)) {
 		if (!dapi_mongo_error_transient(&berr)) {
 			snprintf(errstr, sizeof(errstr), "creating indexes: %.400s", berr.message);
 			goto fail;

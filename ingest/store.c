@@ -7,19 +7,27 @@
 #include "log.h"
 #include "mongo.h"
 
+/* Most writes in one command. FerretDB 1.24 keeps a database connection for each update of
+ * a command until the whole command ends, out of a pool of 100: a command of 100 updates
+ * waits forever for a connection (seen as a stalled store). 32 leaves room for a second
+ * ingestd and the query service; MongoDB loses little (a round trip per 32 writes). */
+#define WRITE_CHUNK 32
+
 struct dapi_store {
 	mongoc_client_pool_t *pool;
+	enum dapi_load_by load_by;
 	char db[64];
 	char collection[64];
 };
 
 struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-                                  const char *collection)
+                                  const char *collection, enum dapi_load_by load_by)
 {
 	struct dapi_store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
 	st->pool = pool;
+	st->load_by = load_by;
 	snprintf(st->db, sizeof(st->db), "%s", db);
 	snprintf(st->collection, sizeof(st->collection), "%s", collection);
 	return st;
@@ -71,9 +79,36 @@ static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_
 	return ok;
 }
 
-bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
+/* FerretDB answers buildInfo with a ferretdbVersion field. */
+static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_error_t *err)
+{
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
+	bson_iter_t it;
+	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, err);
+	*ferretdb = ok && bson_iter_init_find(&it, &reply, "ferretdbVersion");
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return ok;
+}
+
+static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err);
+
+bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	bool ferretdb = false, ok = server_is_ferretdb(client, &ferretdb, err);
+	if (ok && st->load_by == DAPI_LOAD_AUTO) {
+		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
+		DAPI_INFO("store_server", "{s:b,s:s}", "ferretdb", ferretdb, "load_by",
+		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in");
+	}
+	ok = ok && ensure_indexes(st, client, err);
+	mongoc_client_pool_push(st->pool, client);
+	return ok;
+}
+
+static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err)
+{
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
 	bool have[sizeof(index_names) / sizeof(index_names[0])] = { false }, ok;
@@ -103,7 +138,6 @@ bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err)
 	bson_destroy(&cmd);
 	mongoc_collection_destroy(coll);
 	mongoc_database_destroy(db);
-	mongoc_client_pool_push(st->pool, client);
 	return ok;
 }
 
@@ -173,38 +207,12 @@ static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, co
 	return NULL;
 }
 
-bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-                     bson_error_t *err)
+/* Reads every document of cursor into its dialog, then destroys the cursor. */
+static bool read_loaded(mongoc_cursor_t *cursor, struct dapi_dialog *dialogs, size_t n,
+                        bson_error_t *err)
 {
-	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
-	bson_t filter = BSON_INITIALIZER, in, ids;
-	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	bool ok = true;
-
-	for (size_t i = 0; i < n; i++) {
-		const char *id = dialogs[i].id;
-		dapi_dialog_clear(&dialogs[i]);
-		dapi_dialog_init(&dialogs[i], id);
-	}
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
-	for (size_t i = 0; i < n; i++) {
-		const char *key;
-		char buf[16];
-		size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
-		bson_append_utf8(&ids, key, (int)klen, dialogs[i].id, -1);
-	}
-	bson_append_array_end(&in, &ids);
-	bson_append_document_end(&filter, &in);
-
-	/* Everything in the first reply: no server-side cursor stays open between round
-	 * trips, so none is left behind if this process dies mid-read (FerretDB keeps an
-	 * SQLite connection per open cursor until the cursor times out). */
-	bson_t *opts = BCON_NEW("batchSize", BCON_INT64((int64_t)n));
-	cursor = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-	bson_destroy(opts);
 	while (ok && mongoc_cursor_next(cursor, &doc)) {
 		bson_iter_t it;
 		struct dapi_dialog *d;
@@ -221,7 +229,65 @@ bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t 
 	if (ok && mongoc_cursor_error(cursor, err))
 		ok = false;
 	mongoc_cursor_destroy(cursor);
+	return ok;
+}
+
+/* One query for the whole batch, everything in the first reply: no server-side cursor
+ * stays open between round trips, so none is left behind if this process dies mid-read. */
+static bool load_in(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
+                    bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER, in, ids;
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
+	for (size_t i = 0; i < n; i++) {
+		const char *key;
+		char buf[16];
+		size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		bson_append_utf8(&ids, key, (int)klen, dialogs[i].id, -1);
+	}
+	bson_append_array_end(&in, &ids);
+	bson_append_document_end(&filter, &in);
+	bson_t *opts = BCON_NEW("batchSize", BCON_INT64((int64_t)n));
+	bool ok = read_loaded(mongoc_collection_find_with_opts(coll, &filter, opts, NULL), dialogs,
+	                      n, err);
+	bson_destroy(opts);
 	bson_destroy(&filter);
+	return ok;
+}
+
+/* One query per dialog, by _id equality: the only filter FerretDB's SQLite backend answers
+ * from an index ($in scans the collection: 14 s for 100 ids at 20,000 dialogs). */
+static bool load_by_id(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
+                       bson_error_t *err)
+{
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		bson_t filter = BSON_INITIALIZER;
+		BSON_APPEND_UTF8(&filter, "_id", dialogs[i].id);
+		ok = read_loaded(mongoc_collection_find_with_opts(coll, &filter, opts, NULL),
+		                 &dialogs[i], 1, err);
+		bson_destroy(&filter);
+	}
+	bson_destroy(opts);
+	return ok;
+}
+
+bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
+                     bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
+	bool ok;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *id = dialogs[i].id;
+		dapi_dialog_clear(&dialogs[i]);
+		dapi_dialog_init(&dialogs[i], id);
+	}
+	ok = st->load_by == DAPI_LOAD_BY_ID ? load_by_id(coll, dialogs, n, err)
+	                                    : load_in(coll, dialogs, n, err);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
 	return ok;
@@ -388,30 +454,21 @@ static enum dapi_write_status read_write_errors(const bson_t *reply, const size_
 	return status;
 }
 
-enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
-                                        size_t n, const char **rejected, bson_error_t *err)
+/* Writes the changed dialogs from dialogs[*next] on in one unordered bulk of at most
+ * WRITE_CHUNK operations; *next receives the first dialog it did not reach. */
+static enum dapi_write_status write_chunk(mongoc_collection_t *coll, struct dapi_dialog *dialogs,
+                                          size_t n, size_t *next, const char **rejected,
+                                          bson_error_t *err)
 {
-	mongoc_client_t *client;
-	mongoc_collection_t *coll;
-	mongoc_bulk_operation_t *bulk;
-	bson_t opts = BSON_INITIALIZER, reply;
-	size_t *op_dialog = malloc((n ? n : 1) * sizeof(*op_dialog)), nops = 0, nupdates = 0;
-	bool *op_insert = malloc((n ? n : 1) * sizeof(*op_insert));
+	size_t op_dialog[WRITE_CHUNK], nops = 0, nupdates = 0, i;
+	bool op_insert[WRITE_CHUNK];
 	enum dapi_write_status status = DAPI_WRITE_OK;
+	bson_t opts = BSON_INITIALIZER, reply;
+	mongoc_bulk_operation_t *bulk;
 
-	if (!op_dialog || !op_insert) {
-		free(op_dialog);
-		free(op_insert);
-		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory");
-		return DAPI_WRITE_TRANSIENT;
-	}
-	for (size_t i = 0; i < n; i++)
-		rejected[i] = NULL;
-	client = mongoc_client_pool_pop(st->pool);
-	coll = mongoc_client_get_collection(client, st->db, st->collection);
 	BSON_APPEND_BOOL(&opts, "ordered", false);
 	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
-	for (size_t i = 0; i < n; i++) {
+	for (i = *next; i < n && nops < WRITE_CHUNK; i++) {
 		if (!dapi_dialog_changed(&dialogs[i]))
 			continue;
 		if (!add_op(bulk, &dialogs[i], &op_insert[nops])) {
@@ -422,6 +479,7 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 			nupdates++;
 		op_dialog[nops++] = i;
 	}
+	*next = i;
 	if (nops > 0) {
 		size_t failed_updates = 0, n_errors = 0;
 		bson_iter_t wce;
@@ -451,10 +509,27 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 	}
 	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(&opts);
+	return status;
+}
+
+enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
+                                        size_t n, const char **rejected, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
+	enum dapi_write_status status = DAPI_WRITE_OK;
+
+	for (size_t i = 0; i < n; i++)
+		rejected[i] = NULL;
+	/* Chunks written before a conflict stay written: applying the batch again to the
+	 * reloaded dialogs finds their events present and changes nothing there. */
+	for (size_t next = 0; next < n && status != DAPI_WRITE_TRANSIENT;) {
+		enum dapi_write_status s = write_chunk(coll, dialogs, n, &next, rejected, err);
+		if (s > status)
+			status = s;
+	}
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
-	free(op_dialog);
-	free(op_insert);
 	return status;
 }
 

@@ -15,13 +15,17 @@
 
 struct dapi_store;
 
+/* How a batch's dialogs are read: one $in query, or one query per _id (FerretDB answers
+ * only an _id equality from an index). AUTO asks the server which it is. */
+enum dapi_load_by { DAPI_LOAD_AUTO, DAPI_LOAD_IN, DAPI_LOAD_BY_ID };
+
 /* pool is borrowed. */
 struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-                                  const char *collection);
+                                  const char *collection, enum dapi_load_by load_by);
 void dapi_store_destroy(struct dapi_store *st);
 
-/* Creates the indexes every query shape and sweeper uses. Idempotent. */
-bool dapi_store_ensure_indexes(struct dapi_store *st, bson_error_t *err);
+/* Settles AUTO and creates the indexes every query shape and sweeper uses. Idempotent. */
+bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
 
 /* Fills each dialog's loaded state (ABSENT when there is no document). dialogs must be
  * sorted by id (strcmp order) and distinct, as the consumer groups them. */
@@ -35,7 +39,7 @@ enum dapi_write_status {
 	DAPI_WRITE_LOST,      /* (consumer) the partitions were lost: do not write */
 };
 
-/* Writes every changed dialog. rejected[i] receives NULL, or for a dialog the database
+/* Writes every changed dialog, in bulks of a few dozen. rejected[i] receives NULL, or for a dialog the database
  * refused for good (too large, invalid) a reason for the DLQ. */
 enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
                                         size_t n, const char **rejected, bson_error_t *err);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
@@ -81,7 +82,7 @@ void stack_ready(struct stack *s)
 
 int free_port(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -91,7 +92,7 @@ int free_port(void)
 }
 
 int spawn_program(const struct stack *s, const char *rel_path, const char *log_name,
-		  char *const args[])
+                  char *const args[])
 {
 	char path[1024], log[1024];
 	char *argv[32];
@@ -105,6 +106,8 @@ int spawn_program(const struct stack *s, const char *rel_path, const char *log_n
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		/* ends with the test, even one that failed before stopping it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
