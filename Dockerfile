@@ -2,13 +2,15 @@
 FROM debian:bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake ninja-build pkg-config \
-      librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev \
+      librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libssl-dev \
+      libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY common common
 COPY ingest ingest
 COPY query query
+COPY bench bench
 COPY tests tests
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
  && cmake --build /build

@@ -3,7 +3,8 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer (warnings are errors), and runs CTest:
 # the cmocka unit tests and the integration tests, which start a real Kafka broker, a real
 # MongoDB-wire server and the three programs on free 127.0.0.1 ports and stop them after;
-# then builds the libFuzzer targets with clang and runs each for a bounded time.
+# then the fault-injection suite against the same stack (docs/reliability.md); then builds
+# the libFuzzer targets with clang and runs each for a bounded time.
 # Arguments go to ctest instead (e.g. -L unit, -R pipeline, -L reliability for the
 # fault-injection suite) and skip the fuzz step.
 set -euo pipefail
@@ -21,9 +22,8 @@ if [ $# -gt 0 ]; then
   ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
   exit 0
 fi
-# The fault-injection suite (label "reliability") runs on request, -L reliability: against
-# FerretDB it is not yet stable enough to gate every change (docs/reliability.md).
-ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 -LE reliability
+# Unit, integration and the fault-injection suite (label "reliability", R1-R6, about 3 min).
+ctest --test-dir "$build" --output-on-failure --no-tests=error -j2
 
 fuzz=${DAPI_FUZZ_BUILD_DIR:-$DAPI_ROOT/build-fuzz}
 CC=clang cmake -S "$DAPI_ROOT" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \
