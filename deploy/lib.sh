@@ -14,7 +14,7 @@ dapi_die() { printf '[dataapi] error: %s\n' "$*" >&2; exit 1; }
 
 DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang curl python3
   librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
-  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml)
+  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml wrk)
 
 dapi_install_packages() {
   local missing=() p

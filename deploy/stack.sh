@@ -10,6 +10,7 @@
 #   deploy/stack.sh start|stop  kafka|db|ingress|ingestd|query  [--state-dir DIR]
 #   deploy/stack.sh kill        ingress|ingestd|query           (SIGKILL, for fault tests)
 #   deploy/stack.sh consumer-groups [--state-dir DIR] -- ARGS...  (Kafka's kafka-consumer-groups)
+#   deploy/stack.sh topics [--state-dir DIR] -- ARGS...           (Kafka's kafka-topics)
 #
 # `up` writes DIR/stack.env (ports, URLs, brokers, MongoDB URI) for scripts and tests.
 set -euo pipefail
@@ -266,6 +267,10 @@ case "$cmd" in
   consumer-groups)
     choose_ports
     dapi_kafka_java org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" "${tool_args[@]}" ;;
+  topics)
+    choose_ports
+    dapi_kafka_java org.apache.kafka.tools.TopicCommand \
       --bootstrap-server "127.0.0.1:$KAFKA_PORT" "${tool_args[@]}" ;;
   *) dapi_die "unknown command $cmd" ;;
 esac

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# The benchmark suite (docs/benchmarks.md): builds a release build, starts a stack of its
+# own on free 127.0.0.1 ports, runs B1-B5, each next to its ceiling in the same run, and
+# prints a table of what it measured (it asserts no time). Stops everything it started.
+#
+# Sizes and durations come from the environment (defaults are the issue's sizes):
+#   BENCH_SECONDS=15      each wrk run (B1, B3) and the freshness probe (B4)
+#   BENCH_CONNS=64        wrk connections for B1
+#   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
+#   BENCH_TEXT=100        bytes of text per message
+#   BENCH_QUERY_CONNS=2   wrk connections for B3
+# Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/lib.sh"
+
+secs=${BENCH_SECONDS:-15}
+conns=${BENCH_CONNS:-64}
+dialogs=${BENCH_DIALOGS:-20000}
+events=${BENCH_EVENTS:-200000}
+text=${BENCH_TEXT:-100}
+qconns=${BENCH_QUERY_CONNS:-2}
+build=${BENCH_BUILD_DIR:-$DAPI_ROOT/build-bench}
+state="$build/bench-stack"
+run="b$(date +%s)"
+results="$build/bench-results.txt"
+extra_pids=()
+
+"$here/install.sh" >&2
+cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$build" >&2
+
+cleanup() {
+  for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  "$here/stack.sh" down --state-dir "$state" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+if [ -n "${MONGODB_URI:-}" ]; then db="MongoDB at \$MONGODB_URI"
+elif command -v mongod >/dev/null; then db="mongod $(mongod --version | head -1)"
+else db="FerretDB 1.24.2 (SQLite, _id index fix)"; fi
+"$here/stack.sh" up --fresh --state-dir "$state" --random-ports --build-dir "$build" \
+  --no-build >/dev/null
+. "$state/stack.env"
+export LUA_PATH="$DAPI_ROOT/bench/?.lua;;"
+: > "$results"
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+row() { printf '%s\n' "$*" | tee -a "$results" >/dev/null; }
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; } # field NAME "RESULT line"
+peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
+  BENCH_RATE=${4:-0} BENCH_CONNS=$3 wrk -t2 -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
+    grep '^RESULT'
+}
+
+# Starts a program of this build in the background, logging to the stack's logs.
+spawn() { # spawn NAME PROGRAM ARGS...
+  local name=$1; shift
+  "$@" >>"$state/logs/$name.log" 2>&1 &
+  extra_pids+=($!)
+  echo $!
+}
+
+# ---- B1: ingress POST throughput, and latency at half of it ----------------------------
+b1() {
+  local port pid ceil ceil_half ing ing_half
+  port=$(dapi_free_port)
+  pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
+  dapi_wait_port 127.0.0.1 "$port" "$pid" 10
+  log "B1 ceiling: minimal libmicrohttpd 202 server, wrk -c$conns ${secs}s"
+  ceil=$(BENCH_PREFIX=$run-ceil wrk_run "http://127.0.0.1:$port" "$DAPI_ROOT/bench/post.lua" "$conns")
+  ceil_half=$(BENCH_PREFIX=$run-ceil wrk_run "http://127.0.0.1:$port" "$DAPI_ROOT/bench/post.lua" \
+    "$conns" "$(awk -v r="$(field rps "$ceil")" 'BEGIN{printf "%d", r/2}')")
+  kill "$pid"
+  "$here/stack.sh" stop ingestd --state-dir "$state" >/dev/null # B1 measures the ingress alone
+  log "B1 ingress: POST /data, durable 202 (acks=all), wrk -c$conns ${secs}s"
+  ing=$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run "$INGRESS_URL" \
+    "$DAPI_ROOT/bench/post.lua" "$conns")
+  ing_half=$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run "$INGRESS_URL" \
+    "$DAPI_ROOT/bench/post.lua" "$conns" "$(awk -v r="$(field rps "$ing")" 'BEGIN{printf "%d", r/2}')")
+  B1_INGRESS_RSS=$(peak_kib "$(cat "$state/pids/ingress.pid")")
+  row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
+  row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
+}
+
+# ---- B2: events applied per second from a pre-filled topic -----------------------------
+applied() { # applied ADMIN_URL -> records applied or dead-lettered so far
+  curl -fsS "$1/metrics" 2>/dev/null |
+    awk '/^dataapi_(events_applied|dlq)_total/ { n += $NF } END { printf "%d", n }'
+}
+
+b2() {
+  local topic="bench.$run" admin pid t0 t1 fill ceil rate total=$((events + dialogs))
+  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
+    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
+  fill=$("$build/bench/dapi-bench-fill" "$KAFKA_BROKERS" "$topic" "$run" "$dialogs" "$events" "$text")
+  log "$fill"
+  admin=$(dapi_free_port)
+  t0=$(date +%s.%N)
+  pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
+    --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
+    --admin-port "$admin" --log-level warn)
+  log "B2 ingest: dataapi-ingestd draining $topic into database bench"
+  until [ "$(applied "http://127.0.0.1:$admin")" -ge "$total" ]; do
+    kill -0 "$pid" 2>/dev/null || dapi_die "bench ingestd died (see $state/logs/bench-ingestd.log)"
+    B2_INGESTD_RSS=$(peak_kib "$pid")
+    sleep 0.5
+  done
+  t1=$(date +%s.%N)
+  B2_INGESTD_RSS=$(peak_kib "$pid")
+  kill "$pid"
+  rate=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  log "B2 ceiling: raw bulk upserts of the same events"
+  ceil=$("$build/bench/dapi-bench-ceiling-ingest" "$MONGODB_URI" bench ceiling "$run" "$dialogs" \
+    "$events" "$text" 32)
+  log "$ceil"
+  ceil=$(sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p' <<<"$ceil")
+  B2_RATE=$rate
+  row "B2 ingest events/s ($total events, $dialogs dialogs) | $rate | $ceil | $(ratio "$rate" "$ceil") | >= 0.7 of ceiling | $(sed 's/.* in \([0-9.]* s\).*/fill took \1/' <<<"$fill")"
+}
+
+# ---- B3: GET /data shapes over the dialogs B2 stored -----------------------------------
+b3() {
+  local port pid first cursor deep shape path res
+  port=$(dapi_free_port)
+  pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
+    --database bench --tokens-file "$state/tokens" --query-timeout 120s --log-level warn)
+  dapi_wait_http "http://127.0.0.1:$port/healthz" 30
+  deep=$((dialogs / 2 < 100000 ? dialogs / 2 : 100000))
+  cursor=$(curl -fsS -H "Authorization: Bearer $READER_TOKEN" \
+    "http://127.0.0.1:$port/data?limit=100&offset=$((deep - 100))" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("nextCursor") or "")')
+  for shape in "first page|/data?limit=100" \
+    "by language|/data?limit=100&language=DE" \
+    "by customer|/data?limit=100&customerId=$run-c0007" \
+    "offset $deep|/data?limit=100&offset=$deep" \
+    "cursor at $deep|/data?limit=100&cursor=$cursor"; do
+    path=${shape#*|}
+    log "B3 ${shape%%|*}: wrk -c$qconns ${secs}s GET $path"
+    res=$(BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
+    [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
+    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res")"
+  done
+  B3_QUERY_RSS=$(peak_kib "$pid")
+  kill "$pid"
+}
+
+# ---- B4: freshness under half of B2's rate as background load --------------------------
+b4() {
+  local bg=$((B2_RATE / 2)) res
+  "$here/stack.sh" start ingestd --state-dir "$state" >/dev/null
+  log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
+  BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_CONNS=16 \
+    wrk -t1 -c16 -d"$((secs + 5))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
+  extra_pids+=($!)
+  res=$("$build/bench/dapi-bench-freshness" "$INGRESS_URL" "$QUERY_URL" "$WRITER_TOKEN" \
+    "$READER_TOKEN" 5 "$secs" 4)
+  log "$res"
+  row "B4 freshness p50 / p99 (ms) | $(sed 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \/ \2/' <<<"$res") | - | - | p99 <= 1000 ms | $(sed 's/freshness: //' <<<"$res")"
+}
+
+b1
+b2
+b3
+b4
+row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
+row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
+row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
+
+{
+  echo
+  echo "DataAPI benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), database: $db"
+  echo
+  echo "| figure | measured | ceiling | ratio | target | notes |"
+  echo "|---|---|---|---|---|---|"
+  sed 's/^/| /; s/$/ |/' "$results"
+} | tee "$build/bench-table.md"
