@@ -41,8 +41,13 @@ int dapi_producer_flush(struct dapi_producer *p, int timeout_ms);
 /* True once librdkafka raised a fatal error (the producer can no longer deliver). */
 bool dapi_producer_failed(const struct dapi_producer *p);
 
-/* The librdkafka handle, for metadata requests (readiness). */
+/* The librdkafka handle. */
 rd_kafka_t *dapi_producer_handle(struct dapi_producer *p);
+
+/* Asks the brokers for topic's metadata (for readiness, and at start so that the first
+ * records do not wait for it): 0 when the topic is there, else why not. */
+rd_kafka_resp_err_t dapi_producer_topic_check(struct dapi_producer *p, const char *topic,
+                                              int timeout_ms);
 
 /* Stops the poller, flushes for up to timeout_ms, purges what is left (its reports come
  * with a _PURGE_* error) and destroys. NULL is a no-op. */

@@ -8,7 +8,7 @@
 #   BENCH_CONNS=64        wrk connections for B1
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
-#   BENCH_QUERY_CONNS=2   wrk connections for B3
+#   BENCH_QUERY_CONNS=2   wrk connections for B3;  BENCH_QUERY_SECONDS=60  each B3 run
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,6 +20,7 @@ dialogs=${BENCH_DIALOGS:-20000}
 events=${BENCH_EVENTS:-200000}
 text=${BENCH_TEXT:-100}
 qconns=${BENCH_QUERY_CONNS:-2}
+qsecs=${BENCH_QUERY_SECONDS:-60}
 build=${BENCH_BUILD_DIR:-$DAPI_ROOT/build-bench}
 state="$build/bench-stack"
 run="b$(date +%s)"
@@ -64,23 +65,36 @@ spawn() { # spawn NAME PROGRAM ARGS...
 }
 
 # ---- B1: ingress POST throughput, and latency at half of it ----------------------------
+post_runs() { # post_runs URL TOKEN PREFIX -> "max-RESULT|half-RESULT", after a 3 s warm-up
+  local max
+  secs=3 BENCH_TOKEN=$2 BENCH_PREFIX=$3 wrk_run "$1" "$DAPI_ROOT/bench/post.lua" "$conns" >/dev/null
+  max=$(BENCH_TOKEN=$2 BENCH_PREFIX=$3 wrk_run "$1" "$DAPI_ROOT/bench/post.lua" "$conns")
+  echo "$max|$(BENCH_TOKEN=$2 BENCH_PREFIX=$3 wrk_run "$1" "$DAPI_ROOT/bench/post.lua" "$conns" \
+    "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")"
+}
+
 b1() {
-  local port pid ceil ceil_half ing ing_half
+  local port pid ceil ceil_half ing ing_half topic="bench.$run.b1" out
   port=$(dapi_free_port)
   pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
-  log "B1 ceiling: minimal libmicrohttpd 202 server, wrk -c$conns ${secs}s"
-  ceil=$(BENCH_PREFIX=$run-ceil wrk_run "http://127.0.0.1:$port" "$DAPI_ROOT/bench/post.lua" "$conns")
-  ceil_half=$(BENCH_PREFIX=$run-ceil wrk_run "http://127.0.0.1:$port" "$DAPI_ROOT/bench/post.lua" \
-    "$conns" "$(awk -v r="$(field rps "$ceil")" 'BEGIN{printf "%d", r/2}')")
+  log "B1 ceiling: minimal libmicrohttpd 202 server, wrk -c$conns ${secs}s, then at half its rate"
+  out=$(post_runs "http://127.0.0.1:$port" "" "$run-ceil")
+  ceil=${out%%|*} ceil_half=${out#*|}
   kill "$pid"
-  "$here/stack.sh" stop ingestd --state-dir "$state" >/dev/null # B1 measures the ingress alone
-  log "B1 ingress: POST /data, durable 202 (acks=all), wrk -c$conns ${secs}s"
-  ing=$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run "$INGRESS_URL" \
-    "$DAPI_ROOT/bench/post.lua" "$conns")
-  ing_half=$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run "$INGRESS_URL" \
-    "$DAPI_ROOT/bench/post.lua" "$conns" "$(awk -v r="$(field rps "$ing")" 'BEGIN{printf "%d", r/2}')")
-  B1_INGRESS_RSS=$(peak_kib "$(cat "$state/pids/ingress.pid")")
+  # An ingress of this build on a topic of its own, so that no consumer competes for the
+  # CPU and B4 does not start behind a backlog.
+  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
+    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  port=$(dapi_free_port)
+  pid=$(spawn bench-ingress "$build/ingest/dataapi-ingress" --port "$port" --kafka-brokers \
+    "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" --log-level warn)
+  dapi_wait_http "http://127.0.0.1:$port/readyz" 30
+  log "B1 ingress: POST /data, durable 202 (acks=all), wrk -c$conns ${secs}s, then at half its rate"
+  out=$(post_runs "http://127.0.0.1:$port" "$WRITER_TOKEN" "$run")
+  ing=${out%%|*} ing_half=${out#*|}
+  B1_INGRESS_RSS=$(peak_kib "$pid")
+  kill "$pid"
   row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
   row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
 }
@@ -139,8 +153,8 @@ b3() {
     "offset $deep|/data?limit=100&offset=$deep" \
     "cursor at $deep|/data?limit=100&cursor=$cursor"; do
     path=${shape#*|}
-    log "B3 ${shape%%|*}: wrk -c$qconns ${secs}s GET $path"
-    res=$(BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
+    log "B3 ${shape%%|*}: wrk -c$qconns ${qsecs}s GET $path"
+    res=$(secs=$qsecs BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
     [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
     row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res")"
   done
@@ -151,7 +165,6 @@ b3() {
 # ---- B4: freshness under half of B2's rate as background load --------------------------
 b4() {
   local bg=$((B2_RATE / 2)) res
-  "$here/stack.sh" start ingestd --state-dir "$state" >/dev/null
   log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
   BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_CONNS=16 \
     wrk -t1 -c16 -d"$((secs + 5))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &

@@ -131,7 +131,10 @@ dapi_stop_pidfile() {
   rm -f "$pidfile"
 }
 
-# The JVM command line for Kafka's classes (broker and stock tools).
-DAPI_JAVA=(java -Xmx512m -Xms128m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+# The JVM command lines for Kafka's classes: the stock tools start fast with the C1
+# compiler only; the broker gets the full JIT (C1 only cost it a third of its throughput).
+DAPI_JAVA_COMMON=(-Djava.awt.headless=true
   "-Dlog4j.configuration=file:$DAPI_ROOT/deploy/kafka/log4j.properties" -cp "$DAPI_KAFKA_LIBS/*")
+DAPI_JAVA=(java -Xmx512m -Xms128m -XX:+UseG1GC -XX:TieredStopAtLevel=1 "${DAPI_JAVA_COMMON[@]}")
+DAPI_JAVA_BROKER=(java -Xmx1g -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 "${DAPI_JAVA_COMMON[@]}")
 dapi_kafka_java() { "${DAPI_JAVA[@]}" "$@"; }

@@ -146,7 +146,7 @@ EOP
     dapi_kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$props" >>"$state/logs/kafka.log" 2>&1
   fi
   dapi_log "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-  spawn kafka "${DAPI_JAVA[@]}" kafka.Kafka "$props"
+  spawn kafka "${DAPI_JAVA_BROKER[@]}" kafka.Kafka "$props"
   dapi_wait_port 127.0.0.1 "$KAFKA_PORT" "$(cat "$state/pids/kafka.pid")" 90 ||
     { tail -20 "$state/logs/kafka.log" >&2; dapi_die "Kafka did not start"; }
 }

@@ -255,21 +255,10 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 {
 	struct ingress *in = app;
-	rd_kafka_t *rk = dapi_producer_handle(in->producer);
-	rd_kafka_topic_t *rkt;
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t err;
 
 	if (dapi_producer_failed(in->producer))
 		return dapi_http_reply_unavailable(r, "kafka producer failed", in->retry_after_s);
-	rkt = rd_kafka_topic_new(rk, in->topic, NULL);
-	err = rd_kafka_metadata(rk, 0, rkt, &md, 1000);
-	rd_kafka_topic_destroy(rkt);
-	if (!err && md->topic_cnt == 1 && md->topics[0].err)
-		err = md->topics[0].err;
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	if (err)
+	if (dapi_producer_topic_check(in->producer, in->topic, 1000))
 		return dapi_http_reply_unavailable(r, "kafka is not reachable", in->retry_after_s);
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
