@@ -105,13 +105,24 @@ out:
 	return ok;
 }
 
+/* The customer's consented dialog: checked here rather than in the filter, so that the
+ * lookup is an _id equality, which every server answers from an index (FerretDB's SQLite
+ * backend answers nothing else from one). */
+static bool readable_by(const bson_t *doc, const char *customer_id)
+{
+	bson_iter_t it;
+	return bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it) &&
+	       !strcmp(bson_iter_utf8(&it, NULL), customer_id) &&
+	       bson_iter_init_find(&it, doc, "consent") && BSON_ITER_HOLDS_BOOL(&it) &&
+	       bson_iter_bool(&it);
+}
+
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
                      json_t **item, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
-	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id), "customerId", BCON_UTF8(customer_id),
-	                          "consent", BCON_BOOL(true));
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id));
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	const bson_t *doc;
@@ -119,8 +130,10 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 
 	*item = NULL;
 	if (mongoc_cursor_next(cursor, &doc)) {
-		*item = dapi_render_dialog(doc);
-		rc = 1;
+		if (readable_by(doc, customer_id)) {
+			*item = dapi_render_dialog(doc);
+			rc = 1;
+		}
 	} else if (mongoc_cursor_error(cursor, err)) {
 		rc = -1;
 	}
