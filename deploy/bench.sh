@@ -9,6 +9,8 @@
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=2   wrk connections for B3;  BENCH_QUERY_SECONDS=60  each B3 run
+#   BENCH_STEPS="b1 b2 b3 b4"  which to run (b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
+#   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -164,7 +166,7 @@ b3() {
 
 # ---- B4: freshness under half of B2's rate as background load --------------------------
 b4() {
-  local bg=$((B2_RATE / 2)) res
+  local bg=${BENCH_B4_RATE:-$((B2_RATE / 2))} res
   log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
   BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_CONNS=16 \
     wrk -t1 -c16 -d"$((secs + 5))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
@@ -175,13 +177,11 @@ b4() {
   row "B4 freshness p50 / p99 (ms) | $(sed 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \/ \2/' <<<"$res") | - | - | p99 <= 1000 ms | $(sed 's/freshness: //' <<<"$res")"
 }
 
-b1
-b2
-b3
-b4
-row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
-row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
-row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
+B2_RATE=0
+for step in ${BENCH_STEPS:-b1 b2 b3 b4}; do "$step"; done
+[ -n "${B1_INGRESS_RSS:-}" ] && row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
+[ -n "${B2_INGESTD_RSS:-}" ] && row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
+[ -n "${B3_QUERY_RSS:-}" ] && row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
 
 {
   echo
