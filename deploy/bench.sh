@@ -169,8 +169,9 @@ b4() {
   local bg=${BENCH_B4_RATE:-$((B2_RATE / 2))} res
   log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
   BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_CONNS=16 \
-    wrk -t1 -c16 -d"$((secs + 5))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
+    wrk -t1 -c16 -d"$((secs + 10))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
   extra_pids+=($!)
+  sleep 5 # the probes measure the steady state under that load, not its start
   res=$("$build/bench/dapi-bench-freshness" "$INGRESS_URL" "$QUERY_URL" "$WRITER_TOKEN" \
     "$READER_TOKEN" 5 "$secs" 4)
   log "$res"
