@@ -79,34 +79,6 @@ static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_
 	return ok;
 }
 
-/* FerretDB answers buildInfo with a ferretdbVersion field. */
-static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_error_t *err)
-{
-	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
-	bson_iter_t it;
-	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, err);
-	*ferretdb = ok && bson_iter_init_find(&it, &reply, "ferretdbVersion");
-	bson_destroy(&reply);
-	bson_destroy(cmd);
-	return ok;
-}
-
-static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err);
-
-bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
-{
-	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
-	bool ferretdb = false, ok = server_is_ferretdb(client, &ferretdb, err);
-	if (ok && st->load_by == DAPI_LOAD_AUTO) {
-		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
-		DAPI_INFO("store_server", "{s:b,s:s}", "ferretdb", ferretdb, "load_by",
-		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in");
-	}
-	ok = ok && ensure_indexes(st, client, err);
-	mongoc_client_pool_push(st->pool, client);
-	return ok;
-}
-
 static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err)
 {
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
@@ -138,6 +110,32 @@ static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_
 	bson_destroy(&cmd);
 	mongoc_collection_destroy(coll);
 	mongoc_database_destroy(db);
+	return ok;
+}
+
+/* FerretDB answers buildInfo with a ferretdbVersion field. */
+static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_error_t *err)
+{
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
+	bson_iter_t it;
+	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, err);
+	*ferretdb = ok && bson_iter_init_find(&it, &reply, "ferretdbVersion");
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return ok;
+}
+
+bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	bool ferretdb = false, ok = server_is_ferretdb(client, &ferretdb, err);
+	if (ok && st->load_by == DAPI_LOAD_AUTO) {
+		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
+		DAPI_INFO("store_server", "{s:b,s:s}", "ferretdb", ferretdb, "load_by",
+		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in");
+	}
+	ok = ok && ensure_indexes(st, client, err);
+	mongoc_client_pool_push(st->pool, client);
 	return ok;
 }
 
