@@ -473,6 +473,12 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	struct sockaddr_in addr = { 0 };
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	/* A pool only for more than one thread (a pool of 0 draws a warning from MHD). */
+	struct MHD_OptionItem pool[] = {
+		{ cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		  (intptr_t)cfg->threads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	if (!s) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -503,9 +509,8 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
 	        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
-	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 1 ? cfg->threads : 0),
-	        MHD_OPTION_END);
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit, MHD_OPTION_ARRAY,
+	        pool, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(errstr, errstr_size, "cannot listen on %s:%d", cfg->bind_addr, cfg->port);
 		free(s);
