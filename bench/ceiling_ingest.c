@@ -11,13 +11,6 @@
 
 #include "workload.h"
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void add_upsert(mongoc_bulk_operation_t *bulk, const struct bench_workload *w, long i,
                        char *text)
 {
@@ -74,7 +67,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	mongoc_collection_drop(coll, NULL);
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (long i = 0; i < total; i += chunk) {
 		bson_t *opts = BCON_NEW("ordered", BCON_BOOL(false)), reply;
 		mongoc_bulk_operation_t *bulk =
@@ -89,7 +82,7 @@ int main(int argc, char **argv)
 		mongoc_bulk_operation_destroy(bulk);
 		bson_destroy(opts);
 	}
-	double secs = now_s() - t0;
+	double secs = bench_now_s() - t0;
 	printf("ceiling: %ld events upserted in %.1f s: %.0f events/s (bulks of %ld)\n", total,
 	       secs, (double)total / secs, chunk);
 	mongoc_collection_drop(coll, NULL);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "event.h"
 #include "producer.h"
+#include "timefmt.h"
 #include "workload.h"
 
 static atomic_long failed;
@@ -20,20 +21,6 @@ static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
 	(void)opaque;
 	if (err)
 		atomic_fetch_add(&failed, 1);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Encodes ev and enqueues it, waiting while the local queue is full. */
@@ -83,11 +70,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-fill: %s\n", p ? "out of memory" : errstr);
 		return 1;
 	}
-	double t0 = now_s();
+	double t0 = bench_now_s();
 	for (long i = 0; i < w.events + w.dialogs; i++) {
 		struct dapi_event ev = { .event_id = eid,
 			                 .dialog_id = did,
-			                 .received_at = now_ms() };
+			                 .received_at = dapi_time_now_ms() };
 		bench_event_id(&w, i, eid);
 		bench_dialog_id(&w, i, did);
 		if (i < w.events) {
@@ -108,7 +95,7 @@ int main(int argc, char **argv)
 		}
 	}
 	int left = dapi_producer_flush(p, 120000);
-	double secs = now_s() - t0;
+	double secs = bench_now_s() - t0;
 	dapi_producer_destroy(p, 1000);
 	free(text);
 	printf("filled %ld events (%ld messages over %ld dialogs, %zu-byte texts, then one consent "

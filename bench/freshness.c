@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "workload.h"
+
 struct probe_cfg {
 	const char *ingress, *query, *writer, *reader;
 	double interval_s; /* per thread */
@@ -19,13 +21,6 @@ struct probe_cfg {
 	double *lat;
 	int n, cap, errors;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t discard(char *p, size_t s, size_t n, void *u)
 {
@@ -61,8 +56,8 @@ static void *probe(void *arg)
 	struct probe_cfg *p = arg;
 	CURL *c = curl_easy_init();
 	char url[512], dialog[64];
-	double next = now_s();
-	for (int k = 0; now_s() < p->until; k++) {
+	double next = bench_now_s();
+	for (int k = 0; bench_now_s() < p->until; k++) {
 		snprintf(dialog, sizeof(dialog), "fresh-%ld-%d-%d", (long)time(NULL), p->thread, k);
 		snprintf(url, sizeof(url), "%s/data/bench/%s", p->ingress, dialog);
 		if (request(c, url, p->writer, "{\"text\":\"probe\",\"language\":\"EN\"}") != 202) {
@@ -74,17 +69,17 @@ static void *probe(void *arg)
 			p->errors++;
 			goto wait;
 		}
-		double acked = now_s();
+		double acked = bench_now_s();
 		snprintf(url, sizeof(url), "%s/data/bench/%s", p->query, dialog);
-		while (request(c, url, p->reader, NULL) != 200 && now_s() - acked < 60) {
+		while (request(c, url, p->reader, NULL) != 200 && bench_now_s() - acked < 60) {
 			struct timespec ms10 = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ms10, NULL);
 		}
 		if (p->n < p->cap)
-			p->lat[p->n++] = now_s() - acked;
+			p->lat[p->n++] = bench_now_s() - acked;
 	wait:
 		next += p->interval_s;
-		double sleep_s = next - now_s();
+		double sleep_s = next - bench_now_s();
 		if (sleep_s > 0) {
 			struct timespec ts = { (time_t)sleep_s,
 				               (long)((sleep_s - (double)(time_t)sleep_s) * 1e9) };
@@ -119,7 +114,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	double until = now_s() + secs;
+	double until = bench_now_s() + secs;
 	int cap = (int)(rate * secs / threads) + 16;
 	double *all = malloc(sizeof(double) * (size_t)cap * (size_t)threads);
 	for (int t = 0; t < threads; t++) {

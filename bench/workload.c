@@ -5,6 +5,14 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+double bench_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 void bench_dialog_id(const struct bench_workload *w, long i, char out[32])
 {
