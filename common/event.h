@@ -16,6 +16,14 @@
 
 enum dapi_event_type { DAPI_EVENT_MESSAGE = 1, DAPI_EVENT_CONSENT = 2 };
 
+/* Where the consumer read an event: its partition and offset. Zeroed: unknown (events
+ * built by hand, or not read from Kafka). */
+struct dapi_event_position {
+	bool known;
+	int32_t partition;
+	int64_t offset;
+};
+
 struct dapi_event {
 	enum dapi_event_type type;
 	const char *event_id;
@@ -26,6 +34,7 @@ struct dapi_event {
 	char language[DAPI_LANG_MAX + 1]; /* message only; upper-cased */
 	bool granted;                     /* consent only */
 	int64_t received_at;              /* ms since the epoch */
+	struct dapi_event_position pos;   /* set by the consumer, not by the codec */
 	json_t *root; /* owns the strings above after decode; NULL for hand-built events */
 };
 

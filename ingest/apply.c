@@ -116,6 +116,13 @@ static void erase(struct dapi_dialog *d, int64_t at)
 	d->created_at = d->last_message_at = d->consented_at = 0;
 }
 
+/* Whether ev was read from the same partition as the document's last change, not after it. */
+static bool read_before(const struct dapi_event *ev, const struct dapi_dialog *d)
+{
+	return ev->pos.known && d->applied.known && ev->pos.partition == d->applied.partition &&
+	       ev->pos.offset <= d->applied.offset;
+}
+
 static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 {
 	if (ev->granted) {
@@ -123,6 +130,8 @@ static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 		case DAPI_DIALOG_ABSENT:
 			return DAPI_APPLY_CONSENT_ABSENT;
 		case DAPI_DIALOG_PENDING:
+			if (read_before(ev, d))
+				return DAPI_APPLY_REPLAYED;
 			d->state = DAPI_DIALOG_CONSENTED;
 			d->consented_at = ev->received_at;
 			return DAPI_APPLY_CONSENTED;
@@ -145,7 +154,20 @@ static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 
 int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 {
-	return ev->type == DAPI_EVENT_MESSAGE ? apply_message(d, ev) : apply_consent(d, ev);
+	int outcome = ev->type == DAPI_EVENT_MESSAGE ? apply_message(d, ev) : apply_consent(d, ev);
+	switch (outcome) {
+	case DAPI_APPLY_CREATED:
+	case DAPI_APPLY_APPENDED:
+	case DAPI_APPLY_CONSENTED:
+	case DAPI_APPLY_ERASED:
+	case DAPI_APPLY_TOMBSTONED:
+		if (ev->pos.known)
+			d->applied = ev->pos;
+		break;
+	default:
+		break;
+	}
+	return outcome;
 }
 
 bool dapi_dialog_changed(const struct dapi_dialog *d)
@@ -157,7 +179,8 @@ const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
 {
 	static const char *const names[DAPI_APPLY_OUTCOMES] = {
 		"created",   "appended",       "duplicate", "dropped_revoked", "customer_mismatch",
-		"consented", "consent_absent", "noop",      "erased",          "tombstoned",
+		"consented", "consent_absent", "replayed",  "noop",            "erased",
+		"tombstoned",
 	};
 	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
 }

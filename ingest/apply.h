@@ -25,6 +25,7 @@ enum dapi_apply_outcome {
 	DAPI_APPLY_CUSTOMER_MISMATCH, /* message: other customerId -> DLQ */
 	DAPI_APPLY_CONSENTED,         /* consent true: pending -> consented */
 	DAPI_APPLY_CONSENT_ABSENT,    /* consent true on an absent dialog: no-op, counted */
+	DAPI_APPLY_REPLAYED,          /* consent true read again, older than the document */
 	DAPI_APPLY_NOOP,              /* consent that changes nothing */
 	DAPI_APPLY_ERASED,            /* consent false: data erased, tombstone */
 	DAPI_APPLY_TOMBSTONED,        /* consent false on an absent dialog: tombstone */
@@ -40,6 +41,9 @@ struct dapi_dialog {
 	size_t loaded_count;
 	char **loaded_ids;
 	size_t loaded_bytes; /* BSON size of the loaded document */
+	/* The last event that changed the document (stored as appliedThrough): a consent
+	 * read again from an earlier offset of the same partition is already reflected. */
+	struct dapi_event_position applied;
 	/* languages in order of first appearance */
 	char (*languages)[DAPI_LANG_MAX + 1];
 	size_t n_languages, cap_languages;
@@ -58,7 +62,13 @@ int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id);
 int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
 
 /* Applies one event (its dialogId is d->id). ev must outlive d. Returns -1 only when out
- * of memory, else the outcome. */
+ * of memory, else the outcome.
+ *
+ * Kafka delivers again what was read after the last committed offset. Messages are
+ * de-duplicated by eventId and a revocation is final, so re-applying them cannot change
+ * a document; a granted consent can: one that came before the dialog's first message is a
+ * no-op, but read again after that message it would consent the dialog. So a granted
+ * consent whose offset is not after d->applied (same partition) is not applied again. */
 int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev);
 
 /* Whether the batch changed the dialog, i.e. whether a write is needed. */

@@ -275,6 +275,7 @@ static void decode_item(const struct dapi_consumer *c, struct item *it)
 	                                      &it->ev, it->detail, sizeof(it->detail));
 	if (it->decode_reason)
 		return;
+	it->ev.pos = (struct dapi_event_position){ true, m->partition, m->offset };
 	if (!m->key || m->key_len != strlen(it->ev.dialog_id) ||
 	    memcmp(m->key, it->ev.dialog_id, m->key_len) != 0) {
 		it->decode_reason = "key_mismatch";

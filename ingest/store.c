@@ -149,11 +149,44 @@ static int64_t get_date(const bson_t *doc, const char *key)
 	               : 0;
 }
 
+/* appliedThrough: {partition, offset} of the last event that changed the document. */
+static void parse_applied(struct dapi_dialog *d, const bson_t *doc)
+{
+	bson_iter_t it, f;
+	bool partition = false, offset = false;
+
+	if (!bson_iter_init_find(&it, doc, "appliedThrough") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+	    !bson_iter_recurse(&it, &f))
+		return;
+	while (bson_iter_next(&f)) {
+		if (!strcmp(bson_iter_key(&f), "partition") && BSON_ITER_HOLDS_NUMBER(&f)) {
+			d->applied.partition = (int32_t)bson_iter_as_int64(&f);
+			partition = true;
+		} else if (!strcmp(bson_iter_key(&f), "offset") && BSON_ITER_HOLDS_NUMBER(&f)) {
+			d->applied.offset = bson_iter_as_int64(&f);
+			offset = true;
+		}
+	}
+	d->applied.known = partition && offset;
+}
+
+static void append_applied(bson_t *doc, const struct dapi_dialog *d)
+{
+	bson_t pos;
+	if (!d->applied.known)
+		return;
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "appliedThrough", &pos);
+	BSON_APPEND_INT32(&pos, "partition", d->applied.partition);
+	BSON_APPEND_INT64(&pos, "offset", d->applied.offset);
+	bson_append_document_end(doc, &pos);
+}
+
 static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, arr, el;
 
 	d->loaded_bytes = doc->len;
+	parse_applied(d, doc);
 	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
 		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
 		d->revoked_at = get_date(doc, "revokedAt");
@@ -329,7 +362,7 @@ static void append_languages(bson_t *doc, const struct dapi_dialog *d)
 	bson_append_array_end(doc, &arr);
 }
 
-/* The fields that change when messages arrive or consent is given. */
+/* The fields that change when messages arrive or consent is given (appliedThrough too). */
 static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_BOOL(doc, "consent", d->state == DAPI_DIALOG_CONSENTED);
@@ -337,6 +370,7 @@ static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
 	BSON_APPEND_DATE_TIME(doc, "lastMessageAt", d->last_message_at);
 	if (d->state == DAPI_DIALOG_CONSENTED)
 		BSON_APPEND_DATE_TIME(doc, "consentedAt", d->consented_at);
+	append_applied(doc, d);
 }
 
 static void build_tombstone(bson_t *doc, const struct dapi_dialog *d)
@@ -344,6 +378,7 @@ static void build_tombstone(bson_t *doc, const struct dapi_dialog *d)
 	BSON_APPEND_UTF8(doc, "_id", d->id);
 	BSON_APPEND_BOOL(doc, "revoked", true);
 	BSON_APPEND_DATE_TIME(doc, "revokedAt", d->revoked_at);
+	append_applied(doc, d);
 }
 
 static void build_full(bson_t *doc, const struct dapi_dialog *d)

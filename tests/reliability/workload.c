@@ -194,6 +194,26 @@ static void verify_one(struct workload *w, const struct mdialog *m, const bson_t
 	}
 }
 
+/* A failed check names the dialog, what the model expected from which acknowledged
+ * operations, and what the store holds, so that one run is enough to start looking. */
+static void describe_mismatch(const struct workload *w, int d, const struct mdialog *m,
+			      const bson_t *doc)
+{
+	static const char *const states[] = {"absent", "pending", "consented", "tombstone"};
+	static const char *const kinds[] = {"message", "consent", "revoke"};
+	char did[96];
+
+	dialog_id(w, d, did, sizeof(did));
+	fprintf(stderr, "mismatch %s: model %s after", did, states[m->st]);
+	for (int i = 0; i < w->nops; i++)
+		if (w->ops[i].dialog == d)
+			fprintf(stderr, " %d:%s%s", i, kinds[w->ops[i].kind],
+				w->ops[i].acked ? "" : "(unacked)");
+	char *json = doc ? bson_as_relaxed_extended_json(doc, NULL) : NULL;
+	fprintf(stderr, "\n  store: %s\n", json ? json : "(no document)");
+	bson_free(json);
+}
+
 void wl_verify(struct workload *w, struct wl_report *r)
 {
 	struct mdialog *model = calloc((size_t)w->ndialogs, sizeof(*model));
@@ -212,7 +232,10 @@ void wl_verify(struct workload *w, struct wl_report *r)
 		const bson_t *doc = NULL;
 		if (!mongoc_cursor_next(cur, &doc))
 			doc = NULL;
+		struct wl_report before = *r;
 		verify_one(w, &model[d], doc, r);
+		if (memcmp(&before, r, sizeof(before)) != 0)
+			describe_mismatch(w, d, &model[d], doc);
 		r->dialogs_checked++;
 		mongoc_cursor_destroy(cur);
 		bson_destroy(filter);

@@ -216,6 +216,87 @@ static void last_message_time_never_goes_back(void **state)
 	dapi_dialog_clear(&d);
 }
 
+/* The event as read from partition p at offset o. */
+static struct dapi_event at(struct dapi_event ev, int32_t p, int64_t o)
+{
+	ev.pos = (struct dapi_event_position){ true, p, o };
+	return ev;
+}
+
+/* Applies n events in order; none may run out of memory. */
+static void apply_all(struct dapi_dialog *d, struct dapi_event *e, int n)
+{
+	for (int i = 0; i < n; i++)
+		assert_true(dapi_dialog_apply(d, &e[i]) >= 0);
+}
+
+static void a_consent_read_again_after_the_first_message_stays_a_no_op(void **state)
+{
+	/* consent true before any message (no-op), then a message: the document is created
+	 * with appliedThrough = the message's offset */
+	struct dapi_dialog d;
+	struct dapi_event e[] = { at(consent("y", true, 1), 3, 10), at(msg("a", "c1", "EN", 2), 3, 11) };
+
+	loaded(&d, DAPI_DIALOG_ABSENT);
+	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_CONSENT_ABSENT);
+	assert_int_equal(dapi_dialog_apply(&d, &e[1]), DAPI_APPLY_CREATED);
+	assert_true(d.applied.known);
+	assert_int_equal(d.applied.partition, 3);
+	assert_int_equal(d.applied.offset, 11);
+	dapi_dialog_clear(&d);
+
+	/* both read again over the stored, pending document: nothing changes */
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.applied = e[1].pos;
+	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_REPLAYED);
+	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
+	struct dapi_event again = at(msg("m0", "c1", "EN", 2), 3, 11); /* "m0" is stored */
+	assert_int_equal(dapi_dialog_apply(&d, &again), DAPI_APPLY_DUPLICATE);
+	assert_false(dapi_dialog_changed(&d));
+	dapi_dialog_clear(&d);
+}
+
+static void a_consent_after_the_documents_last_change_applies(void **state)
+{
+	struct dapi_dialog d;
+	struct dapi_event later = at(consent("y", true, 5), 3, 12);
+	struct dapi_event other_partition = at(consent("y", true, 5), 4, 2);
+	struct dapi_event unknown = consent("y", true, 5);
+
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	assert_int_equal(dapi_dialog_apply(&d, &later), DAPI_APPLY_CONSENTED);
+	assert_int_equal(d.applied.offset, 12);
+	dapi_dialog_clear(&d);
+
+	/* positions of another partition (more partitions since) or none say nothing */
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	assert_int_equal(dapi_dialog_apply(&d, &other_partition), DAPI_APPLY_CONSENTED);
+	assert_int_equal(d.applied.partition, 4);
+	dapi_dialog_clear(&d);
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	assert_int_equal(dapi_dialog_apply(&d, &unknown), DAPI_APPLY_CONSENTED);
+	dapi_dialog_clear(&d);
+}
+
+static void no_op_events_do_not_move_the_position(void **state)
+{
+	struct dapi_dialog d;
+	struct dapi_event e[] = { at(msg("a", "c1", "EN", 1), 0, 5), at(msg("a", "c1", "EN", 1), 0, 6),
+		                  at(consent("n", false, 2), 0, 7), at(consent("y", true, 3), 0, 8),
+		                  at(msg("b", "c1", "EN", 4), 0, 9) };
+
+	loaded(&d, DAPI_DIALOG_ABSENT);
+	apply_all(&d, e, 2); /* created at 5; the duplicate at 6 changes nothing */
+	assert_int_equal(d.applied.offset, 5);
+	apply_all(&d, e + 2, 3); /* erased at 7; the consent and message after are dropped */
+	assert_int_equal(d.state, DAPI_DIALOG_TOMBSTONE);
+	assert_int_equal(d.applied.offset, 7);
+	dapi_dialog_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +307,9 @@ int main(void)
 		cmocka_unit_test(a_batch_ending_in_revocation_leaves_only_a_tombstone),
 		cmocka_unit_test(reapplying_a_batch_changes_nothing),
 		cmocka_unit_test(last_message_time_never_goes_back),
+		cmocka_unit_test(a_consent_read_again_after_the_first_message_stays_a_no_op),
+		cmocka_unit_test(a_consent_after_the_documents_last_change_applies),
+		cmocka_unit_test(no_op_events_do_not_move_the_position),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
