@@ -109,7 +109,7 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 
 	/* small batches that find earlier batches' documents, read with one $in query (the
 	 * stack's ingestd reads by _id on FerretDB): both ways must build the same store */
-	restart_ingestd("--replay-from earliest --batch-size 4 --load-by in " INGESTD_TEST_ARGS);
+	restart_ingestd("--replay-from earliest --batch-size 20 --load-by in " INGESTD_TEST_ARGS);
 	assert_true(kafka_wait_drained(&S, 60000));
 	char *after = canonical_dump();
 	if (strcmp(before, after) != 0)
