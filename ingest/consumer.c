@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dialog_cache.h"
 #include "dlq.h"
 #include "kafka.h"
 #include "log.h"
@@ -16,7 +17,7 @@ struct dapi_consumer {
 	rd_kafka_t *rk;
 	struct dapi_store *store;
 	struct dapi_producer *dlq;
-	struct dapi_family *m_applied, *m_dlq, *m_lag;
+	struct dapi_family *m_applied, *m_dlq, *m_lag, *m_reads;
 	struct dapi_series *m_retries, *m_batch;
 };
 
@@ -38,7 +39,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
+	struct dapi_consumer *c = opaque;
 	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+	/* Whoever owned these partitions meanwhile may have written their dialogs. */
+	dapi_cache_clear(c->cfg.cache);
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		DAPI_INFO("partitions_assigned", "{s:i}", "count", parts->cnt);
@@ -171,6 +176,10 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	                                   DAPI_COUNTER, NULL, 0);
 	c->m_dlq = dapi_metrics_family("dataapi_dlq_total", "Records sent to the DLQ, by reason",
 	                               DAPI_COUNTER, NULL, 0);
+	c->m_reads = dapi_metrics_family("dataapi_dialog_reads_total",
+	                                 "Dialogs a batch needed, by where their state came from "
+	                                 "(cache: written by this process; store: read back)",
+	                                 DAPI_COUNTER, NULL, 0);
 	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
 	                               "Records behind the partition's end (librdkafka statistics)",
 	                               DAPI_GAUGE, NULL, 0);
@@ -314,12 +323,18 @@ static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
 /* Applies the events to the dialogs as loaded, then writes. */
 static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *items,
                                       const size_t *order, size_t n_order,
-                                      struct dapi_dialog *dialogs, size_t nd, const char **rejected,
-                                      bson_error_t *err)
+                                      struct dapi_dialog *dialogs, size_t nd, bool *known,
+                                      const char **rejected, bson_error_t *err)
 {
 	enum dapi_write_status status;
+	int64_t now = dapi_time_mono_ms();
+	size_t hits = 0;
 
-	if (!dapi_store_load(c->store, dialogs, nd, err))
+	for (size_t i = 0; i < nd; i++)
+		hits += known[i] = dapi_cache_get(c->cfg.cache, &dialogs[i], now);
+	dapi_metrics_inc(c->m_reads, "source=\"cache\"", (double)hits);
+	dapi_metrics_inc(c->m_reads, "source=\"store\"", (double)(nd - hits));
+	if (!dapi_store_load(c->store, dialogs, nd, known, err))
 		return DAPI_WRITE_TRANSIENT;
 	if (rd_kafka_assignment_lost(c->rk)) {
 		/* Another member may own these partitions now: writing from this state could
@@ -342,6 +357,8 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 		}
 	}
 	status = dapi_store_write(c->store, dialogs, nd, rejected, err);
+	for (size_t i = 0; status == DAPI_WRITE_OK && i < nd; i++)
+		dapi_cache_put(c->cfg.cache, &dialogs[i], rejected[i] == NULL, now);
 	for (size_t k = 0; status == DAPI_WRITE_OK && k < n_order; k++) {
 		struct item *it = &items[order[k]];
 		if (rejected[it->dialog]) {
@@ -424,10 +441,11 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	size_t *order = malloc(n * sizeof(*order)), n_order = 0, nd = 0;
 	struct dapi_dialog *dialogs = calloc(n, sizeof(*dialogs));
 	const char **rejected = calloc(n, sizeof(*rejected));
+	bool *known = calloc(n, sizeof(*known));
 	int64_t backoff = 100, started = dapi_time_mono_ms();
 	int rc = -1, conflicts = 0;
 
-	if (!order || !dialogs || !rejected)
+	if (!order || !dialogs || !rejected || !known)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		decode_item(c, &items[i]);
@@ -438,9 +456,11 @@ static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 	for (;;) {
 		bson_error_t err = { 0 };
 		enum dapi_write_status st =
-		        attempt(c, items, order, n_order, dialogs, nd, rejected, &err);
+		        attempt(c, items, order, n_order, dialogs, nd, known, rejected, &err);
 		if (st == DAPI_WRITE_OK)
 			break;
+		/* A conflict means another writer; after an error, what was written is unknown. */
+		dapi_cache_clear(c->cfg.cache);
 		if (st == DAPI_WRITE_LOST) {
 			/* Abandoned uncommitted: the partitions' new owner applies these events. */
 			DAPI_WARN("batch_abandoned", "{s:s}", "detail", err.message);
@@ -481,6 +501,7 @@ out:
 	free(order);
 	free(dialogs);
 	free(rejected);
+	free(known);
 	return rc;
 }
 

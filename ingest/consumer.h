@@ -24,6 +24,7 @@ struct dapi_consumer_config {
 	/* Before joining: move the group's offsets to the start ("earliest") or to the first
 	 * record at or after an RFC 3339 time. NULL or "" leaves them where they are. */
 	const char *replay_from;
+	struct dapi_cache *cache; /* borrowed; NULL: every batch reads its dialogs */
 };
 
 struct dapi_consumer;

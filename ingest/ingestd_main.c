@@ -31,6 +31,8 @@ int main(int argc, char **argv)
 	struct dapi_http_server *admin = NULL;
 	struct ingestd_admin admin_app = { 0 };
 	const char *admin_bind, *replay_from, *load_by;
+	int64_t cache_dialogs, cache_max_age;
+	struct dapi_cache *cache = NULL;
 	int64_t admin_port;
 	char errstr[512], dlq_topic[300];
 	bson_error_t berr;
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
 		 "Collection name"},
 		{"batch-size", 0, "BATCH_SIZE", DAPI_OPT_INT, &batch_max, "1000", 1, 100000,
 		 "Most records consumed and applied as one batch"},
+		{"cache-dialogs", 0, "CACHE_DIALOGS", DAPI_OPT_INT, &cache_dialogs, "50000", 0, 10000000,
+		 "Dialogs remembered as written, so later batches need not read them back (0: none)"},
+		{"cache-max-age", 0, "CACHE_MAX_AGE", DAPI_OPT_DURATION, &cache_max_age, "10m", 0,
+		 86400000, "A remembered dialog older than this is read back from the store"},
 		{"load-by", 0, "LOAD_BY", DAPI_OPT_STRING, &load_by, "auto", 0, 0,
 		 "How a batch's dialogs are read: in (one $in query), id (a query per dialog, for FerretDB) or auto"},
 		{"max-text", 0, "MAX_TEXT_BYTES", DAPI_OPT_INT, &max_text, "16384", 1, 8388608,
@@ -129,6 +135,9 @@ int main(int argc, char **argv)
 	dlq = dapi_producer_new(&pcfg, errstr, sizeof(errstr));
 	if (!dlq)
 		goto fail;
+	/* Older entries are read back: a change made to the store by hand is overlooked for at
+	 * most that long (docs/operations.md). */
+	cache = dapi_cache_new((size_t)cache_dialogs, cache_max_age);
 	struct dapi_consumer_config ccfg = {
 		.brokers = brokers,
 		.props = &props,
@@ -139,6 +148,7 @@ int main(int argc, char **argv)
 		.max_text = (size_t)max_text,
 		.backoff_max_ms = backoff_max,
 		.replay_from = replay_from,
+		.cache = cache,
 	};
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
@@ -153,7 +163,7 @@ int main(int argc, char **argv)
 	                             errstr, sizeof(errstr));
 	if (!admin)
 		goto fail;
-	sweeper = dapi_sweeper_start(store, pending_ttl, tombstone_ttl, sweep_every);
+	sweeper = dapi_sweeper_start(store, cache, pending_ttl, tombstone_ttl, sweep_every);
 	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", brokers, "topic", topic,
 	          "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
 
@@ -162,6 +172,7 @@ int main(int argc, char **argv)
 	dapi_sweeper_stop(sweeper);
 	dapi_http_server_destroy(admin);
 	dapi_consumer_destroy(consumer); /* commits what was stored */
+	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
 	dapi_store_destroy(store);
 	mongoc_client_pool_destroy(pool);
@@ -178,6 +189,7 @@ stopped:
 cleanup:
 	dapi_http_server_destroy(admin);
 	dapi_consumer_destroy(consumer);
+	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 0);
 	dapi_store_destroy(store);
 	mongoc_client_pool_destroy(pool);

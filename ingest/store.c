@@ -266,20 +266,27 @@ static bool read_loaded(mongoc_cursor_t *cursor, struct dapi_dialog *dialogs, si
 /* One query for the whole batch, everything in the first reply: no server-side cursor
  * stays open between round trips, so none is left behind if this process dies mid-read. */
 static bool load_in(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
-                    bson_error_t *err)
+                    const bool *known, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER, in, ids;
+	uint32_t asked = 0;
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
 	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &ids);
 	for (size_t i = 0; i < n; i++) {
 		const char *key;
 		char buf[16];
-		size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		if (known && known[i])
+			continue;
+		size_t klen = bson_uint32_to_string(asked++, &key, buf, sizeof(buf));
 		bson_append_utf8(&ids, key, (int)klen, dialogs[i].id, -1);
 	}
 	bson_append_array_end(&in, &ids);
 	bson_append_document_end(&filter, &in);
-	bson_t *opts = BCON_NEW("batchSize", BCON_INT64((int64_t)n));
+	if (asked == 0) {
+		bson_destroy(&filter);
+		return true;
+	}
+	bson_t *opts = BCON_NEW("batchSize", BCON_INT64((int64_t)asked));
 	bool ok = read_loaded(mongoc_collection_find_with_opts(coll, &filter, opts, NULL), dialogs,
 	                      n, err);
 	bson_destroy(opts);
@@ -290,11 +297,13 @@ static bool load_in(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size
 /* One query per dialog, by _id equality: the only filter FerretDB's SQLite backend answers
  * from an index ($in scans the collection: 14 s for 100 ids at 20,000 dialogs). */
 static bool load_by_id(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
-                       bson_error_t *err)
+                       const bool *known, bson_error_t *err)
 {
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
 	bool ok = true;
 	for (size_t i = 0; ok && i < n; i++) {
+		if (known && known[i])
+			continue;
 		bson_t filter = BSON_INITIALIZER;
 		BSON_APPEND_UTF8(&filter, "_id", dialogs[i].id);
 		ok = read_loaded(mongoc_collection_find_with_opts(coll, &filter, opts, NULL),
@@ -306,7 +315,7 @@ static bool load_by_id(mongoc_collection_t *coll, struct dapi_dialog *dialogs, s
 }
 
 bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-                     bson_error_t *err)
+                     const bool *known, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
@@ -314,11 +323,13 @@ bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t 
 
 	for (size_t i = 0; i < n; i++) {
 		const char *id = dialogs[i].id;
+		if (known && known[i])
+			continue;
 		dapi_dialog_clear(&dialogs[i]);
 		dapi_dialog_init(&dialogs[i], id);
 	}
-	ok = st->load_by == DAPI_LOAD_BY_ID ? load_by_id(coll, dialogs, n, err)
-	                                    : load_in(coll, dialogs, n, err);
+	ok = st->load_by == DAPI_LOAD_BY_ID ? load_by_id(coll, dialogs, n, known, err)
+	                                    : load_in(coll, dialogs, n, known, err);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
 	return ok;

@@ -27,10 +27,11 @@ void dapi_store_destroy(struct dapi_store *st);
 /* Settles AUTO and creates the indexes every query shape and sweeper uses. Idempotent. */
 bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
 
-/* Fills each dialog's loaded state (ABSENT when there is no document). dialogs must be
- * sorted by id (strcmp order) and distinct, as the consumer groups them. */
+/* Fills each dialog's loaded state (ABSENT when there is no document), except those with
+ * known[i] true (already filled; known may be NULL). dialogs must be sorted by id (strcmp
+ * order) and distinct, as the consumer groups them. */
 bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-                     bson_error_t *err);
+                     const bool *known, bson_error_t *err);
 
 enum dapi_write_status {
 	DAPI_WRITE_OK,        /* every changed dialog written or rejected */

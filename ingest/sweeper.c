@@ -11,6 +11,7 @@
 
 struct dapi_sweeper {
 	struct dapi_store *st;
+	struct dapi_cache *cache;
 	int64_t pending_ttl, tombstone_ttl, interval;
 	struct dapi_series *m_pending, *m_tombstones;
 	atomic_bool stop;
@@ -30,11 +31,14 @@ static void *sweep_loop(void *arg)
 			                     &pending, &tombstones, &err)) {
 				dapi_series_add(sw->m_pending, (double)pending);
 				dapi_series_add(sw->m_tombstones, (double)tombstones);
-				if (pending || tombstones)
+				if (pending || tombstones) {
+					dapi_cache_invalidate(sw->cache);
 					DAPI_INFO("swept", "{s:I, s:I}", "pendingErased",
 					          (json_int_t)pending, "tombstonesRemoved",
 					          (json_int_t)tombstones);
-			} else {
+				}
+			} else { /* some deletions may have happened */
+				dapi_cache_invalidate(sw->cache);
 				DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
 			}
 			next = dapi_time_mono_ms() + sw->interval;
@@ -44,13 +48,15 @@ static void *sweep_loop(void *arg)
 	return NULL;
 }
 
-struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, int64_t pending_ttl_ms,
-                                        int64_t tombstone_ttl_ms, int64_t interval_ms)
+struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, struct dapi_cache *cache,
+                                        int64_t pending_ttl_ms, int64_t tombstone_ttl_ms,
+                                        int64_t interval_ms)
 {
 	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
 	if (!sw)
 		return NULL;
 	sw->st = st;
+	sw->cache = cache;
 	sw->pending_ttl = pending_ttl_ms;
 	sw->tombstone_ttl = tombstone_ttl_ms;
 	sw->interval = interval_ms;
