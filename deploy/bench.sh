@@ -11,6 +11,7 @@
 #   BENCH_QUERY_CONNS=2   wrk connections for B3;  BENCH_QUERY_SECONDS=60  each B3 run
 #   BENCH_STEPS="b1 b2 b3 b4"  which to run (b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
+#   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -107,8 +108,15 @@ applied() { # applied ADMIN_URL -> records applied or dead-lettered so far
     awk '/^dataapi_(events_applied|dlq)_total/ { n += $NF } END { printf "%d", n }'
 }
 
+reads() { # reads ADMIN_URL -> "dialog reads: C from the cache, S from the store"
+  curl -fsS "$1/metrics" 2>/dev/null | awk '
+    /^dataapi_dialog_reads_total\{source="cache"\}/ { c = $NF }
+    /^dataapi_dialog_reads_total\{source="store"\}/ { s = $NF }
+    END { printf "dialog reads: %d from the cache, %d from the store", c, s }'
+}
+
 b2() {
-  local topic="bench.$run" admin pid t0 t1 fill ceil rate total=$((events + dialogs))
+  local topic="bench.$run" admin pid t0 t1 fill ceil rate cache total=$((events + dialogs))
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
@@ -118,7 +126,7 @@ b2() {
   t0=$(date +%s.%N)
   pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
     --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
-    --admin-port "$admin" --log-level warn)
+    --admin-port "$admin" --log-level warn ${BENCH_INGESTD_ARGS:-})
   log "B2 ingest: dataapi-ingestd draining $topic into database bench"
   until [ "$(applied "http://127.0.0.1:$admin")" -ge "$total" ]; do
     kill -0 "$pid" 2>/dev/null || dapi_die "bench ingestd died (see $state/logs/bench-ingestd.log)"
@@ -127,6 +135,8 @@ b2() {
   done
   t1=$(date +%s.%N)
   B2_INGESTD_RSS=$(peak_kib "$pid")
+  cache=$(reads "http://127.0.0.1:$admin")
+  log "B2 $cache"
   kill "$pid"
   rate=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
   log "B2 ceiling: raw bulk upserts of the same events"
@@ -135,7 +145,7 @@ b2() {
   log "$ceil"
   ceil=$(sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p' <<<"$ceil")
   B2_RATE=$rate
-  row "B2 ingest events/s ($total events, $dialogs dialogs) | $rate | $ceil | $(ratio "$rate" "$ceil") | >= 0.7 of ceiling | $(sed 's/.* in \([0-9.]* s\).*/fill took \1/' <<<"$fill")"
+  row "B2 ingest events/s ($total events, $dialogs dialogs) | $rate | $ceil | $(ratio "$rate" "$ceil") | >= 0.7 of ceiling | $(sed 's/.* in \([0-9.]* s\).*/fill took \1/' <<<"$fill"); $cache"
 }
 
 # ---- B3: GET /data shapes over the dialogs B2 stored -----------------------------------

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 		 INT64_MAX / 2, "Pending dialogs with no message for this long are erased"},
 		{"tombstone-ttl", 0, "TOMBSTONE_TTL", DAPI_OPT_DURATION, &tombstone_ttl, "30d", 1000,
 		 INT64_MAX / 2, "Tombstones older than this are removed"},
-		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "1m", 100,
+		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &sweep_every, "10m", 100,
 		 86400000, "How often the sweeper runs"},
 		{"replay-from", 0, "REPLAY_FROM", DAPI_OPT_STRING, &replay_from, "", 0, 0,
 		 "Before consuming, move the group's offsets to earliest or an RFC 3339 time"},
