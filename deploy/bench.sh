@@ -108,11 +108,12 @@ applied() { # applied ADMIN_URL -> records applied or dead-lettered so far
     awk '/^dataapi_(events_applied|dlq)_total/ { n += $NF } END { printf "%d", n }'
 }
 
-reads() { # reads ADMIN_URL -> "dialog reads: C from the cache, S from the store"
+reads() { # reads ADMIN_URL -> where dialogs came from, and the time spent in batches
   curl -fsS "$1/metrics" 2>/dev/null | awk '
     /^dataapi_dialog_reads_total\{source="cache"\}/ { c = $NF }
     /^dataapi_dialog_reads_total\{source="store"\}/ { s = $NF }
-    END { printf "dialog reads: %d from the cache, %d from the store", c, s }'
+    /^dataapi_batch_duration_seconds_sum/ { b = $NF }
+    END { printf "dialog reads: %d from the cache, %d from the store; %.0f s in batches", c, s, b }'
 }
 
 b2() {

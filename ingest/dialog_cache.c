@@ -204,7 +204,7 @@ void dapi_cache_put(struct dapi_cache *c, const struct dapi_dialog *d, bool writ
 	e = entry_new(d, now_ms);
 	if (!e)
 		return;
-	e->next = NULL;
+	e->next = *s; /* the rest of the chain, if the old entry was not its last */
 	*s = e;
 	c->size++;
 	c->ids += e->n_ids;

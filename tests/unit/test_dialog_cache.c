@@ -163,6 +163,35 @@ static void stays_within_its_capacity(void **state)
 	dapi_dialog_clear(&none);
 }
 
+static void rewriting_dialogs_keeps_every_other_one(void **state)
+{
+	/* 500 dialogs in 512 buckets share chains; writing each one again (the entry is
+	 * replaced) must keep every other entry of its chain */
+	enum { N = 500 };
+	struct dapi_cache *c = dapi_cache_new(N, 60000);
+	char ids[N][8];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			struct dapi_dialog d;
+			struct dapi_event ev[3];
+			snprintf(ids[i], sizeof(ids[i]), "d%d", i);
+			written_dialog(&d, ids[i], ev);
+			dapi_cache_put(c, &d, true, 1000 + round);
+			dapi_dialog_clear(&d);
+		}
+		assert_int_equal(dapi_cache_size(c), N);
+	}
+	for (int i = 0; i < N; i++) {
+		struct dapi_dialog got;
+		dapi_dialog_init(&got, ids[i]);
+		if (!dapi_cache_get(c, &got, 1001))
+			fail_msg("%s was lost", ids[i]);
+		assert_int_equal(got.loaded_count, 2);
+		dapi_dialog_clear(&got);
+	}
+	dapi_cache_destroy(c); /* LeakSanitizer: nothing unreachable either */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +199,7 @@ int main(void)
 		cmocka_unit_test(forgets_refused_writes_old_entries_and_on_invalidation),
 		cmocka_unit_test(a_tombstone_keeps_no_messages),
 		cmocka_unit_test(stays_within_its_capacity),
+		cmocka_unit_test(rewriting_dialogs_keeps_every_other_one),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
