@@ -1,5 +1,6 @@
 #include "dialogs.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,27 +59,51 @@ static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 	dapi_cursor_encode(ms, id, next);
 }
 
+/* The count for "total", on a client of its own, so that it can run beside the page. */
+struct count_job {
+	const struct dapi_dialogs *q;
+	bson_t filter, opts;
+	int64_t total;
+	bson_error_t err;
+};
+
+static void *run_count(void *arg)
+{
+	struct count_job *job = arg;
+	mongoc_client_t *client = mongoc_client_pool_pop(job->q->pool);
+	mongoc_collection_t *coll =
+	        mongoc_client_get_collection(client, job->q->db, job->q->collection);
+	job->total = mongoc_collection_count_documents(coll, &job->filter, &job->opts, NULL, NULL,
+	                                               &job->err);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(job->q->pool, client);
+	return NULL;
+}
+
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
                        bson_error_t *err)
 {
-	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
-	bson_t filter = BSON_INITIALIZER, count_filter = BSON_INITIALIZER, opts = BSON_INITIALIZER,
-	       count_opts = BSON_INITIALIZER;
+	struct count_job job = { .q = q, .filter = BSON_INITIALIZER, .opts = BSON_INITIALIZER };
+	pthread_t counter;
+	bool counting;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor = NULL;
 	const bson_t *doc;
 	int64_t n = 0;
 	bool ok = false;
 
+	/* The count and the page are two queries: run them side by side (on FerretDB, which
+	 * scans for both, this halves a page's time; on MongoDB it saves a round trip). */
+	build_filter(p, false, &job.filter);
+	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
+	counting = pthread_create(&counter, NULL, run_count, &job) == 0;
+	client = mongoc_client_pool_pop(q->pool);
+	coll = mongoc_client_get_collection(client, q->db, q->collection);
 	*items = json_array();
 	*has_next = false;
-	build_filter(p, false, &count_filter);
-	BSON_APPEND_INT64(&count_opts, "maxTimeMS", q->max_time_ms);
-	*total = mongoc_collection_count_documents(coll, &count_filter, &count_opts, NULL, NULL,
-	                                           err);
-	if (*total < 0)
-		goto out;
 	build_filter(p, true, &filter);
 	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, &opts);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
@@ -90,14 +115,22 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 		}
 	}
 	ok = !mongoc_cursor_error(cursor, err);
-out:
 	mongoc_cursor_destroy(cursor);
-	bson_destroy(&filter);
-	bson_destroy(&count_filter);
-	bson_destroy(&opts);
-	bson_destroy(&count_opts);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(q->pool, client);
+	if (counting)
+		pthread_join(counter, NULL);
+	else /* no thread to be had: count here */
+		run_count(&job);
+	*total = job.total;
+	if (ok && job.total < 0) {
+		*err = job.err;
+		ok = false;
+	}
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	bson_destroy(&job.filter);
+	bson_destroy(&job.opts);
 	if (!ok) {
 		json_decref(*items);
 		*items = NULL;
