@@ -13,8 +13,12 @@ const double dapi_latency_buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 	                                0.25,  0.5,    1,     2.5,  5,     10 };
 const size_t dapi_latency_nbuckets = sizeof(dapi_latency_buckets) / sizeof(double);
 
+/* Series are only ever appended, fully built before they are linked, and never freed, so
+ * a lookup walks the list without the lock (acquire loads pair with the release store
+ * that links a new series); only creating one takes the lock. Every request updates a few
+ * series, and a registry-wide lock there made HTTP threads wait for each other. */
 struct dapi_series {
-	struct dapi_series *next;
+	_Atomic(struct dapi_series *) next;
 	struct dapi_family *family;
 	char *labels;
 	atomic_uint_fast64_t value; /* a double's bits: counter, gauge; histogram: sum */
@@ -28,7 +32,7 @@ struct dapi_family {
 	enum dapi_metric_type type;
 	double *bounds;
 	size_t nbounds;
-	struct dapi_series *series;
+	_Atomic(struct dapi_series *) series;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,25 +67,42 @@ out:
 	return f;
 }
 
+/* The series with these labels, or NULL; *tail is left at the list's end on a miss. */
+static struct dapi_series *series_find(struct dapi_family *f, const char *labels,
+                                       _Atomic(struct dapi_series *) **tail)
+{
+	_Atomic(struct dapi_series *) *link = &f->series;
+	struct dapi_series *s;
+
+	for (; (s = atomic_load_explicit(link, memory_order_acquire)); link = &s->next)
+		if (!strcmp(s->labels, labels))
+			return s;
+	*tail = link;
+	return NULL;
+}
+
 struct dapi_series *dapi_metrics_series(struct dapi_family *f, const char *labels)
 {
-	struct dapi_series *s, **tail;
+	_Atomic(struct dapi_series *) *tail;
+	struct dapi_series *s;
 
 	if (!f)
 		return NULL;
+	s = series_find(f, labels, &tail);
+	if (s)
+		return s;
 	pthread_mutex_lock(&lock);
-	for (tail = &f->series; (s = *tail); tail = &s->next)
-		if (!strcmp(s->labels, labels))
-			goto out;
-	s = calloc(1, sizeof(*s));
-	if (s) {
-		s->family = f;
-		s->labels = strdup(labels);
-		if (f->type == DAPI_HISTOGRAM)
-			s->buckets = calloc(f->nbounds + 1, sizeof(*s->buckets));
-		*tail = s;
+	s = series_find(f, labels, &tail); /* another thread may have added it meanwhile */
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (s) {
+			s->family = f;
+			s->labels = strdup(labels);
+			if (f->type == DAPI_HISTOGRAM)
+				s->buckets = calloc(f->nbounds + 1, sizeof(*s->buckets));
+			atomic_store_explicit(tail, s, memory_order_release);
+		}
 	}
-out:
 	pthread_mutex_unlock(&lock);
 	return s;
 }
