@@ -83,13 +83,13 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 		return DAPI_APPLY_DROPPED_REVOKED;
 	case DAPI_DIALOG_ABSENT:
 		d->state = DAPI_DIALOG_PENDING;
-		strcpy(d->customer_id, ev->customer_id);
-		d->created_at = ev->received_at;
+		strcpy(d->doc.customer_id, ev->customer_id);
+		d->doc.created_at = ev->received_at;
 		outcome = DAPI_APPLY_CREATED;
 		break;
 	case DAPI_DIALOG_PENDING:
 	case DAPI_DIALOG_CONSENTED:
-		if (strcmp(d->customer_id, ev->customer_id) != 0)
+		if (strcmp(d->doc.customer_id, ev->customer_id) != 0)
 			return DAPI_APPLY_CUSTOMER_MISMATCH;
 		if (has_event(d, ev->event_id))
 			return DAPI_APPLY_DUPLICATE;
@@ -100,8 +100,8 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 		return -1;
 	d->added[d->n_added++] = ev;
 	/* Clocks of several ingress hosts may disagree: lastMessageAt never goes back. */
-	if (ev->received_at > d->last_message_at)
-		d->last_message_at = ev->received_at;
+	if (ev->received_at > d->doc.last_message_at)
+		d->doc.last_message_at = ev->received_at;
 	return outcome;
 }
 
@@ -109,18 +109,19 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 static void erase(struct dapi_dialog *d, int64_t at)
 {
 	d->state = DAPI_DIALOG_TOMBSTONE;
-	d->revoked_at = at;
-	d->customer_id[0] = '\0';
+	d->doc.revoked_at = at;
+	d->doc.customer_id[0] = '\0';
 	d->n_added = 0;
 	d->n_languages = 0;
-	d->created_at = d->last_message_at = d->consented_at = 0;
+	d->doc.created_at = d->doc.last_message_at = d->doc.consented_at = 0;
 }
 
 /* Whether ev was read from the same partition as the document's last change, not after it. */
 static bool read_before(const struct dapi_event *ev, const struct dapi_dialog *d)
 {
-	return ev->pos.known && d->applied.known && ev->pos.partition == d->applied.partition &&
-	       ev->pos.offset <= d->applied.offset;
+	return ev->pos.known && d->doc.applied.known &&
+	       ev->pos.partition == d->doc.applied.partition &&
+	       ev->pos.offset <= d->doc.applied.offset;
 }
 
 static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
@@ -133,7 +134,7 @@ static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 			if (read_before(ev, d))
 				return DAPI_APPLY_REPLAYED;
 			d->state = DAPI_DIALOG_CONSENTED;
-			d->consented_at = ev->received_at;
+			d->doc.consented_at = ev->received_at;
 			return DAPI_APPLY_CONSENTED;
 		default:
 			return DAPI_APPLY_NOOP;
@@ -162,7 +163,7 @@ int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 	case DAPI_APPLY_ERASED:
 	case DAPI_APPLY_TOMBSTONED:
 		if (ev->pos.known)
-			d->applied = ev->pos;
+			d->doc.applied = ev->pos;
 		break;
 	default:
 		break;

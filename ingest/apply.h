@@ -32,18 +32,23 @@ enum dapi_apply_outcome {
 	DAPI_APPLY_OUTCOMES
 };
 
+/* A dialog document's own fields, beside its messages and languages. */
+struct dapi_dialog_doc {
+	char customer_id[DAPI_ID_MAX + 1];
+	int64_t created_at, last_message_at, consented_at, revoked_at; /* ms; 0 = unset */
+	/* The last event that changed the document (stored as appliedThrough): a consent
+	 * read again from an earlier offset of the same partition is already reflected. */
+	struct dapi_event_position applied;
+};
+
 struct dapi_dialog {
 	const char *id; /* borrowed from the batch's events */
 	enum dapi_dialog_state state, loaded_state;
-	char customer_id[DAPI_ID_MAX + 1];
-	int64_t created_at, last_message_at, consented_at, revoked_at; /* ms; 0 = unset */
+	struct dapi_dialog_doc doc;
 	/* messages as loaded: count and eventIds (for de-duplication) */
 	size_t loaded_count;
 	char **loaded_ids;
 	size_t loaded_bytes; /* BSON size of the loaded document */
-	/* The last event that changed the document (stored as appliedThrough): a consent
-	 * read again from an earlier offset of the same partition is already reflected. */
-	struct dapi_event_position applied;
 	/* languages in order of first appearance */
 	char (*languages)[DAPI_LANG_MAX + 1];
 	size_t n_languages, cap_languages;
@@ -68,7 +73,7 @@ int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
  * de-duplicated by eventId and a revocation is final, so re-applying them cannot change
  * a document; a granted consent can: one that came before the dialog's first message is a
  * no-op, but read again after that message it would consent the dialog. So a granted
- * consent whose offset is not after d->applied (same partition) is not applied again. */
+ * consent whose offset is not after d->doc.applied (same partition) is not applied again. */
 int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev);
 
 /* Whether the batch changed the dialog, i.e. whether a write is needed. */

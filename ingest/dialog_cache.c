@@ -13,9 +13,7 @@ struct entry {
 	char *id;
 	int64_t stamp;
 	enum dapi_dialog_state state;
-	char customer_id[DAPI_ID_MAX + 1];
-	int64_t created_at, last_message_at, consented_at, revoked_at;
-	struct dapi_event_position applied;
+	struct dapi_dialog_doc doc;
 	size_t bytes, n_ids, n_languages;
 	char **ids;
 	char (*languages)[DAPI_LANG_MAX + 1];
@@ -121,12 +119,7 @@ bool dapi_cache_get(struct dapi_cache *c, struct dapi_dialog *d, int64_t now_ms)
 	if (!e || now_ms - e->stamp > c->max_age_ms)
 		return false;
 	d->state = d->loaded_state = e->state;
-	memcpy(d->customer_id, e->customer_id, sizeof(d->customer_id));
-	d->created_at = e->created_at;
-	d->last_message_at = e->last_message_at;
-	d->consented_at = e->consented_at;
-	d->revoked_at = e->revoked_at;
-	d->applied = e->applied;
+	d->doc = e->doc;
 	d->loaded_bytes = e->bytes;
 	for (size_t i = 0; i < e->n_languages; i++)
 		if (dapi_dialog_add_language(d, e->languages[i]) < 0)
@@ -150,12 +143,7 @@ static struct entry *entry_new(const struct dapi_dialog *d, int64_t now_ms)
 		goto fail;
 	e->stamp = now_ms;
 	e->state = d->state;
-	memcpy(e->customer_id, d->customer_id, sizeof(e->customer_id));
-	e->created_at = d->created_at;
-	e->last_message_at = d->last_message_at;
-	e->consented_at = d->consented_at;
-	e->revoked_at = d->revoked_at;
-	e->applied = d->applied;
+	e->doc = d->doc;
 	/* what the stored document weighs, near enough for the size check before a write */
 	e->bytes = d->state == DAPI_DIALOG_TOMBSTONE ? 128 : d->loaded_bytes + 256;
 	if (n_ids && !(e->ids = calloc(n_ids, sizeof(*e->ids))))

@@ -160,24 +160,24 @@ static void parse_applied(struct dapi_dialog *d, const bson_t *doc)
 		return;
 	while (bson_iter_next(&f)) {
 		if (!strcmp(bson_iter_key(&f), "partition") && BSON_ITER_HOLDS_NUMBER(&f)) {
-			d->applied.partition = (int32_t)bson_iter_as_int64(&f);
+			d->doc.applied.partition = (int32_t)bson_iter_as_int64(&f);
 			partition = true;
 		} else if (!strcmp(bson_iter_key(&f), "offset") && BSON_ITER_HOLDS_NUMBER(&f)) {
-			d->applied.offset = bson_iter_as_int64(&f);
+			d->doc.applied.offset = bson_iter_as_int64(&f);
 			offset = true;
 		}
 	}
-	d->applied.known = partition && offset;
+	d->doc.applied.known = partition && offset;
 }
 
 static void append_applied(bson_t *doc, const struct dapi_dialog *d)
 {
 	bson_t pos;
-	if (!d->applied.known)
+	if (!d->doc.applied.known)
 		return;
 	BSON_APPEND_DOCUMENT_BEGIN(doc, "appliedThrough", &pos);
-	BSON_APPEND_INT32(&pos, "partition", d->applied.partition);
-	BSON_APPEND_INT64(&pos, "offset", d->applied.offset);
+	BSON_APPEND_INT32(&pos, "partition", d->doc.applied.partition);
+	BSON_APPEND_INT64(&pos, "offset", d->doc.applied.offset);
 	bson_append_document_end(doc, &pos);
 }
 
@@ -189,7 +189,7 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 	parse_applied(d, doc);
 	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
 		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
-		d->revoked_at = get_date(doc, "revokedAt");
+		d->doc.revoked_at = get_date(doc, "revokedAt");
 		return true;
 	}
 	d->state = d->loaded_state =
@@ -197,10 +197,11 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 	                ? DAPI_DIALOG_CONSENTED
 	                : DAPI_DIALOG_PENDING;
 	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(d->customer_id, sizeof(d->customer_id), "%s", bson_iter_utf8(&it, NULL));
-	d->created_at = get_date(doc, "createdAt");
-	d->last_message_at = get_date(doc, "lastMessageAt");
-	d->consented_at = get_date(doc, "consentedAt");
+		snprintf(d->doc.customer_id, sizeof(d->doc.customer_id), "%s",
+		         bson_iter_utf8(&it, NULL));
+	d->doc.created_at = get_date(doc, "createdAt");
+	d->doc.last_message_at = get_date(doc, "lastMessageAt");
+	d->doc.consented_at = get_date(doc, "consentedAt");
 	if (bson_iter_init_find(&it, doc, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &arr))
 		while (bson_iter_next(&arr))
@@ -378,9 +379,9 @@ static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_BOOL(doc, "consent", d->state == DAPI_DIALOG_CONSENTED);
 	append_languages(doc, d);
-	BSON_APPEND_DATE_TIME(doc, "lastMessageAt", d->last_message_at);
+	BSON_APPEND_DATE_TIME(doc, "lastMessageAt", d->doc.last_message_at);
 	if (d->state == DAPI_DIALOG_CONSENTED)
-		BSON_APPEND_DATE_TIME(doc, "consentedAt", d->consented_at);
+		BSON_APPEND_DATE_TIME(doc, "consentedAt", d->doc.consented_at);
 	append_applied(doc, d);
 }
 
@@ -388,15 +389,15 @@ static void build_tombstone(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
 	BSON_APPEND_BOOL(doc, "revoked", true);
-	BSON_APPEND_DATE_TIME(doc, "revokedAt", d->revoked_at);
+	BSON_APPEND_DATE_TIME(doc, "revokedAt", d->doc.revoked_at);
 	append_applied(doc, d);
 }
 
 static void build_full(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
-	BSON_APPEND_UTF8(doc, "customerId", d->customer_id);
-	BSON_APPEND_DATE_TIME(doc, "createdAt", d->created_at);
+	BSON_APPEND_UTF8(doc, "customerId", d->doc.customer_id);
+	BSON_APPEND_DATE_TIME(doc, "createdAt", d->doc.created_at);
 	append_messages(doc, "messages", d);
 	append_mutable(doc, d);
 }

@@ -37,16 +37,16 @@ static void loaded(struct dapi_dialog *d, enum dapi_dialog_state st)
 	dapi_dialog_init(d, "d1");
 	d->state = d->loaded_state = st;
 	if (st == DAPI_DIALOG_PENDING || st == DAPI_DIALOG_CONSENTED) {
-		strcpy(d->customer_id, "c1");
+		strcpy(d->doc.customer_id, "c1");
 		dapi_dialog_add_loaded_id(d, "m0");
 		d->loaded_count = 1;
 		dapi_dialog_add_language(d, "EN");
-		d->created_at = d->last_message_at = 100;
+		d->doc.created_at = d->doc.last_message_at = 100;
 		if (st == DAPI_DIALOG_CONSENTED)
-			d->consented_at = 150;
+			d->doc.consented_at = 150;
 	}
 	if (st == DAPI_DIALOG_TOMBSTONE)
-		d->revoked_at = 50;
+		d->doc.revoked_at = 50;
 }
 
 static void message_cells(void **state)
@@ -57,8 +57,8 @@ static void message_cells(void **state)
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &m), DAPI_APPLY_CREATED);
 	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
-	assert_string_equal(d.customer_id, "c1");
-	assert_int_equal(d.created_at, 200);
+	assert_string_equal(d.doc.customer_id, "c1");
+	assert_int_equal(d.doc.created_at, 200);
 	assert_int_equal(d.n_added, 1);
 	assert_true(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
@@ -68,13 +68,13 @@ static void message_cells(void **state)
 	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
 	assert_int_equal(d.n_languages, 2);
 	assert_string_equal(d.languages[1], "DE");
-	assert_int_equal(d.last_message_at, 200);
+	assert_int_equal(d.doc.last_message_at, 200);
 	dapi_dialog_clear(&d);
 
 	loaded(&d, DAPI_DIALOG_CONSENTED);
 	assert_int_equal(dapi_dialog_apply(&d, &m), DAPI_APPLY_APPENDED);
 	assert_int_equal(d.state, DAPI_DIALOG_CONSENTED);
-	assert_int_equal(d.consented_at, 150);
+	assert_int_equal(d.doc.consented_at, 150);
 	dapi_dialog_clear(&d);
 
 	loaded(&d, DAPI_DIALOG_TOMBSTONE);
@@ -99,13 +99,13 @@ static void consent_true_cells(void **state)
 	loaded(&d, DAPI_DIALOG_PENDING);
 	assert_int_equal(dapi_dialog_apply(&d, &yes), DAPI_APPLY_CONSENTED);
 	assert_int_equal(d.state, DAPI_DIALOG_CONSENTED);
-	assert_int_equal(d.consented_at, 300);
+	assert_int_equal(d.doc.consented_at, 300);
 	assert_true(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
 
 	loaded(&d, DAPI_DIALOG_CONSENTED);
 	assert_int_equal(dapi_dialog_apply(&d, &yes), DAPI_APPLY_NOOP);
-	assert_int_equal(d.consented_at, 150);
+	assert_int_equal(d.doc.consented_at, 150);
 	assert_false(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
 
@@ -124,7 +124,7 @@ static void consent_false_cells(void **state)
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &no), DAPI_APPLY_TOMBSTONED);
 	assert_int_equal(d.state, DAPI_DIALOG_TOMBSTONE);
-	assert_int_equal(d.revoked_at, 400);
+	assert_int_equal(d.doc.revoked_at, 400);
 	assert_true(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
 
@@ -132,8 +132,8 @@ static void consent_false_cells(void **state)
 		loaded(&d, erasable[i]);
 		assert_int_equal(dapi_dialog_apply(&d, &no), DAPI_APPLY_ERASED);
 		assert_int_equal(d.state, DAPI_DIALOG_TOMBSTONE);
-		assert_int_equal(d.revoked_at, 400);
-		assert_string_equal(d.customer_id, "");
+		assert_int_equal(d.doc.revoked_at, 400);
+		assert_string_equal(d.doc.customer_id, "");
 		assert_int_equal(d.n_languages, 0);
 		assert_int_equal(d.n_added, 0);
 		dapi_dialog_clear(&d);
@@ -141,7 +141,7 @@ static void consent_false_cells(void **state)
 
 	loaded(&d, DAPI_DIALOG_TOMBSTONE);
 	assert_int_equal(dapi_dialog_apply(&d, &no), DAPI_APPLY_NOOP);
-	assert_int_equal(d.revoked_at, 50);
+	assert_int_equal(d.doc.revoked_at, 50);
 	assert_false(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
 }
@@ -159,7 +159,7 @@ static void duplicates_and_mismatches(void **state)
 	assert_int_equal(dapi_dialog_apply(&d, &again), DAPI_APPLY_DUPLICATE);
 	assert_int_equal(dapi_dialog_apply(&d, &other), DAPI_APPLY_CUSTOMER_MISMATCH);
 	assert_int_equal(d.n_added, 1);
-	assert_int_equal(d.last_message_at, 600);
+	assert_int_equal(d.doc.last_message_at, 600);
 	dapi_dialog_clear(&d);
 }
 
@@ -176,7 +176,7 @@ static void a_batch_ending_in_revocation_leaves_only_a_tombstone(void **state)
 	for (int i = 0; i < 6; i++)
 		assert_int_equal(dapi_dialog_apply(&d, &e[i]), expect[i]);
 	assert_int_equal(d.state, DAPI_DIALOG_TOMBSTONE);
-	assert_int_equal(d.revoked_at, 4);
+	assert_int_equal(d.doc.revoked_at, 4);
 	assert_int_equal(d.n_added, 0);
 	dapi_dialog_clear(&d);
 }
@@ -191,15 +191,15 @@ static void reapplying_a_batch_changes_nothing(void **state)
 
 	dapi_dialog_init(&d, "d1");
 	d.state = d.loaded_state = DAPI_DIALOG_CONSENTED;
-	strcpy(d.customer_id, "c1");
+	strcpy(d.doc.customer_id, "c1");
 	dapi_dialog_add_loaded_id(&d, "a");
 	dapi_dialog_add_loaded_id(&d, "b");
-	d.consented_at = 3;
-	d.last_message_at = 2;
+	d.doc.consented_at = 3;
+	d.doc.last_message_at = 2;
 	for (int i = 0; i < 3; i++)
 		dapi_dialog_apply(&d, &e[i]);
 	assert_false(dapi_dialog_changed(&d));
-	assert_int_equal(d.consented_at, 3);
+	assert_int_equal(d.doc.consented_at, 3);
 	dapi_dialog_clear(&d);
 }
 
@@ -210,7 +210,7 @@ static void last_message_time_never_goes_back(void **state)
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	dapi_dialog_apply(&d, &late);
 	dapi_dialog_apply(&d, &early);
-	assert_int_equal(d.last_message_at, 900);
+	assert_int_equal(d.doc.last_message_at, 900);
 	assert_int_equal(d.n_added, 2);
 	assert_string_equal(d.added[1]->event_id, "b");
 	dapi_dialog_clear(&d);
@@ -240,14 +240,14 @@ static void a_consent_read_again_after_the_first_message_stays_a_no_op(void **st
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_CONSENT_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &e[1]), DAPI_APPLY_CREATED);
-	assert_true(d.applied.known);
-	assert_int_equal(d.applied.partition, 3);
-	assert_int_equal(d.applied.offset, 11);
+	assert_true(d.doc.applied.known);
+	assert_int_equal(d.doc.applied.partition, 3);
+	assert_int_equal(d.doc.applied.offset, 11);
 	dapi_dialog_clear(&d);
 
 	/* both read again over the stored, pending document: nothing changes */
 	loaded(&d, DAPI_DIALOG_PENDING);
-	d.applied = e[1].pos;
+	d.doc.applied = e[1].pos;
 	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_REPLAYED);
 	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
 	struct dapi_event again = at(msg("m0", "c1", "EN", 2), 3, 11); /* "m0" is stored */
@@ -264,19 +264,19 @@ static void a_consent_after_the_documents_last_change_applies(void **state)
 	struct dapi_event unknown = consent("y", true, 5);
 
 	loaded(&d, DAPI_DIALOG_PENDING);
-	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	d.doc.applied = (struct dapi_event_position){ true, 3, 11 };
 	assert_int_equal(dapi_dialog_apply(&d, &later), DAPI_APPLY_CONSENTED);
-	assert_int_equal(d.applied.offset, 12);
+	assert_int_equal(d.doc.applied.offset, 12);
 	dapi_dialog_clear(&d);
 
 	/* positions of another partition (more partitions since) or none say nothing */
 	loaded(&d, DAPI_DIALOG_PENDING);
-	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	d.doc.applied = (struct dapi_event_position){ true, 3, 11 };
 	assert_int_equal(dapi_dialog_apply(&d, &other_partition), DAPI_APPLY_CONSENTED);
-	assert_int_equal(d.applied.partition, 4);
+	assert_int_equal(d.doc.applied.partition, 4);
 	dapi_dialog_clear(&d);
 	loaded(&d, DAPI_DIALOG_PENDING);
-	d.applied = (struct dapi_event_position){ true, 3, 11 };
+	d.doc.applied = (struct dapi_event_position){ true, 3, 11 };
 	assert_int_equal(dapi_dialog_apply(&d, &unknown), DAPI_APPLY_CONSENTED);
 	dapi_dialog_clear(&d);
 }
@@ -290,10 +290,10 @@ static void no_op_events_do_not_move_the_position(void **state)
 
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	apply_all(&d, e, 2); /* created at 5; the duplicate at 6 changes nothing */
-	assert_int_equal(d.applied.offset, 5);
+	assert_int_equal(d.doc.applied.offset, 5);
 	apply_all(&d, e + 2, 3); /* erased at 7; the consent and message after are dropped */
 	assert_int_equal(d.state, DAPI_DIALOG_TOMBSTONE);
-	assert_int_equal(d.applied.offset, 7);
+	assert_int_equal(d.doc.applied.offset, 7);
 	dapi_dialog_clear(&d);
 }
 

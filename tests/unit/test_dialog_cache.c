@@ -54,13 +54,13 @@ static void gives_back_the_state_written(void **state)
 	assert_true(dapi_cache_get(c, &got, 1500));
 	assert_int_equal(got.state, DAPI_DIALOG_CONSENTED);
 	assert_int_equal(got.loaded_state, DAPI_DIALOG_CONSENTED);
-	assert_string_equal(got.customer_id, "c1");
-	assert_int_equal(got.created_at, d.created_at);
-	assert_int_equal(got.last_message_at, 200);
-	assert_int_equal(got.consented_at, d.consented_at);
-	assert_true(got.applied.known); /* the position of the consent, the last change */
-	assert_int_equal(got.applied.partition, 2);
-	assert_int_equal(got.applied.offset, 42);
+	assert_string_equal(got.doc.customer_id, "c1");
+	assert_int_equal(got.doc.created_at, d.doc.created_at);
+	assert_int_equal(got.doc.last_message_at, 200);
+	assert_int_equal(got.doc.consented_at, d.doc.consented_at);
+	assert_true(got.doc.applied.known); /* the position of the consent, the last change */
+	assert_int_equal(got.doc.applied.partition, 2);
+	assert_int_equal(got.doc.applied.offset, 42);
 	assert_int_equal(got.loaded_count, 2);
 	assert_string_equal(got.loaded_ids[0], "e1");
 	assert_string_equal(got.loaded_ids[1], "e2");
@@ -127,7 +127,7 @@ static void a_tombstone_keeps_no_messages(void **state)
 	assert_true(dapi_cache_get(c, &got, 1000));
 	assert_int_equal(got.state, DAPI_DIALOG_TOMBSTONE);
 	assert_int_equal(got.loaded_count, 0);
-	assert_int_equal(got.revoked_at, d.revoked_at);
+	assert_int_equal(got.doc.revoked_at, d.doc.revoked_at);
 	/* a late message stays dropped */
 	struct dapi_event late = msg("d1", "e9", "EN", 500);
 	assert_int_equal(dapi_dialog_apply(&got, &late), DAPI_APPLY_DROPPED_REVOKED);
