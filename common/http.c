@@ -46,6 +46,7 @@ struct dapi_http_req {
 };
 
 static struct dapi_family *m_requests, *m_duration;
+static struct dapi_series *m_in_flight;
 
 /* ---- routing ---------------------------------------------------------------------- */
 
@@ -413,6 +414,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->path = url;
 		r->started_ms = dapi_time_mono_ms();
 		*req_cls = r;
+		dapi_series_add(m_in_flight, 1);
 		judge_headers(r);
 		if (!r->refusal && (r->route->flags & DAPI_ROUTE_BODY) && declared_too_large(r))
 			return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
@@ -448,6 +450,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (!r)
 		return;
 	count_request(r);
+	dapi_series_add(m_in_flight, -1);
 	if (r->state && s->cfg.state_free)
 		s->cfg.state_free(r->state);
 	for (int i = 0; i < DAPI_HTTP_MAX_PARAMS; i++)
@@ -491,6 +494,11 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	        dapi_metrics_family("dataapi_http_request_duration_seconds",
 	                            "Time from the request's headers to its completion",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
+	m_in_flight = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_http_requests_in_flight",
+	                            "Requests received and not yet completed (this one included)",
+	                            DAPI_GAUGE, NULL, 0),
+	        "");
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->app = app;
