@@ -56,7 +56,7 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; } # field NAME "RESULT line"
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
-  BENCH_RATE=${4:-0} BENCH_CONNS=$3 wrk -t2 -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
+  BENCH_RATE=${4:-0} BENCH_CONNS=$3 wrk -t"$(($3 < 2 ? $3 : 2))" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
     grep '^RESULT'
 }
 
@@ -69,14 +69,28 @@ spawn() { # spawn NAME PROGRAM ARGS...
 }
 
 # ---- B1: ingress POST throughput, and latency at half of it ----------------------------
+# warm_up URL SCRIPT CONNS: 5 s runs at full speed, at least 6, then until two in a row
+# agree within 5 % (at most 16). A fresh broker's JIT is still compiling its produce
+# path: the ingress ran 15,000-19,000 req/s in its first tens of seconds, about 30,000
+# once warm.
+warm_up() {
+  local prev=0 rate i
+  for i in $(seq 16); do
+    rate=$(field rps "$(secs=5 wrk_run "$1" "$2" "$3")")
+    log "  warm-up run $i: $rate req/s"
+    [ "$i" -ge 6 ] &&
+      awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b < a * 1.05 && b > a * 0.95) }' &&
+      return 0
+    prev=$rate
+  done
+}
+
 # post_runs URL TOKEN PREFIX -> "max-RESULT|half-RESULT|high-RESULT": full speed and half
-# of it at $conns, full speed at $conns_high, after a warm-up as long as a run (a fresh
-# broker's JIT is still compiling its produce path: 17,000 req/s in its first seconds,
-# 29,000 once warm).
+# of it at $conns, full speed at $conns_high, once warm.
 post_runs() {
   local max post="$DAPI_ROOT/bench/post.lua"
   export BENCH_TOKEN=$2 BENCH_PREFIX=$3
-  wrk_run "$1" "$post" "$conns" >/dev/null
+  warm_up "$1" "$post" "$conns"
   max=$(wrk_run "$1" "$post" "$conns")
   echo "$max|$(wrk_run "$1" "$post" "$conns" \
     "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")"
