@@ -56,7 +56,8 @@ field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; } # field NAME "RESULT line"
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
-  BENCH_RATE=${4:-0} BENCH_CONNS=$3 wrk -t"$(($3 < 2 ? $3 : 2))" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
+  local threads=$(($3 < 2 ? $3 : 2))
+  BENCH_RATE=${4:-0} BENCH_THREADS=$threads wrk -t"$threads" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
     grep '^RESULT'
 }
 
@@ -221,7 +222,7 @@ b4() {
   local bg=${BENCH_B4_RATE:-$((B2_RATE / 2))} res
   db_idle
   log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
-  BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_CONNS=16 \
+  BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_THREADS=1 \
     wrk -t1 -c16 -d"$((secs + 10))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
   extra_pids+=($!)
   sleep 5 # the probes measure the steady state under that load, not its start
