@@ -133,7 +133,8 @@ dapi_stop_pidfile() {
 
 # The JVM command lines for Kafka's classes: the stock tools start fast with the C1
 # compiler only; the broker gets the full JIT (C1 only cost it a third of its throughput).
-# The broker's heap is fixed at 1 GiB: grown from 256 MiB it sat near 285 MiB with 160 MiB
+# The broker's heap is fixed at 1 GiB, as Kafka's own kafka-server-start.sh sets it: grown
+# from 256 MiB it sat near 285 MiB with 160 MiB
 # live, above G1's threshold, and ran a concurrent cycle every 2 s (5-12 ms pauses several
 # times a second under load; fixed: one young pause every 10-15 s).
 DAPI_JAVA_COMMON=(-Djava.awt.headless=true
