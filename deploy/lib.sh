@@ -134,9 +134,9 @@ dapi_stop_pidfile() {
 # The JVM command lines for Kafka's classes: the stock tools start fast with the C1
 # compiler only; the broker gets the full JIT (C1 only cost it a third of its throughput).
 # The broker's heap is fixed at 1 GiB, as Kafka's own kafka-server-start.sh sets it: grown
-# from 256 MiB it sat near 285 MiB with 160 MiB
-# live, above G1's threshold, and ran a concurrent cycle every 2 s (5-12 ms pauses several
-# times a second under load; fixed: one young pause every 10-15 s).
+# from 256 MiB it sat near 285 MiB with 160 MiB live, above G1's threshold, and ran a
+# concurrent cycle every 2 s (5-12 ms pauses several times a second under load; fixed: one
+# young pause every 10-15 s).
 DAPI_JAVA_COMMON=(-Djava.awt.headless=true
   "-Dlog4j.configuration=file:$DAPI_ROOT/deploy/kafka/log4j.properties" -cp "$DAPI_KAFKA_LIBS/*")
 DAPI_JAVA=(java -Xmx512m -Xms128m -XX:+UseG1GC -XX:TieredStopAtLevel=1 "${DAPI_JAVA_COMMON[@]}")
