@@ -8,7 +8,8 @@
 #   BENCH_CONNS=64        wrk connections for B1;  BENCH_CONNS_HIGH=256  its second row
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
-#   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page runs two scans at once on FerretDB);  BENCH_QUERY_SECONDS=60  each B3 run
+#   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
+#   BENCH_QUERY_SECONDS=60  each B3 run
 #   BENCH_STEPS="b1 b2 b3 b4"  which to run (b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 #   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
@@ -57,8 +58,8 @@ peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
   local threads=$(($3 < 2 ? $3 : 2))
-  BENCH_RATE=${4:-0} BENCH_THREADS=$threads wrk -t"$threads" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" |
-    grep '^RESULT'
+  BENCH_RATE=${4:-0} BENCH_THREADS=$threads \
+    wrk -t"$threads" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" | grep '^RESULT'
 }
 
 # Starts a program of this build in the background, logging to the stack's logs.
@@ -72,7 +73,7 @@ spawn() { # spawn NAME PROGRAM ARGS...
 # ---- B1: ingress POST throughput, and latency at half of it ----------------------------
 # warm_up URL SCRIPT CONNS: 5 s runs at full speed, at least 6, then until two in a row
 # agree within 5 % (at most 16). A fresh broker's JIT is still compiling its produce
-# path: the ingress ran 15,000-19,000 req/s in its first tens of seconds, about 30,000
+# path: the ingress ran 7,000-18,000 req/s in its first tens of seconds, 20,000-24,000
 # once warm.
 warm_up() {
   local prev=0 rate i
