@@ -96,7 +96,8 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	bool ok = false;
 
 	/* The count and the page are two queries: run them side by side (on FerretDB, which
-	 * scans for both, this halves a page's time; on MongoDB it saves a round trip). */
+	 * scans for both, this halves a page's time; on MongoDB the two round trips overlap).
+	 * Neither side waits for a client while holding one, so pages cannot starve the pool. */
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	counting = pthread_create(&counter, NULL, run_count, &job) == 0;
