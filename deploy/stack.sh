@@ -142,7 +142,15 @@ log.retention.hours=-1
 EOP
   if [ ! -f "$dir/data/meta.properties" ]; then
     local cluster
-    cluster=$(python3 -c 'import base64,uuid;print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+    # An id starting with "-" would be read as an option (1 in 64); Kafka's own
+    # Uuid.randomUuid draws again in that case, and so does this.
+    cluster=$(python3 -c '
+import base64, uuid
+while True:
+    c = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    if not c.startswith("-"):
+        print(c)
+        break')
     dapi_kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$props" >>"$state/logs/kafka.log" 2>&1
   fi
   dapi_log "starting Kafka on 127.0.0.1:$KAFKA_PORT"
