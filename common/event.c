@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "jsonw.h"
 #include "timefmt.h"
 
 const char *dapi_event_type_name(enum dapi_event_type type)
@@ -13,29 +14,26 @@ const char *dapi_event_type_name(enum dapi_event_type type)
 char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 {
 	char ts[DAPI_TIME_BUFSZ];
-	json_t *o;
-	char *out;
+	struct dapi_jsonw w;
 
 	dapi_time_format_ms(ev->received_at, ts);
-	if (ev->type == DAPI_EVENT_MESSAGE)
-		o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s%, s:s, s:s}", "v", DAPI_EVENT_VERSION,
-		              "type", "message", "eventId", ev->event_id, "dialogId", ev->dialog_id,
-		              "customerId", ev->customer_id, "text", ev->text, ev->text_len,
-		              "language", ev->language, "receivedAt", ts);
-	else
-		o = json_pack("{s:i, s:s, s:s, s:s, s:b, s:s}", "v", DAPI_EVENT_VERSION, "type",
-		              "consent", "eventId", ev->event_id, "dialogId", ev->dialog_id,
-		              "granted", ev->granted, "receivedAt", ts);
-	if (!o)
-		return NULL;
-	out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(o);
-	if (out)
-		*len = strlen(out);
-	return out;
+	dapi_jsonw_begin(&w, 192 + (ev->type == DAPI_EVENT_MESSAGE ? ev->text_len : 0));
+	dapi_jsonw_int(&w, "v", DAPI_EVENT_VERSION);
+	dapi_jsonw_str(&w, "type", dapi_event_type_name(ev->type),
+	               strlen(dapi_event_type_name(ev->type)));
+	dapi_jsonw_str(&w, "eventId", ev->event_id, strlen(ev->event_id));
+	dapi_jsonw_str(&w, "dialogId", ev->dialog_id, strlen(ev->dialog_id));
+	if (ev->type == DAPI_EVENT_MESSAGE) {
+		dapi_jsonw_str(&w, "customerId", ev->customer_id, strlen(ev->customer_id));
+		dapi_jsonw_str(&w, "text", ev->text, ev->text_len);
+		dapi_jsonw_str(&w, "language", ev->language, strlen(ev->language));
+	} else {
+		dapi_jsonw_bool(&w, "granted", ev->granted);
+	}
+	dapi_jsonw_str(&w, "receivedAt", ts, strlen(ts));
+	return dapi_jsonw_finish(&w, len);
 }
 
-/* Fetches a required string member; NULL with errstr/reason set when absent or mistyped. */
 static const char *get_string(json_t *root, const char *key, size_t *len, const char **reason,
                               char *errstr, size_t errstr_size)
 {

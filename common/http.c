@@ -131,14 +131,13 @@ enum MHD_Result dapi_http_reply(struct dapi_http_req *r, unsigned status, struct
 	return ret;
 }
 
-static struct MHD_Response *json_response(json_t *body)
+/* A JSON response that takes over text (malloc'd, len bytes); NULL when text is NULL. */
+static struct MHD_Response *json_text_response(char *text, size_t len)
 {
-	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	struct MHD_Response *resp;
-	json_decref(body);
 	if (!text)
 		return NULL;
-	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return NULL;
@@ -147,9 +146,22 @@ static struct MHD_Response *json_response(json_t *body)
 	return resp;
 }
 
+static struct MHD_Response *json_response(json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(body);
+	return json_text_response(text, text ? strlen(text) : 0);
+}
+
 enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, json_t *body)
 {
 	return dapi_http_reply(r, status, json_response(body));
+}
+
+enum MHD_Result dapi_http_reply_json_text(struct dapi_http_req *r, unsigned status, char *text,
+                                          size_t len)
+{
+	return dapi_http_reply(r, status, json_text_response(text, len));
 }
 
 static json_t *error_body(const char *code, const char *message, const char *field)
@@ -468,6 +480,11 @@ static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 	DAPI_WARN("http_server_error", "{s:s}", "detail", msg);
 }
 
+/* Each connection's buffer for request headers and reads (MHD's default is 32 KiB). MHD clears
+ * it for every request on a kept-alive connection, 48 KiB of writes a request at 32 KiB;
+ * bodies are copied out as they arrive, so only the headers need to fit. */
+#define DAPI_HTTP_CONN_MEMORY (16 * 1024)
+
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
                                               const struct dapi_http_route *routes, size_t nroutes,
                                               void *app, char *errstr, size_t errstr_size)
@@ -517,7 +534,8 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED,
 	        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->conn_timeout_s,
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->conn_limit,
-	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit, MHD_OPTION_ARRAY,
+	        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)DAPI_HTTP_CONN_MEMORY, MHD_OPTION_ARRAY,
 	        pool, MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(errstr, errstr_size, "cannot listen on %s:%d", cfg->bind_addr, cfg->port);

@@ -77,6 +77,10 @@ void dapi_http_resume(struct dapi_http_req *r);
 
 /* Replies. json bodies are stolen (decref'd) whatever the outcome. */
 enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, json_t *body);
+/* The same for JSON already written (malloc'd text of len bytes, freed whatever the outcome;
+ * NULL, as out of memory, closes the connection). */
+enum MHD_Result dapi_http_reply_json_text(struct dapi_http_req *r, unsigned status, char *text,
+                                          size_t len);
 enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, const char *code,
                                       const char *message, const char *field);
 /* 503 with Retry-After. */

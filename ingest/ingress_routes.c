@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "ids.h"
+#include "jsonw.h"
 #include "ingress.h"
 #include "log.h"
 #include "metrics.h"
@@ -97,7 +98,9 @@ static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_
 static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 {
 	int64_t ms = dapi_time_mono_ms() - pub->started_ms;
-	char labels[64];
+	struct dapi_jsonw w;
+	char labels[64], *body;
+	size_t len;
 
 	snprintf(labels, sizeof(labels), "type=\"%s\",result=\"%s\"",
 	         dapi_event_type_name(pub->type), pub->err ? "error" : "ok");
@@ -113,9 +116,12 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 	}
 	DAPI_DEBUG("published", "{s:s, s:s, s:s, s:I}", "type", dapi_event_type_name(pub->type),
 	           "dialogId", pub->dialog_id, "eventId", pub->event_id, "ms", (json_int_t)ms);
-	return dapi_http_reply_json(r, MHD_HTTP_ACCEPTED,
-	                            json_pack("{s:s, s:s, s:s}", "eventId", pub->event_id,
-	                                      "dialogId", pub->dialog_id, "status", "accepted"));
+	dapi_jsonw_begin(&w, 128);
+	dapi_jsonw_str(&w, "eventId", pub->event_id, strlen(pub->event_id));
+	dapi_jsonw_str(&w, "dialogId", pub->dialog_id, strlen(pub->dialog_id));
+	dapi_jsonw_str(&w, "status", "accepted", strlen("accepted"));
+	body = dapi_jsonw_finish(&w, &len);
+	return dapi_http_reply_json_text(r, MHD_HTTP_ACCEPTED, body, len);
 }
 
 /* Encodes ev, suspends the request and hands the event to the producer. The request is

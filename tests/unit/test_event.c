@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "timefmt.h"
 
 static const char *decode_reason(const char *json, size_t max_text)
 {
@@ -133,6 +134,95 @@ static void a_megabyte_of_text_is_refused(void **state)
 	free(json);
 }
 
+/* Appends code point cp as UTF-8; returns the bytes written. */
+static size_t put_utf8(char *p, unsigned cp)
+{
+	if (cp < 0x80) {
+		p[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		p[0] = (char)(0xc0 | cp >> 6);
+		p[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		p[0] = (char)(0xe0 | cp >> 12);
+		p[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		p[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	p[0] = (char)(0xf0 | cp >> 18);
+	p[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	p[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	p[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* A random code point, weighted towards what needs escaping (no NUL, no surrogates). */
+static unsigned random_code_point(void)
+{
+	static const unsigned special[] = { '"',  '\\', '/',  '\b', '\f',   '\n',   '\r',
+		                            '\t', 0x01, 0x1f, 0x7f, 0x2028, 0xfeff, 0x10ffff };
+	switch (rand() % 4) {
+	case 0:
+		return special[rand() % (sizeof(special) / sizeof(special[0]))];
+	case 1:
+		return 1 + (unsigned)rand() % 0x7f;
+	case 2:
+		return 0x80 + (unsigned)rand() % (0xd800 - 0x80);
+	default:
+		return 0xe000 + (unsigned)rand() % (0x110000 - 0xe000);
+	}
+}
+
+/* The encoder writes JSON itself (no jansson object per event); its bytes must be what
+ * jansson's json_dumps() gives for the same object, for any text. */
+static void encoding_matches_jansson(void **state)
+{
+	char text[400];
+
+	srand(20261122);
+	for (int round = 0; round < 2000; round++) {
+		struct dapi_event ev = { .type = round % 7 ? DAPI_EVENT_MESSAGE
+			                                   : DAPI_EVENT_CONSENT,
+			                 .event_id = "0b6f6f1e-5d3c-4f0e-9a55-3c1d2e4f5a6b",
+			                 .dialog_id = "d-42",
+			                 .customer_id = "c:7",
+			                 .text = text,
+			                 .language = "EN",
+			                 .granted = round % 2,
+			                 .received_at = 1795341600123LL + round };
+		char ts[DAPI_TIME_BUFSZ];
+		json_t *o;
+		char *want, *got;
+		size_t len;
+
+		ev.text_len = 0;
+		for (int n = rand() % 64; n > 0; n--)
+			ev.text_len += put_utf8(text + ev.text_len, random_code_point());
+		dapi_time_format_ms(ev.received_at, ts);
+		if (ev.type == DAPI_EVENT_MESSAGE)
+			o = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s%, s:s, s:s}", "v", 1, "type",
+			              "message", "eventId", ev.event_id, "dialogId", ev.dialog_id,
+			              "customerId", ev.customer_id, "text", text, ev.text_len,
+			              "language", ev.language, "receivedAt", ts);
+		else
+			o = json_pack("{s:i, s:s, s:s, s:s, s:b, s:s}", "v", 1, "type", "consent",
+			              "eventId", ev.event_id, "dialogId", ev.dialog_id, "granted",
+			              ev.granted, "receivedAt", ts);
+		assert_non_null(o);
+		want = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		got = dapi_event_encode(&ev, &len);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		assert_int_equal(len, strlen(want));
+		json_decref(o);
+		free(want);
+		free(got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +230,7 @@ int main(void)
 		cmocka_unit_test(consent_round_trips),
 		cmocka_unit_test(poison_records_have_reasons),
 		cmocka_unit_test(a_megabyte_of_text_is_refused),
+		cmocka_unit_test(encoding_matches_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
