@@ -1,6 +1,7 @@
 /* B1's ceiling: the least a libmicrohttpd server can do for POST /data. Same threading mode
- * as dataapi-ingress (internal polling thread, epoll, a pool of --threads), reads and
- * discards the body, answers a fixed 202 with a small JSON body. No validation, no Kafka.
+ * and connection memory as dataapi-ingress (internal polling thread, epoll, a pool of
+ * --threads, 16 KiB a connection), reads and discards the body, answers a fixed 202 with a
+ * small JSON body. No validation, no Kafka.
  * Usage: dapi-ceiling-http <port> [threads]. Stops on SIGINT/SIGTERM. */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -59,7 +60,8 @@ int main(int argc, char **argv)
 	        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, (uint16_t)port, NULL, NULL,
 	        on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 	        MHD_OPTION_CONNECTION_LIMIT, 1024u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0), MHD_OPTION_END);
+	        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "cannot listen on 127.0.0.1:%d\n", port);
 		return 1;

@@ -10,7 +10,8 @@
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
 #   BENCH_QUERY_SECONDS=60  each B3 run
-#   BENCH_STEPS="b1 b2 b3 b4"  which to run (b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
+#   BENCH_STEPS="b1 b1i b2 b3 b4"  which to run (b1i: instructions a request under callgrind;
+#                         b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 #   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
@@ -125,6 +126,65 @@ b1() {
   row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
 }
 
+# ---- B1i: instructions a request, counted by callgrind ---------------------------------
+# Seconds drift on this machine (the same ceiling binary answered 110,000 and 152,000 req/s
+# an hour apart); instruction counts do not. Each server runs under callgrind for N1 and
+# then for N2 POSTs (curl, 4 connections); the row is the difference over N2 - N1, so
+# start-up and shut-down cancel out. All threads of the process count (librdkafka's too);
+# the kernel's work does not.
+posts() { # posts PORT TOKEN COUNT: COUNT POSTs over 4 keep-alive connections; prints 2xx
+  local i cfg="$state/posts.curl"
+  for ((i = 0; i < $3; i++)); do
+    printf 'url = "http://127.0.0.1:%s/data/c%d/%s-i%d"\noutput = /dev/null\n' "$1" \
+      $((i % 50)) "$run" "$i"
+  done >"$cfg"
+  curl -s --no-progress-meter --parallel --parallel-max 4 -w '%{http_code}\n' -K "$cfg" \
+    -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+    --data-binary "{\"text\":\"$(head -c "$text" /dev/zero | tr '\0' x)\",\"language\":\"en\"}" |
+    grep -c '^2'
+}
+
+instructions() { # instructions COUNT TOKEN PROGRAM ARGS... ({port}: its port) -> total Ir
+  local n=$1 token=$2 port out pid ok a args=()
+  shift 2
+  port=$(dapi_free_port)
+  out="$state/callgrind.$port.out"
+  for a in "$@"; do args+=("${a//\{port\}/$port}"); done
+  valgrind --tool=callgrind --callgrind-out-file="$out" "${args[@]}" \
+    >>"$state/logs/callgrind.log" 2>&1 &
+  pid=$!
+  dapi_wait_port 127.0.0.1 "$port" "$pid" 60
+  sleep 2 # the ingress fetches its topic's metadata once it listens
+  ok=$(posts "$port" "$token" "$n")
+  kill -TERM "$pid"
+  wait "$pid" || true
+  [ "$ok" = "$n" ] || log "  only $ok of $n POSTs answered 2xx under callgrind"
+  awk '/^(summary|totals):/ { print $2; exit }' "$out"
+}
+
+per_request() { # per_request TOKEN PROGRAM ARGS... -> instructions a request
+  local lo hi n1=400 n2=2400
+  lo=$(instructions "$n1" "$@")
+  hi=$(instructions "$n2" "$@")
+  awk -v a="$lo" -v b="$hi" -v n=$((n2 - n1)) 'BEGIN { printf "%.0f", (b - a) / n }'
+}
+
+b1i() {
+  local ceil ing topic="bench.$run.b1i"
+  if ! command -v valgrind >/dev/null; then
+    row "B1 instructions a request (callgrind) | valgrind not installed | - | - | - |"
+    return 0
+  fi
+  log "B1i: instructions a POST under callgrind, ceiling and ingress"
+  ceil=$(per_request "" "$build/bench/dapi-ceiling-http" "{port}" 2)
+  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
+    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  ing=$(per_request "$WRITER_TOKEN" "$build/ingest/dataapi-ingress" --port "{port}" \
+    --kafka-brokers "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" \
+    --log-level warn)
+  row "B1 instructions a request (callgrind) | $ing | $ceil | $(ratio "$ceil" "$ing") | - | user space, all threads; 2,000 POSTs over 4 connections; the ratio is ceiling / ingress"
+}
+
 # ---- B2: events applied per second from a pre-filled topic -----------------------------
 applied() { # applied ADMIN_URL -> records applied or dead-lettered so far
   curl -fsS "$1/metrics" 2>/dev/null |
@@ -234,7 +294,7 @@ b4() {
 }
 
 B2_RATE=0
-for step in ${BENCH_STEPS:-b1 b2 b3 b4}; do "$step"; done
+for step in ${BENCH_STEPS:-b1 b1i b2 b3 b4}; do "$step"; done
 [ -n "${B1_INGRESS_RSS:-}" ] && row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
 [ -n "${B2_INGESTD_RSS:-}" ] && row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
 [ -n "${B3_QUERY_RSS:-}" ] && row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
