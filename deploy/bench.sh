@@ -196,7 +196,9 @@ reads() { # reads ADMIN_URL -> where dialogs came from, and the time spent in ba
     /^dataapi_dialog_reads_total\{source="cache"\}/ { c = $NF }
     /^dataapi_dialog_reads_total\{source="store"\}/ { s = $NF }
     /^dataapi_batch_duration_seconds_sum/ { b = $NF }
-    END { printf "dialog reads: %d from the cache, %d from the store; %.0f s in batches", c, s, b }'
+    /^dataapi_store_duration_seconds_sum\{op="load"\}/ { l = $NF }
+    /^dataapi_store_duration_seconds_sum\{op="write"\}/ { w = $NF }
+    END { printf "dialog reads: %d from the cache, %d from the store; %.0f s in batches (database: %.0f s reading, %.0f s writing)", c, s, b, l, w }'
 }
 
 b2() {

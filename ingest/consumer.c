@@ -18,7 +18,7 @@ struct dapi_consumer {
 	struct dapi_store *store;
 	struct dapi_producer *dlq;
 	struct dapi_family *m_applied, *m_dlq, *m_lag, *m_reads;
-	struct dapi_series *m_retries, *m_batch;
+	struct dapi_series *m_retries, *m_batch, *m_load, *m_write;
 };
 
 /* One record of a batch. */
@@ -193,6 +193,13 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	                            "From a batch's first record to its offsets being stored",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
 	        "");
+	struct dapi_family *store_time =
+	        dapi_metrics_family("dataapi_store_duration_seconds",
+	                            "A batch's database work: reading the dialogs not in the "
+	                            "cache, writing the changed",
+	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
+	c->m_load = dapi_metrics_series(store_time, "op=\"load\"");
+	c->m_write = dapi_metrics_series(store_time, "op=\"write\"");
 	conf = dapi_kafka_conf_new(cfg->brokers, defaults, cfg->props, errstr, errstr_size);
 	if (!conf)
 		goto fail;
@@ -336,6 +343,7 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 	dapi_metrics_inc(c->m_reads, "source=\"store\"", (double)(nd - hits));
 	if (!dapi_store_load(c->store, dialogs, nd, known, err))
 		return DAPI_WRITE_TRANSIENT;
+	dapi_series_observe(c->m_load, (double)(dapi_time_mono_ms() - now) / 1000.0);
 	if (rd_kafka_assignment_lost(c->rk)) {
 		/* Another member may own these partitions now: writing from this state could
 		 * undo its work. */
@@ -356,7 +364,9 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 			         "customerId differs from the dialog's");
 		}
 	}
+	int64_t write_start = dapi_time_mono_ms();
 	status = dapi_store_write(c->store, dialogs, nd, rejected, err);
+	dapi_series_observe(c->m_write, (double)(dapi_time_mono_ms() - write_start) / 1000.0);
 	for (size_t i = 0; status == DAPI_WRITE_OK && i < nd; i++)
 		dapi_cache_put(c->cfg.cache, &dialogs[i], rejected[i] == NULL, now);
 	for (size_t k = 0; status == DAPI_WRITE_OK && k < n_order; k++) {

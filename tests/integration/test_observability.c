@@ -30,6 +30,16 @@ static char *get_text(const char *base, const char *path, long *status)
 	return r.body;
 }
 
+/* The value of the series named exactly `series` (name and labels), or -1 if absent. */
+static double series_value(const char *metrics, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *p = metrics; (p = strstr(p, series)); p += n)
+		if ((p == metrics || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
 static void every_program_answers_health_and_readiness(void **state)
 {
 	const char *bases[] = { S.ingress, S.query, S.ingestd_admin };
@@ -91,6 +101,9 @@ static void metrics_follow_the_traffic(void **state)
 	        strstr(m, "dataapi_events_applied_total{type=\"consent\",outcome=\"consented\"}"));
 	assert_non_null(strstr(m, "dataapi_dlq_total{reason=\"invalid_json\"}"));
 	assert_non_null(strstr(m, "dataapi_batch_duration_seconds_count "));
+	/* Every applied batch read (from the store or not) and wrote. */
+	assert_true(series_value(m, "dataapi_store_duration_seconds_count{op=\"load\"}") >= 1);
+	assert_true(series_value(m, "dataapi_store_duration_seconds_count{op=\"write\"}") >= 1);
 	assert_non_null(strstr(m, "# TYPE dataapi_sweeper_deleted_total counter"));
 	free(m);
 	/* librdkafka reports lag every 5 s */
