@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	struct dapi_sweeper *sweeper = NULL;
 	struct dapi_http_server *admin = NULL;
 	struct ingestd_admin admin_app = { 0 };
-	const char *admin_bind, *replay_from, *load_by;
+	const char *admin_bind, *replay_from, *load_by, *indexes;
 	int64_t cache_dialogs, cache_max_age;
 	struct dapi_cache *cache = NULL;
 	int64_t admin_port;
@@ -64,6 +64,8 @@ int main(int argc, char **argv)
 		 86400000, "A remembered dialog older than this is read back from the store"},
 		{"load-by", 0, "LOAD_BY", DAPI_OPT_STRING, &load_by, "auto", 0, 0,
 		 "How a batch's dialogs are read: in (one $in query), id (a query per dialog, for FerretDB) or auto"},
+		{"indexes", 0, "INDEXES", DAPI_OPT_STRING, &indexes, "auto", 0, 0,
+		 "Secondary indexes: all, or auto (all unless the server answers no filter but _id from an index, as FerretDB's SQLite backend)"},
 		{"max-text", 0, "MAX_TEXT_BYTES", DAPI_OPT_INT, &max_text, "16384", 1, 8388608,
 		 "Largest message text accepted from the topic (larger: DLQ)"},
 		{"retry-backoff-max", 0, "RETRY_BACKOFF_MAX", DAPI_OPT_DURATION, &backoff_max, "5s", 100,
@@ -95,6 +97,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dataapi-ingestd: --load-by takes auto, in or id\n");
 		return 2;
 	}
+	if (strcmp(indexes, "auto") && strcmp(indexes, "all")) {
+		fprintf(stderr, "dataapi-ingestd: --indexes takes auto or all\n");
+		return 2;
+	}
 	if (*replay_from && strcmp(replay_from, "earliest") != 0 &&
 	    !dapi_time_parse(replay_from, &(int64_t){ 0 })) {
 		fprintf(stderr,
@@ -112,7 +118,8 @@ int main(int argc, char **argv)
 	store = dapi_store_new(pool, db, coll,
 	                       !strcmp(load_by, "in")   ? DAPI_LOAD_IN
 	                       : !strcmp(load_by, "id") ? DAPI_LOAD_BY_ID
-	                                                : DAPI_LOAD_AUTO);
+	                                                : DAPI_LOAD_AUTO,
+	                       !strcmp(indexes, "all") ? DAPI_INDEXES_ALL : DAPI_INDEXES_AUTO);
 	/* Indexes first: a store without them would scan on every query. Wait for MongoDB. */
 	while (!dapi_store_open(store, &berr)) {
 		if (!dapi_mongo_error_transient(&berr)) {

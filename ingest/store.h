@@ -19,12 +19,20 @@ struct dapi_store;
  * only an _id equality from an index). AUTO asks the server which it is. */
 enum dapi_load_by { DAPI_LOAD_AUTO, DAPI_LOAD_IN, DAPI_LOAD_BY_ID };
 
+/* Which secondary indexes (those of the query shapes and sweepers) are created. AUTO: all,
+ * unless the server says in explain that it answers no filter but _id from an index
+ * (FerretDB's SQLite backend: `filterPushdown: false`), where they would only make every
+ * write dearer. ALL: always. */
+enum dapi_indexes { DAPI_INDEXES_AUTO, DAPI_INDEXES_ALL };
+
 /* pool is borrowed. */
 struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-                                  const char *collection, enum dapi_load_by load_by);
+                                  const char *collection, enum dapi_load_by load_by,
+                                  enum dapi_indexes indexes);
 void dapi_store_destroy(struct dapi_store *st);
 
-/* Settles AUTO and creates the indexes every query shape and sweeper uses. Idempotent. */
+/* Settles the AUTOs and creates the missing indexes (see dapi_indexes). Idempotent; never
+ * drops an index. */
 bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
 
 /* Fills each dialog's loaded state (ABSENT when there is no document), except those with

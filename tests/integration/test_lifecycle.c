@@ -75,6 +75,42 @@ static char *canonical_dump(void)
 	return out;
 }
 
+/* How many of the query shapes' and sweepers' indexes the dialogs collection has. */
+static int secondary_indexes(void)
+{
+	static const char *const names[] = { "consent_recent", "consent_language_recent",
+		                             "consent_customer_recent", "revoked_at" };
+	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, "dataapi", "dialogs");
+	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+	int n = 0;
+
+	while (mongoc_cursor_next(cur, &doc))
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			n += bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
+			     !strcmp(bson_iter_utf8(&it, NULL), names[i]);
+	mongoc_cursor_destroy(cur);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	return n;
+}
+
+/* FerretDB says so in buildInfo. */
+static bool server_is_ferretdb(void)
+{
+	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
+	bson_iter_t it;
+	bool yes = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, NULL) &&
+	           bson_iter_init_find(&it, &reply, "ferretdbVersion");
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	mongoc_client_destroy(client);
+	return yes;
+}
+
 static void drop_database(void)
 {
 	bson_error_t err;
@@ -113,8 +149,10 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 
 	/* small batches that find earlier batches' documents, read with one $in query (the
 	 * stack's ingestd reads by _id on FerretDB): both ways must build the same store */
-	restart_ingestd("--replay-from earliest --batch-size 20 --load-by in " INGESTD_TEST_ARGS);
+	restart_ingestd("--replay-from earliest --batch-size 20 --load-by in --indexes "
+	                "all " INGESTD_TEST_ARGS);
 	assert_true(kafka_wait_drained(&S, 60000));
+	assert_int_equal(secondary_indexes(), 4);
 	char *after = canonical_dump();
 	if (strcmp(before, after) != 0)
 		fail_msg("replayed store differs: %zu bytes before, %zu after", strlen(before),
@@ -133,6 +171,8 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	assert_false(kafka_wait_drained(&S, 1000)); /* offsets are back at the start */
 	restart_ingestd(NULL);
 	assert_true(kafka_wait_drained(&S, 60000));
+	/* --indexes auto: FerretDB's SQLite backend would scan with them or without them */
+	assert_int_equal(secondary_indexes(), server_is_ferretdb() ? 0 : 4);
 	after = canonical_dump();
 	if (strcmp(before, after) != 0)
 		fail_msg("store rebuilt after kafka-consumer-groups differs: %zu bytes before, %zu after",
