@@ -13,14 +13,14 @@ const char *dapi_event_type_name(enum dapi_event_type type)
 
 char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 {
+	const char *type = dapi_event_type_name(ev->type);
 	char ts[DAPI_TIME_BUFSZ];
 	struct dapi_jsonw w;
 
 	dapi_time_format_ms(ev->received_at, ts);
 	dapi_jsonw_begin(&w, 192 + (ev->type == DAPI_EVENT_MESSAGE ? ev->text_len : 0));
 	dapi_jsonw_int(&w, "v", DAPI_EVENT_VERSION);
-	dapi_jsonw_str(&w, "type", dapi_event_type_name(ev->type),
-	               strlen(dapi_event_type_name(ev->type)));
+	dapi_jsonw_str(&w, "type", type, strlen(type));
 	dapi_jsonw_str(&w, "eventId", ev->event_id, strlen(ev->event_id));
 	dapi_jsonw_str(&w, "dialogId", ev->dialog_id, strlen(ev->dialog_id));
 	if (ev->type == DAPI_EVENT_MESSAGE) {
