@@ -34,6 +34,7 @@ char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 	return dapi_jsonw_finish(&w, len);
 }
 
+/* Fetches a required string member; NULL with errstr/reason set when absent or mistyped. */
 static const char *get_string(json_t *root, const char *key, size_t *len, const char **reason,
                               char *errstr, size_t errstr_size)
 {

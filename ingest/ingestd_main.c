@@ -120,7 +120,8 @@ int main(int argc, char **argv)
 	                       : !strcmp(load_by, "id") ? DAPI_LOAD_BY_ID
 	                                                : DAPI_LOAD_AUTO,
 	                       !strcmp(indexes, "all") ? DAPI_INDEXES_ALL : DAPI_INDEXES_AUTO);
-	/* Indexes first: a store without them would scan on every query. Wait for MongoDB. */
+	/* Indexes first (where the server can use them): a store without them would scan on
+	 * every query. Wait for MongoDB. */
 	while (!dapi_store_open(store, &berr)) {
 		if (!dapi_mongo_error_transient(&berr)) {
 			snprintf(errstr, sizeof(errstr), "creating indexes: %.400s", berr.message);
