@@ -20,9 +20,11 @@ void dapi_mongo_init(void)
 	mongoc_init();
 }
 
-mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname, char *errstr,
+mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
+                                          int64_t longest_reply_ms, char *errstr,
                                           size_t errstr_size)
 {
+	int64_t socket_ms = longest_reply_ms + 5000 > 30000 ? longest_reply_ms + 5000 : 30000;
 	bson_error_t err;
 	mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &err);
 	mongoc_client_pool_t *pool;
@@ -37,7 +39,9 @@ mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appna
 	 * must become an error that the caller retries on a new connection, not a 5-minute
 	 * stall (the driver's default). */
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_SOCKETTIMEOUTMS))
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 30000);
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS,
+		                               socket_ms > INT32_MAX ? INT32_MAX
+		                                                     : (int32_t)socket_ms);
 	if (!mongoc_uri_has_option(uri, MONGOC_URI_W)) {
 		mongoc_write_concern_t *wc = mongoc_write_concern_new();
 		mongoc_write_concern_set_wmajority(wc, 10000);

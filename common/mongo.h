@@ -9,8 +9,11 @@
 void dapi_mongo_init(void);
 
 /* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
- * socketTimeoutMS=30000, w=majority, appname. Returns NULL with errstr. Call mongoc_init() first. */
-mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname, char *errstr,
+ * socketTimeoutMS=30000 or, when longer, longest_reply_ms + 5000 (a query's maxTimeMS must
+ * expire on the server before the socket gives up on it), w=majority, appname. Returns NULL
+ * with errstr. Call mongoc_init() first. */
+mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname,
+                                          int64_t longest_reply_ms, char *errstr,
                                           size_t errstr_size);
 
 /* Runs {ping: 1} on a pooled client. */

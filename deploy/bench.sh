@@ -9,7 +9,7 @@
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
-#   BENCH_QUERY_SECONDS=60  each B3 run
+#   BENCH_QUERY_SECONDS=60  each B3 run (over 120, also the time a page may take)
 #   BENCH_STEPS="b1 b1i b2 b3 b4"  which to run (b1i: instructions a request under callgrind;
 #                         b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
@@ -60,7 +60,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
   local threads=$(($3 < 2 ? $3 : 2))
   BENCH_RATE=${4:-0} BENCH_THREADS=$threads \
-    wrk -t"$threads" -c"$3" -d"${secs}s" --timeout 120s -s "$2" "$1" | grep '^RESULT'
+    wrk -t"$threads" -c"$3" -d"${secs}s" --timeout "${timeout:-120}s" -s "$2" "$1" | grep '^RESULT'
 }
 
 # Starts a program of this build in the background, logging to the stack's logs.
@@ -251,10 +251,10 @@ db_idle() {
 
 # ---- B3: GET /data shapes over the dialogs B2 stored -----------------------------------
 b3() {
-  local port pid first cursor deep shape path res
+  local port pid first cursor deep shape path res qtimeout=$((qsecs > 120 ? qsecs : 120))
   port=$(dapi_free_port)
   pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
-    --database bench --tokens-file "$state/tokens" --query-timeout 120s --log-level warn)
+    --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn)
   dapi_wait_http "http://127.0.0.1:$port/healthz" 30
   deep=$((dialogs / 2 < 100000 ? dialogs / 2 : 100000))
   cursor=$(curl -fsS -H "Authorization: Bearer $READER_TOKEN" \
@@ -268,7 +268,7 @@ b3() {
     path=${shape#*|}
     db_idle
     log "B3 ${shape%%|*}: wrk -c$qconns ${qsecs}s GET $path"
-    res=$(secs=$qsecs BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
+    res=$(secs=$qsecs timeout=$qtimeout BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
     [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
     if [ "$(field requests "$res")" = 0 ]; then
       row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | - | - | cursor page <= 2x first page | 0 requests"

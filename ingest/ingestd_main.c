@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", errstr, sizeof(errstr));
+	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", 0, errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
 	store = dapi_store_new(pool, db, coll,

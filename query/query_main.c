@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-query", errstr, sizeof(errstr));
+	pool = dapi_mongo_pool_new(uri, "dataapi-query", max_time, errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
 	q.dialogs = (struct dapi_dialogs){ pool, db, coll, max_time };
