@@ -41,9 +41,15 @@ void dapi_store_destroy(struct dapi_store *st)
 	free(st);
 }
 
-/* The indexes every query shape and sweeper needs, by name. */
-static bson_t *index_spec(const char *name)
+static const char *const index_names[] = { "consent_recent", "consent_language_recent",
+	                                   "consent_customer_recent", "revoked_at" };
+
+bson_t *dapi_store_index_spec(size_t i)
 {
+	const char *name = i < sizeof(index_names) / sizeof(index_names[0]) ? index_names[i] : NULL;
+
+	if (!name)
+		return NULL;
 	if (!strcmp(name, "consent_recent"))
 		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
 		                "lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}");
@@ -57,9 +63,6 @@ static bson_t *index_spec(const char *name)
 		                BCON_INT32(1), "}");
 	return BCON_NEW("name", BCON_UTF8(name), "key", "{", "revokedAt", BCON_INT32(1), "}");
 }
-
-static const char *const index_names[] = { "consent_recent", "consent_language_recent",
-	                                   "consent_customer_recent", "revoked_at" };
 
 /* Lists the collection's index names into have[] (true where present). */
 static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_t *err)
@@ -99,7 +102,7 @@ static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_
 		if (have[i])
 			continue;
 		char key[16];
-		bson_t *spec = index_spec(index_names[i]);
+		bson_t *spec = dapi_store_index_spec(i);
 		snprintf(key, sizeof(key), "%d", missing++);
 		BSON_APPEND_DOCUMENT(&list, key, spec);
 		bson_destroy(spec);

@@ -31,6 +31,11 @@ struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
                                   enum dapi_indexes indexes);
 void dapi_store_destroy(struct dapi_store *st);
 
+/* The i-th secondary index ({name, key}; NULL past the last): one for each GET /data shape,
+ * keys ordered equality, then sort (test_indexes checks every page shape has one), and the
+ * sweeper's. The caller destroys it. */
+bson_t *dapi_store_index_spec(size_t i);
+
 /* Settles the AUTOs and creates the missing indexes (see dapi_indexes). Idempotent; never
  * drops an index. */
 bool dapi_store_open(struct dapi_store *st, bson_error_t *err);

@@ -47,6 +47,37 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 		BSON_APPEND_INT64(opts, "maxTimeMS", q->max_time_ms);
 }
 
+void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                               bson_t *cmd)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+
+	build_filter(p, true, &filter);
+	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, &opts);
+	BSON_APPEND_UTF8(cmd, "find", q->collection);
+	BSON_APPEND_DOCUMENT(cmd, "filter", &filter);
+	bson_concat(cmd, &opts);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+}
+
+bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                          bson_t *reply, bson_error_t *err)
+{
+	bson_t cmd = BSON_INITIALIZER, find;
+	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
+	bool ok;
+
+	BSON_APPEND_DOCUMENT_BEGIN(&cmd, "explain", &find);
+	dapi_dialogs_find_command(q, p, &find);
+	bson_append_document_end(&cmd, &find);
+	BSON_APPEND_UTF8(&cmd, "verbosity", "queryPlanner");
+	ok = mongoc_client_read_command_with_opts(client, q->db, &cmd, NULL, NULL, reply, err);
+	mongoc_client_pool_push(q->pool, client);
+	bson_destroy(&cmd);
+	return ok;
+}
+
 static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 {
 	bson_iter_t it;

@@ -21,6 +21,16 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
                        json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
                        bson_error_t *err);
 
+/* The find command of the page p ({find, filter, sort, skip, limit, maxTimeMS}), exactly as
+ * dapi_dialogs_page sends it; appended to cmd. */
+void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                               bson_t *cmd);
+
+/* The server's plan for that page: the reply of {explain: <find>, verbosity: queryPlanner}
+ * (reply always initialized; the caller destroys it). */
+bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                          bson_t *reply, bson_error_t *err);
+
 /* One consented dialog of that customer: 1 found (*item set), 0 none, -1 error. */
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
                      json_t **item, bson_error_t *err);
