@@ -23,8 +23,8 @@ int main(int argc, char **argv)
 	const char *brokers, *topic, *dlq_topic_opt, *group, *uri, *db, *coll, *log_level;
 	int64_t batch_max, max_text, backoff_max, pending_ttl, tombstone_ttl, sweep_every;
 	struct dapi_props props;
-	mongoc_client_pool_t *pool = NULL;
-	struct dapi_store *store = NULL;
+	mongoc_client_pool_t *pool = NULL, *sweep_pool = NULL;
+	struct dapi_store *store = NULL, *sweep_store = NULL;
 	struct dapi_producer *dlq = NULL;
 	struct dapi_consumer *consumer = NULL;
 	struct dapi_sweeper *sweeper = NULL;
@@ -171,18 +171,33 @@ int main(int argc, char **argv)
 	                             errstr, sizeof(errstr));
 	if (!admin)
 		goto fail;
-	sweeper = dapi_sweeper_start(store, cache, pending_ttl, tombstone_ttl, sweep_every);
+	/* The sweeper's deletes can take minutes (FerretDB scans the collection for them; so
+	 * may MongoDB after a long backlog): on a pool of its own that waits 10 min for a
+	 * reply they finish instead of failing at the 30 s the ingest path allows, and nothing
+	 * waits behind them. */
+	sweep_pool =
+	        dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, errstr, sizeof(errstr));
+	if (!sweep_pool)
+		goto fail;
+	sweep_store = dapi_store_new(sweep_pool, db, coll, DAPI_LOAD_BY_ID, DAPI_INDEXES_AUTO);
+	if (!sweep_store) {
+		snprintf(errstr, sizeof(errstr), "out of memory");
+		goto fail;
+	}
+	sweeper = dapi_sweeper_start(sweep_store, cache, pending_ttl, tombstone_ttl, sweep_every);
 	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", brokers, "topic", topic,
 	          "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
 
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);
-	dapi_sweeper_stop(sweeper);
 	dapi_http_server_destroy(admin);
 	dapi_consumer_destroy(consumer); /* commits what was stored */
+	dapi_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
 	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
+	dapi_store_destroy(sweep_store);
 	dapi_store_destroy(store);
+	mongoc_client_pool_destroy(sweep_pool);
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();
 	DAPI_INFO("stopped", "{s:i}", "exit", rc);
@@ -199,7 +214,9 @@ cleanup:
 	dapi_consumer_destroy(consumer);
 	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 0);
+	dapi_store_destroy(sweep_store);
 	dapi_store_destroy(store);
+	mongoc_client_pool_destroy(sweep_pool);
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();
 	return rc;
