@@ -250,8 +250,10 @@ db_idle() {
 }
 
 # ---- B3: GET /data shapes over the dialogs B2 stored -----------------------------------
+# Each row's notes give the server's plan of that page (dapi-bench-explain: the query
+# service's own find command, explained): on MongoDB an IXSCAN and no in-memory SORT.
 b3() {
-  local port pid first cursor deep shape path res qtimeout=$((qsecs > 120 ? qsecs : 120))
+  local port pid first cursor deep shape path res plan qtimeout=$((qsecs > 120 ? qsecs : 120))
   port=$(dapi_free_port)
   pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
     --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn)
@@ -266,15 +268,17 @@ b3() {
     "offset $deep|/data?limit=100&offset=$deep" \
     "cursor at $deep|/data?limit=100&cursor=$cursor"; do
     path=${shape#*|}
+    plan=$("$build/bench/dapi-bench-explain" "$MONGODB_URI" bench dialogs "${path#*\?}" \
+      2>>"$state/logs/bench-explain.log") || plan="explain failed (logs/bench-explain.log)"
     db_idle
     log "B3 ${shape%%|*}: wrk -c$qconns ${qsecs}s GET $path"
     res=$(secs=$qsecs timeout=$qtimeout BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
     [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
     if [ "$(field requests "$res")" = 0 ]; then
-      row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | - | - | cursor page <= 2x first page | 0 requests"
+      row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | - | - | cursor page <= 2x first page | 0 requests; plan: $plan"
       continue
     fi
-    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res")"
+    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res"); plan: $plan"
   done
   B3_QUERY_RSS=$(peak_kib "$pid")
   kill "$pid"
