@@ -5,7 +5,6 @@
  *        (the query string of the page, e.g. 'limit=100&language=DE') */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "dialogs.h"
 #include "mongo.h"
@@ -16,7 +15,7 @@ int main(int argc, char **argv)
 {
 	struct dapi_query_params p;
 	struct dapi_input_error ierr;
-	char errstr[256], *query, *save = NULL;
+	char errstr[256];
 	bson_error_t err;
 	bson_t reply;
 	int rc = 0;
@@ -26,17 +25,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dapi_query_params_init(&p, true);
-	query = argv[4];
-	for (char *arg = strtok_r(query, "&", &save); arg; arg = strtok_r(NULL, "&", &save)) {
-		char *eq = strchr(arg, '=');
-		if (eq)
-			*eq = '\0';
-		if (!dapi_query_params_add(&p, arg, eq ? eq + 1 : NULL, &ierr)) {
-			fprintf(stderr, "%s: %s\n", arg, ierr.message);
-			return 2;
-		}
-	}
-	if (!dapi_query_params_check(&p, &ierr)) {
+	if (!dapi_query_params_parse(&p, argv[4], &ierr)) {
 		fprintf(stderr, "%s\n", ierr.message);
 		return 2;
 	}

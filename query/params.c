@@ -100,6 +100,24 @@ bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_inpu
 	return true;
 }
 
+bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
+                             struct dapi_input_error *err)
+{
+	char buf[1024], *save = NULL;
+
+	if (strlen(qs) >= sizeof(buf))
+		return dapi_input_fail(err, "invalid_parameter", NULL, "query string too long");
+	strcpy(buf, qs);
+	for (char *arg = strtok_r(buf, "&", &save); arg; arg = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(arg, '=');
+		if (eq)
+			*eq = '\0';
+		if (!dapi_query_params_add(p, arg, eq ? eq + 1 : NULL, err))
+			return false;
+	}
+	return dapi_query_params_check(p, err);
+}
+
 /* ---- cursor ----------------------------------------------------------------------- */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

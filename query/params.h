@@ -34,6 +34,12 @@ bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const c
 /* Checks the combination once every argument is in (offset and cursor exclude each other). */
 bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_input_error *err);
 
+/* A whole raw query string ("limit=100&language=DE"), taken as by _add, then _check. No
+ * percent-decoding: for tools and tests (the service gets its arguments decoded from
+ * libmicrohttpd). */
+bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
+                             struct dapi_input_error *err);
+
 /* The cursor is base64url("<lastMessageAt ms>:<dialogId>"). out holds DAPI_CURSOR_MAX. */
 void dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX]);
 bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]);

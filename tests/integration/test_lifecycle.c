@@ -123,17 +123,11 @@ static void page_plan(const char *qs, char *out, size_t n)
 	struct dapi_dialogs q = { pool, "dataapi", "dialogs", 10000 };
 	struct dapi_query_params p;
 	struct dapi_input_error ierr;
-	char buf[256], *save = NULL;
 	bson_error_t err;
 	bson_t reply;
 
 	dapi_query_params_init(&p, true);
-	snprintf(buf, sizeof(buf), "%s", qs);
-	for (char *arg = strtok_r(buf, "&", &save); arg; arg = strtok_r(NULL, "&", &save)) {
-		char *v = strchr(arg, '=');
-		*v = '\0';
-		assert_true(dapi_query_params_add(&p, arg, v + 1, &ierr));
-	}
+	assert_true(dapi_query_params_parse(&p, qs, &ierr));
 	if (!dapi_dialogs_explain(&q, &p, &reply, &err))
 		fail_msg("explain of GET /data?%s: %s", qs, err.message);
 	bench_plan_describe(&reply, out, n);

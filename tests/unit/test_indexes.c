@@ -123,20 +123,13 @@ static const char *index_for(const char *qs, char name[64])
 	struct dapi_dialogs q = { NULL, "dataapi", "dialogs", 5000 };
 	struct dapi_query_params p;
 	struct dapi_input_error ierr;
-	char buf[256], *save = NULL;
 	bson_t cmd = BSON_INITIALIZER, filter, sort;
 	bson_iter_t it;
 	struct fields eq = { 0 }, range = { 0 }, order = { 0 };
 	const char *found = NULL;
 
 	dapi_query_params_init(&p, true);
-	snprintf(buf, sizeof(buf), "%s", qs);
-	for (char *arg = strtok_r(buf, "&", &save); arg; arg = strtok_r(NULL, "&", &save)) {
-		char *v = strchr(arg, '=');
-		*v = '\0';
-		assert_true(dapi_query_params_add(&p, arg, v + 1, &ierr));
-	}
-	assert_true(dapi_query_params_check(&p, &ierr));
+	assert_true(dapi_query_params_parse(&p, qs, &ierr));
 	dapi_dialogs_find_command(&q, &p, &cmd);
 	assert_true(bson_iter_init_find(&it, &cmd, "filter"));
 	sub_doc(&it, &filter);

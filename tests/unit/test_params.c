@@ -96,6 +96,33 @@ static void repeats_and_combinations_are_refused(void **state)
 	assert_string_equal(code, "unknown_parameter");
 }
 
+/* A whole raw query string, as the bench and the plan tests give one. */
+static void whole_query_strings(void **state)
+{
+	struct dapi_query_params p;
+	struct dapi_input_error err = { 0 };
+	char longer[1100];
+	(void)state;
+	dapi_query_params_init(&p, true);
+	assert_true(dapi_query_params_parse(&p, "limit=7&language=pt-br&customerId=c9", &err));
+	assert_int_equal(p.limit, 7);
+	assert_string_equal(p.language, "PT-BR");
+	assert_string_equal(p.customer_id, "c9");
+	dapi_query_params_init(&p, true);
+	assert_true(dapi_query_params_parse(&p, "", &err));
+	assert_int_equal(p.limit, 100);
+	dapi_query_params_init(&p, true);
+	assert_false(dapi_query_params_parse(&p, "limit=7&colour=red", &err));
+	assert_string_equal(err.code, "unknown_parameter");
+	dapi_query_params_init(&p, true);
+	assert_false(dapi_query_params_parse(&p, "offset=5&cursor=MTpk", &err));
+	assert_string_equal(err.field, "cursor");
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	dapi_query_params_init(&p, true);
+	assert_false(dapi_query_params_parse(&p, longer, &err));
+}
+
 static void cursors_round_trip(void **state)
 {
 	const char *ids[] = { "d", "dialog-42", "a.b:c~d@e+f_g-h", "x" };
@@ -138,6 +165,7 @@ int main(void)
 		cmocka_unit_test(defaults_and_values),
 		cmocka_unit_test(bad_values_name_their_parameter),
 		cmocka_unit_test(repeats_and_combinations_are_refused),
+		cmocka_unit_test(whole_query_strings),
 		cmocka_unit_test(cursors_round_trip),
 		cmocka_unit_test(forged_cursors_are_refused),
 	};
