@@ -47,13 +47,20 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 		BSON_APPEND_INT64(opts, "maxTimeMS", q->max_time_ms);
 }
 
+/* A page's filter and find options: one place for the page and for its explain. */
+static void build_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                       bson_t *filter, bson_t *opts)
+{
+	build_filter(p, true, filter);
+	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, opts);
+}
+
 void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                                bson_t *cmd)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 
-	build_filter(p, true, &filter);
-	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, &opts);
+	build_page(q, p, &filter, &opts);
 	BSON_APPEND_UTF8(cmd, "find", q->collection);
 	BSON_APPEND_DOCUMENT(cmd, "filter", &filter);
 	bson_concat(cmd, &opts);
@@ -136,8 +143,7 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	coll = mongoc_client_get_collection(client, q->db, q->collection);
 	*items = json_array();
 	*has_next = false;
-	build_filter(p, true, &filter);
-	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, &opts);
+	build_page(q, p, &filter, &opts);
 	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cursor, &doc)) {
 		json_array_append_new(*items, dapi_render_dialog(doc));
