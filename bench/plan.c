@@ -51,13 +51,11 @@ static void walk(const bson_iter_t *node, struct plan *pl)
 	}
 }
 
-static const char *yes_no(const bson_t *reply, const char *key)
+static bool flag(const bson_t *reply, const char *key)
 {
 	bson_iter_t it;
 	return bson_iter_init_find(&it, reply, key) && BSON_ITER_HOLDS_BOOL(&it) &&
-	                       bson_iter_bool(&it)
-	               ? "yes"
-	               : "no";
+	       bson_iter_bool(&it);
 }
 
 void bench_plan_describe(const bson_t *reply, char *out, size_t n)
@@ -66,12 +64,11 @@ void bench_plan_describe(const bson_t *reply, char *out, size_t n)
 	bson_iter_t it, win, plan;
 
 	if (bson_iter_init_find(&it, reply, "filterPushdown")) {
-		bool served = !strcmp(yes_no(reply, "filterPushdown"), "yes") &&
-		              !strcmp(yes_no(reply, "sortPushdown"), "yes");
+		bool filter = flag(reply, "filterPushdown"), sort = flag(reply, "sortPushdown");
 		snprintf(out, n,
 		         "%s: FerretDB filter pushdown %s, sort pushdown %s, limit pushdown %s",
-		         served ? "pushed down" : "scan", yes_no(reply, "filterPushdown"),
-		         yes_no(reply, "sortPushdown"), yes_no(reply, "limitPushdown"));
+		         filter && sort ? "pushed down" : "scan", filter ? "yes" : "no",
+		         sort ? "yes" : "no", flag(reply, "limitPushdown") ? "yes" : "no");
 		return;
 	}
 	if (bson_iter_init(&it, reply) &&
