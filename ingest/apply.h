@@ -49,6 +49,8 @@ struct dapi_dialog {
 	size_t loaded_count;
 	char **loaded_ids;
 	size_t loaded_bytes; /* BSON size of the loaded document */
+	/* appliedThrough as loaded: the version the write is conditional on (store.c) */
+	struct dapi_event_position loaded_applied;
 	/* languages in order of first appearance */
 	char (*languages)[DAPI_LANG_MAX + 1];
 	size_t n_languages, cap_languages;

@@ -120,6 +120,7 @@ bool dapi_cache_get(struct dapi_cache *c, struct dapi_dialog *d, int64_t now_ms)
 		return false;
 	d->state = d->loaded_state = e->state;
 	d->doc = e->doc;
+	d->loaded_applied = e->doc.applied;
 	d->loaded_bytes = e->bytes;
 	for (size_t i = 0; i < e->n_languages; i++)
 		if (dapi_dialog_add_language(d, e->languages[i]) < 0)

@@ -217,6 +217,7 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 
 	d->loaded_bytes = doc->len;
 	parse_applied(d, doc);
+	d->loaded_applied = d->doc.applied;
 	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
 		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
 		d->doc.revoked_at = get_date(doc, "revokedAt");
@@ -432,15 +433,32 @@ static void build_full(bson_t *doc, const struct dapi_dialog *d)
 	append_mutable(doc, d);
 }
 
-/* Matches the dialog's document by _id alone. A document deleted since it was loaded (the
- * sweeper) matches nothing and shows as a conflict; a stale writer is kept out by the
- * consumer (it does not write once its partitions are lost). A richer guard
- * ({consent, messages: {$size}}) would also catch a concurrent update, but FerretDB's
- * SQLite backend scans the whole collection for any filter beyond _id (measured: 0.5 s
- * per update at 420 documents), which made batches take minutes. */
+/* A compare-and-set: the update or replace matches only the document the write was
+ * computed from, i.e. the same _id, not a tombstone, and the appliedThrough it was loaded
+ * with (every write moves appliedThrough to a later offset of the dialog's partition, so
+ * it is the document's version). Anything written since (another member that took the
+ * partitions, the sweeper's delete, a revocation) makes it match nothing: a conflict,
+ * and the consumer reloads and applies again, or gives up the batch when its partitions
+ * are gone. This is what keeps a stale member's late write from landing on a newer state,
+ * a tombstone above all. MongoDB serves it from the _id index; FerretDB's SQLite backend
+ * does too with deploy/ferretdb-patch.sh (stock 1.24 scans the collection for any filter
+ * beyond a lone _id: correct, but slow). */
 static void build_guard(bson_t *filter, const struct dapi_dialog *d)
 {
+	bson_t absent;
+
 	BSON_APPEND_UTF8(filter, "_id", d->id);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "revoked", &absent);
+	BSON_APPEND_BOOL(&absent, "$exists", false);
+	bson_append_document_end(filter, &absent);
+	if (d->loaded_applied.known) {
+		BSON_APPEND_INT32(filter, "appliedThrough.partition", d->loaded_applied.partition);
+		BSON_APPEND_INT64(filter, "appliedThrough.offset", d->loaded_applied.offset);
+	} else {
+		BSON_APPEND_DOCUMENT_BEGIN(filter, "appliedThrough", &absent);
+		BSON_APPEND_BOOL(&absent, "$exists", false);
+		bson_append_document_end(filter, &absent);
+	}
 }
 
 static void build_update(bson_t *update, const struct dapi_dialog *d)

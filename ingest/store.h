@@ -1,7 +1,8 @@
 /* ingestd's side of MongoDB: load the dialogs of a batch, write each changed dialog back
- * with one bulk operation. Inserts rely on the unique _id and updates must match the
- * document loaded, so a writer that got there first (an insert, the sweeper's delete)
- * shows up as a conflict and the batch is applied again instead of being overwritten. */
+ * with one bulk operation. Inserts rely on the unique _id; updates and replaces match the
+ * loaded document's _id and version (appliedThrough) and never a tombstone, so a writer
+ * that got there first (another member, the sweeper's delete, an insert) shows up as a
+ * conflict and the batch is applied again instead of being overwritten. */
 #ifndef DAPI_STORE_H
 #define DAPI_STORE_H
 

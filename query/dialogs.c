@@ -6,10 +6,19 @@
 
 #include "render.h"
 
-/* {consent: true, languages?, customerId?, and after the cursor position when asked}. */
+/* {consent: true, not a tombstone, languages?, customerId?, and after the cursor position
+ * when asked}. A tombstone never carries consent as ingestd writes it; the exclusion is
+ * explicit all the same, so that no write gone wrong (a stale writer, a restore, a hand
+ * edit) can make erased data readable. The server checks it at the fetch every page does
+ * anyway; it costs no index key. */
 static void build_filter(const struct dapi_query_params *p, bool with_cursor, bson_t *filter)
 {
+	bson_t absent;
+
 	BSON_APPEND_BOOL(filter, "consent", true);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "revoked", &absent);
+	BSON_APPEND_BOOL(&absent, "$exists", false);
+	bson_append_document_end(filter, &absent);
 	if (p->language[0])
 		BSON_APPEND_UTF8(filter, "languages", p->language);
 	if (p->customer_id[0])
@@ -176,13 +185,14 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	return ok;
 }
 
-/* The customer's consented dialog: checked here rather than in the filter, so that the
- * lookup is an _id equality, which every server answers from an index (FerretDB's SQLite
- * backend answers nothing else from one). */
+/* The customer's consented dialog, not a tombstone: checked here rather than in the filter,
+ * so that the lookup is an _id equality, which every server answers from an index (stock
+ * FerretDB's SQLite backend answers nothing else from one). */
 static bool readable_by(const bson_t *doc, const char *customer_id)
 {
 	bson_iter_t it;
-	return bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it) &&
+	return !bson_iter_init_find(&it, doc, "revoked") &&
+	       bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it) &&
 	       !strcmp(bson_iter_utf8(&it, NULL), customer_id) &&
 	       bson_iter_init_find(&it, doc, "consent") && BSON_ITER_HOLDS_BOOL(&it) &&
 	       bson_iter_bool(&it);
