@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "relay.h"
 #include "workload.h"
 
 #define INGESTD_TEST_ARGS "-X auto.commit.interval.ms=200"
@@ -350,6 +351,190 @@ static void r6_poison_never_blocks_and_never_lands(void **state)
 	assert_null(mongo_find(&S, "$set.x"));
 }
 
+/* ---- R8: a stale member's write lands after another member revoked ------------------ */
+
+#define R8_DIALOGS 30
+
+/* A member of the group with its own database URI and a short session, so that a paused
+ * member is evicted in seconds. */
+static pid_t spawn_member(const char *uri, const char *name, const char *fetch_wait_ms)
+{
+	char fetch_wait[64];
+	snprintf(fetch_wait, sizeof(fetch_wait), "fetch.wait.max.ms=%s", fetch_wait_ms);
+	char *args[] = { "--kafka-brokers", S.brokers, "--topic", S.topic, "--mongodb-uri",
+		         (char *)uri, "--admin-port", "0", "-X", "auto.commit.interval.ms=200",
+		         "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
+		         "-X", "max.poll.interval.ms=10000", "-X", "fetch.min.bytes=1000000",
+		         "-X", fetch_wait, NULL };
+	return spawn_program(&S, "ingest/dataapi-ingestd", name, args);
+}
+
+static void r8_post(const char *path, const char *body)
+{
+	char url[512];
+	snprintf(url, sizeof(url), "%s%s", S.ingress, path);
+	for (int tries = 0; tries < 50; tries++) {
+		if (http_post_json(url, body, NULL, NULL) == 202)
+			return;
+		sleep_ms(200);
+	}
+	fail_msg("POST %s was never accepted", path);
+}
+
+/* How many of the scenario's dialogs satisfy pred. */
+static int r8_count(bool (*pred)(const bson_t *doc))
+{
+	char id[128];
+	int n = 0;
+	for (int i = 0; i < R8_DIALOGS; i++) {
+		snprintf(id, sizeof(id), "%s-r8-%d", run_id(), i);
+		bson_t *doc = mongo_find(&S, id);
+		n += doc && pred(doc);
+		bson_destroy(doc);
+	}
+	return n;
+}
+
+static int message_count(const bson_t *doc)
+{
+	bson_iter_t it, arr;
+	int n = 0;
+	if (bson_iter_init_find(&it, doc, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	    bson_iter_recurse(&it, &arr))
+		while (bson_iter_next(&arr))
+			n++;
+	return n;
+}
+
+static bool consented_once(const bson_t *doc)
+{
+	bson_iter_t it;
+	return bson_iter_init_find(&it, doc, "consent") && bson_iter_as_bool(&it) &&
+	       message_count(doc) == 1;
+}
+
+static bool two_messages(const bson_t *doc)
+{
+	return message_count(doc) == 2;
+}
+
+static bool is_tombstone(const bson_t *doc)
+{
+	bson_iter_t it;
+	return bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it);
+}
+
+/* A tombstone and nothing else: _id, revoked, revokedAt, appliedThrough. */
+static bool pure_tombstone(const bson_t *doc)
+{
+	bson_iter_t it;
+	if (!is_tombstone(doc) || !bson_iter_init(&it, doc))
+		return false;
+	while (bson_iter_next(&it)) {
+		const char *k = bson_iter_key(&it);
+		if (strcmp(k, "_id") && strcmp(k, "revoked") && strcmp(k, "revokedAt") &&
+		    strcmp(k, "appliedThrough"))
+			return false;
+	}
+	return true;
+}
+
+static int r8_wait(bool (*pred)(const bson_t *doc), int timeout_ms)
+{
+	int n = 0;
+	for (int waited = 0; waited < timeout_ms; waited += 250) {
+		if ((n = r8_count(pred)) == R8_DIALOGS)
+			break;
+		sleep_ms(250);
+	}
+	return n;
+}
+
+/* Member A reaches the database through a relay. Its dialogs are consented; then the relay
+ * holds what A sends while a second message arrives for each, so A's write of those
+ * messages (from its cache, no read first) waits on the link, and A is paused (SIGSTOP)
+ * past its session timeout. Member B takes the partitions, appends the same messages and
+ * applies a revocation of every dialog. Then the held write is let through and A resumed:
+ * the late write must match nothing. Every dialog must stay a bare tombstone, and no read
+ * path may show it. */
+static void r8_stale_member_write_after_revocation(void **state)
+{
+	char host[64] = "127.0.0.1", uri[512], path[512], body[256], url[512];
+	int port = 0;
+	struct relay *relay;
+	pid_t a, b;
+
+	assert_int_equal(sscanf(S.mongodb_uri, "mongodb://%63[^:/]:%d", host, &port), 2);
+	relay = relay_start(host, port);
+	assert_non_null(relay);
+	snprintf(uri, sizeof(uri), "mongodb://127.0.0.1:%d/?directConnection=true",
+		 relay_port(relay));
+	stack_ctl(&S, "stop", "ingestd"); /* two members of the scenario's own instead */
+	a = spawn_member(uri, "ingestd-r8-a", "3000");
+
+	for (int i = 0; i < R8_DIALOGS; i++) {
+		snprintf(path, sizeof(path), "/data/c%d/%s-r8-%d", i, run_id(), i);
+		r8_post(path, "{\"text\":\"first words\",\"language\":\"EN\"}");
+		snprintf(path, sizeof(path), "/consents/%s-r8-%d", run_id(), i);
+		r8_post(path, "true");
+	}
+	assert_int_equal(r8_wait(consented_once, 60000), R8_DIALOGS);
+
+	relay_hold(relay, true);
+	for (int i = 0; i < R8_DIALOGS; i++) {
+		snprintf(path, sizeof(path), "/data/c%d/%s-r8-%d", i, run_id(), i);
+		snprintf(body, sizeof(body), "{\"text\":\"late words %d\",\"language\":\"DE\"}", i);
+		r8_post(path, body);
+	}
+	bool held = false;
+	for (int waited = 0; waited < 10000 && !held; waited += 50) {
+		held = relay_holding_bytes(relay);
+		sleep_ms(50);
+	}
+	assert_true(held); /* A's write is on the link */
+	sleep_ms(500);
+	kill(a, SIGSTOP);
+
+	b = spawn_member(S.mongodb_uri, "ingestd-r8-b", "50");
+	int appended = r8_wait(two_messages, 90000);
+	for (int i = 0; i < R8_DIALOGS; i++) {
+		snprintf(path, sizeof(path), "/consents/%s-r8-%d", run_id(), i);
+		r8_post(path, "false");
+	}
+	int revoked = r8_wait(is_tombstone, 90000);
+
+	relay_hold(relay, false); /* the held write reaches the database now */
+	kill(a, SIGCONT);
+	sleep_ms(5000);
+
+	int bare = r8_count(pure_tombstone), readable = 0;
+	for (int i = 0; i < R8_DIALOGS; i++) {
+		snprintf(url, sizeof(url), "%s/data/c%d/%s-r8-%d", S.query, i, run_id(), i);
+		readable += http_get(url, NULL) != 404;
+	}
+	struct http_res res;
+	snprintf(url, sizeof(url), "%s/data/export", S.query);
+	long export_status = http_get(url, &res);
+	snprintf(path, sizeof(path), "%s-r8-", run_id());
+	bool exported = res.body && strstr(res.body, path);
+	http_res_free(&res);
+	print_message("r8: %d dialogs; B appended %d, revoked %d; after A's late write: %d bare "
+		      "tombstones, %d readable one by one, export lists some: %s\n",
+		      R8_DIALOGS, appended, revoked, bare, readable, exported ? "yes" : "no");
+
+	kill(a, SIGTERM);
+	kill(b, SIGTERM);
+	wait_exit(a, 20000);
+	wait_exit(b, 20000);
+	relay_stop(relay);
+	assert_int_equal(appended, R8_DIALOGS);
+	assert_int_equal(revoked, R8_DIALOGS);
+	assert_int_equal(bare, R8_DIALOGS);
+	assert_int_equal(readable, 0);
+	assert_int_equal(export_status, 200);
+	assert_false(exported);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +544,7 @@ int main(void)
 		cmocka_unit_test_teardown(r3_broker_restarted_mid_stream, restore),
 		cmocka_unit_test_teardown(r4_database_down_for_20s, restore),
 		cmocka_unit_test_teardown(r5_rebalance_between_two_members, restore),
+		cmocka_unit_test_teardown(r8_stale_member_write_after_revocation, restore),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	if (getenv("DAPI_TEST_FILTER")) /* e.g. "r1*": one scenario */
