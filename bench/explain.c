@@ -31,12 +31,12 @@ int main(int argc, char **argv)
 	}
 	dapi_mongo_init();
 	mongoc_client_pool_t *pool =
-	        dapi_mongo_pool_new(argv[1], "dapi-bench-explain", 0, errstr, sizeof(errstr));
+	        dapi_mongo_pool_new(argv[1], "dapi-bench-explain", 0, 0, errstr, sizeof(errstr));
 	if (!pool) {
 		fprintf(stderr, "%s\n", errstr);
 		return 1;
 	}
-	struct dapi_dialogs q = { pool, argv[2], argv[3], 600000 };
+	struct dapi_dialogs q = { pool, argv[2], argv[3], 600000, 600000, 0 };
 	if (dapi_dialogs_explain(&q, &p, &reply, &err)) {
 		char line[640];
 		bench_plan_describe(&reply, line, sizeof(line));

@@ -36,7 +36,10 @@ struct dapi_http_route {
 struct dapi_http_config {
 	const char *bind_addr; /* IPv4 address to listen on */
 	int port;
-	int threads;                     /* 1 = one internal epoll thread; more = a thread pool */
+	/* 1 = one internal epoll thread; more = a thread pool of that many; 0 = a thread for
+	 * each connection, for handlers that block (the query service's database calls): a
+	 * slow request then holds only its own connection, never /healthz's. No suspend. */
+	int threads;
 	int conn_timeout_s;              /* idle connection timeout */
 	int conn_limit;                  /* concurrent connections */
 	int per_ip_limit;                /* concurrent connections per client address, 0 = none */

@@ -1,6 +1,9 @@
 #include "mongo.h"
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -21,8 +24,8 @@ void dapi_mongo_init(void)
 }
 
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
-                                          int64_t longest_reply_ms, char *errstr,
-                                          size_t errstr_size)
+                                          int64_t longest_reply_ms, int32_t wait_ms,
+                                          char *errstr, size_t errstr_size)
 {
 	int64_t socket_ms = longest_reply_ms + 5000 > 30000 ? longest_reply_ms + 5000 : 30000;
 	bson_error_t err;
@@ -50,6 +53,8 @@ mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appna
 	}
 	if (!mongoc_uri_get_appname(uri))
 		mongoc_uri_set_appname(uri, appname);
+	if (wait_ms > 0 && !mongoc_uri_has_option(uri, MONGOC_URI_WAITQUEUETIMEOUTMS))
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_WAITQUEUETIMEOUTMS, wait_ms);
 	pool = mongoc_client_pool_new_with_error(uri, &err);
 	mongoc_uri_destroy(uri);
 	if (!pool) {
@@ -71,6 +76,79 @@ bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err)
 	bson_destroy(&cmd);
 	mongoc_client_pool_push(pool, client);
 	return ok;
+}
+
+struct dapi_mongo_probe {
+	mongoc_client_t *client; /* single-threaded: one probe at a time */
+	pthread_mutex_t lock;
+	int32_t timeout_ms;
+};
+
+struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri_str, const char *appname,
+                                              int32_t timeout_ms, char *errstr,
+                                              size_t errstr_size)
+{
+	struct dapi_mongo_probe *p = calloc(1, sizeof(*p));
+	bson_error_t err;
+	mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &err);
+
+	if (!p || !uri) {
+		snprintf(errstr, errstr_size, "MongoDB URI: %s", uri ? "out of memory" : err.message);
+		goto fail;
+	}
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout_ms);
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, timeout_ms);
+	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, timeout_ms);
+	if (!mongoc_uri_get_appname(uri))
+		mongoc_uri_set_appname(uri, appname);
+	p->client = mongoc_client_new_from_uri_with_error(uri, &err);
+	if (!p->client) {
+		snprintf(errstr, errstr_size, "MongoDB client: %s", err.message);
+		goto fail;
+	}
+	mongoc_client_set_error_api(p->client, MONGOC_ERROR_API_VERSION_2);
+	pthread_mutex_init(&p->lock, NULL);
+	p->timeout_ms = timeout_ms;
+	mongoc_uri_destroy(uri);
+	return p;
+fail:
+	mongoc_uri_destroy(uri);
+	free(p);
+	return NULL;
+}
+
+bool dapi_mongo_probe_ping(struct dapi_mongo_probe *p, bson_error_t *err)
+{
+	struct timespec until;
+	bson_t cmd = BSON_INITIALIZER;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += p->timeout_ms / 1000;
+	until.tv_nsec += (long)(p->timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&p->lock, &until) != 0) {
+		bson_set_error(err, MONGOC_ERROR_CLIENT, MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
+		               "an earlier readiness probe is still waiting for the database");
+		return false;
+	}
+	BSON_APPEND_INT32(&cmd, "ping", 1);
+	ok = mongoc_client_command_simple(p->client, "admin", &cmd, NULL, NULL, err);
+	pthread_mutex_unlock(&p->lock);
+	bson_destroy(&cmd);
+	return ok;
+}
+
+void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p)
+{
+	if (!p)
+		return;
+	mongoc_client_destroy(p->client);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
 }
 
 bool dapi_mongo_code_transient(int32_t code)

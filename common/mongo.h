@@ -10,14 +10,27 @@ void dapi_mongo_init(void);
 
 /* Creates a pool for uri. Unless the URI says otherwise: serverSelectionTimeoutMS=3000,
  * socketTimeoutMS=30000 or, when longer, longest_reply_ms + 5000 (a query's maxTimeMS must
- * expire on the server before the socket gives up on it), w=majority, appname. Returns NULL
- * with errstr. Call mongoc_init() first. */
+ * expire on the server before the socket gives up on it), w=majority, appname, and
+ * waitQueueTimeoutMS=wait_ms when wait_ms > 0 (mongoc_client_pool_pop then returns NULL
+ * after waiting that long for a free client; 0: it waits as long as it takes). Returns
+ * NULL with errstr. Call mongoc_init() first. */
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname,
-                                          int64_t longest_reply_ms, char *errstr,
-                                          size_t errstr_size);
+                                          int64_t longest_reply_ms, int32_t wait_ms,
+                                          char *errstr, size_t errstr_size);
 
 /* Runs {ping: 1} on a pooled client. */
 bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err);
+
+/* A readiness probe: one client of its own (never one of the pool's, which busy requests
+ * may all hold) whose every wait is bounded by timeout_ms: server selection, connect,
+ * socket, and the turn of concurrent probes. NULL with errstr on a bad URI. */
+struct dapi_mongo_probe;
+struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri, const char *appname,
+                                              int32_t timeout_ms, char *errstr,
+                                              size_t errstr_size);
+/* {ping: 1} within the probe's timeout; thread-safe. */
+bool dapi_mongo_probe_ping(struct dapi_mongo_probe *p, bson_error_t *err);
+void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p);
 
 /* Whether an error from a command or write is worth retrying (network, no primary, the
  * server shutting down, timeouts) rather than a verdict on the data. */

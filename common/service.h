@@ -37,19 +37,27 @@ struct dapi_service_opts {
 	int64_t port, threads, conn_timeout_s, conn_limit, per_ip_limit;
 };
 
-/* Table rows for the options of an HTTP service. */
+/* Table rows for the options of an HTTP service. The per-address limit is on by default
+ * so that one client (say, slowloris connections that never show a token) cannot take
+ * every slot; behind a proxy every request comes from the proxy's address: raise it
+ * there (docker-compose.yml, deploy/k8s). */
 #define DAPI_OPT_HTTP(o, default_port)                                                     \
 	{"bind", 0, "BIND_ADDR", DAPI_OPT_STRING, &(o).bind, "127.0.0.1", 0, 0,            \
 	 "IPv4 address to listen on (0.0.0.0 for all)"},                                   \
 	{"port", 0, "PORT", DAPI_OPT_INT, &(o).port, default_port, 0, 65535, "HTTP port"}, \
-	{"http-threads", 0, "HTTP_THREADS", DAPI_OPT_INT, &(o).threads, "2", 1, 64,        \
-	 "HTTP worker threads"},                                                           \
 	{"conn-timeout", 0, "CONN_TIMEOUT", DAPI_OPT_INT, &(o).conn_timeout_s, "30", 1,    \
 	 3600, "Seconds before an idle or stalled connection is closed"},                  \
 	{"max-connections", 0, "MAX_CONNECTIONS", DAPI_OPT_INT, &(o).conn_limit, "1024",   \
 	 1, 100000, "Concurrent connections"},                                             \
 	{"max-connections-per-ip", 0, "MAX_CONNECTIONS_PER_IP", DAPI_OPT_INT,              \
-	 &(o).per_ip_limit, "0", 0, 100000, "Concurrent connections per client address (0: no limit)"}
+	 &(o).per_ip_limit, "64", 0, 100000,                                               \
+	 "Concurrent connections per client address (0: no limit)"}
+
+/* The HTTP thread pool, for services whose handlers never block (the ingress). A service
+ * without it gets a thread per connection (threads 0). */
+#define DAPI_OPT_HTTP_THREADS(o)                                                           \
+	{"http-threads", 0, "HTTP_THREADS", DAPI_OPT_INT, &(o).threads, "2", 1, 64,        \
+	 "HTTP worker threads"}
 
 struct dapi_auth_opts {
 	const char *tokens_file, *tokens;

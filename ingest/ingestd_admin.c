@@ -10,7 +10,7 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 	rd_kafka_resp_err_t err;
 	bson_error_t berr;
 
-	if (!dapi_mongo_ping(a->pool, &berr))
+	if (!dapi_mongo_probe_ping(a->probe, &berr))
 		return dapi_http_reply_unavailable(r, "MongoDB is not reachable", 2);
 	rkt = rd_kafka_topic_new(a->rk, a->topic, NULL);
 	err = rd_kafka_metadata(a->rk, 0, rkt, &md, 1000);

@@ -7,9 +7,10 @@
 #include <mongoc/mongoc.h>
 
 #include "http.h"
+#include "mongo.h"
 
 struct ingestd_admin {
-	mongoc_client_pool_t *pool;
+	struct dapi_mongo_probe *probe;
 	rd_kafka_t *rk;
 	const char *topic;
 };

@@ -24,6 +24,7 @@ int main(int argc, char **argv)
 	int64_t batch_max, max_text, backoff_max, pending_ttl, tombstone_ttl, sweep_every;
 	struct dapi_props props;
 	mongoc_client_pool_t *pool = NULL, *sweep_pool = NULL;
+	struct dapi_mongo_probe *probe = NULL;
 	struct dapi_store *store = NULL, *sweep_store = NULL;
 	struct dapi_producer *dlq = NULL;
 	struct dapi_consumer *consumer = NULL;
@@ -112,7 +113,7 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", 0, errstr, sizeof(errstr));
+	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", 0, 0, errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
 	store = dapi_store_new(pool, db, coll,
@@ -161,10 +162,14 @@ int main(int argc, char **argv)
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
 		goto fail;
-	admin_app = (struct ingestd_admin){ pool, dapi_consumer_handle(consumer), topic };
+	probe = dapi_mongo_probe_new(uri, "dataapi-ingestd-probe", 1000, errstr, sizeof(errstr));
+	if (!probe)
+		goto fail;
+	admin_app = (struct ingestd_admin){ probe, dapi_consumer_handle(consumer), topic };
+	/* A thread per connection: a /readyz waiting on a slow database holds only itself. */
 	struct dapi_http_config acfg = { .bind_addr = admin_bind,
 		                         .port = (int)admin_port,
-		                         .threads = 1,
+		                         .threads = 0,
 		                         .conn_timeout_s = 10,
 		                         .conn_limit = 64 };
 	admin = dapi_http_server_new(&acfg, ingestd_admin_routes, ingestd_admin_nroutes, &admin_app,
@@ -176,7 +181,7 @@ int main(int argc, char **argv)
 	 * reply they finish instead of failing at the 30 s the ingest path allows, and nothing
 	 * waits behind them. */
 	sweep_pool =
-	        dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, errstr, sizeof(errstr));
+	        dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, 0, errstr, sizeof(errstr));
 	if (!sweep_pool)
 		goto fail;
 	sweep_store = dapi_store_new(sweep_pool, db, coll, DAPI_LOAD_BY_ID, DAPI_INDEXES_AUTO);
@@ -191,6 +196,7 @@ int main(int argc, char **argv)
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);
 	dapi_http_server_destroy(admin);
+	dapi_mongo_probe_destroy(probe);
 	dapi_consumer_destroy(consumer); /* commits what was stored */
 	dapi_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
 	dapi_cache_destroy(cache);
@@ -211,6 +217,7 @@ stopped:
 	rc = 0;
 cleanup:
 	dapi_http_server_destroy(admin);
+	dapi_mongo_probe_destroy(probe);
 	dapi_consumer_destroy(consumer);
 	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 0);

@@ -28,6 +28,7 @@ int main(int argc, char **argv)
 	/* clang-format off */
 	const struct dapi_opt opts[] = {
 		DAPI_OPT_HTTP(svc, "8080"),
+		DAPI_OPT_HTTP_THREADS(svc),
 		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
 		 "Kafka bootstrap servers"},
 		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,

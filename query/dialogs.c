@@ -52,8 +52,17 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 		BSON_APPEND_INT64(opts, "limit", limit);
 	if (skip > 0)
 		BSON_APPEND_INT64(opts, "skip", skip);
-	if (limit > 0) /* an export streams for as long as it takes */
-		BSON_APPEND_INT64(opts, "maxTimeMS", q->max_time_ms);
+	/* an export (no limit) has its own, longer deadline */
+	BSON_APPEND_INT64(opts, "maxTimeMS", limit > 0 ? q->max_time_ms : q->export_time_ms);
+}
+
+/* A pooled client, or NULL with err after the pool's bounded wait (every client busy). */
+static mongoc_client_t *pop_client(const struct dapi_dialogs *q, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
+	if (!client)
+		bson_set_error(err, DAPI_DIALOGS_BUSY, 1, "every database client is busy");
+	return client;
 }
 
 /* A page's filter and find options: one place for the page and for its explain. */
@@ -81,9 +90,13 @@ bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_
                           bson_t *reply, bson_error_t *err)
 {
 	bson_t cmd = BSON_INITIALIZER, find;
-	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
+	mongoc_client_t *client = pop_client(q, err);
 	bool ok;
 
+	if (!client) {
+		bson_init(reply);
+		return false;
+	}
 	BSON_APPEND_DOCUMENT_BEGIN(&cmd, "explain", &find);
 	dapi_dialogs_find_command(q, p, &find);
 	bson_append_document_end(&cmd, &find);
@@ -117,9 +130,13 @@ struct count_job {
 static void *run_count(void *arg)
 {
 	struct count_job *job = arg;
-	mongoc_client_t *client = mongoc_client_pool_pop(job->q->pool);
-	mongoc_collection_t *coll =
-	        mongoc_client_get_collection(client, job->q->db, job->q->collection);
+	mongoc_client_t *client = pop_client(job->q, &job->err);
+	mongoc_collection_t *coll;
+
+	job->total = -1;
+	if (!client)
+		return NULL;
+	coll = mongoc_client_get_collection(client, job->q->db, job->q->collection);
 	job->total = mongoc_collection_count_documents(coll, &job->filter, &job->opts, NULL, NULL,
 	                                               &job->err);
 	mongoc_collection_destroy(coll);
@@ -127,49 +144,104 @@ static void *run_count(void *arg)
 	return NULL;
 }
 
+/* Appends text to the page's array (after a comma unless it is the first). */
+static bool page_append(struct dapi_page *page, size_t *cap, const char *text, size_t len)
+{
+	size_t need = page->items_len + len + 2; /* ',' or ']' and the NUL */
+	if (need > *cap) {
+		size_t ncap = *cap * 2 > need ? *cap * 2 : need;
+		char *grown = realloc(page->items, ncap);
+		if (!grown)
+			return false;
+		page->items = grown;
+		*cap = ncap;
+	}
+	if (page->count > 0)
+		page->items[page->items_len++] = ',';
+	memcpy(page->items + page->items_len, text, len);
+	page->items_len += len;
+	page->count++;
+	return true;
+}
+
+/* Reads the page's documents into page->items, rendering each once, and stops at the
+ * limit or before the dialog that would take the page past its byte bound. */
+static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                      mongoc_cursor_t *cursor, struct dapi_page *page, bson_error_t *err)
+{
+	size_t cap = 4096;
+	const bson_t *doc;
+	char last[DAPI_CURSOR_MAX] = "";
+
+	page->items = malloc(cap);
+	if (!page->items)
+		goto oom;
+	page->items[page->items_len++] = '[';
+	while (mongoc_cursor_next(cursor, &doc)) {
+		size_t len;
+		char *text = dapi_render_dialog_text(doc, &len);
+		if (!text)
+			goto oom;
+		/* the array with it: a comma, the item, the closing bracket */
+		if (page->count > 0 && page->items_len + 1 + len + 1 > q->page_bytes_max) {
+			free(text);
+			page->cut = page->has_next = true;
+			snprintf(page->next, sizeof(page->next), "%s", last);
+			break;
+		}
+		bool ok = page_append(page, &cap, text, len);
+		free(text);
+		if (!ok)
+			goto oom;
+		cursor_of(doc, last);
+		if (page->count == p->limit) {
+			page->has_next = true;
+			snprintf(page->next, sizeof(page->next), "%s", last);
+			break;
+		}
+	}
+	page->items[page->items_len++] = ']';
+	page->items[page->items_len] = '\0';
+	return page->cut || page->count == p->limit || !mongoc_cursor_error(cursor, err);
+oom:
+	bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
+	return false;
+}
+
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
-                       bson_error_t *err)
+                       struct dapi_page *page, bson_error_t *err)
 {
 	struct count_job job = { .q = q, .filter = BSON_INITIALIZER, .opts = BSON_INITIALIZER };
 	pthread_t counter;
-	bool counting;
+	bool counting, ok = false;
 	mongoc_client_t *client;
-	mongoc_collection_t *coll;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
-	mongoc_cursor_t *cursor = NULL;
-	const bson_t *doc;
-	int64_t n = 0;
-	bool ok = false;
 
+	memset(page, 0, sizeof(*page));
 	/* The count and the page are two queries: run them side by side (on FerretDB, which
 	 * scans for both, this halves a page's time; on MongoDB the two round trips overlap).
-	 * Neither side waits for a client while holding one, so pages cannot starve the pool. */
+	 * Neither side waits for a client while holding one, so pages cannot starve the pool,
+	 * and a pool with none free answers within its wait (waitQueueTimeoutMS). */
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	counting = pthread_create(&counter, NULL, run_count, &job) == 0;
-	client = mongoc_client_pool_pop(q->pool);
-	coll = mongoc_client_get_collection(client, q->db, q->collection);
-	*items = json_array();
-	*has_next = false;
-	build_page(q, p, &filter, &opts);
-	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-	while (mongoc_cursor_next(cursor, &doc)) {
-		json_array_append_new(*items, dapi_render_dialog(doc));
-		if (++n == p->limit) {
-			cursor_of(doc, next);
-			*has_next = true;
-		}
+	client = pop_client(q, err);
+	if (client) {
+		mongoc_collection_t *coll =
+		        mongoc_client_get_collection(client, q->db, q->collection);
+		mongoc_cursor_t *cursor;
+		build_page(q, p, &filter, &opts);
+		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+		ok = read_page(q, p, cursor, page, err);
+		mongoc_cursor_destroy(cursor);
+		mongoc_collection_destroy(coll);
+		mongoc_client_pool_push(q->pool, client);
 	}
-	ok = !mongoc_cursor_error(cursor, err);
-	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
-	mongoc_client_pool_push(q->pool, client);
 	if (counting)
 		pthread_join(counter, NULL);
 	else /* no thread to be had: count here */
 		run_count(&job);
-	*total = job.total;
+	page->total = job.total;
 	if (ok && job.total < 0) {
 		*err = job.err;
 		ok = false;
@@ -179,8 +251,8 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
 	if (!ok) {
-		json_decref(*items);
-		*items = NULL;
+		free(page->items);
+		page->items = NULL;
 	}
 	return ok;
 }
@@ -201,15 +273,20 @@ static bool readable_by(const bson_t *doc, const char *customer_id)
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
                      json_t **item, bson_error_t *err)
 {
-	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
-	bson_t *filter = BCON_NEW("_id", BCON_UTF8(dialog_id));
-	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
-	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	mongoc_client_t *client = pop_client(q, err);
+	mongoc_collection_t *coll;
+	bson_t *filter, *opts;
+	mongoc_cursor_t *cursor;
 	const bson_t *doc;
 	int rc = 0;
 
 	*item = NULL;
+	if (!client)
+		return -1;
+	coll = mongoc_client_get_collection(client, q->db, q->collection);
+	filter = BCON_NEW("_id", BCON_UTF8(dialog_id));
+	opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
 		if (readable_by(doc, customer_id)) {
 			*item = dapi_render_dialog(doc);
@@ -247,7 +324,11 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 		return NULL;
 	}
 	ex->pool = q->pool;
-	ex->client = mongoc_client_pool_pop(q->pool);
+	ex->client = pop_client(q, err);
+	if (!ex->client) {
+		free(ex);
+		return NULL;
+	}
 	ex->coll = mongoc_client_get_collection(ex->client, q->db, q->collection);
 	build_filter(p, false, &filter);
 	build_find_opts(q, 0, 0, &opts);
@@ -268,12 +349,10 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 
 static char *line_of(const bson_t *doc, size_t *len)
 {
-	json_t *item = dapi_render_dialog(doc);
-	char *text = json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER), *line;
-	json_decref(item);
+	char *text = dapi_render_dialog_text(doc, len), *line;
 	if (!text)
 		return NULL;
-	*len = strlen(text) + 1;
+	*len += 1;
 	line = realloc(text, *len + 1);
 	if (!line) {
 		free(text);

@@ -9,17 +9,33 @@
 #include "params.h"
 
 struct dapi_dialogs {
-	mongoc_client_pool_t *pool; /* borrowed */
+	mongoc_client_pool_t *pool; /* borrowed; pops give up after a bounded wait (NULL) */
 	const char *db;
 	const char *collection;
-	int64_t max_time_ms; /* maxTimeMS on every query */
+	int64_t max_time_ms;    /* maxTimeMS on every page and single-dialog query */
+	int64_t export_time_ms; /* maxTimeMS of an export's cursor (cumulative on MongoDB) */
+	size_t page_bytes_max;  /* most rendered bytes of a page's items (at least one item) */
 };
 
-/* One page: *items (a new JSON array), *total (matches without the cursor), and the
- * cursor of the last item when the page is full (*has_next). */
+/* Errors of these functions: the driver's, or DAPI_DIALOGS_BUSY (err->domain) when no
+ * pooled client became free in time; either way the caller answers 503. */
+#define DAPI_DIALOGS_BUSY 0x44415049u
+
+struct dapi_page {
+	char *items;      /* the JSON array's text, malloc'd; the caller frees it */
+	size_t items_len;
+	int64_t count;    /* items on the page */
+	int64_t total;    /* matches without the cursor */
+	bool has_next;    /* the page is full, or was cut by its size: next continues it */
+	bool cut;         /* ended early by page_bytes_max */
+	char next[DAPI_CURSOR_MAX];
+};
+
+/* One page: at most p->limit dialogs, and no more rendered bytes than q->page_bytes_max
+ * unless its first dialog alone is larger (a page always makes progress). On success the
+ * caller frees page->items. */
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                       json_t **items, int64_t *total, char next[DAPI_CURSOR_MAX], bool *has_next,
-                       bson_error_t *err);
+                       struct dapi_page *page, bson_error_t *err);
 
 /* The find command of the page p ({find, filter, sort, skip, limit, maxTimeMS}), exactly as
  * dapi_dialogs_page sends it; appended to cmd. */
@@ -31,7 +47,8 @@ void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_q
 bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                           bson_t *reply, bson_error_t *err);
 
-/* One consented dialog of that customer: 1 found (*item set), 0 none, -1 error. */
+/* One consented dialog of that customer, never a tombstone: 1 found (*item set), 0 none,
+ * -1 error. */
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
                      json_t **item, bson_error_t *err);
 

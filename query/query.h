@@ -5,9 +5,20 @@
 #include "dialogs.h"
 #include "http.h"
 
+#include <stdatomic.h>
+
+#include "mongo.h"
+
 struct query {
 	struct dapi_dialogs dialogs;
+	struct dapi_mongo_probe *probe; /* /readyz, never a pooled client */
 	int retry_after_s;
+	int exports_max;            /* concurrent exports; more are answered 503 */
+	atomic_int exports;         /* running now */
+	int64_t export_deadline_ms; /* an export's whole time */
+	int64_t export_min_rate;    /* bytes a second the client must take, over each window */
+	int64_t export_window_ms;   /* that window: --conn-timeout, which closes a client that
+	                               takes nothing at all over the same time */
 };
 
 extern const struct dapi_http_route query_routes[];

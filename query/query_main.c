@@ -14,7 +14,7 @@ static const char summary[] =
 int main(int argc, char **argv)
 {
 	const char *uri, *db, *coll, *log_level;
-	int64_t max_time, retry_after;
+	int64_t max_time, retry_after, exports_max, export_time, export_rate, page_bytes, pool_wait;
 	struct dapi_service_opts svc;
 	struct dapi_auth_opts auth_opts;
 	struct dapi_auth *auth = NULL;
@@ -37,6 +37,19 @@ int main(int argc, char **argv)
 		 "maxTimeMS for each page query"},
 		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
 		 "Seconds suggested in Retry-After on 503"},
+		{"pool-wait", 0, "POOL_WAIT", DAPI_OPT_DURATION, &pool_wait, "1s", 10, 60000,
+		 "Longest wait for a free database client before answering 503 (the pool's size is "
+		 "the URI's maxPoolSize, 100 by default)"},
+		{"max-page-bytes", 0, "MAX_PAGE_BYTES", DAPI_OPT_INT, &page_bytes, "8388608", 65536,
+		 1073741824, "Most bytes of dialogs on a GET /data page; a longer page ends early and "
+		 "nextCursor continues it (a page holds at least one dialog)"},
+		{"max-exports", 0, "MAX_EXPORTS", DAPI_OPT_INT, &exports_max, "8", 1, 1000,
+		 "Concurrent GET /data/export streams (each holds a database client); more get 503"},
+		{"export-timeout", 0, "EXPORT_TIMEOUT", DAPI_OPT_DURATION, &export_time, "30m", 1000,
+		 86400000, "Longest time one export may stream (also its cursor's maxTimeMS)"},
+		{"export-min-rate", 0, "EXPORT_MIN_RATE", DAPI_OPT_INT, &export_rate, "1024", 0,
+		 1073741824, "Bytes a second an export's client must take, over each --conn-timeout, "
+		 "or the export is cut off (0: no minimum)"},
 		DAPI_OPT_AUTH(auth_opts),
 		DAPI_OPT_LOG_LEVEL(log_level),
 	}; /* clang-format on */
@@ -56,14 +69,26 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-query", max_time, errstr, sizeof(errstr));
+	pool = dapi_mongo_pool_new(uri, "dataapi-query", max_time, (int32_t)pool_wait, errstr,
+	                           sizeof(errstr));
 	if (!pool)
 		goto fail;
-	q.dialogs = (struct dapi_dialogs){ pool, db, coll, max_time };
+	q.probe = dapi_mongo_probe_new(uri, "dataapi-query-probe", 1000, errstr, sizeof(errstr));
+	if (!q.probe)
+		goto fail;
+	q.dialogs = (struct dapi_dialogs){ pool, db, coll, max_time, export_time,
+		                           (size_t)page_bytes };
 	q.retry_after_s = (int)retry_after;
+	q.exports_max = (int)exports_max;
+	q.export_deadline_ms = export_time;
+	q.export_min_rate = export_rate;
+	q.export_window_ms = svc.conn_timeout_s * 1000;
 
 	struct dapi_http_config hcfg = { 0 };
 	dapi_service_http_config(&svc, &hcfg);
+	/* A thread per connection: database calls block, and a slow page or export must hold
+	 * only its own connection, never /healthz's, /metrics' or another reader's. */
+	hcfg.threads = 0;
 	hcfg.auth = auth;
 	server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,
 	                              sizeof(errstr));
@@ -77,6 +102,7 @@ int main(int argc, char **argv)
 	DAPI_INFO("stopping", NULL);
 	dapi_http_server_quiesce(server);
 	dapi_http_server_destroy(server); /* finishes the responses under way */
+	dapi_mongo_probe_destroy(q.probe);
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();
 	dapi_auth_destroy(auth);
@@ -87,6 +113,7 @@ fail:
 	DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	dapi_auth_destroy(auth);
 	dapi_http_server_destroy(server);
+	dapi_mongo_probe_destroy(q.probe);
 	mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();
 	return 1;

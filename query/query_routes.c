@@ -36,12 +36,16 @@ static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bo
 	return w.ok;
 }
 
-static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q,
+/* 503 for a database error. Logged by route, never by path: a path carries a customerId. */
+static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q, const char *route,
                                    const bson_error_t *err)
 {
-	DAPI_WARN("store_unavailable", "{s:s, s:s, s:i}", "path", dapi_http_path(r), "detail",
-	          err->message, "code", (int)err->code);
-	return dapi_http_reply_unavailable(r, "the database is not available; retry",
+	bool busy = err->domain == DAPI_DIALOGS_BUSY;
+	DAPI_WARN(busy ? "store_busy" : "store_unavailable", "{s:s, s:s, s:i}", "route", route,
+	          "detail", err->message, "code", (int)err->code);
+	return dapi_http_reply_unavailable(r,
+	                                   busy ? "every database connection is busy; retry"
+	                                        : "the database is not available; retry",
 	                                   q->retry_after_s);
 }
 
@@ -49,23 +53,31 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
 	struct dapi_query_params p;
-	char next[DAPI_CURSOR_MAX];
+	struct dapi_page page;
 	enum MHD_Result ret;
 	bson_error_t err;
-	json_t *items;
-	int64_t total;
-	bool has_next;
+	char *body;
+	size_t cap, len;
 
 	if (!read_params(r, &p, true, &ret))
 		return ret;
-	if (!dapi_dialogs_page(&q->dialogs, &p, &items, &total, next, &has_next, &err))
-		return unavailable(r, q, &err);
-	return dapi_http_reply_json(r, MHD_HTTP_OK,
-	                            json_pack("{s:o, s:I, s:I, s:I, s:o}", "items", items, "total",
-	                                      (json_int_t)total, "limit", (json_int_t)p.limit,
-	                                      "offset", (json_int_t)(p.has_cursor ? 0 : p.offset),
-	                                      "nextCursor",
-	                                      has_next ? json_string(next) : json_null()));
+	if (!dapi_dialogs_page(&q->dialogs, &p, &page, &err))
+		return unavailable(r, q, "/data", &err);
+	/* The items are rendered once, straight into the page's text: the page's memory is
+	 * its bound (--max-page-bytes) and one dialog, not the whole page several times. */
+	cap = page.items_len + DAPI_CURSOR_MAX + 128;
+	body = malloc(cap);
+	if (!body) {
+		free(page.items);
+		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
+	}
+	len = (size_t)snprintf(body, cap, "{\"items\":%s,\"total\":%lld,\"limit\":%lld,"
+	                                  "\"offset\":%lld,\"nextCursor\":%s%s%s}",
+	                       page.items, (long long)page.total, (long long)p.limit,
+	                       (long long)(p.has_cursor ? 0 : p.offset), page.has_next ? "\"" : "",
+	                       page.has_next ? page.next : "null", page.has_next ? "\"" : "");
+	free(page.items);
+	return dapi_http_reply_json_text(r, MHD_HTTP_OK, body, len);
 }
 
 static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
@@ -94,7 +106,7 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 		                             "this route takes no parameters", NULL);
 	found = dapi_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
 	if (found < 0)
-		return unavailable(r, q, &err);
+		return unavailable(r, q, "/data/*/*", &err);
 	if (found == 0)
 		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 		                             "no consented dialog with that id for that customer",
@@ -104,18 +116,55 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 
 /* ---- export: NDJSON streamed with chunked encoding ----------------------------------- */
 
+/* An export holds a pooled client for as long as it runs, so exports are few
+ * (--max-exports), each has a deadline (--export-timeout, also the cursor's maxTimeMS) and
+ * must keep moving: a client that takes less than --export-min-rate bytes a second over a
+ * window of --conn-timeout is cut off. A client that takes nothing at all is not called
+ * back here; libmicrohttpd closes it after --conn-timeout without progress. Either way the
+ * database client returns to the pool at once. */
 struct export_stream {
+	struct query *q;
 	struct dapi_export *ex;
 	char *line;
 	size_t len, sent;
 	bool done;
+	int64_t deadline, window_start; /* monotonic ms */
+	uint64_t window_pos;            /* stream position at window_start */
 };
+
+static int64_t now_ms(void)
+{
+	return bson_get_monotonic_time() / 1000;
+}
+
+/* Whether the export may go on; logs why not. */
+static bool export_on_time(struct export_stream *s, uint64_t pos)
+{
+	int64_t now = now_ms();
+	if (now > s->deadline) {
+		DAPI_WARN("export_cut", "{s:s, s:I}", "reason", "deadline", "bytes", (json_int_t)pos);
+		return false;
+	}
+	if (now - s->window_start >= s->q->export_window_ms) {
+		uint64_t least = (uint64_t)(s->q->export_min_rate * (now - s->window_start) / 1000);
+		if (pos - s->window_pos < least) {
+			DAPI_WARN("export_cut", "{s:s, s:I}", "reason", "too_slow", "bytes",
+			          (json_int_t)pos);
+			return false;
+		}
+		s->window_start = now;
+		s->window_pos = pos;
+	}
+	return true;
+}
 
 static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct export_stream *s = cls;
 	size_t n = 0;
 
+	if (!export_on_time(s, pos))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	while (n < max) {
 		if (s->sent == s->len) {
 			bool failed;
@@ -128,8 +177,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (!s->line) {
 				s->done = true;
 				if (failed) {
-					DAPI_WARN("export_failed", "{s:s}", "detail",
-					          "cursor error mid-stream");
+					DAPI_WARN("export_cut", "{s:s}", "reason", "cursor_error");
 					return MHD_CONTENT_READER_END_WITH_ERROR;
 				}
 				break;
@@ -150,7 +198,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void export_free(void *cls)
 {
 	struct export_stream *s = cls;
-	dapi_export_close(s->ex);
+	dapi_export_close(s->ex); /* the client goes back to the pool */
+	atomic_fetch_sub(&s->q->exports, 1);
 	free(s->line);
 	free(s);
 }
@@ -166,13 +215,26 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 
 	if (!read_params(r, &p, false, &ret))
 		return ret;
+	if (atomic_fetch_add(&q->exports, 1) >= q->exports_max) {
+		atomic_fetch_sub(&q->exports, 1);
+		DAPI_WARN("export_refused", "{s:s, s:i}", "reason", "too_many", "running",
+		          q->exports_max);
+		return dapi_http_reply_unavailable(r, "too many exports are running; retry",
+		                                   q->retry_after_s);
+	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		atomic_fetch_sub(&q->exports, 1);
 		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
+	}
+	s->q = q;
+	s->window_start = now_ms();
+	s->deadline = s->window_start + q->export_deadline_ms;
 	s->ex = dapi_export_open(&q->dialogs, &p, &err);
 	if (!s->ex) {
 		free(s);
-		return unavailable(r, q, &err);
+		atomic_fetch_sub(&q->exports, 1);
+		return unavailable(r, q, "/data/export", &err);
 	}
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, s,
 	                                         export_free);
@@ -184,12 +246,13 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 	return dapi_http_reply(r, MHD_HTTP_OK, resp);
 }
 
+/* A client of its own with a 1 s bound on every wait: ready or not, within a second. */
 static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
 	bson_error_t err;
-	if (!dapi_mongo_ping(q->dialogs.pool, &err))
-		return unavailable(r, q, &err);
+	if (!dapi_mongo_probe_ping(q->probe, &err))
+		return unavailable(r, q, "/readyz", &err);
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 

@@ -1,5 +1,6 @@
 #include "render.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "timefmt.h"
@@ -79,4 +80,13 @@ json_t *dapi_render_dialog(const bson_t *doc)
 	json_object_set_new(out, "consentedAt", consented);
 	json_object_set_new(out, "lastMessageAt", last);
 	return out;
+}
+
+char *dapi_render_dialog_text(const bson_t *doc, size_t *len)
+{
+	json_t *item = dapi_render_dialog(doc);
+	char *text = item ? json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(item);
+	*len = text ? strlen(text) : 0;
+	return text;
 }

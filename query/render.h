@@ -9,4 +9,8 @@
  *  "consentedAt","lastMessageAt"}; NULL when out of memory. */
 json_t *dapi_render_dialog(const bson_t *doc);
 
+/* The same as compact JSON text (malloc'd, *len bytes, NUL-terminated); NULL when out of
+ * memory. */
+char *dapi_render_dialog_text(const bson_t *doc, size_t *len);
+
 #endif

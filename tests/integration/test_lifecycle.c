@@ -120,7 +120,7 @@ static void page_plan(const char *qs, char *out, size_t n)
 {
 	mongoc_uri_t *uri = mongoc_uri_new(S.mongodb_uri);
 	mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
-	struct dapi_dialogs q = { pool, "dataapi", "dialogs", 10000 };
+	struct dapi_dialogs q = { pool, "dataapi", "dialogs", 10000, 60000, 8 << 20 };
 	struct dapi_query_params p;
 	struct dapi_input_error ierr;
 	bson_error_t err;

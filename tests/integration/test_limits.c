@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,27 +244,43 @@ static void deep_json_nesting_is_a_quick_400(void **state)
 	free(body);
 }
 
-/* Connects to the stack's query service. */
-static int connect_to(const char *base_url)
+/* Connects to the stack's query service from source address src (127.0.0.x: every one of
+ * them is this machine, and the service sees each as another client). */
+static int connect_to(const char *base_url, const char *src)
 {
 	int p = atoi(strrchr(base_url, ':') + 1);
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in from = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	inet_pton(AF_INET, src, &from.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	return fd;
 }
 
+/* Whether the server closed fd within ms (reads nothing else). */
+static bool closed_by_server(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char c;
+	return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+/* 300 idle connections and 50 slowloris clients from other addresses: ordinary requests
+ * are served throughout. */
 static void idle_and_trickling_clients_do_not_hold_the_service(void **state)
 {
 	enum { IDLE = 300, SLOW = 50 };
 	int idle[IDLE], slow[SLOW];
-	char url[256];
+	char url[256], src[32];
 	const char *req = "GET /data HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-	for (int i = 0; i < IDLE; i++)
-		idle[i] = connect_to(S.query);
+	for (int i = 0; i < IDLE; i++) { /* 60 from each of 127.0.0.2-6 */
+		snprintf(src, sizeof(src), "127.0.0.%d", 2 + i / 60);
+		idle[i] = connect_to(S.query, src);
+	}
 	for (int i = 0; i < SLOW; i++)
-		slow[i] = connect_to(S.query);
+		slow[i] = connect_to(S.query, "127.0.0.7");
 	snprintf(url, sizeof(url), "%s/data?limit=1", S.query);
 	/* slowloris: a byte per connection every 100 ms, while ordinary requests come in */
 	for (int round = 0; round < 20; round++) {
@@ -279,6 +297,25 @@ static void idle_and_trickling_clients_do_not_hold_the_service(void **state)
 		close(idle[i]);
 	for (int i = 0; i < SLOW; i++)
 		close(slow[i]);
+}
+
+/* The per-address limit is on by default (64): one address cannot take every slot. */
+static void one_address_gets_64_connections_by_default(void **state)
+{
+	enum { TRY = 70, LIMIT = 64 };
+	int fd[TRY], refused = 0;
+	for (int i = 0; i < TRY; i++)
+		fd[i] = connect_to(S.query, "127.0.0.8");
+	for (int i = 0; i < TRY; i++)
+		refused += closed_by_server(fd[i], i < LIMIT ? 50 : 1000);
+	for (int i = 0; i < TRY; i++)
+		close(fd[i]);
+	print_message("limits: %d connections from one address, %d closed at once\n", TRY,
+		      refused);
+	assert_int_equal(refused, TRY - LIMIT);
+	char url[256];
+	snprintf(url, sizeof(url), "%s/healthz", S.query); /* other addresses are served */
+	assert_int_equal(http_get(url, NULL), 200);
 }
 
 struct slow_post {
@@ -343,6 +380,7 @@ int main(void)
 		cmocka_unit_test(a_full_producer_queue_is_503_at_once),
 		cmocka_unit_test(deep_json_nesting_is_a_quick_400),
 		cmocka_unit_test(idle_and_trickling_clients_do_not_hold_the_service),
+		cmocka_unit_test(one_address_gets_64_connections_by_default),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);

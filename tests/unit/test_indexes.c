@@ -122,7 +122,7 @@ static bool serves(const struct fields *keys, const struct fields *eq, const str
 /* The name of the first index serving the page of query string qs, or NULL. */
 static const char *index_for(const char *qs, char name[64])
 {
-	struct dapi_dialogs q = { NULL, "dataapi", "dialogs", 5000 };
+	struct dapi_dialogs q = { NULL, "dataapi", "dialogs", 5000, 60000, 8 << 20 };
 	struct dapi_query_params p;
 	struct dapi_input_error ierr;
 	bson_t cmd = BSON_INITIALIZER, filter, sort;
