@@ -53,6 +53,12 @@ int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id)
 
 int dapi_dialog_add_language(struct dapi_dialog *d, const char *language)
 {
+	char tag[DAPI_LANG_MAX + 1];
+	size_t len = strlen(language);
+
+	if (len > DAPI_LANG_MAX || !dapi_language_normalize(language, len, tag) ||
+	    strcmp(tag, language))
+		return -2;
 	for (size_t i = 0; i < d->n_languages; i++)
 		if (!strcmp(d->languages[i], language))
 			return 0;
@@ -96,7 +102,7 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 		break;
 	}
 	if (grow((void **)&d->added, &d->cap_added, d->n_added + 1, sizeof(*d->added)) < 0 ||
-	    dapi_dialog_add_language(d, ev->language) < 0)
+	    dapi_dialog_add_language(d, ev->language) == -1)
 		return -1;
 	d->added[d->n_added++] = ev;
 	/* Clocks of several ingress hosts may disagree: lastMessageAt never goes back. */

@@ -65,7 +65,8 @@ void dapi_dialog_clear(struct dapi_dialog *d);
 
 /* Copies a stored message's eventId (loading). Returns -1 when out of memory. */
 int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id);
-/* Adds a language if new. Returns -1 when out of memory. */
+/* Adds a language if new. Returns -1 when out of memory, -2 when it is not a normalized
+ * language tag (events carry only those; a stored entry may not). */
 int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
 
 /* Applies one event (its dialogId is d->id). ev must outlive d. Returns -1 only when out

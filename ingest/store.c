@@ -211,9 +211,10 @@ static void append_applied(bson_t *doc, const struct dapi_dialog *d)
 	bson_append_document_end(doc, &pos);
 }
 
-static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
+bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, arr, el;
+	int odd_languages = 0;
 
 	d->loaded_bytes = doc->len;
 	parse_applied(d, doc);
@@ -227,18 +228,33 @@ static bool parse_loaded(struct dapi_dialog *d, const bson_t *doc)
 	        bson_iter_init_find(&it, doc, "consent") && bson_iter_as_bool(&it)
 	                ? DAPI_DIALOG_CONSENTED
 	                : DAPI_DIALOG_PENDING;
-	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(d->doc.customer_id, sizeof(d->doc.customer_id), "%s",
-		         bson_iter_utf8(&it, NULL));
+	/* A customerId that is not a valid id stays empty: no event's matches it, so every
+	 * message for the dialog goes to the DLQ (customer_mismatch) instead of being mixed
+	 * with a document nobody can vouch for. */
+	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it)) {
+		uint32_t len;
+		const char *customer = bson_iter_utf8(&it, &len);
+		if (dapi_valid_id(customer, len))
+			memcpy(d->doc.customer_id, customer, len + 1);
+	}
 	d->doc.created_at = get_date(doc, "createdAt");
 	d->doc.last_message_at = get_date(doc, "lastMessageAt");
 	d->doc.consented_at = get_date(doc, "consentedAt");
+	/* languages is derived from the messages: an entry that is not a language tag is
+	 * dropped here, and the next write stores the list without it. */
 	if (bson_iter_init_find(&it, doc, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
-	    bson_iter_recurse(&it, &arr))
-		while (bson_iter_next(&arr))
-			if (BSON_ITER_HOLDS_UTF8(&arr) &&
-			    dapi_dialog_add_language(d, bson_iter_utf8(&arr, NULL)) < 0)
+	    bson_iter_recurse(&it, &arr)) {
+		while (bson_iter_next(&arr)) {
+			int rc = BSON_ITER_HOLDS_UTF8(&arr)
+			                 ? dapi_dialog_add_language(d, bson_iter_utf8(&arr, NULL))
+			                 : -2;
+			if (rc == -1)
 				return false;
+			odd_languages += rc == -2;
+		}
+	}
+	if (odd_languages > 0)
+		DAPI_WARN("stored_languages_dropped", "{s:i}", "entries", odd_languages);
 	if (bson_iter_init_find(&it, doc, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &arr)) {
 		while (bson_iter_next(&arr)) {
@@ -282,7 +298,7 @@ static bool read_loaded(mongoc_cursor_t *cursor, struct dapi_dialog *dialogs, si
 		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
 		d = find_dialog(dialogs, n, bson_iter_utf8(&it, NULL));
-		if (d && !parse_loaded(d, doc)) {
+		if (d && !dapi_store_parse_dialog(d, doc)) {
 			bson_set_error(err, MONGOC_ERROR_CLIENT,
 			               MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
 			               "out of memory loading a dialog");
@@ -511,8 +527,9 @@ static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, b
 /* Reads writeErrors: duplicate keys are conflicts, some codes transient, the rest reject
  * the dialog for good. */
 static enum dapi_write_status read_write_errors(const bson_t *reply, const size_t *op_dialog,
-                                                const char **rejected, size_t *n_failed_updates,
-                                                const bool *op_insert, size_t *n_errors)
+                                                size_t nops, const char **rejected,
+                                                size_t *n_failed_updates, const bool *op_insert,
+                                                size_t *n_errors)
 {
 	enum dapi_write_status status = DAPI_WRITE_OK;
 	bson_iter_t it, arr, el;
@@ -525,11 +542,13 @@ static enum dapi_write_status read_write_errors(const bson_t *reply, const size_
 		if (!bson_iter_recurse(&arr, &el))
 			continue;
 		while (bson_iter_next(&el)) {
+			int64_t v = BSON_ITER_HOLDS_NUMBER(&el) ? bson_iter_as_int64(&el) : -1;
 			if (!strcmp(bson_iter_key(&el), "index"))
-				index = bson_iter_as_int64(&el);
+				index = v >= 0 && v < (int64_t)nops ? (int32_t)v : -1;
 			else if (!strcmp(bson_iter_key(&el), "code"))
-				code = bson_iter_as_int64(&el);
+				code = v >= 0 && v <= INT32_MAX ? (int32_t)v : 0;
 		}
+		/* a reply that names no operation of ours is not a verdict on our data */
 		if (index < 0)
 			return DAPI_WRITE_TRANSIENT;
 		(*n_errors)++;
@@ -579,8 +598,8 @@ static enum dapi_write_status write_chunk(mongoc_collection_t *coll, struct dapi
 		uint32_t wce_len = 0;
 		const uint8_t *wce_data;
 		bool ok = mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
-		status = read_write_errors(&reply, op_dialog, rejected, &failed_updates, op_insert,
-		                           &n_errors);
+		status = read_write_errors(&reply, op_dialog, nops, rejected, &failed_updates,
+		                           op_insert, &n_errors);
 		/* A failure without any write error (the reply carries writeErrors even when it
 		 * is empty) is the connection or the server, not the data: retry later. */
 		if (!ok && n_errors == 0)

@@ -41,6 +41,11 @@ bson_t *dapi_store_index_spec(size_t i);
  * drops an index. */
 bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
 
+/* Reads one stored document into d (as dapi_dialog_init left it), trusting nothing: a
+ * customerId that is not a valid id is left empty, language entries that are not language
+ * tags are dropped, wrong types read as absent. False only when out of memory. */
+bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc);
+
 /* Fills each dialog's loaded state (ABSENT when there is no document), except those with
  * known[i] true (already filled; known may be NULL). dialogs must be sorted by id (strcmp
  * order) and distinct, as the consumer groups them. */

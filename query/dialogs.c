@@ -1,9 +1,11 @@
 #include "dialogs.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "render.h"
 
 /* {consent: true, not a tombstone, languages?, customerId?, and after the cursor position
@@ -107,6 +109,13 @@ bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_
 	return ok;
 }
 
+static void skipped_unservable(void)
+{
+	DAPI_WARN("document_skipped", "{s:s}", "reason",
+	          "not a valid dialog id or no lastMessageAt date (not written by ingestd)");
+}
+
+/* Only called for servable documents: the cursor always encodes. */
 static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 {
 	bson_iter_t it;
@@ -116,7 +125,9 @@ static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 		ms = bson_iter_date_time(&it);
 	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
 		id = bson_iter_utf8(&it, NULL);
-	dapi_cursor_encode(ms, id, next);
+	bool ok = dapi_cursor_encode(ms, id, next);
+	assert(ok);
+	(void)ok;
 }
 
 /* The count for "total", on a client of its own, so that it can run beside the page. */
@@ -179,7 +190,12 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 	page->items[page->items_len++] = '[';
 	while (mongoc_cursor_next(cursor, &doc)) {
 		size_t len;
-		char *text = dapi_render_dialog_text(doc, &len);
+		char *text;
+		if (!dapi_render_servable(doc)) {
+			skipped_unservable();
+			continue;
+		}
+		text = dapi_render_dialog_text(doc, &len);
 		if (!text)
 			goto oom;
 		/* the array with it: a comma, the item, the closing bracket */
@@ -318,6 +334,7 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 	struct dapi_export *ex = calloc(1, sizeof(*ex));
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	const bson_t *doc;
+	bool found = false;
 
 	if (!ex) {
 		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory");
@@ -336,7 +353,12 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 	ex->cursor = mongoc_collection_find_with_opts(ex->coll, &filter, &opts, NULL);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
-	if (mongoc_cursor_next(ex->cursor, &doc)) {
+	while (!found && mongoc_cursor_next(ex->cursor, &doc)) {
+		found = dapi_render_servable(doc);
+		if (!found)
+			skipped_unservable();
+	}
+	if (found) {
 		ex->first = bson_copy(doc);
 	} else if (mongoc_cursor_error(ex->cursor, err)) {
 		dapi_export_close(ex);
@@ -379,7 +401,11 @@ char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
 	}
 	if (ex->exhausted)
 		return NULL;
-	if (mongoc_cursor_next(ex->cursor, &doc)) {
+	while (mongoc_cursor_next(ex->cursor, &doc)) {
+		if (!dapi_render_servable(doc)) {
+			skipped_unservable();
+			continue;
+		}
 		line = line_of(doc, len);
 		*failed = line == NULL;
 		return line;

@@ -1,5 +1,6 @@
 #include "params.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -122,13 +123,19 @@ bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX])
+bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX])
 {
 	char raw[DAPI_ID_MAX + 32];
-	size_t n = (size_t)snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, dialog_id), o = 0;
+	size_t n, o = 0;
 	uint32_t acc = 0;
 	int bits = 0;
 
+	out[0] = '\0';
+	if (!dapi_valid_id(dialog_id, strlen(dialog_id)))
+		return false;
+	/* at most 20 digits, a colon and DAPI_ID_MAX bytes: it fits, and so does its base64 */
+	n = (size_t)snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, dialog_id);
+	assert(n < sizeof(raw) && (n * 4 + 2) / 3 < DAPI_CURSOR_MAX);
 	for (size_t i = 0; i < n; i++) {
 		acc = (acc << 8) | (uint8_t)raw[i];
 		bits += 8;
@@ -140,6 +147,7 @@ void dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_
 	if (bits > 0)
 		out[o++] = b64url[(acc << (6 - bits)) & 63];
 	out[o] = '\0';
+	return true;
 }
 
 bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1])

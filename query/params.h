@@ -40,8 +40,10 @@ bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_inpu
 bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
                              struct dapi_input_error *err);
 
-/* The cursor is base64url("<lastMessageAt ms>:<dialogId>"). out holds DAPI_CURSOR_MAX. */
-void dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX]);
+/* The cursor is base64url("<lastMessageAt ms>:<dialogId>"). out holds DAPI_CURSOR_MAX.
+ * False (out empty) when dialog_id is not a valid id: such a position cannot be resumed
+ * from, since dapi_cursor_decode would refuse it. */
+bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX]);
 bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]);
 
 #endif

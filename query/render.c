@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "timefmt.h"
+#include "validate.h"
 
 static json_t *utf8_of(const bson_iter_t *it)
 {
@@ -89,4 +90,17 @@ char *dapi_render_dialog_text(const bson_t *doc, size_t *len)
 	json_decref(item);
 	*len = text ? strlen(text) : 0;
 	return text;
+}
+
+bool dapi_render_servable(const bson_t *doc)
+{
+	bson_iter_t it;
+	uint32_t len;
+	const char *id;
+
+	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+		return false;
+	id = bson_iter_utf8(&it, &len);
+	return dapi_valid_id(id, len) && bson_iter_init_find(&it, doc, "lastMessageAt") &&
+	       BSON_ITER_HOLDS_DATE_TIME(&it);
 }

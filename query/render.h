@@ -9,6 +9,12 @@
  *  "consentedAt","lastMessageAt"}; NULL when out of memory. */
 json_t *dapi_render_dialog(const bson_t *doc);
 
+/* Whether a stored document can be served: a dialog id that is a valid id and a
+ * lastMessageAt that is a date (the page's sort keys, from which its cursor is made).
+ * Anything else was not written by ingestd (another writer, a restore, a hand edit) and
+ * is skipped rather than trusted. */
+bool dapi_render_servable(const bson_t *doc);
+
 /* The same as compact JSON text (malloc'd, *len bytes, NUL-terminated); NULL when out of
  * memory. */
 char *dapi_render_dialog_text(const bson_t *doc, size_t *len);
