@@ -1,6 +1,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 struct dapi_http_server {
 	struct MHD_Daemon *daemon;
+	atomic_bool draining; /* quiesced: new requests get 503 and Connection: close */
 	const struct dapi_http_route *routes;
 	size_t nroutes;
 	void *app;
@@ -37,6 +39,7 @@ struct dapi_http_req {
 		REFUSE_METHOD,
 		REFUSE_UNAUTHORIZED,
 		REFUSE_FORBIDDEN,
+		REFUSE_DRAINING,
 		REFUSE_MEDIA_TYPE,
 	} refusal;        /* decided from the headers, answered after the body */
 	char allow[64];   /* for REFUSE_METHOD */
@@ -332,6 +335,12 @@ static bool content_type_ok(const char *ct)
  * instead of the answer. */
 static void judge_headers(struct dapi_http_req *r)
 {
+	/* A request that arrives on a kept-alive connection after the drain began is not
+	 * started: the process is about to exit. */
+	if (atomic_load(&r->server->draining)) {
+		r->refusal = REFUSE_DRAINING;
+		return;
+	}
 	r->route = route_find(r->server, r->method, r->path, r->params, r->allow, sizeof(r->allow));
 	if (!r->route) {
 		r->refusal = r->allow[0] ? REFUSE_METHOD : REFUSE_NOT_FOUND;
@@ -356,6 +365,19 @@ static void judge_headers(struct dapi_http_req *r)
 		r->refusal = REFUSE_MEDIA_TYPE;
 }
 
+/* 503 and the connection closed after it, so the client's next request goes elsewhere. */
+static enum MHD_Result reply_draining(struct dapi_http_req *r)
+{
+	struct MHD_Response *resp = json_response(json_pack(
+	        "{s:{s:s, s:s}}", "error", "code", "shutting_down", "message",
+	        "the service is shutting down; retry (another instance, or this one restarted)"));
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	return dapi_http_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+}
+
 static enum MHD_Result reply_refusal(struct dapi_http_req *r)
 {
 	switch (r->refusal) {
@@ -369,6 +391,8 @@ static enum MHD_Result reply_refusal(struct dapi_http_req *r)
 	case REFUSE_FORBIDDEN:
 		return dapi_http_reply_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
 		                             "the token lacks the role this route needs", NULL);
+	case REFUSE_DRAINING:
+		return reply_draining(r);
 	default:
 		return dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		                             "unsupported_media_type",
@@ -560,6 +584,7 @@ void dapi_http_server_quiesce(struct dapi_http_server *s)
 	MHD_socket fd;
 	if (!s)
 		return;
+	atomic_store(&s->draining, true);
 	fd = MHD_quiesce_daemon(s->daemon);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd); /* quiesce hands the listening socket back to us */

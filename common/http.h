@@ -52,7 +52,8 @@ struct dapi_http_config {
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
                                               const struct dapi_http_route *routes, size_t nroutes,
                                               void *app, char *errstr, size_t errstr_size);
-/* Stops accepting new connections; open ones are still served. */
+/* Stops accepting new connections. Requests already under way are served; a new request
+ * on a kept-alive connection gets 503 (shutting_down) and Connection: close. */
 void dapi_http_server_quiesce(struct dapi_http_server *s);
 /* Stops the server. No request may be suspended any more. NULL is a no-op. */
 void dapi_http_server_destroy(struct dapi_http_server *s);

@@ -47,6 +47,8 @@ rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic
 	rd_kafka_header_add(hdrs, "dlq.source.partition", -1, num, -1);
 	snprintf(num, sizeof(num), "%lld", (long long)rkm->offset);
 	rd_kafka_header_add(hdrs, "dlq.source.offset", -1, num, -1);
+	snprintf(num, sizeof(num), "%lld", (long long)rd_kafka_message_timestamp(rkm, NULL));
+	rd_kafka_header_add(hdrs, "dlq.source.timestamp", -1, num, -1);
 	if (len < rkm->len) {
 		snprintf(num, sizeof(num), "%zu", rkm->len);
 		rd_kafka_header_add(hdrs, "dlq.value.truncated", -1, num, -1);

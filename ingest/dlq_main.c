@@ -3,7 +3,11 @@
  * JSON line per record (metadata only, never the value); with --redrive, produces each
  * matching record back to the topic with its key, value and original headers (the dlq.*
  * ones dropped), and waits until Kafka has them all. Re-driving twice is harmless:
- * ingestd applies an event once by its eventId. */
+ * ingestd applies an event once by its eventId.
+ *
+ * A record older than --tombstone-ttl is never re-driven: its dialog may have been revoked
+ * since, and the tombstone that makes ingestd drop the dialog's later events lives only
+ * that long, so re-driving a message and a consent would bring an erased dialog back. */
 #include <librdkafka/rdkafka.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,9 +15,11 @@
 #include <string.h>
 
 #include "dlq.h"
+#include "event.h"
 #include "kafka.h"
 #include "log.h"
 #include "service.h"
+#include "timefmt.h"
 
 static const char summary[] =
 	"Lists the records of the DataAPI dead-letter topic, and with --redrive sends the\n"
@@ -42,6 +48,35 @@ static char *header(const rd_kafka_message_t *m, const char *name)
 	return dup_bytes(v, v ? len : 0);
 }
 
+/* When the record's event was first received, as early as anything tells: the event's own
+ * receivedAt, the source record's timestamp (dlq.source.timestamp), the DLQ record's. */
+static int64_t first_seen_ms(const rd_kafka_message_t *m)
+{
+	int64_t t = rd_kafka_message_timestamp(m, NULL);
+	char *src = header(m, "dlq.source.timestamp"), errstr[128];
+	struct dapi_event ev = { 0 };
+	long long v;
+
+	if (src && sscanf(src, "%lld", &v) == 1 && v > 0 && (t <= 0 || v < t))
+		t = v;
+	free(src);
+	if (!dapi_event_decode(m->payload, m->len, SIZE_MAX, &ev, errstr, sizeof(errstr)) &&
+	    ev.received_at > 0 && (t <= 0 || ev.received_at < t))
+		t = ev.received_at;
+	dapi_event_clear(&ev);
+	return t;
+}
+
+/* Whether re-driving the record could outlive its dialog's tombstone: older than the TTL
+ * less a margin for the clocks of ingress hosts (an hour, at most half the TTL). A record
+ * of unknown age counts as old. */
+static bool too_old(const rd_kafka_message_t *m, int64_t tombstone_ttl_ms)
+{
+	int64_t margin = tombstone_ttl_ms / 2 < 3600000 ? tombstone_ttl_ms / 2 : 3600000;
+	int64_t seen = first_seen_ms(m);
+	return seen <= 0 || dapi_time_now_ms() - seen > tombstone_ttl_ms - margin;
+}
+
 /* The record's headers without the dlq.* ones that explain its stay in the DLQ. */
 static rd_kafka_headers_t *original_headers(const rd_kafka_message_t *m)
 {
@@ -61,12 +96,13 @@ int main(int argc, char **argv)
 {
 	const char *brokers, *topic, *dlq_opt, *reason, *key, *log_level;
 	bool redrive;
+	int64_t tombstone_ttl;
 	struct dapi_props props;
 	char errstr[512], dlq_topic[300];
 	struct dapi_dlq_batch batch = {0};
 	struct dapi_producer *producer = NULL;
 	rd_kafka_t *rk = NULL;
-	int rc, listed = 0, sent = 0, failed = 0;
+	int rc, listed = 0, sent = 0, failed = 0, old = 0;
 
 	/* clang-format off */
 	const struct dapi_opt opts[] = {
@@ -83,6 +119,9 @@ int main(int argc, char **argv)
 		{"key", 0, NULL, DAPI_OPT_STRING, &key, "", 0, 0, "Only records with this key (dialogId)"},
 		{"redrive", 0, NULL, DAPI_OPT_BOOL, &redrive, "false", 0, 0,
 		 "Send the matching records back to the topic (default: only list them)"},
+		{"tombstone-ttl", 0, "TOMBSTONE_TTL", DAPI_OPT_DURATION, &tombstone_ttl, "30d", 1000,
+		 INT64_MAX / 2, "ingestd's --tombstone-ttl: older records are never re-driven (an "
+		 "erased dialog's tombstone may be gone)"},
 		DAPI_OPT_LOG_LEVEL(log_level),
 	};
 	/* clang-format on */
@@ -150,7 +189,10 @@ int main(int argc, char **argv)
 			char *k = dup_bytes(m->key, m->key ? m->key_len : 0);
 			bool match = (!*reason || !strcmp(reason, why)) && (!*key || !strcmp(key, k));
 			const char *action = !match ? "skipped" : redrive ? "redriven" : "listed";
-			if (match && redrive) {
+			if (match && redrive && too_old(m, tombstone_ttl)) {
+				action = "too_old";
+				old++;
+			} else if (match && redrive) {
 				void *value = malloc(m->len ? m->len : 1);
 				memcpy(value, m->payload, m->len);
 				if (dapi_dlq_produce(producer, topic, m, value, m->len, original_headers(m),
@@ -179,8 +221,10 @@ int main(int argc, char **argv)
 	while (producer && atomic_load(&batch.pending) > 0)
 		dapi_producer_flush(producer, 100);
 	failed += producer ? atomic_load(&batch.failed) : 0;
-	fprintf(stderr, "dataapi-dlq: %d matching record(s), %d sent back, %d failed\n", listed,
-		sent - (producer ? atomic_load(&batch.failed) : 0), failed);
+	fprintf(stderr,
+		"dataapi-dlq: %d matching record(s), %d sent back, %d failed, %d older than the "
+		"tombstone TTL not sent back\n",
+		listed, sent - (producer ? atomic_load(&batch.failed) : 0), failed, old);
 	dapi_producer_destroy(producer, 10000);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);

@@ -24,8 +24,43 @@ def check(name, ok, detail=""):
         print(f"FAIL {name} {detail}")
 
 
+def interpolate(text, env):
+    """Compose's ${VAR:-default} and ${VAR:?error} (what docker-compose.yml uses); raises
+    ValueError with the message where Compose would refuse to start."""
+    def one(m):
+        name, op, arg = m.group(1), m.group(2), m.group(3) or ""
+        value = env.get(name, "")
+        if op == ":?" and not value:
+            raise ValueError(arg)
+        return value or (arg if op == ":-" else "")
+    return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:[-?])((?:[^{}]|\{[^{}]*\})*))?\}", one, text)
+
+
+def compose_security():
+    raw = open(os.path.join(ROOT, "docker-compose.yml")).read()
+    try:
+        interpolate(raw, {})
+        check("compose refuses to start without tokens", False)
+    except ValueError as e:
+        check("compose refuses to start without tokens", "DATAAPI_AUTH_TOKENS" in str(e)
+              and "openssl rand" in str(e) and "$" not in str(e), str(e))
+    check("compose ships no token", "dev-writer-token" not in raw and "dev-reader-token" not in raw)
+    doc = yaml.safe_load(interpolate(raw, {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r"}))
+    for name, s in doc["services"].items():
+        for port in s.get("ports", []):
+            check(f"compose {name} publishes {port} on 127.0.0.1 only", port.startswith("127.0.0.1:"))
+    for name in ("ingress", "query"):
+        env = doc["services"][name]["environment"]
+        check(f"compose {name} tokens from the environment", env["AUTH_TOKENS"] == "writer:w;reader:r")
+        check(f"compose {name} per-client limit left to the proxy", env.get("MAX_CONNECTIONS_PER_IP") == "0")
+    doc = yaml.safe_load(interpolate(raw, {"DATAAPI_AUTH_TOKENS": "x", "DATAAPI_PUBLISH_ADDR": "0.0.0.0"}))
+    check("compose publishes on another address when told",
+          doc["services"]["proxy"]["ports"][0].startswith("0.0.0.0:"))
+
+
 def compose():
-    doc = yaml.safe_load(open(os.path.join(ROOT, "docker-compose.yml")))
+    doc = yaml.safe_load(interpolate(open(os.path.join(ROOT, "docker-compose.yml")).read(),
+                                     {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r"}))
     svc = doc["services"]
     for name in ("kafka", "kafka-topics", "mongo", "ingestd", "ingress", "query", "proxy"):
         check(f"compose has {name}", name in svc)
@@ -48,10 +83,11 @@ def compose():
           and f"--partitions {PARTITIONS}" in topics)
     mount = svc["proxy"]["volumes"][0].split(":")[0]
     check("compose proxy config exists", os.path.exists(os.path.join(ROOT, mount)))
-    check("compose proxy port", "8000:8000" in svc["proxy"]["ports"])
+    check("compose proxy port", "127.0.0.1:8000:8000" in svc["proxy"]["ports"])
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         r = subprocess.run(["docker", "compose", "-f", os.path.join(ROOT, "docker-compose.yml"),
-                            "config", "-q"], capture_output=True, text=True)
+                            "config", "-q"], capture_output=True, text=True,
+                           env=dict(os.environ, DATAAPI_AUTH_TOKENS="writer:w;reader:r"))
         check("docker compose config", r.returncode == 0, r.stderr)
     else:
         print("note: no docker compose plugin here; compose checked by parsing only")
@@ -65,6 +101,8 @@ def nginx():
           re.search(r"location /consents/ \{\s*proxy_pass http://dataapi_ingress;", conf) is not None)
     check("proxy streams export", "proxy_buffering off" in conf)
     check("proxy upstreams", "server ingress:8080" in conf and "server query:8081" in conf)
+    check("proxy limits connections per client",
+          re.search(r"limit_conn dataapi_per_client \d+;", conf) is not None)
 
 
 def dockerfile():
@@ -103,6 +141,11 @@ def k8s():
         pdbs = [p for p in kinds.get("PodDisruptionBudget", [])
                 if all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())]
         check(f"{name} has a PDB", len(pdbs) == 1)
+    check("k8s ships no Secret (tokens are the operator's)", "Secret" not in kinds)
+    for name in ("dataapi-ingress", "dataapi-query"):
+        vols = deployments[name]["spec"]["template"]["spec"].get("volumes", [])
+        check(f"{name} reads tokens from the Secret",
+              any(v.get("secret", {}).get("secretName") == "dataapi-tokens" for v in vols))
     check("ingestd replicas <= partitions",
           deployments["dataapi-ingestd"]["spec"]["replicas"] <= PARTITIONS)
     for s in kinds.get("Service", []):
@@ -116,6 +159,7 @@ def k8s():
                                                               for p in s["spec"]["ports"]))
 
 
+compose_security()
 compose()
 nginx()
 dockerfile()

@@ -22,6 +22,7 @@
 
 #include "dialogs.h"
 #include "harness.h"
+#include "timefmt.h"
 #include "params.h"
 #include "plan.h"
 
@@ -337,6 +338,60 @@ static void dlq_records_are_redriven_once_the_cause_is_fixed(void **state)
 	bson_destroy(doc);
 }
 
+/* A message and a consent of a revoked dialog sit in the DLQ; the dialog's tombstone expires
+ * (--tombstone-ttl); re-driving them then would bring the erased dialog back, so the tool
+ * refuses records older than the TTL. */
+static void redrive_never_brings_back_an_erased_dialog(void **state)
+{
+	char url[512], d[128], ev[1024], when[DAPI_TIME_BUFSZ], dlq[300], args[512], *out;
+	snprintf(d, sizeof(d), "%s-erased-redrive", run_id());
+	restart_ingestd("--tombstone-ttl 3s --sweep-interval 300ms " INGESTD_TEST_ARGS);
+	snprintf(url, sizeof(url), "%s/data/rc/%s", S.ingress, d);
+	assert_int_equal(http_post_json(url, "{\"text\":\"erased words\",\"language\":\"EN\"}", NULL, NULL), 202);
+	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, d);
+	assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
+	assert_int_equal(http_post_json(url, "false", NULL, NULL), 202);
+	assert_true(kafka_wait_drained(&S, 30000));
+
+	/* copies of its message and consent in the DLQ, as an outage might have left them */
+	dapi_time_format_ms(dapi_time_now_ms(), when);
+	snprintf(dlq, sizeof(dlq), "%s.dlq", S.topic);
+	snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-m\",\"dialogId\":\"%s\","
+		 "\"customerId\":\"rc\",\"text\":\"erased words\",\"language\":\"EN\",\"receivedAt\":\"%s\"}",
+		 d, d, when);
+	assert_int_equal(kafka_produce(&S, dlq, d, ev, strlen(ev)), 0);
+	snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"%s-c\",\"dialogId\":\"%s\","
+		 "\"granted\":true,\"receivedAt\":\"%s\"}", d, d, when);
+	assert_int_equal(kafka_produce(&S, dlq, d, ev, strlen(ev)), 0);
+
+	/* the tombstone expires */
+	bson_t *doc = NULL;
+	for (int i = 0; i < 150; i++) {
+		bson_destroy(doc);
+		if (!(doc = mongo_find(&S, d)))
+			break;
+		sleep_ms(100);
+	}
+	assert_null(doc);
+	sleep_ms(1000); /* and the records are now older than the TTL */
+
+	snprintf(args, sizeof(args), "--key '%s' --tombstone-ttl 3s", d);
+	assert_int_equal(run_dlq_tool(args, &out), 0);
+	assert_non_null(strstr(out, "\"action\":\"listed\"")); /* both there, both matching */
+	free(out);
+	snprintf(args, sizeof(args), "--key '%s' --tombstone-ttl 3s --redrive", d);
+	assert_int_equal(run_dlq_tool(args, &out), 0);
+	assert_non_null(strstr(out, "\"action\":\"too_old\""));
+	assert_null(strstr(out, "\"action\":\"redriven\""));
+	free(out);
+	assert_true(kafka_wait_drained(&S, 30000));
+	sleep_ms(500);
+	assert_null(mongo_find(&S, d));
+	snprintf(url, sizeof(url), "%s/data/rc/%s", S.query, d);
+	assert_int_equal(http_get(url, NULL), 404);
+	restart_ingestd(NULL);
+}
+
 /* ---- sweepers --------------------------------------------------------------------- */
 
 static void sweepers_erase_expired_pending_dialogs_and_tombstones(void **state)
@@ -435,12 +490,13 @@ static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
 		pthread_join(th[i], NULL);
 	assert_int_equal(wait_exit(pid, 20000), 0);
 
-	/* every answer was a 202 or no connection at all; every 202 is stored */
+	/* every answer was a 202, a 503 (a request that came after the drain began) or no
+	 * connection at all; every 202 is stored */
 	int accepted = 0;
 	for (int i = 0; i < THREADS; i++)
 		for (int k = 0; k < 5; k++) {
 			long st = posters[i].statuses[k];
-			if (st != 202 && st != 0)
+			if (st != 202 && st != 503 && st != 0)
 				fail_msg("request answered %ld during shutdown", st);
 			if (st == 202) {
 				char d[128];
@@ -490,6 +546,103 @@ static void sigterm_ingestd_commits_and_exits_0(void **state)
 	restart_ingestd(NULL);
 }
 
+/* wrk posts over kept-alive connections while the ingress gets SIGTERM: it exits 0, every
+ * request is answered 202 or 503 (after the drain began: with Connection: close), and
+ * every 202 is stored. */
+static void sigterm_under_keepalive_load_loses_no_202(void **state)
+{
+	char port[16], tokens[600], url[512], out[700], script[700], prefix[128];
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	snprintf(prefix, sizeof(prefix), "%s-drain", run_id());
+	snprintf(out, sizeof(out), "%s/logs/drain-answers", S.state_dir);
+	snprintf(script, sizeof(script), "%s/tests/integration/drain.lua", DAPI_SOURCE_DIR);
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "drain-ingress",
+			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
+				     S.topic, "--tokens-file", tokens, NULL});
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz", port);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
+	setenv("DRAIN_PREFIX", prefix, 1);
+	setenv("DRAIN_TOKEN", S.writer_token, 1);
+	setenv("DRAIN_OUT", out, 1);
+	setenv("DRAIN_MAX", "1500", 1);
+	pid_t wrk = fork();
+	if (wrk == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		execlp("wrk", "wrk", "-t2", "-c8", "-d6s", "-s", script, url, (char *)NULL);
+		_exit(127);
+	}
+	/* SIGTERM once a few hundred answers are in */
+	char path[800], line[512];
+	int answered = 0;
+	for (int waited = 0; waited < 20000 && answered < 300; waited += 20) {
+		answered = 0;
+		for (int t = 1; t <= 2; t++) {
+			snprintf(path, sizeof(path), "%s.%d", out, t);
+			FILE *f = fopen(path, "r");
+			while (f && fgets(line, sizeof(line), f))
+				answered++;
+			if (f)
+				fclose(f);
+		}
+		sleep_ms(20);
+	}
+	assert_true(answered >= 300);
+	int64_t t0 = dapi_time_mono_ms();
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid, 30000), 0); /* drained, no abort */
+	int64_t exit_ms = dapi_time_mono_ms() - t0;
+	assert_int_equal(wait_exit(wrk, 30000), 0);
+
+	int n202 = 0, n503 = 0, other = 0, stored = 0;
+	assert_true(kafka_wait_drained(&S, 60000));
+	for (int t = 1; t <= 2; t++) {
+		snprintf(path, sizeof(path), "%s.%d", out, t);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		while (fgets(line, sizeof(line), f)) {
+			long st = atol(line);
+			if (st == 503) {
+				n503++;
+				continue;
+			}
+			if (st != 202) {
+				other++;
+				continue;
+			}
+			n202++;
+			json_error_t jerr;
+			json_t *body = json_loads(strchr(line, ' ') + 1, 0, &jerr);
+			const char *d = json_string_value(json_object_get(body, "dialogId"));
+			const char *e = json_string_value(json_object_get(body, "eventId"));
+			bson_t *doc = d ? mongo_find(&S, d) : NULL;
+			bson_iter_t it;
+			char key[32];
+			/* the dialog's first message carries the 202's eventId */
+			snprintf(key, sizeof(key), "messages.0.eventId");
+			stored += doc && e && bson_iter_init(&it, doc) &&
+				  bson_iter_find_descendant(&it, key, &it) &&
+				  BSON_ITER_HOLDS_UTF8(&it) && !strcmp(bson_iter_utf8(&it, NULL), e);
+			bson_destroy(doc);
+			json_decref(body);
+		}
+		fclose(f);
+	}
+	print_message("drain under wrk: %d answers before SIGTERM, exit 0 after %lld ms; 202 %d "
+		      "(stored %d), 503 %d, other %d\n",
+		      answered, (long long)exit_ms, n202, stored, n503, other);
+	assert_int_equal(other, 0);
+	/* the kept-alive connections' next requests were refused, not taken on: the process
+	 * left while wrk was still posting */
+	assert_true(n503 >= 1);
+	assert_true(exit_ms < 5000);
+	assert_true(n202 >= 300);
+	assert_int_equal(stored, n202);
+}
+
 static void sigterm_query_exits_0(void **state)
 {
 	char port[16], tokens[600], url[512], auth[200];
@@ -516,8 +669,10 @@ int main(void)
 		cmocka_unit_test(replay_into_an_empty_database_rebuilds_it),
 		cmocka_unit_test(replay_refuses_bad_values_and_active_groups),
 		cmocka_unit_test(dlq_records_are_redriven_once_the_cause_is_fixed),
+		cmocka_unit_test(redrive_never_brings_back_an_erased_dialog),
 		cmocka_unit_test(sweepers_erase_expired_pending_dialogs_and_tombstones),
 		cmocka_unit_test(sigterm_ingress_answers_what_it_took_and_exits_0),
+		cmocka_unit_test(sigterm_under_keepalive_load_loses_no_202),
 		cmocka_unit_test(sigterm_ingestd_commits_and_exits_0),
 		cmocka_unit_test(sigterm_query_exits_0),
 	};
