@@ -1,6 +1,11 @@
 #include "ids.h"
 
+#include <assert.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -34,30 +39,45 @@ void dapi_uuid_v4(char out[DAPI_UUID_BUFSZ])
 	format_uuid(b, out);
 }
 
-/* 64-bit FNV-1a over two strings joined by a NUL, from a given basis. */
-static uint64_t fnv1a(uint64_t h, const char *a, const char *b)
+/* SHA-1, fetched once: an implicit fetch on every digest costs more than the digest. */
+static EVP_MD *sha1;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha1(void)
 {
-	for (const char *p = a;; p++) {
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-		if (!*p)
-			break;
-	}
-	for (const char *p = b; *p; p++)
-		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
-	return h;
+	sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+void dapi_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[DAPI_UUID_BUFSZ])
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	EVP_MD_CTX *ctx;
+	bool ok;
+
+	pthread_once(&sha1_once, fetch_sha1);
+	ctx = EVP_MD_CTX_new();
+	ok = sha1 && ctx && EVP_DigestInit_ex(ctx, sha1, NULL) && EVP_DigestUpdate(ctx, ns, 16) &&
+	     EVP_DigestUpdate(ctx, name, len) && EVP_DigestFinal_ex(ctx, md, &md_len) &&
+	     md_len >= 16;
+	EVP_MD_CTX_free(ctx);
+	if (!ok) /* SHA-1 in memory fails only without memory or a crypto library */
+		abort();
+	md[6] = (uint8_t)((md[6] & 0x0f) | 0x50);
+	md[8] = (uint8_t)((md[8] & 0x3f) | 0x80);
+	format_uuid(md, out);
 }
 
 void dapi_uuid_from_key(const char *dialog_id, const char *key, char out[DAPI_UUID_BUFSZ])
 {
-	uint64_t h1 = fnv1a(0xcbf29ce484222325ULL, dialog_id, key);
-	uint64_t h2 = fnv1a(0x84222325cbf29ce4ULL, key, dialog_id);
-	uint8_t b[16];
+	static const uint8_t ns[16] = DAPI_UUID_NAMESPACE;
+	size_t dlen = strlen(dialog_id), klen = strlen(key);
+	char name[2 * 256 + 2];
 
-	for (int i = 0; i < 8; i++) {
-		b[i] = (uint8_t)(h1 >> (56 - 8 * i));
-		b[8 + i] = (uint8_t)(h2 >> (56 - 8 * i));
-	}
-	b[6] = (uint8_t)((b[6] & 0x0f) | 0x80);
-	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-	format_uuid(b, out);
+	/* ids and keys are at most 128 bytes (validated before); never truncated silently */
+	assert(dlen + 1 + klen <= sizeof(name));
+	memcpy(name, dialog_id, dlen);
+	name[dlen] = '\0';
+	memcpy(name + dlen + 1, key, klen);
+	dapi_uuid_v5(ns, name, dlen + 1 + klen, out);
 }
