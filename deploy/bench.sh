@@ -113,8 +113,10 @@ b1() {
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   port=$(dapi_free_port)
+  # wrk's connections all come from 127.0.0.1: no per-address limit here
   pid=$(spawn bench-ingress "$build/ingest/dataapi-ingress" --port "$port" --kafka-brokers \
-    "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" --log-level warn)
+    "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" --log-level warn \
+    --max-connections-per-ip 0)
   dapi_wait_http "http://127.0.0.1:$port/readyz" 30
   log "B1 ingress: POST /data, durable 202 (acks=all), wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
   out=$(post_runs "http://127.0.0.1:$port" "$WRITER_TOKEN" "$run")
@@ -256,7 +258,8 @@ b3() {
   local port pid first cursor deep shape path res plan qtimeout=$((qsecs > 120 ? qsecs : 120))
   port=$(dapi_free_port)
   pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
-    --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn)
+    --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn \
+    --max-connections-per-ip 0)
   dapi_wait_http "http://127.0.0.1:$port/healthz" 30
   deep=$((dialogs / 2 < 100000 ? dialogs / 2 : 100000))
   cursor=$(curl -fsS -H "Authorization: Bearer $READER_TOKEN" \
