@@ -18,7 +18,12 @@ dapi_die() { printf '[dataapi] error: %s\n' "$*" >&2; exit 1; }
 # list does not bring in.
 DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl python3
   librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
-  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml wrk)
+  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml python3-venv wrk)
+
+# schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) from PyPI, pinned, in a
+# virtual environment of its own under the cache.
+DAPI_SCHEMATHESIS_VERSION=4.32.5
+DAPI_SCHEMATHESIS="$DAPI_CACHE/schemathesis-$DAPI_SCHEMATHESIS_VERSION/bin/schemathesis"
 
 dapi_install_packages() {
   local missing=() p
@@ -38,6 +43,17 @@ dapi_check_python_yaml() {
   python3 -c 'import yaml' 2>/dev/null && return 0
   dapi_log "installing PyYAML for $(command -v python3)"
   python3 -m pip install --quiet --disable-pip-version-check pyyaml >&2
+}
+
+dapi_install_schemathesis() {
+  [ -x "$DAPI_SCHEMATHESIS" ] && return 0
+  local venv
+  venv=$(dirname "$(dirname "$DAPI_SCHEMATHESIS")")
+  dapi_log "installing schemathesis $DAPI_SCHEMATHESIS_VERSION from PyPI into $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check \
+    "schemathesis==$DAPI_SCHEMATHESIS_VERSION" >&2
 }
 
 dapi_check_toolchains() {

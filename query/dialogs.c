@@ -72,7 +72,7 @@ static void build_page(const struct dapi_dialogs *q, const struct dapi_query_par
                        bson_t *filter, bson_t *opts)
 {
 	build_filter(p, true, filter);
-	build_find_opts(q, p->limit, p->has_cursor ? 0 : p->offset, opts);
+	build_find_opts(q, p->limit, p->offset, opts); /* with a cursor: skipped after it */
 }
 
 void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,

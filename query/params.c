@@ -93,14 +93,6 @@ bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const c
 	return true;
 }
 
-bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_input_error *err)
-{
-	if (p->has_offset && p->has_cursor)
-		return dapi_input_fail(err, "invalid_parameter", "cursor",
-		                       "use either offset or cursor, not both");
-	return true;
-}
-
 bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
                              struct dapi_input_error *err)
 {
@@ -116,7 +108,7 @@ bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
 		if (!dapi_query_params_add(p, arg, eq ? eq + 1 : NULL, err))
 			return false;
 	}
-	return dapi_query_params_check(p, err);
+	return true;
 }
 
 /* ---- cursor ----------------------------------------------------------------------- */

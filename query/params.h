@@ -31,10 +31,7 @@ void dapi_query_params_init(struct dapi_query_params *p, bool paging);
 bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
                            struct dapi_input_error *err);
 
-/* Checks the combination once every argument is in (offset and cursor exclude each other). */
-bool dapi_query_params_check(const struct dapi_query_params *p, struct dapi_input_error *err);
-
-/* A whole raw query string ("limit=100&language=DE"), taken as by _add, then _check. No
+/* A whole raw query string ("limit=100&language=DE"), taken as by _add. No
  * percent-decoding: for tools and tests (the service gets its arguments decoded from
  * libmicrohttpd). */
 bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,

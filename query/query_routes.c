@@ -28,8 +28,6 @@ static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bo
 
 	dapi_query_params_init(p, paging);
 	dapi_http_each_query(r, add_param, &w);
-	if (w.ok)
-		w.ok = dapi_query_params_check(p, &w.err);
 	if (!w.ok)
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, w.err.code, w.err.message,
 		                             w.err.field);
@@ -74,7 +72,7 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 	len = (size_t)snprintf(body, cap, "{\"items\":%s,\"total\":%lld,\"limit\":%lld,"
 	                                  "\"offset\":%lld,\"nextCursor\":%s%s%s}",
 	                       page.items, (long long)page.total, (long long)p.limit,
-	                       (long long)(p.has_cursor ? 0 : p.offset), page.has_next ? "\"" : "",
+	                       (long long)p.offset, page.has_next ? "\"" : "",
 	                       page.has_next ? page.next : "null", page.has_next ? "\"" : "");
 	free(page.items);
 	return dapi_http_reply_json_text(r, MHD_HTTP_OK, body, len);

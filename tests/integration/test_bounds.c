@@ -388,6 +388,10 @@ static void an_exhausted_pool_is_a_prompt_503(void **state)
 		assert_true(res.seconds < 1.5);
 		http_res_free(&res);
 	}
+	/* the 503s were logged by route: the customerId in the path is nowhere in the log */
+	assert_true(log_has("bounds-query-narrow", "\"event\":\"store_busy\""));
+	assert_false(log_has("bounds-query-narrow", small_customer));
+	assert_false(log_has("bounds-query-narrow", bulk_customer));
 	long status;
 	assert_true(timed_get(&narrow, "/healthz", &status) < 0.1);
 	assert_int_equal(status, 200);
