@@ -95,15 +95,14 @@ mismatch:
 	return false;
 }
 
-/* Finds the route for (method, path). On a miss, *allow lists the methods that the path
- * does have (empty: 404). */
-static const struct dapi_http_route *route_find(struct dapi_http_server *s, const char *method,
-                                                const char *path, char **params, char *allow,
-                                                size_t allow_size)
+const struct dapi_http_route *dapi_http_route_find(const struct dapi_http_route *routes,
+                                                   size_t nroutes, const char *method,
+                                                   const char *path, char **params, char *allow,
+                                                   size_t allow_size)
 {
 	allow[0] = '\0';
-	for (size_t i = 0; i < s->nroutes; i++) {
-		const struct dapi_http_route *rt = &s->routes[i];
+	for (size_t i = 0; i < nroutes; i++) {
+		const struct dapi_http_route *rt = &routes[i];
 		if (!path_matches(rt->path, path, NULL))
 			continue;
 		if (!strcmp(rt->method, method)) {
@@ -313,8 +312,7 @@ void dapi_http_resume(struct dapi_http_req *r)
 
 /* ---- request life cycle ----------------------------------------------------------- */
 
-/* "application/json", optionally with parameters; a missing Content-Type is accepted. */
-static bool content_type_ok(const char *ct)
+bool dapi_http_content_type_ok(const char *ct)
 {
 	static const char json[] = "application/json";
 	if (!ct)
@@ -341,7 +339,8 @@ static void judge_headers(struct dapi_http_req *r)
 		r->refusal = REFUSE_DRAINING;
 		return;
 	}
-	r->route = route_find(r->server, r->method, r->path, r->params, r->allow, sizeof(r->allow));
+	r->route = dapi_http_route_find(r->server->routes, r->server->nroutes, r->method, r->path,
+	                                r->params, r->allow, sizeof(r->allow));
 	if (!r->route) {
 		r->refusal = r->allow[0] ? REFUSE_METHOD : REFUSE_NOT_FOUND;
 		return;
@@ -361,7 +360,7 @@ static void judge_headers(struct dapi_http_req *r)
 		}
 	}
 	if ((r->route->flags & DAPI_ROUTE_BODY) &&
-	    !content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
+	    !dapi_http_content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		r->refusal = REFUSE_MEDIA_TYPE;
 }
 

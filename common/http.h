@@ -48,6 +48,18 @@ struct dapi_http_config {
 	const struct dapi_auth *auth;    /* NULL: every route is public (--no-auth) */
 };
 
+/* The route for (method, path) among routes, or NULL. On a match, params receive the
+ * "*" segments (malloc'd; the caller frees them); on a miss, allow lists the methods the
+ * path does have (empty: 404), truncated to allow_size. A trailing slash is ignored. */
+const struct dapi_http_route *dapi_http_route_find(const struct dapi_http_route *routes,
+                                                   size_t nroutes, const char *method,
+                                                   const char *path, char **params, char *allow,
+                                                   size_t allow_size);
+
+/* Whether a Content-Type is JSON: "application/json" in any case, optionally with
+ * parameters; a missing one (NULL) is accepted. */
+bool dapi_http_content_type_ok(const char *ct);
+
 /* Starts listening. Returns NULL with errstr on failure. routes must outlive the server. */
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,
                                               const struct dapi_http_route *routes, size_t nroutes,

@@ -1,4 +1,6 @@
-/* libFuzzer target: GET /data parameters (input read as "k=v&k=v") and the cursor codec. */
+/* libFuzzer target: GET /data parameters (input read as "k=v&k=v") and the cursor codec,
+ * including encoding ids of any length (as a stored _id may be). */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(s, data, size);
 	s[size] = '\0';
+	/* the input as a dialog id of any length (a stored _id is not trusted): encoded only
+	 * when it is a valid id, and then it decodes back */
+	int64_t any_ms = size >= 8 ? (int64_t)(((uint64_t)data[0] << 56) | ((uint64_t)data[1] << 48) |
+	                                       ((uint64_t)data[2] << 40) | ((uint64_t)data[7]))
+	                           : (int64_t)size;
+	bool valid = dapi_valid_id(s, strlen(s));
+	if (dapi_cursor_encode(any_ms, s, cur) != valid)
+		abort();
+	if (valid && (!dapi_cursor_decode(cur, &ms, id) || ms != any_ms || strcmp(id, s) != 0))
+		abort();
 	if (dapi_cursor_decode(s, &ms, id)) {
 		dapi_cursor_encode(ms, id, cur);
 		if (strcmp(cur, s) != 0 || !dapi_cursor_decode(cur, &ms2, id2) || ms2 != ms ||

@@ -255,6 +255,18 @@ long http_post_json(const char *url, const char *body, const char *idempotency_k
 	return status;
 }
 
+void ingress_post_accepted(const struct stack *s, const char *path, const char *body)
+{
+	char url[1024];
+	snprintf(url, sizeof(url), "%s%s", s->ingress, path);
+	for (int tries = 0; tries < 50; tries++) {
+		if (http_post_json(url, body, NULL, NULL) == 202)
+			return;
+		sleep_ms(200);
+	}
+	fail_msg("POST %s was never accepted", path);
+}
+
 long http_get(const char *url, struct http_res *res)
 {
 	struct http_res local;

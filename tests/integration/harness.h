@@ -63,6 +63,9 @@ json_t *http_json(const struct http_res *res);
 /* Convenience: POST a JSON body with Content-Type: application/json; returns the status. */
 long http_post_json(const char *url, const char *body, const char *idempotency_key,
                     struct http_res *res);
+/* POSTs body to the stack's ingress at path until it is accepted (202; retried every
+ * 200 ms, 50 times), or fails the test. */
+void ingress_post_accepted(const struct stack *s, const char *path, const char *body);
 /* GET; returns the status (0 when there was no answer). res may be NULL. */
 long http_get(const char *url, struct http_res *res);
 /* Polls GET url until it answers `status` or timeout_ms passes; returns the last status. */

@@ -40,18 +40,6 @@ struct service {
 
 static struct service wide, narrow; /* a pool of 100 clients; a pool of 2 */
 
-static void post_ok(const char *path, const char *body)
-{
-	char url[512];
-	snprintf(url, sizeof(url), "%s%s", S.ingress, path);
-	for (int tries = 0; tries < 50; tries++) {
-		if (http_post_json(url, body, NULL, NULL) == 202)
-			return;
-		sleep_ms(200);
-	}
-	fail_msg("POST %s was never accepted", path);
-}
-
 static int consented_messages(const char *id)
 {
 	bson_t *doc = mongo_find(&S, id);
@@ -83,16 +71,16 @@ static void seed(void)
 			int off = snprintf(body, 64, "{\"language\":\"EN\",\"text\":\"%d:", m);
 			memset(body + off, 'a' + d % 26, TEXT_BYTES);
 			strcpy(body + off + TEXT_BYTES, "\"}");
-			post_ok(path, body);
+			ingress_post_accepted(&S, path, body);
 		}
 		snprintf(path, sizeof(path), "/consents/%s", id);
-		post_ok(path, "true");
+		ingress_post_accepted(&S, path, "true");
 	}
 	free(body);
 	snprintf(path, sizeof(path), "/data/%s/%s", small_customer, small_dialog);
-	post_ok(path, "{\"text\":\"small\",\"language\":\"EN\"}");
+	ingress_post_accepted(&S, path, "{\"text\":\"small\",\"language\":\"EN\"}");
 	snprintf(path, sizeof(path), "/consents/%s", small_dialog);
-	post_ok(path, "true");
+	ingress_post_accepted(&S, path, "true");
 	for (int waited = 0; waited < 120000; waited += 500) {
 		int done = consented_messages(small_dialog) == 1;
 		for (int d = 0; d < BULK_DIALOGS && done; d++) {

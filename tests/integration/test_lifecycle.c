@@ -463,18 +463,26 @@ static void *post_some(void *arg)
 	return NULL;
 }
 
-static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
+/* An ingress of the test's own on a free port, ready; its base URL goes to base. */
+static pid_t spawn_ready_ingress(const char *log_name, char base[128])
 {
-	enum { THREADS = 12 };
-	char port[16], tokens[600], base[128], url[512];
+	char port[16], tokens[600], url[256];
 	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%s", port);
-	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "lifecycle-ingress",
+	snprintf(base, 128, "http://127.0.0.1:%s", port);
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", log_name,
 			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
 				     S.topic, "--tokens-file", tokens, NULL});
 	snprintf(url, sizeof(url), "%s/readyz", base);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	return pid;
+}
+
+static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
+{
+	enum { THREADS = 12 };
+	char base[128], url[512];
+	pid_t pid = spawn_ready_ingress("lifecycle-ingress", base);
 
 	/* the harness sends the writer token to S.ingress only: post with it explicitly */
 	struct poster posters[THREADS];
@@ -551,19 +559,12 @@ static void sigterm_ingestd_commits_and_exits_0(void **state)
  * every 202 is stored. */
 static void sigterm_under_keepalive_load_loses_no_202(void **state)
 {
-	char port[16], tokens[600], url[512], out[700], script[700], prefix[128];
-	snprintf(port, sizeof(port), "%d", free_port());
-	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	char url[128], out[700], script[700], prefix[128];
 	snprintf(prefix, sizeof(prefix), "%s-drain", run_id());
 	snprintf(out, sizeof(out), "%s/logs/drain-answers", S.state_dir);
 	snprintf(script, sizeof(script), "%s/tests/integration/drain.lua", DAPI_SOURCE_DIR);
-	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "drain-ingress",
-			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
-				     S.topic, "--tokens-file", tokens, NULL});
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz", port);
-	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	pid_t pid = spawn_ready_ingress("drain-ingress", url);
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%s", port);
 	setenv("DRAIN_PREFIX", prefix, 1);
 	setenv("DRAIN_TOKEN", S.writer_token, 1);
 	setenv("DRAIN_OUT", out, 1);

@@ -369,18 +369,6 @@ static pid_t spawn_member(const char *uri, const char *name, const char *fetch_w
 	return spawn_program(&S, "ingest/dataapi-ingestd", name, args);
 }
 
-static void r8_post(const char *path, const char *body)
-{
-	char url[512];
-	snprintf(url, sizeof(url), "%s%s", S.ingress, path);
-	for (int tries = 0; tries < 50; tries++) {
-		if (http_post_json(url, body, NULL, NULL) == 202)
-			return;
-		sleep_ms(200);
-	}
-	fail_msg("POST %s was never accepted", path);
-}
-
 /* How many of the scenario's dialogs satisfy pred. */
 static int r8_count(bool (*pred)(const bson_t *doc))
 {
@@ -474,9 +462,9 @@ static void r8_stale_member_write_after_revocation(void **state)
 
 	for (int i = 0; i < R8_DIALOGS; i++) {
 		snprintf(path, sizeof(path), "/data/c%d/%s-r8-%d", i, run_id(), i);
-		r8_post(path, "{\"text\":\"first words\",\"language\":\"EN\"}");
+		ingress_post_accepted(&S, path, "{\"text\":\"first words\",\"language\":\"EN\"}");
 		snprintf(path, sizeof(path), "/consents/%s-r8-%d", run_id(), i);
-		r8_post(path, "true");
+		ingress_post_accepted(&S, path, "true");
 	}
 	assert_int_equal(r8_wait(consented_once, 60000), R8_DIALOGS);
 
@@ -484,7 +472,7 @@ static void r8_stale_member_write_after_revocation(void **state)
 	for (int i = 0; i < R8_DIALOGS; i++) {
 		snprintf(path, sizeof(path), "/data/c%d/%s-r8-%d", i, run_id(), i);
 		snprintf(body, sizeof(body), "{\"text\":\"late words %d\",\"language\":\"DE\"}", i);
-		r8_post(path, body);
+		ingress_post_accepted(&S, path, body);
 	}
 	bool held = false;
 	for (int waited = 0; waited < 10000 && !held; waited += 50) {
@@ -499,7 +487,7 @@ static void r8_stale_member_write_after_revocation(void **state)
 	int appended = r8_wait(two_messages, 90000);
 	for (int i = 0; i < R8_DIALOGS; i++) {
 		snprintf(path, sizeof(path), "/consents/%s-r8-%d", run_id(), i);
-		r8_post(path, "false");
+		ingress_post_accepted(&S, path, "false");
 	}
 	int revoked = r8_wait(is_tombstone, 90000);
 
