@@ -114,7 +114,10 @@ static void whole_query_strings(void **state)
 	assert_false(dapi_query_params_parse(&p, "limit=7&colour=red", &err));
 	assert_string_equal(err.code, "unknown_parameter");
 	dapi_query_params_init(&p, true);
-	assert_false(dapi_query_params_parse(&p, "offset=5&cursor=MTpk", &err));
+	assert_true(dapi_query_params_parse(&p, "offset=5&cursor=MTpk", &err));
+	assert_true(p.has_cursor && p.offset == 5 && p.after_ms == 1);
+	dapi_query_params_init(&p, true);
+	assert_false(dapi_query_params_parse(&p, "cursor=MTpk&cursor=MTpk", &err));
 	assert_string_equal(err.field, "cursor");
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
