@@ -518,7 +518,7 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	                                            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
 	                                  : MHD_USE_INTERNAL_POLLING_THREAD |
 	                                            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-	                                            MHD_USE_ERROR_LOG;
+	                                            MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	/* A pool only for more than one thread (a pool of 0 draws a warning from MHD). */
 	struct MHD_OptionItem pool[] = {
 		{ cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,

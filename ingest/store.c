@@ -131,13 +131,15 @@ static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_err
 	return ok;
 }
 
-/* False when the server's explain of a filter on consent reports `filterPushdown: false`
+/* False when the server's explain of a find with filter reports `filterPushdown: false`
  * (FerretDB; its SQLite backend reads every document for such a filter whatever indexes
- * exist). MongoDB's explain has no such field. An explain that fails says nothing: true. */
-static bool server_filters_by_index(mongoc_client_t *client, const struct dapi_store *st)
+ * exist). MongoDB's explain has no such field. An explain that fails says nothing: true.
+ * filter is destroyed. */
+static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st,
+                               bson_t *filter)
 {
-	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(st->collection), "filter", "{",
-	                       "consent", BCON_BOOL(true), "}", "limit", BCON_INT32(1), "}");
+	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(st->collection), "filter",
+	                       BCON_DOCUMENT(filter), "limit", BCON_INT32(1), "}");
 	bson_t reply;
 	bson_iter_t it;
 	bool pushdown = true;
@@ -147,6 +149,7 @@ static bool server_filters_by_index(mongoc_client_t *client, const struct dapi_s
 		pushdown = bson_iter_bool(&it);
 	bson_destroy(&reply);
 	bson_destroy(cmd);
+	bson_destroy(filter);
 	return pushdown;
 }
 
@@ -159,11 +162,19 @@ bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
 	if (ok && st->load_by == DAPI_LOAD_AUTO)
 		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
 	if (ok && !secondary)
-		secondary = server_filters_by_index(client, st);
+		secondary = server_pushes_down(client, st, BCON_NEW("consent", BCON_BOOL(true)));
 	if (ok)
 		DAPI_INFO("store_server", "{s:b,s:s,s:s}", "ferretdb", ferretdb, "load_by",
 		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in", "indexes",
 		          secondary ? "all" : "id only (the server uses no other index)");
+	/* The write guard ({_id, revoked, appliedThrough...}) is the same on every server; one
+	 * that does not narrow it by _id first scans the collection for every update: correct,
+	 * but slow (a stock FerretDB; the local stack's is built with the fix). */
+	if (ok && !server_pushes_down(client, st,
+	                              BCON_NEW("_id", "x", "appliedThrough.offset", BCON_INT64(0))))
+		DAPI_WARN("store_guard_scans", "{s:s}", "detail",
+		          "the server scans the collection for every guarded update; for FerretDB "
+		          "build it with deploy/ferretdb-patch.sh");
 	ok = ok && (!secondary || ensure_indexes(st, client, err));
 	mongoc_client_pool_push(st->pool, client);
 	return ok;

@@ -1,4 +1,5 @@
 /* GET /data, GET /data/{customerId}/{dialogId}, GET /data/export. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,7 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 	                       page.items, (long long)page.total, (long long)p.limit,
 	                       (long long)p.offset, page.has_next ? "\"" : "",
 	                       page.has_next ? page.next : "null", page.has_next ? "\"" : "");
+	assert(len < cap); /* the cursor is at most DAPI_CURSOR_MAX, the numbers 20 digits */
 	free(page.items);
 	return dapi_http_reply_json_text(r, MHD_HTTP_OK, body, len);
 }
