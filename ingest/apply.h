@@ -51,6 +51,9 @@ struct dapi_dialog {
 	size_t loaded_bytes; /* BSON size of the loaded document */
 	/* appliedThrough as loaded: the version the write is conditional on (store.c) */
 	struct dapi_event_position loaded_applied;
+	/* the stored document's appliedThrough is not as ingestd writes it: no guarded write
+	 * could match it, so the dialog is not written (its events go to the DLQ) */
+	bool loaded_untrusted;
 	/* languages in order of first appearance */
 	char (*languages)[DAPI_LANG_MAX + 1];
 	size_t n_languages, cap_languages;

@@ -373,8 +373,11 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct item *item
 		struct item *it = &items[order[k]];
 		if (rejected[it->dialog]) {
 			it->apply_reason = rejected[it->dialog];
-			snprintf(it->detail, sizeof(it->detail),
-			         "the database refused the dialog's write");
+			snprintf(it->detail, sizeof(it->detail), "%s",
+			         strcmp(it->apply_reason, "store_untrusted")
+			                 ? "the database refused the dialog's write"
+			                 : "the stored dialog's appliedThrough is not as ingestd "
+			                   "writes it: repair the document, then re-drive");
 		}
 	}
 	return status;

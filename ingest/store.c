@@ -191,24 +191,38 @@ static int64_t get_date(const bson_t *doc, const char *key)
 }
 
 /* appliedThrough: {partition, offset} of the last event that changed the document. */
-static void parse_applied(struct dapi_dialog *d, const bson_t *doc)
+/* A whole number from an int32 or int64 field, within [0, max]. */
+static bool get_count(const bson_iter_t *it, int64_t max, int64_t *out)
+{
+	if (!BSON_ITER_HOLDS_INT32(it) && !BSON_ITER_HOLDS_INT64(it))
+		return false;
+	*out = bson_iter_as_int64(it);
+	return *out >= 0 && *out <= max;
+}
+
+/* appliedThrough as ingestd writes it ({partition, offset}, whole numbers, nothing else),
+ * or absent; false for anything else: the write guard compares it, and a value that can
+ * be neither read nor matched exactly would make every write a conflict. */
+static bool parse_applied(struct dapi_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, f;
-	bool partition = false, offset = false;
+	int64_t partition = -1, offset = -1, v;
 
-	if (!bson_iter_init_find(&it, doc, "appliedThrough") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
-	    !bson_iter_recurse(&it, &f))
-		return;
+	if (!bson_iter_init_find(&it, doc, "appliedThrough"))
+		return true;
+	if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f))
+		return false;
 	while (bson_iter_next(&f)) {
-		if (!strcmp(bson_iter_key(&f), "partition") && BSON_ITER_HOLDS_NUMBER(&f)) {
-			d->doc.applied.partition = (int32_t)bson_iter_as_int64(&f);
-			partition = true;
-		} else if (!strcmp(bson_iter_key(&f), "offset") && BSON_ITER_HOLDS_NUMBER(&f)) {
-			d->doc.applied.offset = bson_iter_as_int64(&f);
-			offset = true;
-		}
+		bool is_partition = !strcmp(bson_iter_key(&f), "partition");
+		if ((!is_partition && strcmp(bson_iter_key(&f), "offset")) ||
+		    !get_count(&f, is_partition ? INT32_MAX : INT64_MAX, &v))
+			return false;
+		*(is_partition ? &partition : &offset) = v;
 	}
-	d->doc.applied.known = partition && offset;
+	if (partition < 0 || offset < 0)
+		return false;
+	d->doc.applied = (struct dapi_event_position){ true, (int32_t)partition, offset };
+	return true;
 }
 
 static void append_applied(bson_t *doc, const struct dapi_dialog *d)
@@ -228,7 +242,7 @@ bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
 	int odd_languages = 0;
 
 	d->loaded_bytes = doc->len;
-	parse_applied(d, doc);
+	d->loaded_untrusted = !parse_applied(d, doc);
 	d->loaded_applied = d->doc.applied;
 	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
 		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
@@ -594,6 +608,10 @@ static enum dapi_write_status write_chunk(mongoc_collection_t *coll, struct dapi
 	for (i = *next; i < n && nops < WRITE_CHUNK; i++) {
 		if (!dapi_dialog_changed(&dialogs[i]))
 			continue;
+		if (dialogs[i].loaded_untrusted) { /* its version cannot be compared: DLQ */
+			rejected[i] = "store_untrusted";
+			continue;
+		}
 		if (!add_op(bulk, &dialogs[i], &op_insert[nops])) {
 			rejected[i] = "dialog_too_large";
 			continue;

@@ -43,7 +43,9 @@ bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
 
 /* Reads one stored document into d (as dapi_dialog_init left it), trusting nothing: a
  * customerId that is not a valid id is left empty, language entries that are not language
- * tags are dropped, wrong types read as absent. False only when out of memory. */
+ * tags are dropped, wrong types read as absent, and an appliedThrough that is not as
+ * ingestd writes it marks the dialog loaded_untrusted (dapi_store_write refuses it:
+ * "store_untrusted"). False only when out of memory. */
 bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc);
 
 /* Fills each dialog's loaded state (ABSENT when there is no document), except those with
@@ -59,8 +61,9 @@ enum dapi_write_status {
 	DAPI_WRITE_LOST,      /* (consumer) the partitions were lost: do not write */
 };
 
-/* Writes every changed dialog, in bulks of a few dozen. rejected[i] receives NULL, or for a dialog the database
- * refused for good (too large, invalid) a reason for the DLQ. */
+/* Writes every changed dialog, in bulks of a few dozen. rejected[i] receives NULL, or for a
+ * dialog the database refused for good (too large, invalid) or whose stored version cannot
+ * be trusted (loaded_untrusted) a reason for the DLQ. */
 enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialog *dialogs,
                                         size_t n, const char **rejected, bson_error_t *err);
 

@@ -83,8 +83,47 @@ static void wrong_types_read_as_absent(void **state)
 	assert_int_equal(d.loaded_count, 0);
 	assert_int_equal(d.n_languages, 0);
 	assert_false(d.loaded_applied.known);
+	assert_true(d.loaded_untrusted); /* an array for appliedThrough */
 	dapi_dialog_clear(&d);
 	bson_destroy(doc);
+}
+
+/* appliedThrough is the version writes compare: only ingestd's own form is trusted. */
+static void only_ingestds_own_version_is_trusted(void **state)
+{
+	(void)state;
+	struct {
+		bson_t *doc;
+		bool trusted, known;
+	} cases[] = {
+		{ BCON_NEW("_id", "d1"), true, false },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT32(3), "offset",
+		           BCON_INT64(77), "}"),
+		  true, true },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT64(4294967299),
+		           "offset", BCON_INT64(1), "}"),
+		  false, false },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_DOUBLE(1.5), "offset",
+		           BCON_INT64(1), "}"),
+		  false, false },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT32(1), "offset",
+		           BCON_INT64(-1), "}"),
+		  false, false },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT32(1), "offset",
+		           BCON_INT64(1), "by", "hand", "}"),
+		  false, false },
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "offset", BCON_INT64(1), "}"), false,
+		  false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dapi_dialog d;
+		dapi_dialog_init(&d, "d1");
+		assert_true(dapi_store_parse_dialog(&d, cases[i].doc));
+		assert_int_equal(d.loaded_untrusted, !cases[i].trusted);
+		assert_int_equal(d.loaded_applied.known, cases[i].known);
+		dapi_dialog_clear(&d);
+		bson_destroy(cases[i].doc);
+	}
 }
 
 static void huge_message_arrays_load(void **state)
@@ -212,6 +251,7 @@ int main(void)
 		cmocka_unit_test(long_and_odd_language_entries_are_dropped),
 		cmocka_unit_test(a_customer_id_that_is_no_id_is_not_trusted),
 		cmocka_unit_test(wrong_types_read_as_absent),
+		cmocka_unit_test(only_ingestds_own_version_is_trusted),
 		cmocka_unit_test(huge_message_arrays_load),
 		cmocka_unit_test(documents_without_a_valid_id_or_date_are_not_served),
 		cmocka_unit_test(cursor_encoding_refuses_ids_it_could_not_decode),
