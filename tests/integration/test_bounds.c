@@ -252,8 +252,8 @@ static void *page_all(void *arg)
 	return NULL;
 }
 
-/* Stalled export readers, a refused third export, four slow pages at once: probes and a
- * single-dialog read stay well under 100 ms; then the stalled exports let go. */
+/* Stalled export readers (two served, twenty-one refused at once), four slow pages at once:
+ * probes and a single-dialog read stay well under 100 ms; then the stalled exports let go. */
 static void slow_readers_hold_nothing_for_long(void **state)
 {
 	char q[256], one[400];
@@ -266,7 +266,13 @@ static void slow_readers_hold_nothing_for_long(void **state)
 		slow_reader_start(&stalled[i], &wide, q, 0);
 		assert_int_equal(stalled[i].status, 200);
 	}
-	/* the third export is refused at once */
+	/* twenty more stalling readers are refused at once, and hold nothing */
+	for (int i = 0; i < 20; i++) {
+		struct slow_reader more;
+		slow_reader_start(&more, &wide, q, 0);
+		assert_int_equal(more.status, 503);
+		slow_reader_stop(&more);
+	}
 	struct http_res res;
 	snprintf(one, sizeof(one), "/data/export?customerId=%s", small_customer);
 	assert_int_equal(get(&wide, one, &res), 503);
