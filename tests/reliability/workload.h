@@ -2,7 +2,7 @@
  * through the ingress the way a careful client would (each operation with its own
  * Idempotency-Key, retried until it is acknowledged), and "the model": the store that
  * SPEC.md's table gives for the acknowledged operations. Written independently of
- * ingest/apply.c so that the two check each other. */
+ * ingest/ingestd/apply.c so that the two check each other. */
 #ifndef DAPI_WORKLOAD_H
 #define DAPI_WORKLOAD_H
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "ingestd_admin.h"
+#include "admin.h"
 #include "ingress.h"
 #include "query.h"
 

@@ -1,7 +1,7 @@
 /* ingestd's small admin HTTP server: /healthz, /readyz (MongoDB ping and Kafka metadata),
  * /metrics. No data, so no authentication. */
-#ifndef DAPI_INGESTD_ADMIN_H
-#define DAPI_INGESTD_ADMIN_H
+#ifndef DAPI_ADMIN_H
+#define DAPI_ADMIN_H
 
 #include <librdkafka/rdkafka.h>
 #include <mongoc/mongoc.h>

@@ -4,6 +4,7 @@
 
 #include "log.h"
 #include "mongo.h"
+#include "options.h"
 #include "query.h"
 #include "service.h"
 

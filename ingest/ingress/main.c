@@ -5,6 +5,7 @@
 #include "ingress.h"
 #include "log.h"
 #include "metrics.h"
+#include "options.h"
 #include "service.h"
 #include "timefmt.h"
 

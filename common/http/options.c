@@ -1,60 +1,8 @@
-#include "service.h"
+#include "options.h"
 
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
 
 #include "log.h"
-#include "timefmt.h"
-
-volatile sig_atomic_t dapi_stop_requested = 0;
-
-static void on_stop_signal(int sig)
-{
-	(void)sig;
-	dapi_stop_requested = 1;
-}
-
-void dapi_signals_install(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-}
-
-void dapi_sleep_ms(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
-void dapi_sleep_unless_stopped(int64_t ms)
-{
-	int64_t end = dapi_time_mono_ms() + ms;
-	while (!dapi_stop_requested) {
-		int64_t left = end - dapi_time_mono_ms();
-		if (left <= 0)
-			return;
-		dapi_sleep_ms(left > 100 ? 100 : left);
-	}
-}
-
-int dapi_service_log_init(const char *component, const char *level, char *errstr,
-                          size_t errstr_size)
-{
-	int lvl = dapi_log_level_parse(level);
-	if (lvl < 0) {
-		snprintf(errstr, errstr_size, "--log-level must be debug, info, warn or error");
-		return -1;
-	}
-	dapi_log_init(component, lvl);
-	return 0;
-}
 
 void dapi_service_http_config(const struct dapi_service_opts *o, struct dapi_http_config *cfg)
 {

@@ -1,4 +1,4 @@
-#include "ingestd_admin.h"
+#include "admin.h"
 
 #include "mongo.h"
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "consumer.h"
-#include "ingestd_admin.h"
+#include "admin.h"
 #include "dlq.h"
 #include "log.h"
 #include "mongo.h"
