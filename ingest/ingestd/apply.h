@@ -1,4 +1,5 @@
-/* SPEC.md's state table, applied in memory: a dialog as loaded from the store plus the
+/* The product contract's state table (SPEC.md, kept beside the repository; restated in
+ * docs/architecture.md, "State table and idempotency"), applied in memory: a dialog as loaded from the store plus the
  * events of one batch, in order. Pure: no I/O. The store turns the result into one write. */
 #ifndef DAPI_APPLY_H
 #define DAPI_APPLY_H
@@ -62,7 +63,8 @@ struct dapi_dialog {
 	size_t n_added, cap_added;
 };
 
-/* A dialog in the given loaded state; callers fill loaded fields before applying. */
+/* An absent dialog with that id (borrowed, as the events own it); the store or the cache
+ * fills the loaded fields before events are applied. */
 void dapi_dialog_init(struct dapi_dialog *d, const char *id);
 void dapi_dialog_clear(struct dapi_dialog *d);
 

@@ -448,7 +448,9 @@ static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
 	rd_kafka_topic_partition_list_destroy(offs);
 }
 
-/* Returns 0 when the batch is done (offsets stored), -1 when abandoned on shutdown. */
+/* Returns 0 when the batch is done (offsets stored); 1 when given up because the
+ * partitions were lost (uncommitted: their new owner applies it); -1 when given up on
+ * shutdown (consumed again after a restart) or when memory ran out. */
 static int process_batch(struct dapi_consumer *c, struct item *items, size_t n)
 {
 	size_t *order = malloc(n * sizeof(*order)), n_order = 0, nd = 0;
