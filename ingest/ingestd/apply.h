@@ -1,6 +1,7 @@
 /* The product contract's state table (SPEC.md, kept beside the repository; restated in
- * docs/architecture.md, "State table and idempotency"), applied in memory: a dialog as loaded from the store plus the
- * events of one batch, in order. Pure: no I/O. The store turns the result into one write. */
+ * docs/architecture.md, "State table and idempotency"), applied in memory: a dialog as
+ * loaded from the store plus the events of one batch, in order. Pure: no I/O. The store
+ * turns the result into one write. */
 #ifndef DAPI_APPLY_H
 #define DAPI_APPLY_H
 
