@@ -18,7 +18,8 @@ dapi_die() { printf '[dataapi] error: %s\n' "$*" >&2; exit 1; }
 # list does not bring in.
 DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl python3
   librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
-  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml python3-venv wrk valgrind)
+  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml python3-venv wrk valgrind
+  clang-format)
 
 # schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) from PyPI, pinned, in a
 # virtual environment of its own under the cache.

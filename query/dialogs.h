@@ -22,12 +22,12 @@ struct dapi_dialogs {
 #define DAPI_DIALOGS_BUSY 0x44415049u
 
 struct dapi_page {
-	char *items;      /* the JSON array's text, malloc'd; the caller frees it */
+	char *items; /* the JSON array's text, malloc'd; the caller frees it */
 	size_t items_len;
-	int64_t count;    /* items on the page */
-	int64_t total;    /* matches without the cursor */
-	bool has_next;    /* the page is full, or was cut by its size: next continues it */
-	bool cut;         /* ended early by page_bytes_max */
+	int64_t count; /* items on the page */
+	int64_t total; /* matches without the cursor */
+	bool has_next; /* the page is full, or was cut by its size: next continues it */
+	bool cut;      /* ended early by page_bytes_max */
 	char next[DAPI_CURSOR_MAX];
 };
 

@@ -77,8 +77,8 @@ int main(int argc, char **argv)
 	q.probe = dapi_mongo_probe_new(uri, "dataapi-query-probe", 1000, errstr, sizeof(errstr));
 	if (!q.probe)
 		goto fail;
-	q.dialogs = (struct dapi_dialogs){ pool, db, coll, max_time, export_time,
-		                           (size_t)page_bytes };
+	q.dialogs =
+	        (struct dapi_dialogs){ pool, db, coll, max_time, export_time, (size_t)page_bytes };
 	q.retry_after_s = (int)retry_after;
 	q.exports_max = (int)exports_max;
 	q.export_deadline_ms = export_time;

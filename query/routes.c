@@ -70,8 +70,9 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 		free(page.items);
 		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
 	}
-	len = (size_t)snprintf(body, cap, "{\"items\":%s,\"total\":%lld,\"limit\":%lld,"
-	                                  "\"offset\":%lld,\"nextCursor\":%s%s%s}",
+	len = (size_t)snprintf(body, cap,
+	                       "{\"items\":%s,\"total\":%lld,\"limit\":%lld,"
+	                       "\"offset\":%lld,\"nextCursor\":%s%s%s}",
 	                       page.items, (long long)page.total, (long long)p.limit,
 	                       (long long)p.offset, page.has_next ? "\"" : "",
 	                       page.has_next ? page.next : "null", page.has_next ? "\"" : "");
@@ -142,7 +143,8 @@ static bool export_on_time(struct export_stream *s, uint64_t pos)
 {
 	int64_t now = now_ms();
 	if (now > s->deadline) {
-		DAPI_WARN("export_cut", "{s:s, s:I}", "reason", "deadline", "bytes", (json_int_t)pos);
+		DAPI_WARN("export_cut", "{s:s, s:I}", "reason", "deadline", "bytes",
+		          (json_int_t)pos);
 		return false;
 	}
 	if (now - s->window_start >= s->q->export_window_ms) {

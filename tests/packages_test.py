@@ -23,8 +23,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Commands the project's scripts and tests run (deploy/*.sh, tests/, CMake).
-COMMANDS = ["cc", "gcc", "clang", "cmake", "ninja", "pkg-config", "curl", "kcat", "wrk", "mvn", "valgrind",
-            "ld", "ar"]
+COMMANDS = ["cc", "gcc", "clang", "clang-format", "cmake", "ninja", "pkg-config", "curl", "kcat",
+            "wrk", "mvn", "valgrind", "ld", "ar"]
 # Runtimes the compilers link for -fsanitize=address,undefined and -fsanitize=fuzzer.
 RUNTIMES = {
     "cc": ["libasan.so", "libubsan.so"],

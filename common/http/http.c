@@ -514,11 +514,11 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 {
 	struct dapi_http_server *s = calloc(1, sizeof(*s));
 	struct sockaddr_in addr = { 0 };
-	unsigned flags = cfg->threads > 0 ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	                                            MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
-	                                  : MHD_USE_INTERNAL_POLLING_THREAD |
-	                                            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-	                                            MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = cfg->threads > 0
+	                         ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+	                                   MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG
+	                         : MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                                   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	/* A pool only for more than one thread (a pool of 0 draws a warning from MHD). */
 	struct MHD_OptionItem pool[] = {
 		{ cfg->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,

@@ -13,8 +13,8 @@ void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err)
 }
 
 rd_kafka_resp_err_t dapi_dlq_produce(struct dapi_producer *p, const char *topic,
-				     const rd_kafka_message_t *rkm, void *value, size_t len,
-				     rd_kafka_headers_t *hdrs, struct dapi_dlq_batch *batch)
+                                     const rd_kafka_message_t *rkm, void *value, size_t len,
+                                     rd_kafka_headers_t *hdrs, struct dapi_dlq_batch *batch)
 {
 	rd_kafka_resp_err_t err;
 	atomic_fetch_add(&batch->pending, 1);

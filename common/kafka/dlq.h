@@ -25,8 +25,8 @@ void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err);
 /* Produces value (len bytes, malloc'd, taken) and hdrs (taken) with rkm's key to topic,
  * counted in batch until its delivery report. */
 rd_kafka_resp_err_t dapi_dlq_produce(struct dapi_producer *p, const char *topic,
-				     const rd_kafka_message_t *rkm, void *value, size_t len,
-				     rd_kafka_headers_t *hdrs, struct dapi_dlq_batch *batch);
+                                     const rd_kafka_message_t *rkm, void *value, size_t len,
+                                     rd_kafka_headers_t *hdrs, struct dapi_dlq_batch *batch);
 
 /* Enqueues a copy of rkm to dlq_topic. detail must not contain message text. */
 rd_kafka_resp_err_t dapi_dlq_send(struct dapi_producer *p, const char *dlq_topic,

@@ -24,8 +24,8 @@ void dapi_mongo_init(void)
 }
 
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri_str, const char *appname,
-                                          int64_t longest_reply_ms, int32_t wait_ms,
-                                          char *errstr, size_t errstr_size)
+                                          int64_t longest_reply_ms, int32_t wait_ms, char *errstr,
+                                          size_t errstr_size)
 {
 	int64_t socket_ms = longest_reply_ms + 5000 > 30000 ? longest_reply_ms + 5000 : 30000;
 	bson_error_t err;
@@ -85,15 +85,15 @@ struct dapi_mongo_probe {
 };
 
 struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri_str, const char *appname,
-                                              int32_t timeout_ms, char *errstr,
-                                              size_t errstr_size)
+                                              int32_t timeout_ms, char *errstr, size_t errstr_size)
 {
 	struct dapi_mongo_probe *p = calloc(1, sizeof(*p));
 	bson_error_t err;
 	mongoc_uri_t *uri = mongoc_uri_new_with_error(uri_str, &err);
 
 	if (!p || !uri) {
-		snprintf(errstr, errstr_size, "MongoDB URI: %s", uri ? "out of memory" : err.message);
+		snprintf(errstr, errstr_size, "MongoDB URI: %s",
+		         uri ? "out of memory" : err.message);
 		goto fail;
 	}
 	mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, timeout_ms);

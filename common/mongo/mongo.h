@@ -15,8 +15,8 @@ void dapi_mongo_init(void);
  * after waiting that long for a free client; 0: it waits as long as it takes). Returns
  * NULL with errstr. Call mongoc_init() first. */
 mongoc_client_pool_t *dapi_mongo_pool_new(const char *uri, const char *appname,
-                                          int64_t longest_reply_ms, int32_t wait_ms,
-                                          char *errstr, size_t errstr_size);
+                                          int64_t longest_reply_ms, int32_t wait_ms, char *errstr,
+                                          size_t errstr_size);
 
 /* Runs {ping: 1} on a pooled client. */
 bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err);
@@ -26,8 +26,7 @@ bool dapi_mongo_ping(mongoc_client_pool_t *pool, bson_error_t *err);
  * socket, and the turn of concurrent probes. NULL with errstr on a bad URI. */
 struct dapi_mongo_probe;
 struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri, const char *appname,
-                                              int32_t timeout_ms, char *errstr,
-                                              size_t errstr_size);
+                                              int32_t timeout_ms, char *errstr, size_t errstr_size);
 /* {ping: 1} within the probe's timeout; thread-safe. */
 bool dapi_mongo_probe_ping(struct dapi_mongo_probe *p, bson_error_t *err);
 void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p);

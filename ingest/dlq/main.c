@@ -22,8 +22,8 @@
 #include "timefmt.h"
 
 static const char summary[] =
-	"Lists the records of the DataAPI dead-letter topic, and with --redrive sends the\n"
-	"matching ones back to the events topic (same key, value and headers).";
+        "Lists the records of the DataAPI dead-letter topic, and with --redrive sends the\n"
+        "matching ones back to the events topic (same key, value and headers).";
 
 /* A NUL-terminated copy of len bytes that are not NUL-terminated themselves (keys, header
  * values): strndup would look for a terminator past the end. */
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	int64_t tombstone_ttl;
 	struct dapi_props props;
 	char errstr[512], dlq_topic[300];
-	struct dapi_dlq_batch batch = {0};
+	struct dapi_dlq_batch batch = { 0 };
 	struct dapi_producer *producer = NULL;
 	rd_kafka_t *rk = NULL;
 	int rc, listed = 0, sent = 0, failed = 0, old = 0;
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
 	/* clang-format on */
 
 	rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
-			      sizeof(errstr));
+	                      sizeof(errstr));
 	if (rc == 1)
 		return 0;
 	if (rc < 0 || dapi_service_log_init("dlq", log_level, errstr, sizeof(errstr)) < 0) {
@@ -135,11 +135,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_opt ? dlq_opt : topic,
-		 *dlq_opt ? "" : ".dlq");
+	         *dlq_opt ? "" : ".dlq");
 
-	const char *const defaults[] = {"group.id", "dataapi-dlq-tool", "enable.auto.commit",
-					"false", "enable.partition.eof", "true", NULL};
-	rd_kafka_conf_t *conf = dapi_kafka_conf_new(brokers, defaults, &props, errstr, sizeof(errstr));
+	const char *const defaults[] = { "group.id", "dataapi-dlq-tool",     "enable.auto.commit",
+		                         "false",    "enable.partition.eof", "true",
+		                         NULL };
+	rd_kafka_conf_t *conf =
+	        dapi_kafka_conf_new(brokers, defaults, &props, errstr, sizeof(errstr));
 	if (!conf || !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
 		if (conf)
 			rd_kafka_conf_destroy(conf);
@@ -147,12 +149,12 @@ int main(int argc, char **argv)
 	}
 	conf = NULL; /* now owned by rk */
 	if (redrive) {
-		struct dapi_producer_config pcfg = {.brokers = brokers,
-						    .props = &props,
-						    .delivery_timeout_ms = 30000,
-						    .queue_max = 100000,
-						    .client_id = "dataapi-dlq",
-						    .on_delivery = dapi_dlq_on_delivery};
+		struct dapi_producer_config pcfg = { .brokers = brokers,
+			                             .props = &props,
+			                             .delivery_timeout_ms = 30000,
+			                             .queue_max = 100000,
+			                             .client_id = "dataapi-dlq",
+			                             .on_delivery = dapi_dlq_on_delivery };
 		if (!(producer = dapi_producer_new(&pcfg, errstr, sizeof(errstr))))
 			goto fail;
 	}
@@ -164,7 +166,7 @@ int main(int argc, char **argv)
 	rd_kafka_topic_destroy(rkt);
 	if (err || md->topics[0].err) {
 		snprintf(errstr, sizeof(errstr), "no metadata for %s: %s", dlq_topic,
-			 rd_kafka_err2str(err ? err : md->topics[0].err));
+		         rd_kafka_err2str(err ? err : md->topics[0].err));
 		goto fail;
 	}
 	int nparts = md->topics[0].partition_cnt, ended = 0;
@@ -172,7 +174,7 @@ int main(int argc, char **argv)
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(nparts);
 	for (int p = 0; p < nparts; p++)
 		rd_kafka_topic_partition_list_add(parts, dlq_topic, p)->offset =
-			RD_KAFKA_OFFSET_BEGINNING;
+		        RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_assign(rk, parts);
 	rd_kafka_topic_partition_list_destroy(parts);
 
@@ -187,7 +189,8 @@ int main(int argc, char **argv)
 		} else {
 			char *why = header(m, "dlq.reason"), *detail = header(m, "dlq.detail");
 			char *k = dup_bytes(m->key, m->key ? m->key_len : 0);
-			bool match = (!*reason || !strcmp(reason, why)) && (!*key || !strcmp(key, k));
+			bool match =
+			        (!*reason || !strcmp(reason, why)) && (!*key || !strcmp(key, k));
 			const char *action = !match ? "skipped" : redrive ? "redriven" : "listed";
 			if (match && redrive && too_old(m, tombstone_ttl)) {
 				action = "too_old";
@@ -195,8 +198,8 @@ int main(int argc, char **argv)
 			} else if (match && redrive) {
 				void *value = malloc(m->len ? m->len : 1);
 				memcpy(value, m->payload, m->len);
-				if (dapi_dlq_produce(producer, topic, m, value, m->len, original_headers(m),
-						     &batch) != 0) {
+				if (dapi_dlq_produce(producer, topic, m, value, m->len,
+				                     original_headers(m), &batch) != 0) {
 					action = "failed";
 					failed++;
 				} else {
@@ -204,10 +207,10 @@ int main(int argc, char **argv)
 				}
 			}
 			listed += match;
-			json_t *line = json_pack("{s:i, s:I, s:s, s:s, s:s, s:s}", "partition",
-						 m->partition, "offset", (json_int_t)m->offset,
-						 "key", k, "reason", why, "detail", detail,
-						 "action", action);
+			json_t *line =
+			        json_pack("{s:i, s:I, s:s, s:s, s:s, s:s}", "partition",
+			                  m->partition, "offset", (json_int_t)m->offset, "key", k,
+			                  "reason", why, "detail", detail, "action", action);
 			char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
 			puts(text);
 			free(text);
@@ -222,9 +225,9 @@ int main(int argc, char **argv)
 		dapi_producer_flush(producer, 100);
 	failed += producer ? atomic_load(&batch.failed) : 0;
 	fprintf(stderr,
-		"dataapi-dlq: %d matching record(s), %d sent back, %d failed, %d older than the "
-		"tombstone TTL not sent back\n",
-		listed, sent - (producer ? atomic_load(&batch.failed) : 0), failed, old);
+	        "dataapi-dlq: %d matching record(s), %d sent back, %d failed, %d older than the "
+	        "tombstone TTL not sent back\n",
+	        listed, sent - (producer ? atomic_load(&batch.failed) : 0), failed, old);
 	dapi_producer_destroy(producer, 10000);
 	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);

@@ -185,9 +185,10 @@ bool dapi_dialog_changed(const struct dapi_dialog *d)
 const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
 {
 	static const char *const names[DAPI_APPLY_OUTCOMES] = {
-		"created",   "appended",       "duplicate", "dropped_revoked", "customer_mismatch",
-		"consented", "consent_absent", "replayed",  "noop",            "erased",
-		"tombstoned",
+		"created",         "appended",          "duplicate",
+		"dropped_revoked", "customer_mismatch", "consented",
+		"consent_absent",  "replayed",          "noop",
+		"erased",          "tombstoned",
 	};
 	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
 }

@@ -180,8 +180,8 @@ int main(int argc, char **argv)
 	 * may MongoDB after a long backlog): on a pool of its own that waits 10 min for a
 	 * reply they finish instead of failing at the 30 s the ingest path allows, and nothing
 	 * waits behind them. */
-	sweep_pool =
-	        dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, 0, errstr, sizeof(errstr));
+	sweep_pool = dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, 0, errstr,
+	                                 sizeof(errstr));
 	if (!sweep_pool)
 		goto fail;
 	sweep_store = dapi_store_new(sweep_pool, db, coll, DAPI_LOAD_BY_ID, DAPI_INDEXES_AUTO);

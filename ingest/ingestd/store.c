@@ -135,8 +135,7 @@ static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_err
  * (FerretDB; its SQLite backend reads every document for such a filter whatever indexes
  * exist). MongoDB's explain has no such field. An explain that fails says nothing: true.
  * filter is destroyed. */
-static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st,
-                               bson_t *filter)
+static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st, bson_t *filter)
 {
 	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(st->collection), "filter",
 	                       BCON_DOCUMENT(filter), "limit", BCON_INT32(1), "}");

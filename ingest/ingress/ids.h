@@ -21,8 +21,10 @@ void dapi_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[D
 void dapi_uuid_from_key(const char *dialog_id, const char *key, char out[DAPI_UUID_BUFSZ]);
 
 /* 02490b51-9870-4df2-b9c9-35c91b67c8ca, drawn once at random for this purpose. */
-#define DAPI_UUID_NAMESPACE                                                                 \
-	{ 0x02, 0x49, 0x0b, 0x51, 0x98, 0x70, 0x4d, 0xf2,                                   \
-	  0xb9, 0xc9, 0x35, 0xc9, 0x1b, 0x67, 0xc8, 0xca }
+#define DAPI_UUID_NAMESPACE                                                                   \
+	{                                                                                     \
+		0x02, 0x49, 0x0b, 0x51, 0x98, 0x70, 0x4d, 0xf2, 0xb9, 0xc9, 0x35, 0xc9, 0x1b, \
+		        0x67, 0xc8, 0xca                                                      \
+	}
 
 #endif

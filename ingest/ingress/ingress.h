@@ -35,8 +35,8 @@ void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err);
 void ingress_state_free(void *state);
 
 /* Answers 503 to every request whose delivery report is overdue (INT64_MAX: to every
- * waiting request); the main loop calls it at least every 100 ms. librdkafka's own message timeout is not a tight bound with the
- * idempotent producer while the broker is unreachable. */
+ * waiting request); the main loop calls it at least every 100 ms. librdkafka's own message timeout
+ * is not a tight bound with the idempotent producer while the broker is unreachable. */
 void ingress_expire(struct ingress *in, int64_t now_mono_ms);
 
 #endif

@@ -19,9 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s[size] = '\0';
 	/* the input as a dialog id of any length (a stored _id is not trusted): encoded only
 	 * when it is a valid id, and then it decodes back */
-	int64_t any_ms = size >= 8 ? (int64_t)(((uint64_t)data[0] << 56) | ((uint64_t)data[1] << 48) |
-	                                       ((uint64_t)data[2] << 40) | ((uint64_t)data[7]))
-	                           : (int64_t)size;
+	int64_t any_ms = size >= 8
+	                         ? (int64_t)(((uint64_t)data[0] << 56) | ((uint64_t)data[1] << 48) |
+	                                     ((uint64_t)data[2] << 40) | ((uint64_t)data[7]))
+	                         : (int64_t)size;
 	bool valid = dapi_valid_id(s, strlen(s));
 	if (dapi_cursor_encode(any_ms, s, cur) != valid)
 		abort();
@@ -41,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			*eq = '\0';
 		ok = dapi_query_params_add(&p, kv, eq ? eq + 1 : NULL, &err);
 	}
-	if (ok && (p.limit < 1 || p.limit > DAPI_LIMIT_MAX || p.offset < 0 ||
-	           p.offset > DAPI_OFFSET_MAX))
+	if (ok &&
+	    (p.limit < 1 || p.limit > DAPI_LIMIT_MAX || p.offset < 0 || p.offset > DAPI_OFFSET_MAX))
 		abort();
 	free(s);
 	return 0;

@@ -14,7 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct dapi_message_req req;
 		if (dapi_message_req_parse((const char *)data + 1, size - 1, 16384, &req, &err)) {
 			/* what is accepted is what the contract allows */
-			if (req.text_len == 0 || req.text_len > 16384 || strlen(req.text) != req.text_len)
+			if (req.text_len == 0 || req.text_len > 16384 ||
+			    strlen(req.text) != req.text_len)
 				abort();
 			dapi_message_req_clear(&req);
 		}

@@ -32,7 +32,7 @@ int free_port(void);
 /* Starts <build>/<rel_path> with args (NULL-terminated), its output appended to
  * <state>/logs/<log_name>.log. */
 int spawn_program(const struct stack *s, const char *rel_path, const char *log_name,
-		  char *const args[]);
+                  char *const args[]);
 /* Waits for pid; its exit status, 128+signal, or -1 when it did not exit in time (then it
  * is killed). */
 int wait_exit(int pid, int timeout_ms);

@@ -22,12 +22,12 @@
 
 #include "harness.h"
 
-#define BULK_DIALOGS 24
-#define BULK_MESSAGES 32
-#define TEXT_BYTES 15000
-#define PAGE_BYTES 1000000
+#define BULK_DIALOGS   24
+#define BULK_MESSAGES  32
+#define TEXT_BYTES     15000
+#define PAGE_BYTES     1000000
 #define CONN_TIMEOUT_S 4
-#define MIN_RATE "4000000" /* bytes a second an export's reader must take */
+#define MIN_RATE       "4000000" /* bytes a second an export's reader must take */
 
 static struct stack S;
 static char bulk_customer[128], small_customer[128], small_dialog[128];
@@ -104,12 +104,12 @@ static void start_query(struct service *svc, const char *pool_opts, const char *
 	snprintf(page, sizeof(page), "%d", PAGE_BYTES);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	snprintf(uri, sizeof(uri), "%s%s%s", S.mongodb_uri, strchr(S.mongodb_uri, '?') ? "&" : "?",
-		 pool_opts);
+	         pool_opts);
 	svc->pid = spawn_program(
-		&S, "query/dataapi-query", name,
-		(char *[]){"--port", portstr, "--mongodb-uri", uri, "--tokens-file", tokens,
-			   "--conn-timeout", timeout, "--max-exports", "2", "--pool-wait", "300ms",
-			   "--max-page-bytes", page, "--export-min-rate", MIN_RATE, NULL});
+	        &S, "query/dataapi-query", name,
+	        (char *[]){ "--port", portstr, "--mongodb-uri", uri, "--tokens-file", tokens,
+	                    "--conn-timeout", timeout, "--max-exports", "2", "--pool-wait", "300ms",
+	                    "--max-page-bytes", page, "--export-min-rate", MIN_RATE, NULL });
 	char url[256];
 	snprintf(url, sizeof(url), "%s/healthz", svc->base);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
@@ -140,7 +140,7 @@ static long get(const struct service *svc, const char *path_and_query, struct ht
 	struct http_res local;
 	snprintf(url, sizeof(url), "%s%s", svc->base, path_and_query);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.reader_token);
-	const char *headers[] = {auth, NULL};
+	const char *headers[] = { auth, NULL };
 	http_do("GET", url, NULL, 0, headers, res ? res : &local);
 	long status = (res ? res : &local)->status;
 	if (!res)
@@ -173,7 +173,8 @@ static void *trickle(void *arg)
 	struct slow_reader *r = arg;
 	static char buf[65536];
 	while (!r->stop && r->rate > 0) {
-		size_t want = (size_t)r->rate / 10 < sizeof(buf) ? (size_t)r->rate / 10 : sizeof(buf);
+		size_t want =
+		        (size_t)r->rate / 10 < sizeof(buf) ? (size_t)r->rate / 10 : sizeof(buf);
 		ssize_t n = recv(r->fd, buf, want, 0);
 		if (n <= 0)
 			break;
@@ -184,12 +185,13 @@ static void *trickle(void *arg)
 }
 
 static void slow_reader_start(struct slow_reader *r, const struct service *svc, const char *query,
-			      int rate)
+                              int rate)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)svc->port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)svc->port),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int small = 4096; /* a stalled reader's window: the server's buffers fill at once */
-	struct timeval tv = {10, 0};
+	struct timeval tv = { 10, 0 };
 	char req[1024], head[64] = "";
 	memset(r, 0, sizeof(*r));
 	r->rate = rate;
@@ -198,9 +200,10 @@ static void slow_reader_start(struct slow_reader *r, const struct service *svc, 
 		setsockopt(r->fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
 	setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	assert_int_equal(connect(r->fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	int len = snprintf(req, sizeof(req),
-			   "GET /data/export?%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
-			   query, S.reader_token);
+	int len = snprintf(
+	        req, sizeof(req),
+	        "GET /data/export?%s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n",
+	        query, S.reader_token);
 	assert_int_equal(send(r->fd, req, (size_t)len, 0), len);
 	ssize_t n = recv(r->fd, head, 12, MSG_WAITALL);
 	r->status = n == 12 ? atol(head + 9) : 0;
@@ -285,8 +288,8 @@ static void slow_readers_hold_nothing_for_long(void **state)
 		pthread_create(&pages[i].thread, NULL, page_all, &pages[i]);
 	}
 	/* While they run: the probes and a single-dialog read, ten rounds. */
-	const char *probes[] = {"/healthz", "/metrics", "/readyz", one};
-	double worst[4] = {0}, all_one[10];
+	const char *probes[] = { "/healthz", "/metrics", "/readyz", one };
+	double worst[4] = { 0 }, all_one[10];
 	snprintf(one, sizeof(one), "/data/%s/%s", small_customer, small_dialog);
 	for (int round = 0; round < 10; round++) {
 		for (int i = 0; i < 4; i++) {
@@ -308,10 +311,10 @@ static void slow_readers_hold_nothing_for_long(void **state)
 	}
 	qsort(all_one, 10, sizeof(double), cmp_double);
 	print_message("bounds: 2 stalled exports, 4 pages at once (%d answered 200, slowest %.0f "
-		      "ms); worst of 10: healthz %.1f ms, metrics %.1f ms, readyz %.1f ms; single "
-		      "dialog median %.1f ms, worst %.1f ms\n",
-		      pages_ok, worst_page * 1000, worst[0] * 1000, worst[1] * 1000,
-		      worst[2] * 1000, all_one[5] * 1000, worst[3] * 1000);
+	              "ms); worst of 10: healthz %.1f ms, metrics %.1f ms, readyz %.1f ms; single "
+	              "dialog median %.1f ms, worst %.1f ms\n",
+	              pages_ok, worst_page * 1000, worst[0] * 1000, worst[1] * 1000,
+	              worst[2] * 1000, all_one[5] * 1000, worst[3] * 1000);
 	assert_true(worst[0] < 0.1 && worst[1] < 0.1); /* no database behind these */
 	assert_true(worst[2] < 1.2);                   /* the probe's own 1 s bound */
 	assert_true(all_one[5] < 0.1);
@@ -350,8 +353,8 @@ static void slow_readers_hold_nothing_for_long(void **state)
 		sleep_ms(250);
 	}
 	print_message("bounds: slow readers (%ld and %ld bytes taken) cut off; an export "
-		      "was accepted again after %d ms\n",
-		      stalled[0].taken, stalled[1].taken, waited_ms);
+	              "was accepted again after %d ms\n",
+	              stalled[0].taken, stalled[1].taken, waited_ms);
 	assert_true(waited_ms < (3 * CONN_TIMEOUT_S + 10) * 1000);
 	assert_true(log_has("bounds-query-wide", "\"reason\":\"too_slow\""));
 	for (int i = 0; i < 2; i++)
@@ -372,11 +375,11 @@ static void an_exhausted_pool_is_a_prompt_503(void **state)
 		assert_int_equal(holders[i].status, 200);
 	}
 	snprintf(path, sizeof(path), "/data/%s/%s", small_customer, small_dialog);
-	const char *busy[] = {"/data?limit=1", path};
+	const char *busy[] = { "/data?limit=1", path };
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(get(&narrow, busy[i], &res), 503);
 		print_message("bounds: %s with the pool exhausted: 503 in %.0f ms\n",
-			      i ? "a single dialog" : "a page", res.seconds * 1000);
+		              i ? "a single dialog" : "a page", res.seconds * 1000);
 		assert_non_null(strstr(res.headers, "Retry-After:"));
 		assert_non_null(strstr(res.body, "busy"));
 		assert_true(res.seconds < 1.5);
@@ -404,11 +407,12 @@ static void page_size_is_bounded(void **state)
 	for (;;) {
 		struct http_res res;
 		snprintf(path, sizeof(path), "/data?customerId=%s&limit=1000%s%s", bulk_customer,
-			 cursor[0] ? "&cursor=" : "", cursor);
+		         cursor[0] ? "&cursor=" : "", cursor);
 		assert_int_equal(get(&wide, path, &res), 200);
 		json_t *body = http_json(&res);
 		assert_non_null(body);
-		json_t *items = json_object_get(body, "items"), *next = json_object_get(body, "nextCursor");
+		json_t *items = json_object_get(body, "items"),
+		       *next = json_object_get(body, "nextCursor");
 		size_t count = json_array_size(items);
 		assert_true(count >= 1);
 		/* the bound: what the items take, unless one dialog alone is larger */
@@ -417,7 +421,8 @@ static void page_size_is_bounded(void **state)
 		free(text);
 		assert_true(json_integer_value(json_object_get(body, "total")) == BULK_DIALOGS);
 		for (size_t i = 0; i < count; i++) {
-			const char *id = json_string_value(json_object_get(json_array_get(items, i), "dialogId"));
+			const char *id = json_string_value(
+			        json_object_get(json_array_get(items, i), "dialogId"));
 			assert_true(n < BULK_DIALOGS);
 			snprintf(seen[n++], sizeof(seen[0]), "%s", id);
 		}
@@ -432,7 +437,7 @@ static void page_size_is_bounded(void **state)
 		assert_true(pages < 100);
 	}
 	print_message("bounds: %d dialogs of ~480 KB in %d pages of at most %d bytes\n", n, pages,
-		      PAGE_BYTES);
+	              PAGE_BYTES);
 	assert_int_equal(n, BULK_DIALOGS);
 	assert_true(pages > 1);
 	for (int i = 0; i < n; i++)

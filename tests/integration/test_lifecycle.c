@@ -47,9 +47,6 @@ static void restart_ingestd(const char *args)
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 }
 
-
-
-
 /* ---- replay ----------------------------------------------------------------------- */
 
 /* Every document, keys sorted, in _id order: one canonical text for comparisons. */
@@ -185,11 +182,16 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 		if (i == 5) /* a consent before the first message: a no-op, whenever read */
 			assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
 		snprintf(url, sizeof(url), "%s/data/rc/%s", S.ingress, d);
-		assert_int_equal(http_post_json(url, "{\"text\":\"one\",\"language\":\"EN\"}", NULL, NULL), 202);
-		assert_int_equal(http_post_json(url, "{\"text\":\"two\",\"language\":\"DE\"}", NULL, NULL), 202);
+		assert_int_equal(
+		        http_post_json(url, "{\"text\":\"one\",\"language\":\"EN\"}", NULL, NULL),
+		        202);
+		assert_int_equal(
+		        http_post_json(url, "{\"text\":\"two\",\"language\":\"DE\"}", NULL, NULL),
+		        202);
 		snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, d);
 		if (i < 5)
-			assert_int_equal(http_post_json(url, i % 3 ? "true" : "false", NULL, NULL), 202);
+			assert_int_equal(http_post_json(url, i % 3 ? "true" : "false", NULL, NULL),
+			                 202);
 	}
 	assert_true(kafka_wait_drained(&S, 30000));
 	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
@@ -211,7 +213,7 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	char *after = canonical_dump();
 	if (strcmp(before, after) != 0)
 		fail_msg("replayed store differs: %zu bytes before, %zu after", strlen(before),
-			 strlen(after));
+		         strlen(after));
 	free(after);
 
 	/* The same with Kafka's own tool moving the offsets, and a plain ingestd. */
@@ -219,9 +221,9 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
 	drop_database();
 	snprintf(cmd, sizeof(cmd),
-		 "'%s' consumer-groups --state-dir '%s' -- --group dataapi-ingestd --topic '%s' "
-		 "--reset-offsets --to-earliest --execute >&2",
-		 getenv("DAPI_STACK_SCRIPT"), S.state_dir, S.topic);
+	         "'%s' consumer-groups --state-dir '%s' -- --group dataapi-ingestd --topic '%s' "
+	         "--reset-offsets --to-earliest --execute >&2",
+	         getenv("DAPI_STACK_SCRIPT"), S.state_dir, S.topic);
 	assert_int_equal(system(cmd), 0);
 	assert_false(kafka_wait_drained(&S, 1000)); /* offsets are back at the start */
 	restart_ingestd(NULL);
@@ -230,8 +232,9 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	assert_int_equal(secondary_indexes(), server_is_ferretdb() ? 0 : 4);
 	after = canonical_dump();
 	if (strcmp(before, after) != 0)
-		fail_msg("store rebuilt after kafka-consumer-groups differs: %zu bytes before, %zu after",
-			 strlen(before), strlen(after));
+		fail_msg("store rebuilt after kafka-consumer-groups differs: %zu bytes before, %zu "
+		         "after",
+		         strlen(before), strlen(after));
 	free(after);
 
 	/* Over the store as it is (what a redelivery after a lost commit does, for a part of
@@ -241,7 +244,7 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	after = canonical_dump();
 	if (strcmp(before, after) != 0)
 		fail_msg("replay over the existing store changed it: %zu bytes before, %zu after",
-			 strlen(before), strlen(after));
+		         strlen(before), strlen(after));
 	snprintf(url, sizeof(url), "%s/data/rc/%s-replay-5", S.query, run_id());
 	assert_int_equal(http_get(url, NULL), 404); /* still pending */
 	free(before);
@@ -254,12 +257,12 @@ static void replay_refuses_bad_values_and_active_groups(void **state)
 	snprintf(brokers, sizeof(brokers), "%s", S.brokers);
 	/* bad value: exit 2 before connecting anywhere */
 	pid_t pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
-			  (char *[]){"--replay-from", "yesterday", NULL});
+	                          (char *[]){ "--replay-from", "yesterday", NULL });
 	assert_int_equal(wait_exit(pid, 10000), 2);
 	/* the stack's ingestd is an active member: moving offsets must fail, not disturb it */
 	pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
-		    (char *[]){"--kafka-brokers", brokers, "--mongodb-uri", S.mongodb_uri,
-			       "--admin-port", "0", "--replay-from", "earliest", NULL});
+	                    (char *[]){ "--kafka-brokers", brokers, "--mongodb-uri", S.mongodb_uri,
+	                                "--admin-port", "0", "--replay-from", "earliest", NULL });
 	assert_int_equal(wait_exit(pid, 30000), 1);
 }
 
@@ -271,7 +274,7 @@ static int run_dlq_tool(const char *args, char **out)
 	char cmd[2048], buf[4096];
 	size_t len = 0;
 	snprintf(cmd, sizeof(cmd), "'%s/ingest/dataapi-dlq' --kafka-brokers '%s' --topic '%s' %s",
-		 S.build_dir, S.brokers, S.topic, args);
+	         S.build_dir, S.brokers, S.topic, args);
 	FILE *f = popen(cmd, "r");
 	*out = calloc(1, 1);
 	size_t n;
@@ -347,7 +350,9 @@ static void redrive_never_brings_back_an_erased_dialog(void **state)
 	snprintf(d, sizeof(d), "%s-erased-redrive", run_id());
 	restart_ingestd("--tombstone-ttl 3s --sweep-interval 300ms " INGESTD_TEST_ARGS);
 	snprintf(url, sizeof(url), "%s/data/rc/%s", S.ingress, d);
-	assert_int_equal(http_post_json(url, "{\"text\":\"erased words\",\"language\":\"EN\"}", NULL, NULL), 202);
+	assert_int_equal(
+	        http_post_json(url, "{\"text\":\"erased words\",\"language\":\"EN\"}", NULL, NULL),
+	        202);
 	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, d);
 	assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
 	assert_int_equal(http_post_json(url, "false", NULL, NULL), 202);
@@ -356,12 +361,16 @@ static void redrive_never_brings_back_an_erased_dialog(void **state)
 	/* copies of its message and consent in the DLQ, as an outage might have left them */
 	dapi_time_format_ms(dapi_time_now_ms(), when);
 	snprintf(dlq, sizeof(dlq), "%s.dlq", S.topic);
-	snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-m\",\"dialogId\":\"%s\","
-		 "\"customerId\":\"rc\",\"text\":\"erased words\",\"language\":\"EN\",\"receivedAt\":\"%s\"}",
-		 d, d, when);
+	snprintf(ev, sizeof(ev),
+	         "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-m\",\"dialogId\":\"%s\","
+	         "\"customerId\":\"rc\",\"text\":\"erased "
+	         "words\",\"language\":\"EN\",\"receivedAt\":\"%s\"}",
+	         d, d, when);
 	assert_int_equal(kafka_produce(&S, dlq, d, ev, strlen(ev)), 0);
-	snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"%s-c\",\"dialogId\":\"%s\","
-		 "\"granted\":true,\"receivedAt\":\"%s\"}", d, d, when);
+	snprintf(ev, sizeof(ev),
+	         "{\"v\":1,\"type\":\"consent\",\"eventId\":\"%s-c\",\"dialogId\":\"%s\","
+	         "\"granted\":true,\"receivedAt\":\"%s\"}",
+	         d, d, when);
 	assert_int_equal(kafka_produce(&S, dlq, d, ev, strlen(ev)), 0);
 
 	/* the tombstone expires */
@@ -397,16 +406,19 @@ static void redrive_never_brings_back_an_erased_dialog(void **state)
 static void sweepers_erase_expired_pending_dialogs_and_tombstones(void **state)
 {
 	char url[512], pending[128], revoked[128], kept[128];
-	restart_ingestd("--pending-ttl 2s --tombstone-ttl 3s --sweep-interval 300ms " INGESTD_TEST_ARGS);
+	restart_ingestd(
+	        "--pending-ttl 2s --tombstone-ttl 3s --sweep-interval 300ms " INGESTD_TEST_ARGS);
 	snprintf(pending, sizeof(pending), "%s-sweep-pending", run_id());
 	snprintf(revoked, sizeof(revoked), "%s-sweep-revoked", run_id());
 	snprintf(kept, sizeof(kept), "%s-sweep-kept", run_id());
 	snprintf(url, sizeof(url), "%s/data/sc/%s", S.ingress, pending);
-	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL),
+	                 202);
 	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, revoked);
 	assert_int_equal(http_post_json(url, "false", NULL, NULL), 202);
 	snprintf(url, sizeof(url), "%s/data/sc/%s", S.ingress, kept);
-	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+	assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL),
+	                 202);
 	snprintf(url, sizeof(url), "%s/consents/%s", S.ingress, kept);
 	assert_int_equal(http_post_json(url, "true", NULL, NULL), 202);
 	assert_true(kafka_wait_drained(&S, 30000));
@@ -456,7 +468,7 @@ static void *post_some(void *arg)
 		snprintf(url, sizeof(url), "%s/data/lc/%s-term-%d-%d", p->base, run_id(), p->id, i);
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
 		http_do("POST", url, body, strlen(body),
-			(const char *[]){"Content-Type: application/json", auth, NULL}, &r);
+		        (const char *[]){ "Content-Type: application/json", auth, NULL }, &r);
 		p->statuses[i] = r.status;
 		http_res_free(&r);
 	}
@@ -471,8 +483,8 @@ static pid_t spawn_ready_ingress(const char *log_name, char base[128])
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	snprintf(base, 128, "http://127.0.0.1:%s", port);
 	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", log_name,
-			  (char *[]){"--port", port, "--kafka-brokers", S.brokers, "--topic",
-				     S.topic, "--tokens-file", tokens, NULL});
+	                          (char *[]){ "--port", port, "--kafka-brokers", S.brokers,
+	                                      "--topic", S.topic, "--tokens-file", tokens, NULL });
 	snprintf(url, sizeof(url), "%s/readyz", base);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 	return pid;
@@ -519,11 +531,12 @@ static void sigterm_ingress_answers_what_it_took_and_exits_0(void **state)
 		for (int k = 0; k < 5; k++) {
 			if (posters[i].statuses[k] != 202)
 				continue;
-			snprintf(url, sizeof(url), "%s/data/lc/%s-term-%d-%d", S.query, run_id(), i, k);
+			snprintf(url, sizeof(url), "%s/data/lc/%s-term-%d-%d", S.query, run_id(), i,
+			         k);
 			assert_int_equal(http_get(url, NULL), 200);
 		}
 	print_message("ingress shutdown: %d of %d requests accepted before it stopped\n", accepted,
-		      THREADS * 5);
+	              THREADS * 5);
 }
 
 static void sigterm_ingestd_commits_and_exits_0(void **state)
@@ -532,13 +545,15 @@ static void sigterm_ingestd_commits_and_exits_0(void **state)
 	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
 	/* auto-commit far away: only the shutdown can commit what this instance applied */
 	pid_t pid = spawn_program(&S, "ingest/dataapi-ingestd", "lifecycle-ingestd",
-			  (char *[]){"--kafka-brokers", S.brokers, "--topic", S.topic,
-				     "--mongodb-uri", S.mongodb_uri, "--admin-port", "0", "-X",
-				     "auto.commit.interval.ms=600000", NULL});
+	                          (char *[]){ "--kafka-brokers", S.brokers, "--topic", S.topic,
+	                                      "--mongodb-uri", S.mongodb_uri, "--admin-port", "0",
+	                                      "-X", "auto.commit.interval.ms=600000", NULL });
 	for (int i = 0; i < 10; i++) {
 		snprintf(d, sizeof(d), "%s-ingestd-term-%d", run_id(), i);
 		snprintf(url, sizeof(url), "%s/data/lc/%s", S.ingress, d);
-		assert_int_equal(http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL), 202);
+		assert_int_equal(
+		        http_post_json(url, "{\"text\":\"t\",\"language\":\"EN\"}", NULL, NULL),
+		        202);
 	}
 	bson_t *doc = NULL;
 	for (int i = 0; i < 300 && !doc; i++) {
@@ -625,16 +640,17 @@ static void sigterm_under_keepalive_load_loses_no_202(void **state)
 			/* the dialog's first message carries the 202's eventId */
 			snprintf(key, sizeof(key), "messages.0.eventId");
 			stored += doc && e && bson_iter_init(&it, doc) &&
-				  bson_iter_find_descendant(&it, key, &it) &&
-				  BSON_ITER_HOLDS_UTF8(&it) && !strcmp(bson_iter_utf8(&it, NULL), e);
+			          bson_iter_find_descendant(&it, key, &it) &&
+			          BSON_ITER_HOLDS_UTF8(&it) &&
+			          !strcmp(bson_iter_utf8(&it, NULL), e);
 			bson_destroy(doc);
 			json_decref(body);
 		}
 		fclose(f);
 	}
 	print_message("drain under wrk: %d answers before SIGTERM, exit 0 after %lld ms; 202 %d "
-		      "(stored %d), 503 %d, other %d\n",
-		      answered, (long long)exit_ms, n202, stored, n503, other);
+	              "(stored %d), 503 %d, other %d\n",
+	              answered, (long long)exit_ms, n202, stored, n503, other);
 	assert_int_equal(other, 0);
 	/* the kept-alive connections' next requests were refused, not taken on: the process
 	 * left while wrk was still posting */
@@ -650,14 +666,14 @@ static void sigterm_query_exits_0(void **state)
 	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	pid_t pid = spawn_program(&S, "query/dataapi-query", "lifecycle-query",
-			  (char *[]){"--port", port, "--mongodb-uri", S.mongodb_uri, "--tokens-file",
-				     tokens, NULL});
+	                          (char *[]){ "--port", port, "--mongodb-uri", S.mongodb_uri,
+	                                      "--tokens-file", tokens, NULL });
 	snprintf(url, sizeof(url), "http://127.0.0.1:%s/readyz", port);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%s/data/export", port);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.reader_token);
 	struct http_res r;
-	assert_int_equal(http_do("GET", url, NULL, 0, (const char *[]){auth, NULL}, &r), 0);
+	assert_int_equal(http_do("GET", url, NULL, 0, (const char *[]){ auth, NULL }, &r), 0);
 	assert_int_equal(r.status, 200);
 	http_res_free(&r);
 	kill(pid, SIGTERM);

@@ -30,7 +30,6 @@ static pid_t ingress_pid;
 static int port;
 static char base[128];
 
-
 /* Starts an ingress with tight limits on port p: at most 6 connections per address, bodies
  * up to 1 KiB, idle connections cut after conn_timeout seconds. */
 static pid_t spawn_limited_ingress(int p, const char *conn_timeout, const char *log_name)
@@ -39,10 +38,10 @@ static pid_t spawn_limited_ingress(int p, const char *conn_timeout, const char *
 	snprintf(portstr, sizeof(portstr), "%d", p);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	pid_t pid = spawn_program(
-		&S, "ingest/dataapi-ingress", log_name,
-		(char *[]){"--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
-			   "--tokens-file", tokens, "--conn-timeout", (char *)conn_timeout,
-			   "--max-connections-per-ip", "6", "--max-body", "1024", NULL});
+	        &S, "ingest/dataapi-ingress", log_name,
+	        (char *[]){ "--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
+	                    "--tokens-file", tokens, "--conn-timeout", (char *)conn_timeout,
+	                    "--max-connections-per-ip", "6", "--max-body", "1024", NULL });
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", p);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 	return pid;
@@ -66,9 +65,10 @@ static int teardown(void **state)
 
 static int connect_port(int p)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {10, 0};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)p),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 10, 0 };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -218,8 +218,9 @@ static void oversized_headers_and_bodies_get_4xx(void **state)
 	memset(body, 'x', sizeof(body) - 1);
 	body[sizeof(body) - 1] = '\0';
 	assert_int_equal(http_do("POST", url, body, strlen(body),
-				 (const char *[]){"Content-Type: application/json", auth, NULL}, &r),
-			 0);
+	                         (const char *[]){ "Content-Type: application/json", auth, NULL },
+	                         &r),
+	                 0);
 	assert_int_equal(r.status, 413); /* --max-body 1024 */
 	http_res_free(&r);
 	assert_int_equal(healthz(), 200);
@@ -235,8 +236,8 @@ static void deep_json_nesting_is_a_quick_400(void **state)
 	struct http_res r;
 	snprintf(url, sizeof(url), "%s/data/c1/deep", S.ingress);
 	assert_int_equal(http_do("POST", url, body, strlen(body),
-				 (const char *[]){"Content-Type: application/json", NULL}, &r),
-			 0);
+	                         (const char *[]){ "Content-Type: application/json", NULL }, &r),
+	                 0);
 	assert_int_equal(r.status, 400);
 	assert_non_null(strstr(r.body, "\"invalid_json\""));
 	assert_true(r.seconds < 2.0);
@@ -249,9 +250,10 @@ static void deep_json_nesting_is_a_quick_400(void **state)
 static int connect_to(const char *base_url, const char *src)
 {
 	int p = atoi(strrchr(base_url, ':') + 1);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct sockaddr_in from = {.sin_family = AF_INET};
+	struct sockaddr_in a = { .sin_family = AF_INET,
+		                 .sin_port = htons((uint16_t)p),
+		                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	inet_pton(AF_INET, src, &from.sin_addr);
 	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
@@ -262,7 +264,7 @@ static int connect_to(const char *base_url, const char *src)
 /* Whether the server closed fd within ms (reads nothing else). */
 static bool closed_by_server(int fd, int ms)
 {
-	struct pollfd p = {.fd = fd, .events = POLLIN};
+	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char c;
 	return poll(&p, 1, ms) == 1 && recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
 }
@@ -310,8 +312,7 @@ static void one_address_gets_64_connections_by_default(void **state)
 		refused += closed_by_server(fd[i], i < LIMIT ? 50 : 1000);
 	for (int i = 0; i < TRY; i++)
 		close(fd[i]);
-	print_message("limits: %d connections from one address, %d closed at once\n", TRY,
-		      refused);
+	print_message("limits: %d connections from one address, %d closed at once\n", TRY, refused);
 	assert_int_equal(refused, TRY - LIMIT);
 	char url[256];
 	snprintf(url, sizeof(url), "%s/healthz", S.query); /* other addresses are served */
@@ -331,7 +332,7 @@ static void *post_one(void *arg)
 	struct http_res r;
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
 	http_do("POST", p->url, body, strlen(body),
-		(const char *[]){"Content-Type: application/json", auth, NULL}, &r);
+	        (const char *[]){ "Content-Type: application/json", auth, NULL }, &r);
 	p->status = r.status;
 	http_res_free(&r);
 	return NULL;
@@ -346,9 +347,9 @@ static void a_full_producer_queue_is_503_at_once(void **state)
 	snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", dead);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
 	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "limits-queue-ingress",
-				  (char *[]){"--port", portstr, "--kafka-brokers", brokers,
-					     "--tokens-file", tokens, "--producer-queue", "1",
-					     "--produce-timeout", "4s", NULL});
+	                          (char *[]){ "--port", portstr, "--kafka-brokers", brokers,
+	                                      "--tokens-file", tokens, "--producer-queue", "1",
+	                                      "--produce-timeout", "4s", NULL });
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", qport);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 

@@ -74,8 +74,8 @@ static void *relay_main(void *arg)
 		fds[0] = (struct pollfd){ .fd = r->listen_fd, .events = POLLIN };
 		for (int i = 0; i < n; i++) {
 			/* while holding, client bytes stay where they are */
-			fds[1 + 2 * i] = (struct pollfd){ .fd = hold ? -1 : r->client[i],
-				                          .events = POLLIN };
+			fds[1 + 2 * i] =
+			        (struct pollfd){ .fd = hold ? -1 : r->client[i], .events = POLLIN };
 			fds[2 + 2 * i] = (struct pollfd){ .fd = r->server[i], .events = POLLIN };
 			if (hold) {
 				int pending = 0;

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 		}
 		wl_verify(&w, &r);
 		int bad = r.lost + r.duplicated + r.unexpected + r.revoked_present + r.wrong_state +
-			  r.order + (atomic_load(&w.acked) != w.nops);
+		          r.order + (atomic_load(&w.acked) != w.nops);
 		failures += bad != 0;
 		printf("batch %d: %d ops in %lds, acked %d, 503 %d; lost %d dup %d unexpected %d "
 		       "revoked %d state %d order %d\n",

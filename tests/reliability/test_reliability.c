@@ -21,7 +21,7 @@
 #include "workload.h"
 
 #define INGESTD_TEST_ARGS "-X auto.commit.interval.ms=200"
-#define WORKERS 8
+#define WORKERS           8
 
 static struct stack S;
 
@@ -138,12 +138,12 @@ static void run_scenario(const char *name, int ndialogs, int nops, struct fault 
 		wl_verify(&w, &r);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	print_message("%s: %d ops over %d dialogs in %lds; faults %d; acked %d, attempts %d, "
-		      "503 %d, no-connection %d, other %d; lost %d, duplicated %d, unexpected %d, "
-		      "revoked present %d, wrong state %d, out of order %d\n",
-		      name, nops, ndialogs, (long)(ts.tv_sec - t0), f->count, atomic_load(&w.acked),
-		      atomic_load(&w.attempts), atomic_load(&w.unavailable),
-		      atomic_load(&w.refused_connection), atomic_load(&w.other_status), r.lost,
-		      r.duplicated, r.unexpected, r.revoked_present, r.wrong_state, r.order);
+	              "503 %d, no-connection %d, other %d; lost %d, duplicated %d, unexpected %d, "
+	              "revoked present %d, wrong state %d, out of order %d\n",
+	              name, nops, ndialogs, (long)(ts.tv_sec - t0), f->count, atomic_load(&w.acked),
+	              atomic_load(&w.attempts), atomic_load(&w.unavailable),
+	              atomic_load(&w.refused_connection), atomic_load(&w.other_status), r.lost,
+	              r.duplicated, r.unexpected, r.revoked_present, r.wrong_state, r.order);
 	int acked = atomic_load(&w.acked), other = atomic_load(&w.other_status);
 	wl_free(&w); /* before the checks: a failed one returns at once */
 	assert_true(drained);
@@ -173,7 +173,7 @@ static void kill_ingestd_repeatedly(struct fault *f)
 
 static void r1_ingestd_killed_repeatedly(void **state)
 {
-	struct fault f = {.run = kill_ingestd_repeatedly};
+	struct fault f = { .run = kill_ingestd_repeatedly };
 	run_scenario("r1", 500, 20000, &f);
 	assert_int_equal(f.count, 4);
 }
@@ -192,7 +192,7 @@ static void kill_ingress_repeatedly(struct fault *f)
 
 static void r2_ingress_killed_under_load(void **state)
 {
-	struct fault f = {.run = kill_ingress_repeatedly};
+	struct fault f = { .run = kill_ingress_repeatedly };
 	run_scenario("r2", 200, 4000, &f);
 	assert_int_equal(f.count, 3);
 }
@@ -211,7 +211,7 @@ static void restart_broker(struct fault *f)
 
 static void r3_broker_restarted_mid_stream(void **state)
 {
-	struct fault f = {.run = restart_broker};
+	struct fault f = { .run = restart_broker };
 	run_scenario("r3", 200, 4000, &f);
 	assert_int_equal(f.count, 1);
 }
@@ -242,13 +242,13 @@ static void stop_database(struct fault *f)
 
 static void r4_database_down_for_20s(void **state)
 {
-	struct fault f = {.run = stop_database};
+	struct fault f = { .run = stop_database };
 	run_scenario("r4", 200, 6000, &f);
 	assert_int_equal(f.count, 1);
 	assert_true(f.query_503 >= 1);
 	assert_true(f.query_200_after);
 	print_message("r4: ingestd RSS %ld KiB at the outage's start, %ld KiB at most during it\n",
-		      f.rss_start, f.max_rss);
+	              f.rss_start, f.max_rss);
 	assert_true(f.max_rss > 0 && f.max_rss < f.rss_start + 64 * 1024);
 }
 
@@ -264,9 +264,9 @@ static pid_t spawn_ingestd(void)
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(path, path, "--kafka-brokers", S.brokers, "--topic", S.topic,
-		      "--mongodb-uri", S.mongodb_uri, "--admin-port", "0", "-X",
-		      "auto.commit.interval.ms=200", (char *)NULL);
+		execl(path, path, "--kafka-brokers", S.brokers, "--topic", S.topic, "--mongodb-uri",
+		      S.mongodb_uri, "--admin-port", "0", "-X", "auto.commit.interval.ms=200",
+		      (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -293,7 +293,7 @@ static void rebalance_second_member(struct fault *f)
 
 static void r5_rebalance_between_two_members(void **state)
 {
-	struct fault f = {.run = rebalance_second_member};
+	struct fault f = { .run = rebalance_second_member };
 	run_scenario("r5", 200, 6000, &f);
 	assert_int_equal(f.count, 3);
 }
@@ -308,30 +308,62 @@ static void r6_poison_never_blocks_and_never_lands(void **state)
 	struct {
 		const char *name, *reason;
 	} cases[] = {
-		{"json", "invalid_json"},     {"version", "unsupported_version"},
-		{"fields", "missing_field"},  {"huge", "text_too_large"},
-		{"dollar", "invalid_field"},  {"utf8", "invalid_json"},
+		{ "json", "invalid_json" },    { "version", "unsupported_version" },
+		{ "fields", "missing_field" }, { "huge", "text_too_large" },
+		{ "dollar", "invalid_field" }, { "utf8", "invalid_json" },
 	};
 	for (int i = 0; i < 6; i++) {
 		snprintf(key, sizeof(key), "%s-r6-%s", run_id(), cases[i].name);
 		const char *value = ev;
 		switch (i) {
-		case 0: snprintf(ev, sizeof(ev), "{\"v\":1,"); break;
-		case 1: snprintf(ev, sizeof(ev), "{\"v\":2,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\"}", key); break;
-		case 2: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"%s\"}", key); break;
+		case 0:
+			snprintf(ev, sizeof(ev), "{\"v\":1,");
+			break;
+		case 1:
+			snprintf(ev, sizeof(ev),
+			         "{\"v\":2,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%"
+			         "s\"}",
+			         key);
+			break;
+		case 2:
+			snprintf(ev, sizeof(ev),
+			         "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"%"
+			         "s\"}",
+			         key);
+			break;
 		case 3: {
-			int off = snprintf(huge, 512, "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\",\"customerId\":\"c\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\",\"text\":\"", key);
+			int off = snprintf(
+			        huge, 512,
+			        "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%"
+			        "s\",\"customerId\":\"c\",\"language\":\"EN\",\"receivedAt\":"
+			        "\"2026-11-22T10:00:00Z\",\"text\":\"",
+			        key);
 			memset(huge + off, 'x', big);
 			strcpy(huge + off + big, "\"}");
 			value = huge;
 			break;
 		}
-		case 4: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"$set.x\",\"granted\":false,\"receivedAt\":\"2026-11-22T10:00:00Z\"}"); break;
-		case 5: snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%s\",\"customerId\":\"c\",\"text\":\"\xc0\xaf\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}", key); break;
+		case 4:
+			snprintf(ev, sizeof(ev),
+			         "{\"v\":1,\"type\":\"consent\",\"eventId\":\"e\",\"dialogId\":\"$"
+			         "set.x\",\"granted\":false,\"receivedAt\":\"2026-11-22T10:00:"
+			         "00Z\"}");
+			break;
+		case 5:
+			snprintf(ev, sizeof(ev),
+			         "{\"v\":1,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%"
+			         "s\",\"customerId\":\"c\",\"text\":\"\xc0\xaf\",\"language\":"
+			         "\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+			         key);
+			break;
 		}
 		assert_int_equal(kafka_produce(&S, S.topic, key, value, strlen(value)), 0);
 		/* right behind it, on the same partition, a valid message with dots in its ids */
-		snprintf(ev, sizeof(ev), "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok\",\"dialogId\":\"%s\",\"customerId\":\"c.with.dots\",\"text\":\"after\",\"language\":\"EN\",\"receivedAt\":\"2026-11-22T10:00:00Z\"}", key);
+		snprintf(ev, sizeof(ev),
+		         "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok\",\"dialogId\":\"%s\","
+		         "\"customerId\":\"c.with.dots\",\"text\":\"after\",\"language\":\"EN\","
+		         "\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
+		         key);
 		assert_int_equal(kafka_produce(&S, S.topic, key, ev, strlen(ev)), 0);
 	}
 	free(huge);
@@ -361,11 +393,27 @@ static pid_t spawn_member(const char *uri, const char *name, const char *fetch_w
 {
 	char fetch_wait[64];
 	snprintf(fetch_wait, sizeof(fetch_wait), "fetch.wait.max.ms=%s", fetch_wait_ms);
-	char *args[] = { "--kafka-brokers", S.brokers, "--topic", S.topic, "--mongodb-uri",
-		         (char *)uri, "--admin-port", "0", "-X", "auto.commit.interval.ms=200",
-		         "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500",
-		         "-X", "max.poll.interval.ms=10000", "-X", "fetch.min.bytes=1000000",
-		         "-X", fetch_wait, NULL };
+	char *args[] = { "--kafka-brokers",
+		         S.brokers,
+		         "--topic",
+		         S.topic,
+		         "--mongodb-uri",
+		         (char *)uri,
+		         "--admin-port",
+		         "0",
+		         "-X",
+		         "auto.commit.interval.ms=200",
+		         "-X",
+		         "session.timeout.ms=6000",
+		         "-X",
+		         "heartbeat.interval.ms=500",
+		         "-X",
+		         "max.poll.interval.ms=10000",
+		         "-X",
+		         "fetch.min.bytes=1000000",
+		         "-X",
+		         fetch_wait,
+		         NULL };
 	return spawn_program(&S, "ingest/dataapi-ingestd", name, args);
 }
 
@@ -456,7 +504,7 @@ static void r8_stale_member_write_after_revocation(void **state)
 	relay = relay_start(host, port);
 	assert_non_null(relay);
 	snprintf(uri, sizeof(uri), "mongodb://127.0.0.1:%d/?directConnection=true",
-		 relay_port(relay));
+	         relay_port(relay));
 	stack_ctl(&S, "stop", "ingestd"); /* two members of the scenario's own instead */
 	a = spawn_member(uri, "ingestd-r8-a", "3000");
 
@@ -507,8 +555,8 @@ static void r8_stale_member_write_after_revocation(void **state)
 	bool exported = res.body && strstr(res.body, path);
 	http_res_free(&res);
 	print_message("r8: %d dialogs; B appended %d, revoked %d; after A's late write: %d bare "
-		      "tombstones, %d readable one by one, export lists some: %s\n",
-		      R8_DIALOGS, appended, revoked, bare, readable, exported ? "yes" : "no");
+	              "tombstones, %d readable one by one, export lists some: %s\n",
+	              R8_DIALOGS, appended, revoked, bare, readable, exported ? "yes" : "no");
 
 	kill(a, SIGTERM);
 	kill(b, SIGTERM);

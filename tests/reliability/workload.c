@@ -14,8 +14,8 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-void wl_init(struct workload *w, const struct stack *s, const char *prefix, int ndialogs,
-	     int nops, unsigned seed)
+void wl_init(struct workload *w, const struct stack *s, const char *prefix, int ndialogs, int nops,
+             unsigned seed)
 {
 	memset(w, 0, sizeof(*w));
 	w->s = s;
@@ -35,7 +35,10 @@ void wl_init(struct workload *w, const struct stack *s, const char *prefix, int 
 	}
 }
 
-void wl_free(struct workload *w) { free(w->ops); }
+void wl_free(struct workload *w)
+{
+	free(w->ops);
+}
 
 static void dialog_id(const struct workload *w, int d, char *out, size_t size)
 {
@@ -107,7 +110,7 @@ void wl_run(struct workload *w, int nworkers)
 
 	w->nworkers = nworkers > 64 ? 64 : nworkers;
 	for (int i = 0; i < w->nworkers; i++) {
-		wk[i] = (struct worker){w, i, deadline};
+		wk[i] = (struct worker){ w, i, deadline };
 		pthread_create(&th[i], NULL, work, &wk[i]);
 	}
 	for (int i = 0; i < w->nworkers; i++)
@@ -151,7 +154,7 @@ static void model_apply(struct mdialog *d, int op, enum wl_kind kind)
 }
 
 static void verify_one(struct workload *w, const struct mdialog *m, const bson_t *doc,
-		       struct wl_report *r)
+                       struct wl_report *r)
 {
 	bson_iter_t it, arr, f;
 	if (m->st == M_ABSENT) {
@@ -166,7 +169,7 @@ static void verify_one(struct workload *w, const struct mdialog *m, const bson_t
 	if (m->st == M_TOMBSTONE) {
 		bool revoked = bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it);
 		r->revoked_present += !revoked || bson_has_field(doc, "messages") ||
-				      bson_has_field(doc, "customerId");
+		                      bson_has_field(doc, "customerId");
 		return;
 	}
 	bool consent = bson_iter_init_find(&it, doc, "consent") && bson_iter_as_bool(&it);
@@ -197,10 +200,10 @@ static void verify_one(struct workload *w, const struct mdialog *m, const bson_t
 /* A failed check names the dialog, what the model expected from which acknowledged
  * operations, and what the store holds, so that one run is enough to start looking. */
 static void describe_mismatch(const struct workload *w, int d, const struct mdialog *m,
-			      const bson_t *doc)
+                              const bson_t *doc)
 {
-	static const char *const states[] = {"absent", "pending", "consented", "tombstone"};
-	static const char *const kinds[] = {"message", "consent", "revoke"};
+	static const char *const states[] = { "absent", "pending", "consented", "tombstone" };
+	static const char *const kinds[] = { "message", "consent", "revoke" };
 	char did[96];
 
 	dialog_id(w, d, did, sizeof(did));
@@ -208,7 +211,7 @@ static void describe_mismatch(const struct workload *w, int d, const struct mdia
 	for (int i = 0; i < w->nops; i++)
 		if (w->ops[i].dialog == d)
 			fprintf(stderr, " %d:%s%s", i, kinds[w->ops[i].kind],
-				w->ops[i].acked ? "" : "(unacked)");
+			        w->ops[i].acked ? "" : "(unacked)");
 	char *json = doc ? bson_as_relaxed_extended_json(doc, NULL) : NULL;
 	fprintf(stderr, "\n  store: %s\n", json ? json : "(no document)");
 	bson_free(json);

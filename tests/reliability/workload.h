@@ -31,8 +31,8 @@ struct workload {
 };
 
 /* Generates nops operations over ndialogs dialogs from seed. */
-void wl_init(struct workload *w, const struct stack *s, const char *prefix, int ndialogs,
-	     int nops, unsigned seed);
+void wl_init(struct workload *w, const struct stack *s, const char *prefix, int ndialogs, int nops,
+             unsigned seed);
 /* Sends everything with nworkers threads; returns when every operation is acknowledged or
  * the deadline passed. Sets w->done at the end. */
 void wl_run(struct workload *w, int nworkers);

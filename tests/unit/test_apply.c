@@ -235,7 +235,8 @@ static void a_consent_read_again_after_the_first_message_stays_a_no_op(void **st
 	/* consent true before any message (no-op), then a message: the document is created
 	 * with appliedThrough = the message's offset */
 	struct dapi_dialog d;
-	struct dapi_event e[] = { at(consent("y", true, 1), 3, 10), at(msg("a", "c1", "EN", 2), 3, 11) };
+	struct dapi_event e[] = { at(consent("y", true, 1), 3, 10),
+		                  at(msg("a", "c1", "EN", 2), 3, 11) };
 
 	loaded(&d, DAPI_DIALOG_ABSENT);
 	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_CONSENT_ABSENT);
@@ -284,7 +285,8 @@ static void a_consent_after_the_documents_last_change_applies(void **state)
 static void no_op_events_do_not_move_the_position(void **state)
 {
 	struct dapi_dialog d;
-	struct dapi_event e[] = { at(msg("a", "c1", "EN", 1), 0, 5), at(msg("a", "c1", "EN", 1), 0, 6),
+	struct dapi_event e[] = { at(msg("a", "c1", "EN", 1), 0, 5),
+		                  at(msg("a", "c1", "EN", 1), 0, 6),
 		                  at(consent("n", false, 2), 0, 7), at(consent("y", true, 3), 0, 8),
 		                  at(msg("b", "c1", "EN", 4), 0, 9) };
 

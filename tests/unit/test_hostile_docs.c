@@ -72,9 +72,9 @@ static void a_customer_id_that_is_no_id_is_not_trusted(void **state)
 static void wrong_types_read_as_absent(void **state)
 {
 	(void)state;
-	bson_t *doc = BCON_NEW("_id", "d1", "customerId", "c1", "consent", "yes", "createdAt", "now",
-	                       "lastMessageAt", BCON_INT32(5), "messages", "{", "0", "x", "}",
-	                       "appliedThrough", "[", BCON_INT32(1), "]", "languages", "EN");
+	bson_t *doc = BCON_NEW("_id", "d1", "customerId", "c1", "consent", "yes", "createdAt",
+	                       "now", "lastMessageAt", BCON_INT32(5), "messages", "{", "0", "x",
+	                       "}", "appliedThrough", "[", BCON_INT32(1), "]", "languages", "EN");
 	struct dapi_dialog d;
 	dapi_dialog_init(&d, "d1");
 	assert_true(dapi_store_parse_dialog(&d, doc));
@@ -103,8 +103,8 @@ static void only_ingestds_own_version_is_trusted(void **state)
 		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT64(4294967299),
 		           "offset", BCON_INT64(1), "}"),
 		  false, false },
-		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_DOUBLE(1.5), "offset",
-		           BCON_INT64(1), "}"),
+		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_DOUBLE(1.5),
+		           "offset", BCON_INT64(1), "}"),
 		  false, false },
 		{ BCON_NEW("_id", "d1", "appliedThrough", "{", "partition", BCON_INT32(1), "offset",
 		           BCON_INT64(-1), "}"),
@@ -236,9 +236,9 @@ static void rendering_survives_anything(void **state)
 	assert_true(json_is_null(json_object_get(back, "consentedAt")));
 	json_t *msgs = json_object_get(back, "messages");
 	assert_int_equal(json_array_size(msgs), 5000);
-	assert_int_equal(strlen(json_string_value(
-	                         json_object_get(json_array_get(msgs, 0), "text"))),
-	                 1 << 20);
+	assert_int_equal(
+	        strlen(json_string_value(json_object_get(json_array_get(msgs, 0), "text"))),
+	        1 << 20);
 	json_decref(back);
 	free(text);
 	bson_destroy(&doc);

@@ -12,8 +12,8 @@
 #include "metrics.h"
 
 #define THREADS 4
-#define ROUNDS 20000
-#define LABELS 16
+#define ROUNDS  20000
+#define LABELS  16
 
 static struct dapi_family *counter;
 

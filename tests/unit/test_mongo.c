@@ -62,7 +62,8 @@ static void a_busy_pool_says_so_after_the_wait(void **state)
 	mongoc_client_pool_push(pool, held);
 	mongoc_client_pool_destroy(pool);
 	/* without a wait, the option is left out (pop waits as long as it takes) */
-	assert_int_equal(pool_option("mongodb://127.0.0.1:1/", 0, MONGOC_URI_WAITQUEUETIMEOUTMS), -1);
+	assert_int_equal(pool_option("mongodb://127.0.0.1:1/", 0, MONGOC_URI_WAITQUEUETIMEOUTMS),
+	                 -1);
 }
 
 /* The probe bounds every wait by its own timeout, whatever the server does. */

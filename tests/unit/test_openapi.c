@@ -34,8 +34,9 @@ static int load(void **state)
 			break;
 		if (!strncmp(line, "  /", 3)) {
 			sscanf(line + 2, "%127[^:]", path);
-		} else if (path[0] && !strncmp(line, "    ", 4) && islower((unsigned char)line[4]) &&
-			   (!strncmp(line + 4, "get:", 4) || !strncmp(line + 4, "post:", 5))) {
+		} else if (path[0] && !strncmp(line, "    ", 4) &&
+		           islower((unsigned char)line[4]) &&
+		           (!strncmp(line + 4, "get:", 4) || !strncmp(line + 4, "post:", 5))) {
 			assert_true(nops < 64);
 			snprintf(ops[nops].path, sizeof(ops[nops].path), "%s", path);
 			sscanf(line + 4, "%7[a-z]", ops[nops].method);
@@ -82,10 +83,10 @@ static void check_table(const struct dapi_http_route *routes, size_t n, const ch
 		const struct op *op = documented(&routes[i]);
 		if (!op)
 			fail_msg("%s %s of %s is not in docs/openapi.yaml", routes[i].method,
-				 routes[i].path, service);
+			         routes[i].path, service);
 		if (strcmp(op->service, service) != 0 && strcmp(op->service, "all") != 0)
 			fail_msg("%s %s: x-service is %s, served by %s", op->method, op->path,
-				 op->service, service);
+			         op->service, service);
 	}
 }
 

@@ -153,10 +153,10 @@ static void forged_cursors_are_refused(void **state)
 	assert_false(dapi_cursor_decode("", &ms, id));
 	assert_false(dapi_cursor_decode("M", &ms, id));
 	assert_false(dapi_cursor_decode("MTI6ZDE=", &ms, id));
-	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id)); /* non-canonical tail bits */
-	assert_false(dapi_cursor_decode("MDc6ZDE", &ms, id)); /* "07:d1": leading zero */
+	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id));  /* non-canonical tail bits */
+	assert_false(dapi_cursor_decode("MDc6ZDE", &ms, id));  /* "07:d1": leading zero */
 	assert_false(dapi_cursor_decode("KzEyOmQx", &ms, id)); /* "+12:d1" */
-	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id));  /* "12:d1" */
+	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id));   /* "12:d1" */
 	assert_int_equal(ms, 12);
 	assert_string_equal(id, "d1");
 }

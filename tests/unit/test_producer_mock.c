@@ -20,7 +20,7 @@
 #include "log.h"
 #include "timefmt.h"
 
-#define TOPIC "mock.events"
+#define TOPIC       "mock.events"
 #define API_PRODUCE 0 /* the Kafka protocol's ApiKey of Produce */
 
 static rd_kafka_t *mock_rk;
@@ -35,7 +35,7 @@ static void *expire_loop(void *arg)
 {
 	while (!stopping) {
 		ingress_expire(&in, dapi_time_mono_ms());
-		struct timespec ts = {0, 20 * 1000000};
+		struct timespec ts = { 0, 20 * 1000000 };
 		nanosleep(&ts, NULL);
 	}
 	return NULL;
@@ -52,13 +52,13 @@ static int setup(void **state)
 	assert_non_null(mcluster);
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, TOPIC, 1, 1), 0);
 
-	static struct dapi_props props = {{"retry.backoff.ms=50"}, 1};
-	struct dapi_producer_config pcfg = {.brokers = rd_kafka_mock_cluster_bootstraps(mcluster),
-					    .props = &props,
-					    .delivery_timeout_ms = 1500,
-					    .queue_max = 1000,
-					    .client_id = "mock-test",
-					    .on_delivery = ingress_on_delivery};
+	static struct dapi_props props = { { "retry.backoff.ms=50" }, 1 };
+	struct dapi_producer_config pcfg = { .brokers = rd_kafka_mock_cluster_bootstraps(mcluster),
+		                             .props = &props,
+		                             .delivery_timeout_ms = 1500,
+		                             .queue_max = 1000,
+		                             .client_id = "mock-test",
+		                             .on_delivery = ingress_on_delivery };
 	in.topic = TOPIC;
 	in.max_text = 16384;
 	in.retry_after_s = 1;
@@ -66,14 +66,15 @@ static int setup(void **state)
 	pthread_mutex_init(&in.lock, NULL);
 	in.producer = dapi_producer_new(&pcfg, err, sizeof(err));
 	assert_non_null(in.producer);
-	struct dapi_http_config hcfg = {.bind_addr = "127.0.0.1",
-					.port = 0,
-					.threads = 2,
-					.conn_timeout_s = 10,
-					.conn_limit = 64,
-					.body_max = 65536,
-					.state_free = ingress_state_free};
-	server = dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, err, sizeof(err));
+	struct dapi_http_config hcfg = { .bind_addr = "127.0.0.1",
+		                         .port = 0,
+		                         .threads = 2,
+		                         .conn_timeout_s = 10,
+		                         .conn_limit = 64,
+		                         .body_max = 65536,
+		                         .state_free = ingress_state_free };
+	server =
+	        dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, err, sizeof(err));
 	assert_non_null(server);
 	snprintf(base, sizeof(base), "http://127.0.0.1:%d", dapi_http_server_port(server));
 	pthread_create(&expirer, NULL, expire_loop, NULL);
@@ -121,7 +122,7 @@ static int records_with_key(const char *key)
 	char err[256];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(mcluster),
-			  err, sizeof(err));
+	                  err, sizeof(err));
 	rd_kafka_conf_set(conf, "group.id", "mock-reader", err, sizeof(err));
 	rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
@@ -155,9 +156,9 @@ static void a_healthy_cluster_gives_202(void **state)
 static void retriable_errors_are_retried_without_duplicates(void **state)
 {
 	rd_kafka_mock_push_request_errors(mcluster, API_PRODUCE, 3,
-					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-					  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
-					  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	                                  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+	                                  RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+	                                  RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
 	assert_int_equal(post("retry-1", NULL), 202);
 	assert_int_equal(records_with_key("retry-1"), 1);
 }
@@ -165,7 +166,7 @@ static void retriable_errors_are_retried_without_duplicates(void **state)
 static void a_permanent_error_is_503(void **state)
 {
 	rd_kafka_mock_push_request_errors(mcluster, API_PRODUCE, 1,
-					  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	                                  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	assert_int_equal(post("denied-1", NULL), 503);
 	assert_int_equal(records_with_key("denied-1"), 0);
 }
