@@ -14,7 +14,8 @@ static const char summary[] =
 
 int main(int argc, char **argv)
 {
-	const char *uri, *db, *coll, *log_level;
+	const char *log_level;
+	struct dapi_mongo_opts mongo;
 	int64_t max_time, retry_after, exports_max, export_time, export_rate, page_bytes, pool_wait;
 	struct dapi_service_opts svc;
 	struct dapi_auth_opts auth_opts;
@@ -28,12 +29,7 @@ int main(int argc, char **argv)
 	/* clang-format off */
 	const struct dapi_opt opts[] = {
 		DAPI_OPT_HTTP(svc, "8081"),
-		{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &uri, "mongodb://127.0.0.1:27017", 0,
-		 0, "MongoDB connection string (TLS and auth options go here)"},
-		{"database", 0, "MONGODB_DATABASE", DAPI_OPT_STRING, &db, "dataapi", 0, 0,
-		 "Database name"},
-		{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &coll, "dialogs", 0, 0,
-		 "Collection name"},
+		DAPI_OPT_MONGO(mongo),
 		{"query-timeout", 0, "QUERY_TIMEOUT", DAPI_OPT_DURATION, &max_time, "5s", 10, 600000,
 		 "maxTimeMS for each page query"},
 		{"retry-after", 0, "RETRY_AFTER", DAPI_OPT_INT, &retry_after, "2", 1, 3600,
@@ -70,15 +66,16 @@ int main(int argc, char **argv)
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-query", max_time, (int32_t)pool_wait, errstr,
+	pool = dapi_mongo_pool_new(mongo.uri, "dataapi-query", max_time, (int32_t)pool_wait, errstr,
 	                           sizeof(errstr));
 	if (!pool)
 		goto fail;
-	q.probe = dapi_mongo_probe_new(uri, "dataapi-query-probe", 1000, errstr, sizeof(errstr));
+	q.probe = dapi_mongo_probe_new(mongo.uri, "dataapi-query-probe", 1000, errstr,
+	                               sizeof(errstr));
 	if (!q.probe)
 		goto fail;
-	q.dialogs =
-	        (struct dapi_dialogs){ pool, db, coll, max_time, export_time, (size_t)page_bytes };
+	q.dialogs = (struct dapi_dialogs){ pool,     mongo.db,    mongo.collection,
+		                           max_time, export_time, (size_t)page_bytes };
 	q.retry_after_s = (int)retry_after;
 	q.exports_max = (int)exports_max;
 	q.export_deadline_ms = export_time;

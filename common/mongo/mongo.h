@@ -5,6 +5,24 @@
 #include <mongoc/mongoc.h>
 #include <stdbool.h>
 
+#include "config.h"
+
+/* The MongoDB options every MongoDB program takes, filled by DAPI_OPT_MONGO's rows. */
+struct dapi_mongo_opts {
+	const char *uri, *db, *collection;
+};
+
+/* clang-format off */
+#define DAPI_OPT_MONGO(o)                                                                  \
+	{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &(o).uri,                       \
+	 "mongodb://127.0.0.1:27017", 0, 0,                                                \
+	 "MongoDB connection string (TLS and auth options go here)"},                      \
+	{"database", 0, "MONGODB_DATABASE", DAPI_OPT_STRING, &(o).db, "dataapi", 0, 0,     \
+	 "Database name"},                                                                 \
+	{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &(o).collection, "dialogs", \
+	 0, 0, "Collection name"}
+/* clang-format on */
+
 /* mongoc_init() plus routing the driver's own log lines into our JSON log. */
 void dapi_mongo_init(void);
 

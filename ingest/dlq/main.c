@@ -94,10 +94,10 @@ static rd_kafka_headers_t *original_headers(const rd_kafka_message_t *m)
 
 int main(int argc, char **argv)
 {
-	const char *brokers, *topic, *dlq_opt, *reason, *key, *log_level;
+	struct dapi_kafka_opts kafka;
+	const char *dlq_opt, *reason, *key, *log_level;
 	bool redrive;
 	int64_t tombstone_ttl;
-	struct dapi_props props;
 	char errstr[512], dlq_topic[300];
 	struct dapi_dlq_batch batch = { 0 };
 	struct dapi_producer *producer = NULL;
@@ -106,14 +106,9 @@ int main(int argc, char **argv)
 
 	/* clang-format off */
 	const struct dapi_opt opts[] = {
-		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
-		 "Kafka bootstrap servers"},
-		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
-		 "The events topic records are sent back to"},
+		DAPI_OPT_KAFKA(kafka, "The events topic records are sent back to"),
 		{"dlq-topic", 0, "KAFKA_DLQ_TOPIC", DAPI_OPT_STRING, &dlq_opt, "", 0, 0,
 		 "Dead-letter topic (default: <topic>.dlq)"},
-		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
-		 "librdkafka property key=value, repeatable"},
 		{"reason", 0, NULL, DAPI_OPT_STRING, &reason, "", 0, 0,
 		 "Only records whose dlq.reason is this"},
 		{"key", 0, NULL, DAPI_OPT_STRING, &key, "", 0, 0, "Only records with this key (dialogId)"},
@@ -134,14 +129,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dataapi-dlq: %s\n", errstr);
 		return 2;
 	}
-	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_opt ? dlq_opt : topic,
+	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_opt ? dlq_opt : kafka.topic,
 	         *dlq_opt ? "" : ".dlq");
 
 	const char *const defaults[] = { "group.id", "dataapi-dlq-tool",     "enable.auto.commit",
 		                         "false",    "enable.partition.eof", "true",
 		                         NULL };
 	rd_kafka_conf_t *conf =
-	        dapi_kafka_conf_new(brokers, defaults, &props, errstr, sizeof(errstr));
+	        dapi_kafka_conf_new(kafka.brokers, defaults, &kafka.props, errstr, sizeof(errstr));
 	if (!conf || !(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
 		if (conf)
 			rd_kafka_conf_destroy(conf);
@@ -149,8 +144,8 @@ int main(int argc, char **argv)
 	}
 	conf = NULL; /* now owned by rk */
 	if (redrive) {
-		struct dapi_producer_config pcfg = { .brokers = brokers,
-			                             .props = &props,
+		struct dapi_producer_config pcfg = { .brokers = kafka.brokers,
+			                             .props = &kafka.props,
 			                             .delivery_timeout_ms = 30000,
 			                             .queue_max = 100000,
 			                             .client_id = "dataapi-dlq",
@@ -198,7 +193,7 @@ int main(int argc, char **argv)
 			} else if (match && redrive) {
 				void *value = malloc(m->len ? m->len : 1);
 				memcpy(value, m->payload, m->len);
-				if (dapi_dlq_produce(producer, topic, m, value, m->len,
+				if (dapi_dlq_produce(producer, kafka.topic, m, value, m->len,
 				                     original_headers(m), &batch) != 0) {
 					action = "failed";
 					failed++;

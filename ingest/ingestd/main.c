@@ -7,6 +7,7 @@
 #include "consumer.h"
 #include "admin.h"
 #include "dlq.h"
+#include "kafka.h"
 #include "log.h"
 #include "mongo.h"
 #include "service.h"
@@ -20,9 +21,10 @@ static const char summary[] =
 
 int main(int argc, char **argv)
 {
-	const char *brokers, *topic, *dlq_topic_opt, *group, *uri, *db, *coll, *log_level;
+	struct dapi_kafka_opts kafka;
+	struct dapi_mongo_opts mongo;
+	const char *dlq_topic_opt, *group, *log_level;
 	int64_t batch_max, max_text, backoff_max, pending_ttl, tombstone_ttl, sweep_every;
-	struct dapi_props props;
 	mongoc_client_pool_t *pool = NULL, *sweep_pool = NULL;
 	struct dapi_mongo_probe *probe = NULL;
 	struct dapi_store *store = NULL, *sweep_store = NULL;
@@ -41,22 +43,12 @@ int main(int argc, char **argv)
 
 	/* clang-format off */
 	const struct dapi_opt opts[] = {
-		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
-		 "Kafka bootstrap servers"},
-		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
-		 "Topic the events are consumed from"},
+		DAPI_OPT_KAFKA(kafka, "Topic the events are consumed from"),
+		DAPI_OPT_MONGO(mongo),
 		{"dlq-topic", 0, "KAFKA_DLQ_TOPIC", DAPI_OPT_STRING, &dlq_topic_opt, "", 0, 0,
 		 "Dead-letter topic (default: <topic>.dlq)"},
 		{"group", 0, "KAFKA_GROUP", DAPI_OPT_STRING, &group, "dataapi-ingestd", 0, 0,
 		 "Consumer group id"},
-		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
-		 "librdkafka property key=value, repeatable (env: ';'-separated)"},
-		{"mongodb-uri", 0, "MONGODB_URI", DAPI_OPT_STRING, &uri, "mongodb://127.0.0.1:27017", 0,
-		 0, "MongoDB connection string (TLS and auth options go here)"},
-		{"database", 0, "MONGODB_DATABASE", DAPI_OPT_STRING, &db, "dataapi", 0, 0,
-		 "Database name"},
-		{"collection", 0, "MONGODB_COLLECTION", DAPI_OPT_STRING, &coll, "dialogs", 0, 0,
-		 "Collection name"},
 		{"batch-size", 0, "BATCH_SIZE", DAPI_OPT_INT, &batch_max, "1000", 1, 100000,
 		 "Most records consumed and applied as one batch"},
 		{"cache-dialogs", 0, "CACHE_DIALOGS", DAPI_OPT_INT, &cache_dialogs, "50000", 0, 10000000,
@@ -108,15 +100,15 @@ int main(int argc, char **argv)
 		        "dataapi-ingestd: --replay-from takes earliest or an RFC 3339 time\n");
 		return 2;
 	}
-	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : topic,
+	snprintf(dlq_topic, sizeof(dlq_topic), "%s%s", *dlq_topic_opt ? dlq_topic_opt : kafka.topic,
 	         *dlq_topic_opt ? "" : ".dlq");
 	dapi_signals_install();
 	dapi_mongo_init();
 
-	pool = dapi_mongo_pool_new(uri, "dataapi-ingestd", 0, 0, errstr, sizeof(errstr));
+	pool = dapi_mongo_pool_new(mongo.uri, "dataapi-ingestd", 0, 0, errstr, sizeof(errstr));
 	if (!pool)
 		goto fail;
-	store = dapi_store_new(pool, db, coll,
+	store = dapi_store_new(pool, mongo.db, mongo.collection,
 	                       !strcmp(load_by, "in")   ? DAPI_LOAD_IN
 	                       : !strcmp(load_by, "id") ? DAPI_LOAD_BY_ID
 	                                                : DAPI_LOAD_AUTO,
@@ -134,8 +126,8 @@ int main(int argc, char **argv)
 			goto stopped;
 	}
 	struct dapi_producer_config pcfg = {
-		.brokers = brokers,
-		.props = &props,
+		.brokers = kafka.brokers,
+		.props = &kafka.props,
 		.delivery_timeout_ms = 30000,
 		.queue_max = 100000,
 		.client_id = "dataapi-ingestd-dlq",
@@ -148,9 +140,9 @@ int main(int argc, char **argv)
 	 * most that long (docs/operations.md). */
 	cache = dapi_cache_new((size_t)cache_dialogs, cache_max_age);
 	struct dapi_consumer_config ccfg = {
-		.brokers = brokers,
-		.props = &props,
-		.topic = topic,
+		.brokers = kafka.brokers,
+		.props = &kafka.props,
+		.topic = kafka.topic,
 		.dlq_topic = dlq_topic,
 		.group = group,
 		.batch_max = (int)batch_max,
@@ -162,10 +154,11 @@ int main(int argc, char **argv)
 	consumer = dapi_consumer_new(&ccfg, store, dlq, errstr, sizeof(errstr));
 	if (!consumer)
 		goto fail;
-	probe = dapi_mongo_probe_new(uri, "dataapi-ingestd-probe", 1000, errstr, sizeof(errstr));
+	probe = dapi_mongo_probe_new(mongo.uri, "dataapi-ingestd-probe", 1000, errstr,
+	                             sizeof(errstr));
 	if (!probe)
 		goto fail;
-	admin_app = (struct ingestd_admin){ probe, dapi_consumer_handle(consumer), topic };
+	admin_app = (struct ingestd_admin){ probe, dapi_consumer_handle(consumer), kafka.topic };
 	/* A thread per connection: a /readyz waiting on a slow database holds only itself. */
 	struct dapi_http_config acfg = { .bind_addr = admin_bind,
 		                         .port = (int)admin_port,
@@ -180,18 +173,20 @@ int main(int argc, char **argv)
 	 * may MongoDB after a long backlog): on a pool of its own that waits 10 min for a
 	 * reply they finish instead of failing at the 30 s the ingest path allows, and nothing
 	 * waits behind them. */
-	sweep_pool = dapi_mongo_pool_new(uri, "dataapi-ingestd-sweeper", 600000, 0, errstr,
+	sweep_pool = dapi_mongo_pool_new(mongo.uri, "dataapi-ingestd-sweeper", 600000, 0, errstr,
 	                                 sizeof(errstr));
 	if (!sweep_pool)
 		goto fail;
-	sweep_store = dapi_store_new(sweep_pool, db, coll, DAPI_LOAD_BY_ID, DAPI_INDEXES_AUTO);
+	sweep_store = dapi_store_new(sweep_pool, mongo.db, mongo.collection, DAPI_LOAD_BY_ID,
+	                             DAPI_INDEXES_AUTO);
 	if (!sweep_store) {
 		snprintf(errstr, sizeof(errstr), "out of memory");
 		goto fail;
 	}
 	sweeper = dapi_sweeper_start(sweep_store, cache, pending_ttl, tombstone_ttl, sweep_every);
-	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", brokers, "topic", topic,
-	          "group", group, "dlq", dlq_topic, "adminPort", dapi_http_server_port(admin));
+	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", kafka.brokers, "topic",
+	          kafka.topic, "group", group, "dlq", dlq_topic, "adminPort",
+	          dapi_http_server_port(admin));
 
 	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "ingress.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "options.h"
@@ -15,12 +16,12 @@ static const char summary[] =
 
 int main(int argc, char **argv)
 {
-	const char *brokers, *topic, *log_level;
+	const char *log_level;
+	struct dapi_kafka_opts kafka;
 	int64_t max_body, max_text, timeout_ms, queue_max, retry_after, drain_ms;
 	struct dapi_service_opts svc;
 	struct dapi_auth_opts auth_opts;
 	struct dapi_auth *auth = NULL;
-	struct dapi_props props;
 	struct ingress in = { 0 };
 	struct dapi_http_server *server = NULL;
 	char errstr[512];
@@ -30,12 +31,7 @@ int main(int argc, char **argv)
 	const struct dapi_opt opts[] = {
 		DAPI_OPT_HTTP(svc, "8080"),
 		DAPI_OPT_HTTP_THREADS(svc),
-		{"kafka-brokers", 0, "KAFKA_BROKERS", DAPI_OPT_STRING, &brokers, "127.0.0.1:9092", 0, 0,
-		 "Kafka bootstrap servers"},
-		{"topic", 0, "KAFKA_TOPIC", DAPI_OPT_STRING, &topic, "dataapi.events", 0, 0,
-		 "Topic the events are published to"},
-		{"kafka-property", 'X', "KAFKA_PROPERTIES", DAPI_OPT_PROPS, &props, NULL, 0, 0,
-		 "librdkafka property key=value, repeatable (env: ';'-separated)"},
+		DAPI_OPT_KAFKA(kafka, "Topic the events are published to"),
 		{"produce-timeout", 0, "PRODUCE_TIMEOUT", DAPI_OPT_DURATION, &timeout_ms, "5s", 100,
 		 300000, "Longest wait for Kafka's acknowledgement before answering 503"},
 		{"producer-queue", 0, "PRODUCER_QUEUE", DAPI_OPT_INT, &queue_max, "100000", 1, 10000000,
@@ -66,7 +62,7 @@ int main(int argc, char **argv)
 	}
 	dapi_signals_install();
 
-	in.topic = topic;
+	in.topic = kafka.topic;
 	in.produce_timeout_ms = timeout_ms;
 	in.m_published = dapi_metrics_family("dataapi_events_published_total",
 	                                     "Events handed to Kafka, by type and delivery result",
@@ -84,8 +80,8 @@ int main(int argc, char **argv)
 	in.max_text = (size_t)max_text;
 	in.retry_after_s = (int)retry_after;
 	struct dapi_producer_config pcfg = {
-		.brokers = brokers,
-		.props = &props,
+		.brokers = kafka.brokers,
+		.props = &kafka.props,
 		.delivery_timeout_ms = timeout_ms,
 		.queue_max = queue_max,
 		.client_id = "dataapi-ingress",
@@ -97,9 +93,9 @@ int main(int argc, char **argv)
 	/* Warm up: without the topic's metadata the first requests wait for it (measured:
 	 * p99 410 ms in the first seconds after a start, 5 ms after). Not fatal: an
 	 * unreachable broker is answered with 503s, and /readyz says so. */
-	rd_kafka_resp_err_t warm = dapi_producer_topic_check(in.producer, topic, 5000);
+	rd_kafka_resp_err_t warm = dapi_producer_topic_check(in.producer, kafka.topic, 5000);
 	if (warm)
-		DAPI_WARN("kafka_not_ready", "{s:s,s:s}", "topic", topic, "error",
+		DAPI_WARN("kafka_not_ready", "{s:s,s:s}", "topic", kafka.topic, "error",
 		          rd_kafka_err2name(warm));
 
 	struct dapi_http_config hcfg = { 0 };
@@ -112,7 +108,7 @@ int main(int argc, char **argv)
 	if (!server)
 		goto fail;
 	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", svc.bind, "port",
-	          dapi_http_server_port(server), "brokers", brokers, "topic", topic);
+	          dapi_http_server_port(server), "brokers", kafka.brokers, "topic", kafka.topic);
 
 	while (!dapi_stop_requested && !dapi_producer_failed(in.producer)) {
 		dapi_sleep_unless_stopped(50);
