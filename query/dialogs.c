@@ -155,39 +155,36 @@ static void *run_count(void *arg)
 	return NULL;
 }
 
-/* Appends text to the page's array (after a comma unless it is the first). */
-static bool page_append(struct dapi_page *page, size_t *cap, const char *text, size_t len)
+/* Appends len bytes of text to the page's reply, keeping it NUL-terminated. */
+static bool page_put(struct dapi_page *page, size_t *cap, const char *text, size_t len)
 {
-	size_t need = page->items_len + len + 2; /* ',' or ']' and the NUL */
-	if (need > *cap) {
-		size_t ncap = *cap * 2 > need ? *cap * 2 : need;
-		char *grown = realloc(page->items, ncap);
+	if (page->len + len + 1 > *cap) {
+		size_t ncap = *cap * 2 > page->len + len + 1 ? *cap * 2 : page->len + len + 1;
+		char *grown = realloc(page->body, ncap);
 		if (!grown)
 			return false;
-		page->items = grown;
+		page->body = grown;
 		*cap = ncap;
 	}
-	if (page->count > 0)
-		page->items[page->items_len++] = ',';
-	memcpy(page->items + page->items_len, text, len);
-	page->items_len += len;
-	page->count++;
+	memcpy(page->body + page->len, text, len);
+	page->len += len;
+	page->body[page->len] = '\0';
 	return true;
 }
 
-/* Reads the page's documents into page->items, rendering each once, and stops at the
- * limit or before the dialog that would take the page past its byte bound. */
+/* Reads the page's documents into the reply's items, rendering each once, and stops at the
+ * limit or before the dialog that would take the items past their byte bound. */
 static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_cursor_t *cursor, struct dapi_page *page, bson_error_t *err)
+                      mongoc_cursor_t *cursor, struct dapi_page *page, size_t *cap,
+                      bson_error_t *err)
 {
-	size_t cap = 4096;
+	static const char head[] = "{\"items\":[";
+	const size_t items_start = sizeof(head) - 2; /* where the array's '[' is */
 	const bson_t *doc;
 	char last[DAPI_CURSOR_MAX] = "";
 
-	page->items = malloc(cap);
-	if (!page->items)
+	if (!page_put(page, cap, head, sizeof(head) - 1))
 		goto oom;
-	page->items[page->items_len++] = '[';
 	while (mongoc_cursor_next(cursor, &doc)) {
 		size_t len;
 		char *text;
@@ -199,16 +196,18 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 		if (!text)
 			goto oom;
 		/* the array with it: a comma, the item, the closing bracket */
-		if (page->count > 0 && page->items_len + 1 + len + 1 > q->page_bytes_max) {
+		if (page->count > 0 && page->len - items_start + 1 + len + 1 > q->page_bytes_max) {
 			free(text);
 			page->cut = page->has_next = true;
 			snprintf(page->next, sizeof(page->next), "%s", last);
 			break;
 		}
-		bool ok = page_append(page, &cap, text, len);
+		bool ok = (page->count == 0 || page_put(page, cap, ",", 1)) &&
+		          page_put(page, cap, text, len);
 		free(text);
 		if (!ok)
 			goto oom;
+		page->count++;
 		cursor_of(doc, last);
 		if (page->count == p->limit) {
 			page->has_next = true;
@@ -216,12 +215,25 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 			break;
 		}
 	}
-	page->items[page->items_len++] = ']';
-	page->items[page->items_len] = '\0';
+	if (!page_put(page, cap, "]", 1))
+		goto oom;
 	return page->cut || page->count == p->limit || !mongoc_cursor_error(cursor, err);
 oom:
 	bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
 	return false;
+}
+
+/* The reply's fields after the items, once the count is in. */
+static bool page_finish(struct dapi_page *page, size_t *cap, const struct dapi_query_params *p)
+{
+	char tail[DAPI_CURSOR_MAX + 128];
+	int n = snprintf(tail, sizeof(tail),
+	                 ",\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"nextCursor\":%s%s%s}",
+	                 (long long)page->total, (long long)p->limit, (long long)p->offset,
+	                 page->has_next ? "\"" : "", page->has_next ? page->next : "null",
+	                 page->has_next ? "\"" : "");
+	assert(n > 0 && (size_t)n < sizeof(tail)); /* a cursor, three 20-digit numbers */
+	return page_put(page, cap, tail, (size_t)n);
 }
 
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
@@ -232,6 +244,7 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	bool counting, ok = false;
 	mongoc_client_t *client;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	size_t cap = 0;
 
 	memset(page, 0, sizeof(*page));
 	/* The count and the page are two queries: run them side by side (on FerretDB, which
@@ -248,7 +261,7 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 		mongoc_cursor_t *cursor;
 		build_page(q, p, &filter, &opts);
 		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-		ok = read_page(q, p, cursor, page, err);
+		ok = read_page(q, p, cursor, page, &cap, err);
 		mongoc_cursor_destroy(cursor);
 		mongoc_collection_destroy(coll);
 		mongoc_client_pool_push(q->pool, client);
@@ -262,13 +275,17 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 		*err = job.err;
 		ok = false;
 	}
+	if (ok && !page_finish(page, &cap, p)) {
+		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
+		ok = false;
+	}
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
 	if (!ok) {
-		free(page->items);
-		page->items = NULL;
+		free(page->body);
+		page->body = NULL;
 	}
 	return ok;
 }

@@ -22,8 +22,8 @@ struct dapi_dialogs {
 #define DAPI_DIALOGS_BUSY 0x44415049u
 
 struct dapi_page {
-	char *items; /* the JSON array's text, malloc'd; the caller frees it */
-	size_t items_len;
+	char *body; /* the whole GET /data reply, malloc'd; the caller frees it */
+	size_t len;
 	int64_t count; /* items on the page */
 	int64_t total; /* matches without the cursor */
 	bool has_next; /* the page is full, or was cut by its size: next continues it */
@@ -31,9 +31,11 @@ struct dapi_page {
 	char next[DAPI_CURSOR_MAX];
 };
 
-/* One page: at most p->limit dialogs, and no more rendered bytes than q->page_bytes_max
- * unless its first dialog alone is larger (a page always makes progress). On success the
- * caller frees page->items. */
+/* One page, rendered as the reply ({"items", "total", "limit", "offset", "nextCursor"}):
+ * at most p->limit dialogs, and no more bytes of items than q->page_bytes_max unless its
+ * first dialog alone is larger (a page always makes progress). Each dialog is rendered
+ * once, straight into the reply, so a page takes that bound plus one dialog of memory.
+ * On success the caller frees page->body. */
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        struct dapi_page *page, bson_error_t *err);
 

@@ -1,5 +1,4 @@
 /* GET /data, GET /data/{customerId}/{dialogId}, GET /data/export. */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,30 +54,12 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 	struct dapi_page page;
 	enum MHD_Result ret;
 	bson_error_t err;
-	char *body;
-	size_t cap, len;
 
 	if (!read_params(r, &p, true, &ret))
 		return ret;
 	if (!dapi_dialogs_page(&q->dialogs, &p, &page, &err))
 		return unavailable(r, q, "/data", &err);
-	/* The items are rendered once, straight into the page's text: the page's memory is
-	 * its bound (--max-page-bytes) and one dialog, not the whole page several times. */
-	cap = page.items_len + DAPI_CURSOR_MAX + 128;
-	body = malloc(cap);
-	if (!body) {
-		free(page.items);
-		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
-	}
-	len = (size_t)snprintf(body, cap,
-	                       "{\"items\":%s,\"total\":%lld,\"limit\":%lld,"
-	                       "\"offset\":%lld,\"nextCursor\":%s%s%s}",
-	                       page.items, (long long)page.total, (long long)p.limit,
-	                       (long long)p.offset, page.has_next ? "\"" : "",
-	                       page.has_next ? page.next : "null", page.has_next ? "\"" : "");
-	assert(len < cap); /* the cursor is at most DAPI_CURSOR_MAX, the numbers 20 digits */
-	free(page.items);
-	return dapi_http_reply_json_text(r, MHD_HTTP_OK, body, len);
+	return dapi_http_reply_json_text(r, MHD_HTTP_OK, page.body, page.len);
 }
 
 static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
