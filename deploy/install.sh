@@ -3,7 +3,8 @@
 #   - Debian packages: compilers' -dev libraries, kcat, Maven (when missing)
 #   - Apache Kafka jars from Maven Central (into the cache)
 #   - FerretDB built from the Go module proxy (into the cache), unless a mongod is on PATH
-#   - schemathesis from PyPI, pinned, in a virtual environment in the cache (API fuzzing)
+#   - schemathesis (API fuzzing) and lizard (function size check) from PyPI, pinned, each
+#     in a virtual environment in the cache
 # Everything downloaded is cached in $DATAAPI_CACHE (default ~/.cache/dataapi); a second
 # run only checks. Usage: deploy/install.sh [--no-servers]
 set -euo pipefail
@@ -16,7 +17,7 @@ servers=1
 dapi_install_packages
 dapi_check_toolchains
 dapi_check_python_yaml
-dapi_install_schemathesis
+dapi_install_pytools
 if [ "$servers" = 1 ]; then
   dapi_fetch_kafka
   dapi_build_ferretdb

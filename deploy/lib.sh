@@ -21,10 +21,13 @@ DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang libclang-rt-14
   libcurl4-openssl-dev libssl-dev kcat maven python3-yaml python3-venv wrk valgrind
   clang-format)
 
-# schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) from PyPI, pinned, in a
-# virtual environment of its own under the cache.
+# Test tools from PyPI, pinned, each in a virtual environment of its own under the cache:
+# schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) and lizard (function length
+# and complexity, tests/lizard_test.sh).
 DAPI_SCHEMATHESIS_VERSION=4.32.5
 DAPI_SCHEMATHESIS="$DAPI_CACHE/schemathesis-$DAPI_SCHEMATHESIS_VERSION/bin/schemathesis"
+DAPI_LIZARD_VERSION=1.24.3
+DAPI_LIZARD="$DAPI_CACHE/lizard-$DAPI_LIZARD_VERSION/bin/lizard"
 
 dapi_install_packages() {
   local missing=() p
@@ -46,15 +49,20 @@ dapi_check_python_yaml() {
   python3 -m pip install --quiet --disable-pip-version-check pyyaml >&2
 }
 
-dapi_install_schemathesis() {
-  [ -x "$DAPI_SCHEMATHESIS" ] && return 0
-  local venv
-  venv=$(dirname "$(dirname "$DAPI_SCHEMATHESIS")")
-  dapi_log "installing schemathesis $DAPI_SCHEMATHESIS_VERSION from PyPI into $venv"
+# dapi_install_pytool BIN PACKAGE VERSION: PACKAGE==VERSION into the venv that holds BIN.
+dapi_install_pytool() {
+  local bin=$1 package=$2 version=$3 venv
+  [ -x "$bin" ] && return 0
+  venv=$(dirname "$(dirname "$bin")")
+  dapi_log "installing $package $version from PyPI into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "schemathesis==$DAPI_SCHEMATHESIS_VERSION" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+}
+
+dapi_install_pytools() {
+  dapi_install_pytool "$DAPI_SCHEMATHESIS" schemathesis "$DAPI_SCHEMATHESIS_VERSION"
+  dapi_install_pytool "$DAPI_LIZARD" lizard "$DAPI_LIZARD_VERSION"
 }
 
 dapi_check_toolchains() {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "log.h"
 #include "render.h"
 
@@ -17,24 +18,24 @@ static void build_filter(const struct dapi_query_params *p, bool with_cursor, bs
 {
 	bson_t absent;
 
-	BSON_APPEND_BOOL(filter, "consent", true);
-	BSON_APPEND_DOCUMENT_BEGIN(filter, "revoked", &absent);
+	BSON_APPEND_BOOL(filter, DAPI_DOC_CONSENT, true);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_REVOKED, &absent);
 	BSON_APPEND_BOOL(&absent, "$exists", false);
 	bson_append_document_end(filter, &absent);
 	if (p->language[0])
-		BSON_APPEND_UTF8(filter, "languages", p->language);
+		BSON_APPEND_UTF8(filter, DAPI_DOC_LANGUAGES, p->language);
 	if (p->customer_id[0])
-		BSON_APPEND_UTF8(filter, "customerId", p->customer_id);
+		BSON_APPEND_UTF8(filter, DAPI_DOC_CUSTOMER_ID, p->customer_id);
 	if (with_cursor && p->has_cursor) {
 		bson_t or, a, b, lt, gt;
 		BSON_APPEND_ARRAY_BEGIN(filter, "$or", & or);
 		BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &a);
-		BSON_APPEND_DOCUMENT_BEGIN(&a, "lastMessageAt", &lt);
+		BSON_APPEND_DOCUMENT_BEGIN(&a, DAPI_DOC_LAST_MESSAGE_AT, &lt);
 		BSON_APPEND_DATE_TIME(&lt, "$lt", p->after_ms);
 		bson_append_document_end(&a, &lt);
 		bson_append_document_end(& or, &a);
 		BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &b);
-		BSON_APPEND_DATE_TIME(&b, "lastMessageAt", p->after_ms);
+		BSON_APPEND_DATE_TIME(&b, DAPI_DOC_LAST_MESSAGE_AT, p->after_ms);
 		BSON_APPEND_DOCUMENT_BEGIN(&b, "_id", &gt);
 		BSON_APPEND_UTF8(&gt, "$gt", p->after_id);
 		bson_append_document_end(&b, &gt);
@@ -47,7 +48,7 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 {
 	bson_t sort;
 	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
-	BSON_APPEND_INT32(&sort, "lastMessageAt", -1);
+	BSON_APPEND_INT32(&sort, DAPI_DOC_LAST_MESSAGE_AT, -1);
 	BSON_APPEND_INT32(&sort, "_id", 1);
 	bson_append_document_end(opts, &sort);
 	if (limit > 0)
@@ -121,7 +122,8 @@ static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 	bson_iter_t it;
 	int64_t ms = 0;
 	const char *id = "";
-	if (bson_iter_init_find(&it, doc, "lastMessageAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+	if (bson_iter_init_find(&it, doc, DAPI_DOC_LAST_MESSAGE_AT) &&
+	    BSON_ITER_HOLDS_DATE_TIME(&it))
 		ms = bson_iter_date_time(&it);
 	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
 		id = bson_iter_utf8(&it, NULL);
@@ -296,10 +298,10 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 static bool readable_by(const bson_t *doc, const char *customer_id)
 {
 	bson_iter_t it;
-	return !bson_iter_init_find(&it, doc, "revoked") &&
-	       bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it) &&
+	return !bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) &&
+	       bson_iter_init_find(&it, doc, DAPI_DOC_CUSTOMER_ID) && BSON_ITER_HOLDS_UTF8(&it) &&
 	       !strcmp(bson_iter_utf8(&it, NULL), customer_id) &&
-	       bson_iter_init_find(&it, doc, "consent") && BSON_ITER_HOLDS_BOOL(&it) &&
+	       bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) && BSON_ITER_HOLDS_BOOL(&it) &&
 	       bson_iter_bool(&it);
 }
 

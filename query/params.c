@@ -51,17 +51,15 @@ bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const c
 			return dapi_input_fail(err, "invalid_parameter", field,
 			                       "language given twice");
 		if (!dapi_language_normalize(value, strlen(value), p->language))
-			return dapi_input_fail(
-			        err, "invalid_parameter", field,
-			        "language must be a language tag such as EN or pt-BR");
+			return dapi_input_fail(err, "invalid_parameter", field,
+			                       "language " DAPI_LANG_RULE);
 	} else if (customer) {
 		if (p->customer_id[0])
 			return dapi_input_fail(err, "invalid_parameter", field,
 			                       "customerId given twice");
 		if (!dapi_valid_id(value, strlen(value)))
-			return dapi_input_fail(
-			        err, "invalid_parameter", field,
-			        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]");
+			return dapi_input_fail(err, "invalid_parameter", field,
+			                       "customerId " DAPI_ID_RULE);
 		strcpy(p->customer_id, value);
 	} else if (!strcmp(key, "limit")) {
 		if (p->has_limit)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "timefmt.h"
 #include "validate.h"
 
@@ -33,9 +34,9 @@ static json_t *render_message(bson_iter_t *msg)
 		return m;
 	while (bson_iter_next(&f)) {
 		const char *k = bson_iter_key(&f);
-		if (!strcmp(k, "text") || !strcmp(k, "language"))
+		if (!strcmp(k, DAPI_MSG_TEXT) || !strcmp(k, DAPI_MSG_LANGUAGE))
 			json_object_set_new(m, k, utf8_of(&f));
-		else if (!strcmp(k, "receivedAt"))
+		else if (!strcmp(k, DAPI_MSG_RECEIVED_AT))
 			json_object_set_new(m, k, date_of(&f));
 	}
 	return m;
@@ -54,20 +55,20 @@ json_t *dapi_render_dialog(const bson_t *doc)
 			if (!strcmp(k, "_id")) {
 				json_decref(dialog);
 				dialog = utf8_of(&it);
-			} else if (!strcmp(k, "customerId")) {
+			} else if (!strcmp(k, DAPI_DOC_CUSTOMER_ID)) {
 				json_decref(customer);
 				customer = utf8_of(&it);
-			} else if (!strcmp(k, "consentedAt")) {
+			} else if (!strcmp(k, DAPI_DOC_CONSENTED_AT)) {
 				json_decref(consented);
 				consented = date_of(&it);
-			} else if (!strcmp(k, "lastMessageAt")) {
+			} else if (!strcmp(k, DAPI_DOC_LAST_MESSAGE_AT)) {
 				json_decref(last);
 				last = date_of(&it);
-			} else if (!strcmp(k, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+			} else if (!strcmp(k, DAPI_DOC_LANGUAGES) && BSON_ITER_HOLDS_ARRAY(&it) &&
 			           bson_iter_recurse(&it, &arr)) {
 				while (bson_iter_next(&arr))
 					json_array_append_new(languages, utf8_of(&arr));
-			} else if (!strcmp(k, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+			} else if (!strcmp(k, DAPI_DOC_MESSAGES) && BSON_ITER_HOLDS_ARRAY(&it) &&
 			           bson_iter_recurse(&it, &arr)) {
 				while (bson_iter_next(&arr))
 					json_array_append_new(messages, render_message(&arr));
@@ -101,6 +102,6 @@ bool dapi_render_servable(const bson_t *doc)
 	if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 		return false;
 	id = bson_iter_utf8(&it, &len);
-	return dapi_valid_id(id, len) && bson_iter_init_find(&it, doc, "lastMessageAt") &&
+	return dapi_valid_id(id, len) && bson_iter_init_find(&it, doc, DAPI_DOC_LAST_MESSAGE_AT) &&
 	       BSON_ITER_HOLDS_DATE_TIME(&it);
 }

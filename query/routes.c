@@ -72,13 +72,11 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 	int found;
 
 	if (!dapi_valid_id(customer, strlen(customer)))
-		return dapi_http_reply_error(
-		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-		        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "customerId");
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "customerId " DAPI_ID_RULE, "customerId");
 	if (!dapi_valid_id(dialog, strlen(dialog)))
-		return dapi_http_reply_error(
-		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-		        "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "dialogId");
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "dialogId " DAPI_ID_RULE, "dialogId");
 	/* No parameters belong here; refuse them like everywhere else. */
 	struct param_walk w = { .p = &p, .ok = true };
 	dapi_query_params_init(&p, false);

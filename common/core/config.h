@@ -14,6 +14,7 @@ enum dapi_opt_type {
 	DAPI_OPT_DURATION, /* ptr: int64_t * milliseconds ("10s", "72h"), bounded */
 	DAPI_OPT_BOOL,     /* ptr: bool *; "--flag" alone means true */
 	DAPI_OPT_PROPS,    /* ptr: struct dapi_props *; repeatable "key=value" */
+	DAPI_OPT_ENUM,     /* ptr: int *, the index of the value in choices */
 };
 
 #define DAPI_PROPS_MAX 64
@@ -33,6 +34,7 @@ struct dapi_opt {
 	const char *def; /* default as text, or NULL */
 	int64_t min, max;
 	const char *help;
+	const char *const *choices; /* DAPI_OPT_ENUM: the accepted values, NULL-terminated */
 };
 
 /* Loads defaults, environment and argv into the table's targets.

@@ -61,19 +61,18 @@ static const char *get_id(json_t *root, const char *key, const char **reason, ch
 	const char *s = get_string(root, key, &len, reason, errstr, errstr_size);
 	if (s && !dapi_valid_id(s, len)) {
 		*reason = "invalid_field";
-		snprintf(errstr, errstr_size, "%s must be 1-128 characters of [A-Za-z0-9._:~@+-]",
-		         key);
+		snprintf(errstr, errstr_size, "%s " DAPI_ID_RULE, key);
 		return NULL;
 	}
 	return s;
 }
 
-static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev, char *errstr,
+/* v, type, eventId, dialogId and receivedAt: what every event has. */
+static const char *decode_common(json_t *root, struct dapi_event *ev, char *errstr,
                                  size_t errstr_size)
 {
-	const char *reason = NULL, *type, *ts, *lang;
+	const char *reason = NULL, *type, *ts;
 	json_t *v = json_object_get(root, "v");
-	size_t len;
 
 	if (!json_is_integer(v) || json_integer_value(v) != DAPI_EVENT_VERSION) {
 		snprintf(errstr, errstr_size, "v must be %d", DAPI_EVENT_VERSION);
@@ -97,15 +96,27 @@ static const char *decode_fields(json_t *root, size_t max_text, struct dapi_even
 		snprintf(errstr, errstr_size, "receivedAt must be an RFC 3339 time");
 		return "invalid_field";
 	}
-	if (ev->type == DAPI_EVENT_CONSENT) {
-		v = json_object_get(root, "granted");
-		if (!json_is_boolean(v)) {
-			snprintf(errstr, errstr_size, "granted must be a boolean");
-			return v ? "invalid_field" : "missing_field";
-		}
-		ev->granted = json_is_true(v);
-		return NULL;
+	return NULL;
+}
+
+static const char *decode_consent(json_t *root, struct dapi_event *ev, char *errstr,
+                                  size_t errstr_size)
+{
+	json_t *v = json_object_get(root, "granted");
+	if (!json_is_boolean(v)) {
+		snprintf(errstr, errstr_size, "granted must be a boolean");
+		return v ? "invalid_field" : "missing_field";
 	}
+	ev->granted = json_is_true(v);
+	return NULL;
+}
+
+static const char *decode_message(json_t *root, size_t max_text, struct dapi_event *ev,
+                                  char *errstr, size_t errstr_size)
+{
+	const char *reason = NULL, *lang;
+	size_t len;
+
 	if (!(ev->customer_id = get_id(root, "customerId", &reason, errstr, errstr_size)) ||
 	    !(ev->text = get_string(root, "text", &ev->text_len, &reason, errstr, errstr_size)) ||
 	    !(lang = get_string(root, "language", &len, &reason, errstr, errstr_size)))
@@ -120,10 +131,21 @@ static const char *decode_fields(json_t *root, size_t max_text, struct dapi_even
 		return "text_too_large";
 	}
 	if (!dapi_language_normalize(lang, len, ev->language)) {
-		snprintf(errstr, errstr_size, "language must be a language tag");
+		snprintf(errstr, errstr_size, "language " DAPI_LANG_RULE);
 		return "invalid_field";
 	}
 	return NULL;
+}
+
+static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev, char *errstr,
+                                 size_t errstr_size)
+{
+	const char *reason = decode_common(root, ev, errstr, errstr_size);
+	if (reason)
+		return reason;
+	if (ev->type == DAPI_EVENT_CONSENT)
+		return decode_consent(root, ev, errstr, errstr_size);
+	return decode_message(root, max_text, ev, errstr, errstr_size);
 }
 
 const char *dapi_event_decode(const void *buf, size_t len, size_t max_text, struct dapi_event *ev,

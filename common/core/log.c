@@ -10,20 +10,12 @@
 int dapi_log_min_level = DAPI_LOG_INFO;
 static char log_component[32] = "dataapi";
 
-static const char *const level_names[] = { "debug", "info", "warn", "error" };
+const char *const dapi_log_level_names[] = { "debug", "info", "warn", "error", NULL };
 
 void dapi_log_init(const char *component, int min_level)
 {
 	snprintf(log_component, sizeof(log_component), "%s", component);
 	dapi_log_min_level = min_level;
-}
-
-int dapi_log_level_parse(const char *s)
-{
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, level_names[i]) == 0)
-			return i;
-	return -1;
 }
 
 void dapi_log_emit(int level, const char *event, const char *fmt, ...)
@@ -35,7 +27,7 @@ void dapi_log_emit(int level, const char *event, const char *fmt, ...)
 	if (level < DAPI_LOG_DEBUG || level > DAPI_LOG_ERROR)
 		level = DAPI_LOG_ERROR;
 	dapi_time_format_ms(dapi_time_now_ms(), ts);
-	line = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level", level_names[level],
+	line = json_pack("{s:s, s:s, s:s, s:s}", "time", ts, "level", dapi_log_level_names[level],
 	                 "component", log_component, "event", event);
 	if (!line)
 		return;

@@ -10,8 +10,8 @@ extern int dapi_log_min_level;
 /* Sets the component name (copied) and the lowest level that is written. */
 void dapi_log_init(const char *component, int min_level);
 
-/* Parses "debug", "info", "warn" or "error"; returns the level or -1. */
-int dapi_log_level_parse(const char *s);
+/* "debug", "info", "warn", "error", then NULL: the names of the levels, in order. */
+extern const char *const dapi_log_level_names[];
 
 /* Writes one line. `fmt` is a jansson json_pack() format of an object ("{s:s, s:i}") whose
  * members are added to the line, or NULL for none. Prefer the DAPI_LOG macro. */

@@ -44,14 +44,14 @@ void dapi_sleep_unless_stopped(int64_t ms)
 	}
 }
 
-int dapi_service_log_init(const char *component, const char *level, char *errstr,
-                          size_t errstr_size)
+int dapi_service_configured(const char *component, int rc, const char *errstr, int log_level)
 {
-	int lvl = dapi_log_level_parse(level);
-	if (lvl < 0) {
-		snprintf(errstr, errstr_size, "--log-level must be debug, info, warn or error");
-		return -1;
+	if (rc == 1)
+		return 1;
+	if (rc < 0) {
+		fprintf(stderr, "dataapi-%s: %s\n", component, errstr);
+		return 2;
 	}
-	dapi_log_init(component, lvl);
+	dapi_log_init(component, log_level);
 	return 0;
 }

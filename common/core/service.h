@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "log.h"
 
 /* Set by SIGTERM/SIGINT; loops poll it at 100 ms or less. */
 extern volatile sig_atomic_t dapi_stop_requested;
@@ -21,14 +22,17 @@ void dapi_sleep_ms(int64_t ms);
 /* Sleeps up to ms, returning early once a stop was requested. */
 void dapi_sleep_unless_stopped(int64_t ms);
 
-/* Sets up JSON logging; returns -1 with errstr when level is not a known level. */
-int dapi_service_log_init(const char *component, const char *level, char *errstr,
-                          size_t errstr_size);
+/* The end of option loading, the same in every program. rc is dapi_config_load's, or -1
+ * when a check of the program's own failed (errstr says why). Prints a refusal on stderr
+ * as "dataapi-<component>: <errstr>", else sets up logging at log_level. Returns 0 to run,
+ * 1 after --help (exit 0) or 2 after a refusal (exit 2): what each program's
+ * <program>_configure returns. */
+int dapi_service_configured(const char *component, int rc, const char *errstr, int log_level);
 
 /* clang-format off */
 #define DAPI_OPT_LOG_LEVEL(var)                                                            \
-	{"log-level", 0, "LOG_LEVEL", DAPI_OPT_STRING, &(var), "info", 0, 0,               \
-	 "Lowest level logged: debug, info, warn, error"}
+	{"log-level", 0, "LOG_LEVEL", DAPI_OPT_ENUM, &(var), "info", 0, 0,                 \
+	 "Lowest level logged", dapi_log_level_names}
 
 /* clang-format on */
 

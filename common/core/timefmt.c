@@ -65,18 +65,6 @@ void dapi_time_format_ms(int64_t ms, char buf[DAPI_TIME_BUFSZ])
 	*p = '\0';
 }
 
-static bool digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return true;
-}
-
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
 static int64_t days_from_civil(int y, int m, int d)
 {
@@ -88,52 +76,83 @@ static int64_t days_from_civil(int y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-bool dapi_time_parse(const char *s, int64_t *ms)
+/* Reads s against pattern, where each 'n' is one digit and any other character must match
+ * itself ('T' also matches 't'); each run of digits is stored in the next of out[]. Returns
+ * the characters read, or 0 when s does not match. */
+static size_t scan(const char *s, const char *pattern, int *out)
+{
+	size_t i = 0;
+	for (; pattern[i]; i++) {
+		if (pattern[i] == 'n') {
+			if (!isdigit((unsigned char)s[i]))
+				return 0;
+			*out = (i == 0 || pattern[i - 1] != 'n' ? 0 : *out) * 10 + (s[i] - '0');
+			if (pattern[i + 1] != 'n')
+				out++;
+		} else if (s[i] != pattern[i] && !(pattern[i] == 'T' && s[i] == 't')) {
+			return 0;
+		}
+	}
+	return i;
+}
+
+static bool valid_civil(int y, int mo, int d, int h, int mi, int sec)
 {
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h, mi, sec, frac = 0, off = 0;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
-	if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
-	    !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-	    !digits(s + 17, 2, &sec))
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
 		return false;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+	return !(mo == 2 && d == 29 && !leap) && h <= 23 && mi <= 59 && sec <= 60;
+}
+
+/* ".123456" at *s: milliseconds (digits past the third are dropped); none is 0. */
+static bool scan_fraction(const char **s, int *frac)
+{
+	int n = 0;
+	*frac = 0;
+	if (**s != '.')
+		return true;
+	for ((*s)++; isdigit((unsigned char)**s); (*s)++, n++)
+		if (n < 3)
+			*frac = *frac * 10 + (**s - '0');
+	for (int i = n; i < 3; i++)
+		*frac *= 10;
+	return n > 0;
+}
+
+/* "Z" or "+hh:mm" / "-hh:mm" at *s, as minutes east of UTC. */
+static bool scan_offset(const char **s, int *minutes)
+{
+	int hm[2];
+	char sign = **s;
+
+	if (sign == 'Z' || sign == 'z') {
+		*minutes = 0;
+		(*s)++;
+		return true;
+	}
+	if ((sign != '+' && sign != '-') || !scan(*s + 1, "nn:nn", hm) || hm[0] > 23 || hm[1] > 59)
 		return false;
-	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+	*minutes = (hm[0] * 60 + hm[1]) * (sign == '+' ? 1 : -1);
+	*s += 6;
+	return true;
+}
+
+bool dapi_time_parse(const char *s, int64_t *ms)
+{
+	int f[6], frac, off; /* year, month, day, hour, minute, second */
+
+	if (!scan(s, "nnnn-nn-nnTnn:nn:nn", f) || !valid_civil(f[0], f[1], f[2], f[3], f[4], f[5]))
 		return false;
 	s += 19;
-	if (*s == '.') {
-		int n = 0;
-		s++;
-		while (isdigit((unsigned char)*s)) {
-			if (n < 3)
-				frac = frac * 10 + (*s - '0');
-			n++;
-			s++;
-		}
-		if (n == 0)
-			return false;
-		for (; n < 3; n++)
-			frac *= 10;
-	}
-	if (*s == 'Z' || *s == 'z') {
-		s++;
-	} else if (*s == '+' || *s == '-') {
-		int oh, om;
-		if (!digits(s + 1, 2, &oh) || s[3] != ':' || !digits(s + 4, 2, &om) || oh > 23 ||
-		    om > 59)
-			return false;
-		off = (oh * 60 + om) * (*s == '+' ? 1 : -1);
-		s += 6;
-	} else {
+	if (!scan_fraction(&s, &frac) || !scan_offset(&s, &off) || *s)
 		return false;
-	}
-	if (*s)
-		return false;
-	if (sec == 60)
-		sec = 59; /* a leap second folds onto the second before it */
-	*ms = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off * 60) * 1000 +
+	if (f[5] == 60)
+		f[5] = 59; /* a leap second folds onto the second before it */
+	*ms = ((days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 + f[4] * 60 + f[5]) -
+	       off * 60) *
+	              1000 +
 	      frac;
 	return true;
 }

@@ -9,6 +9,11 @@
 #define DAPI_LANG_MAX            35
 #define DAPI_IDEMPOTENCY_KEY_MAX 128
 
+/* The rules as clients read them in error messages, after the field's name. */
+#define DAPI_ID_RULE              "must be 1-128 characters of [A-Za-z0-9._:~@+-]"
+#define DAPI_LANG_RULE            "must be a language tag such as EN, de or pt-BR"
+#define DAPI_IDEMPOTENCY_KEY_RULE "must be 1-128 printable characters"
+
 /* Why an input was refused: an error code for the JSON error body, the offending field or
  * parameter (or NULL) and a message for the client. Never logged: it may quote input. */
 struct dapi_input_error {

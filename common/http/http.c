@@ -53,45 +53,50 @@ static struct dapi_series *m_in_flight;
 
 /* ---- routing ---------------------------------------------------------------------- */
 
+/* The segment "/name" at *at (before end): its name; *at moves past it. */
+static bool next_segment(const char **at, const char *end, const char **name, size_t *len)
+{
+	if (*at >= end || **at != '/')
+		return false;
+	*name = *at + 1;
+	const char *slash = memchr(*name, '/', (size_t)(end - *name));
+	*len = (size_t)((slash ? slash : end) - *name);
+	*at = *name + *len;
+	return true;
+}
+
 /* Matches path against a pattern segment by segment; captures "*" segments into params
  * when params is not NULL. A single trailing slash on the path is ignored. */
 static bool path_matches(const char *pattern, const char *path, char **params)
 {
-	const char *p = pattern, *u = path;
+	const char *p = pattern, *pend = pattern + strlen(pattern);
+	const char *u = path, *uend = path + strlen(path);
 	int np = 0;
-	size_t ulen = strlen(path);
 
-	if (ulen > 1 && path[ulen - 1] == '/')
-		ulen--;
-	while (*p && (size_t)(u - path) < ulen) {
-		if (*p != '/' || *u != '/')
-			return false;
-		p++;
-		u++;
-		const char *pend = strchr(p, '/'),
-		           *uend = memchr(u, '/', ulen - (size_t)(u - path));
-		size_t plen = pend ? (size_t)(pend - p) : strlen(p);
-		size_t slen = uend ? (size_t)(uend - u) : ulen - (size_t)(u - path);
-		if (plen == 1 && *p == '*') {
-			if (slen == 0 || np >= DAPI_HTTP_MAX_PARAMS)
-				return false;
+	if (uend - path > 1 && uend[-1] == '/')
+		uend--;
+	while (p < pend && u < uend) {
+		const char *pseg, *useg;
+		size_t plen, ulen;
+		if (!next_segment(&p, pend, &pseg, &plen) || !next_segment(&u, uend, &useg, &ulen))
+			goto mismatch;
+		if (plen == 1 && *pseg == '*') {
+			if (ulen == 0 || np >= DAPI_HTTP_MAX_PARAMS)
+				goto mismatch;
 			if (params)
-				params[np] = strndup(u, slen);
+				params[np] = strndup(useg, ulen);
 			np++;
-		} else if (plen != slen || strncmp(p, u, slen) != 0) {
+		} else if (plen != ulen || memcmp(pseg, useg, ulen) != 0) {
 			goto mismatch;
 		}
-		p += plen;
-		u += slen;
 	}
-	if (*p == '\0' && (size_t)(u - path) == ulen)
+	if (p == pend && u == uend)
 		return true;
 mismatch:
-	if (params)
-		for (int i = 0; i < np; i++) {
-			free(params[i]);
-			params[i] = NULL;
-		}
+	for (int i = 0; params && i < np; i++) {
+		free(params[i]);
+		params[i] = NULL;
+	}
 	return false;
 }
 

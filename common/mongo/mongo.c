@@ -151,28 +151,32 @@ void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p)
 	free(p);
 }
 
+/* Server error codes worth retrying: the server is away, stepping down or shutting down,
+ * or an operation ran out of time. */
+static const int32_t transient_codes[] = {
+	6,     /* HostUnreachable */
+	7,     /* HostNotFound */
+	50,    /* MaxTimeMSExpired */
+	64,    /* WriteConcernFailed */
+	89,    /* NetworkTimeout */
+	91,    /* ShutdownInProgress */
+	112,   /* WriteConflict */
+	189,   /* PrimarySteppedDown */
+	262,   /* ExceededTimeLimit */
+	9001,  /* SocketException */
+	10107, /* NotWritablePrimary */
+	11600, /* InterruptedAtShutdown */
+	11602, /* InterruptedDueToReplStateChange */
+	13435, /* NotPrimaryNoSecondaryOk */
+	13436, /* NotPrimaryOrSecondary */
+};
+
 bool dapi_mongo_code_transient(int32_t code)
 {
-	switch (code) {
-	case 6:     /* HostUnreachable */
-	case 7:     /* HostNotFound */
-	case 50:    /* MaxTimeMSExpired */
-	case 64:    /* WriteConcernFailed */
-	case 89:    /* NetworkTimeout */
-	case 91:    /* ShutdownInProgress */
-	case 112:   /* WriteConflict */
-	case 189:   /* PrimarySteppedDown */
-	case 262:   /* ExceededTimeLimit */
-	case 9001:  /* SocketException */
-	case 10107: /* NotWritablePrimary */
-	case 11600: /* InterruptedAtShutdown */
-	case 11602: /* InterruptedDueToReplStateChange */
-	case 13435: /* NotPrimaryNoSecondaryOk */
-	case 13436: /* NotPrimaryOrSecondary */
-		return true;
-	default:
-		return false;
-	}
+	for (size_t i = 0; i < sizeof(transient_codes) / sizeof(transient_codes[0]); i++)
+		if (transient_codes[i] == code)
+			return true;
+	return false;
 }
 
 bool dapi_mongo_error_transient(const bson_error_t *err)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doc.h"
 #include "log.h"
 #include "mongo.h"
 
@@ -51,17 +52,21 @@ bson_t *dapi_store_index_spec(size_t i)
 	if (!name)
 		return NULL;
 	if (!strcmp(name, "consent_recent"))
-		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-		                "lastMessageAt", BCON_INT32(-1), "_id", BCON_INT32(1), "}");
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id",
+		                BCON_INT32(1), "}");
 	if (!strcmp(name, "consent_language_recent"))
-		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-		                "languages", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-		                BCON_INT32(1), "}");
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_LANGUAGES, BCON_INT32(1),
+		                DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id", BCON_INT32(1),
+		                "}");
 	if (!strcmp(name, "consent_customer_recent"))
-		return BCON_NEW("name", BCON_UTF8(name), "key", "{", "consent", BCON_INT32(1),
-		                "customerId", BCON_INT32(1), "lastMessageAt", BCON_INT32(-1), "_id",
-		                BCON_INT32(1), "}");
-	return BCON_NEW("name", BCON_UTF8(name), "key", "{", "revokedAt", BCON_INT32(1), "}");
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_CUSTOMER_ID, BCON_INT32(1),
+		                DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id", BCON_INT32(1),
+		                "}");
+	return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_REVOKED_AT, BCON_INT32(1),
+	                "}");
 }
 
 /* Lists the collection's index names into have[] (true where present). */
@@ -161,7 +166,8 @@ bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
 	if (ok && st->load_by == DAPI_LOAD_AUTO)
 		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
 	if (ok && !secondary)
-		secondary = server_pushes_down(client, st, BCON_NEW("consent", BCON_BOOL(true)));
+		secondary =
+		        server_pushes_down(client, st, BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true)));
 	if (ok)
 		DAPI_INFO("store_server", "{s:b,s:s,s:s}", "ferretdb", ferretdb, "load_by",
 		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in", "indexes",
@@ -170,7 +176,8 @@ bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
 	 * that does not narrow it by _id first scans the collection for every update: correct,
 	 * but slow (a stock FerretDB; the local stack's is built with the fix). */
 	if (ok && !server_pushes_down(client, st,
-	                              BCON_NEW("_id", "x", "appliedThrough.offset", BCON_INT64(0))))
+	                              BCON_NEW("_id", "x", DAPI_DOC_APPLIED "." DAPI_DOC_OFFSET,
+	                                       BCON_INT64(0))))
 		DAPI_WARN("store_guard_scans", "{s:s}", "detail",
 		          "the server scans the collection for every guarded update; for FerretDB "
 		          "build it with deploy/ferretdb-patch.sh");
@@ -207,13 +214,13 @@ static bool parse_applied(struct dapi_dialog *d, const bson_t *doc)
 	bson_iter_t it, f;
 	int64_t partition = -1, offset = -1, v;
 
-	if (!bson_iter_init_find(&it, doc, "appliedThrough"))
+	if (!bson_iter_init_find(&it, doc, DAPI_DOC_APPLIED))
 		return true;
 	if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &f))
 		return false;
 	while (bson_iter_next(&f)) {
-		bool is_partition = !strcmp(bson_iter_key(&f), "partition");
-		if ((!is_partition && strcmp(bson_iter_key(&f), "offset")) ||
+		bool is_partition = !strcmp(bson_iter_key(&f), DAPI_DOC_PARTITION);
+		if ((!is_partition && strcmp(bson_iter_key(&f), DAPI_DOC_OFFSET)) ||
 		    !get_count(&f, is_partition ? INT32_MAX : INT64_MAX, &v))
 			return false;
 		*(is_partition ? &partition : &offset) = v;
@@ -229,9 +236,9 @@ static void append_applied(bson_t *doc, const struct dapi_dialog *d)
 	bson_t pos;
 	if (!d->doc.applied.known)
 		return;
-	BSON_APPEND_DOCUMENT_BEGIN(doc, "appliedThrough", &pos);
-	BSON_APPEND_INT32(&pos, "partition", d->doc.applied.partition);
-	BSON_APPEND_INT64(&pos, "offset", d->doc.applied.offset);
+	BSON_APPEND_DOCUMENT_BEGIN(doc, DAPI_DOC_APPLIED, &pos);
+	BSON_APPEND_INT32(&pos, DAPI_DOC_PARTITION, d->doc.applied.partition);
+	BSON_APPEND_INT64(&pos, DAPI_DOC_OFFSET, d->doc.applied.offset);
 	bson_append_document_end(doc, &pos);
 }
 
@@ -243,30 +250,30 @@ bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
 	d->loaded_bytes = doc->len;
 	d->loaded_untrusted = !parse_applied(d, doc);
 	d->loaded_applied = d->doc.applied;
-	if (bson_iter_init_find(&it, doc, "revoked") && bson_iter_as_bool(&it)) {
+	if (bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) && bson_iter_as_bool(&it)) {
 		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
-		d->doc.revoked_at = get_date(doc, "revokedAt");
+		d->doc.revoked_at = get_date(doc, DAPI_DOC_REVOKED_AT);
 		return true;
 	}
 	d->state = d->loaded_state =
-	        bson_iter_init_find(&it, doc, "consent") && bson_iter_as_bool(&it)
+	        bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) && bson_iter_as_bool(&it)
 	                ? DAPI_DIALOG_CONSENTED
 	                : DAPI_DIALOG_PENDING;
 	/* A customerId that is not a valid id stays empty: no event's matches it, so every
 	 * message for the dialog goes to the DLQ (customer_mismatch) instead of being mixed
 	 * with a document nobody can vouch for. */
-	if (bson_iter_init_find(&it, doc, "customerId") && BSON_ITER_HOLDS_UTF8(&it)) {
+	if (bson_iter_init_find(&it, doc, DAPI_DOC_CUSTOMER_ID) && BSON_ITER_HOLDS_UTF8(&it)) {
 		uint32_t len;
 		const char *customer = bson_iter_utf8(&it, &len);
 		if (dapi_valid_id(customer, len))
 			memcpy(d->doc.customer_id, customer, len + 1);
 	}
-	d->doc.created_at = get_date(doc, "createdAt");
-	d->doc.last_message_at = get_date(doc, "lastMessageAt");
-	d->doc.consented_at = get_date(doc, "consentedAt");
+	d->doc.created_at = get_date(doc, DAPI_DOC_CREATED_AT);
+	d->doc.last_message_at = get_date(doc, DAPI_DOC_LAST_MESSAGE_AT);
+	d->doc.consented_at = get_date(doc, DAPI_DOC_CONSENTED_AT);
 	/* languages is derived from the messages: an entry that is not a language tag is
 	 * dropped here, and the next write stores the list without it. */
-	if (bson_iter_init_find(&it, doc, "languages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	if (bson_iter_init_find(&it, doc, DAPI_DOC_LANGUAGES) && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &arr)) {
 		while (bson_iter_next(&arr)) {
 			int rc = BSON_ITER_HOLDS_UTF8(&arr)
@@ -279,12 +286,12 @@ bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
 	}
 	if (odd_languages > 0)
 		DAPI_WARN("stored_languages_dropped", "{s:i}", "entries", odd_languages);
-	if (bson_iter_init_find(&it, doc, "messages") && BSON_ITER_HOLDS_ARRAY(&it) &&
+	if (bson_iter_init_find(&it, doc, DAPI_DOC_MESSAGES) && BSON_ITER_HOLDS_ARRAY(&it) &&
 	    bson_iter_recurse(&it, &arr)) {
 		while (bson_iter_next(&arr)) {
 			const char *id = "";
 			if (BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &el) &&
-			    bson_iter_find(&el, "eventId") && BSON_ITER_HOLDS_UTF8(&el))
+			    bson_iter_find(&el, DAPI_MSG_EVENT_ID) && BSON_ITER_HOLDS_UTF8(&el))
 				id = bson_iter_utf8(&el, NULL);
 			if (dapi_dialog_add_loaded_id(d, id) < 0)
 				return false;
@@ -416,10 +423,10 @@ static void append_message(bson_t *arr, size_t i, const struct dapi_event *ev)
 	size_t klen = bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
 	bson_t m;
 	bson_append_document_begin(arr, key, (int)klen, &m);
-	BSON_APPEND_UTF8(&m, "eventId", ev->event_id);
-	bson_append_utf8(&m, "text", 4, ev->text, (int)ev->text_len);
-	BSON_APPEND_UTF8(&m, "language", ev->language);
-	BSON_APPEND_DATE_TIME(&m, "receivedAt", ev->received_at);
+	BSON_APPEND_UTF8(&m, DAPI_MSG_EVENT_ID, ev->event_id);
+	bson_append_utf8(&m, DAPI_MSG_TEXT, 4, ev->text, (int)ev->text_len);
+	BSON_APPEND_UTF8(&m, DAPI_MSG_LANGUAGE, ev->language);
+	BSON_APPEND_DATE_TIME(&m, DAPI_MSG_RECEIVED_AT, ev->received_at);
 	bson_append_document_end(arr, &m);
 }
 
@@ -435,7 +442,7 @@ static void append_messages(bson_t *doc, const char *key, const struct dapi_dial
 static void append_languages(bson_t *doc, const struct dapi_dialog *d)
 {
 	bson_t arr;
-	BSON_APPEND_ARRAY_BEGIN(doc, "languages", &arr);
+	BSON_APPEND_ARRAY_BEGIN(doc, DAPI_DOC_LANGUAGES, &arr);
 	for (size_t i = 0; i < d->n_languages; i++) {
 		const char *key;
 		char buf[16];
@@ -448,28 +455,28 @@ static void append_languages(bson_t *doc, const struct dapi_dialog *d)
 /* The fields that change when messages arrive or consent is given (appliedThrough too). */
 static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
 {
-	BSON_APPEND_BOOL(doc, "consent", d->state == DAPI_DIALOG_CONSENTED);
+	BSON_APPEND_BOOL(doc, DAPI_DOC_CONSENT, d->state == DAPI_DIALOG_CONSENTED);
 	append_languages(doc, d);
-	BSON_APPEND_DATE_TIME(doc, "lastMessageAt", d->doc.last_message_at);
+	BSON_APPEND_DATE_TIME(doc, DAPI_DOC_LAST_MESSAGE_AT, d->doc.last_message_at);
 	if (d->state == DAPI_DIALOG_CONSENTED)
-		BSON_APPEND_DATE_TIME(doc, "consentedAt", d->doc.consented_at);
+		BSON_APPEND_DATE_TIME(doc, DAPI_DOC_CONSENTED_AT, d->doc.consented_at);
 	append_applied(doc, d);
 }
 
 static void build_tombstone(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
-	BSON_APPEND_BOOL(doc, "revoked", true);
-	BSON_APPEND_DATE_TIME(doc, "revokedAt", d->doc.revoked_at);
+	BSON_APPEND_BOOL(doc, DAPI_DOC_REVOKED, true);
+	BSON_APPEND_DATE_TIME(doc, DAPI_DOC_REVOKED_AT, d->doc.revoked_at);
 	append_applied(doc, d);
 }
 
 static void build_full(bson_t *doc, const struct dapi_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
-	BSON_APPEND_UTF8(doc, "customerId", d->doc.customer_id);
-	BSON_APPEND_DATE_TIME(doc, "createdAt", d->doc.created_at);
-	append_messages(doc, "messages", d);
+	BSON_APPEND_UTF8(doc, DAPI_DOC_CUSTOMER_ID, d->doc.customer_id);
+	BSON_APPEND_DATE_TIME(doc, DAPI_DOC_CREATED_AT, d->doc.created_at);
+	append_messages(doc, DAPI_DOC_MESSAGES, d);
 	append_mutable(doc, d);
 }
 
@@ -488,14 +495,16 @@ static void build_guard(bson_t *filter, const struct dapi_dialog *d)
 	bson_t absent;
 
 	BSON_APPEND_UTF8(filter, "_id", d->id);
-	BSON_APPEND_DOCUMENT_BEGIN(filter, "revoked", &absent);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_REVOKED, &absent);
 	BSON_APPEND_BOOL(&absent, "$exists", false);
 	bson_append_document_end(filter, &absent);
 	if (d->loaded_applied.known) {
-		BSON_APPEND_INT32(filter, "appliedThrough.partition", d->loaded_applied.partition);
-		BSON_APPEND_INT64(filter, "appliedThrough.offset", d->loaded_applied.offset);
+		BSON_APPEND_INT32(filter, DAPI_DOC_APPLIED "." DAPI_DOC_PARTITION,
+		                  d->loaded_applied.partition);
+		BSON_APPEND_INT64(filter, DAPI_DOC_APPLIED "." DAPI_DOC_OFFSET,
+		                  d->loaded_applied.offset);
 	} else {
-		BSON_APPEND_DOCUMENT_BEGIN(filter, "appliedThrough", &absent);
+		BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_APPLIED, &absent);
 		BSON_APPEND_BOOL(&absent, "$exists", false);
 		bson_append_document_end(filter, &absent);
 	}
@@ -510,7 +519,7 @@ static void build_update(bson_t *update, const struct dapi_dialog *d)
 	if (d->n_added == 0)
 		return;
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$push", &push);
-	BSON_APPEND_DOCUMENT_BEGIN(&push, "messages", &each);
+	BSON_APPEND_DOCUMENT_BEGIN(&push, DAPI_DOC_MESSAGES, &each);
 	append_messages(&each, "$each", d);
 	bson_append_document_end(&push, &each);
 	bson_append_document_end(update, &push);
@@ -694,12 +703,12 @@ bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tom
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
 	bool ok = delete_many(coll,
-	                      BCON_NEW("consent", BCON_BOOL(false), "lastMessageAt", "{", "$lt",
-	                               BCON_DATE_TIME(pending_before), "}"),
+	                      BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(false), DAPI_DOC_LAST_MESSAGE_AT,
+	                               "{", "$lt", BCON_DATE_TIME(pending_before), "}"),
 	                      pending, err) &&
 	          delete_many(coll,
-	                      BCON_NEW("revoked", BCON_BOOL(true), "revokedAt", "{", "$lt",
-	                               BCON_DATE_TIME(tombstone_before), "}"),
+	                      BCON_NEW(DAPI_DOC_REVOKED, BCON_BOOL(true), DAPI_DOC_REVOKED_AT, "{",
+	                               "$lt", BCON_DATE_TIME(tombstone_before), "}"),
 	                      tombstones, err);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
@@ -10,6 +11,7 @@
 #include "timefmt.h"
 
 struct dapi_sweeper {
+	mongoc_client_pool_t *pool;
 	struct dapi_store *st;
 	struct dapi_cache *cache;
 	int64_t pending_ttl, tombstone_ttl, interval;
@@ -48,26 +50,57 @@ static void *sweep_loop(void *arg)
 	return NULL;
 }
 
-struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, struct dapi_cache *cache,
-                                        int64_t pending_ttl_ms, int64_t tombstone_ttl_ms,
-                                        int64_t interval_ms)
+/* The sweeper's deletes can take minutes (FerretDB scans the collection for them; so may
+ * MongoDB after a long backlog): on a pool of its own that waits 10 min for a reply they
+ * finish instead of failing at the 30 s the ingest path allows, and nothing waits behind
+ * them. */
+static bool open_store(struct dapi_sweeper *sw, const struct dapi_mongo_opts *mongo, char *errstr,
+                       size_t errstr_size)
+{
+	sw->pool = dapi_mongo_pool_new(mongo->uri, "dataapi-ingestd-sweeper", 600000, 0, errstr,
+	                               errstr_size);
+	if (!sw->pool)
+		return false;
+	sw->st = dapi_store_new(sw->pool, mongo->db, mongo->collection, DAPI_LOAD_BY_ID,
+	                        DAPI_INDEXES_AUTO);
+	if (!sw->st)
+		snprintf(errstr, errstr_size, "out of memory");
+	return sw->st != NULL;
+}
+
+static void sweeper_free(struct dapi_sweeper *sw)
+{
+	dapi_store_destroy(sw->st);
+	if (sw->pool)
+		mongoc_client_pool_destroy(sw->pool);
+	free(sw);
+}
+
+struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
+                                        struct dapi_cache *cache, char *errstr, size_t errstr_size)
 {
 	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
-	if (!sw)
+	if (!sw) {
+		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
-	sw->st = st;
+	}
 	sw->cache = cache;
-	sw->pending_ttl = pending_ttl_ms;
-	sw->tombstone_ttl = tombstone_ttl_ms;
-	sw->interval = interval_ms;
+	sw->pending_ttl = cfg->pending_ttl_ms;
+	sw->tombstone_ttl = cfg->tombstone_ttl_ms;
+	sw->interval = cfg->interval_ms;
 	struct dapi_family *f = dapi_metrics_family(
 	        "dataapi_sweeper_deleted_total",
 	        "Documents the sweeper deleted: expired pending dialogs and old tombstones",
 	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
+	if (!open_store(sw, cfg->mongo, errstr, errstr_size)) {
+		sweeper_free(sw);
+		return NULL;
+	}
 	if (pthread_create(&sw->thread, NULL, sweep_loop, sw) != 0) {
-		free(sw);
+		snprintf(errstr, errstr_size, "cannot start the sweeper thread");
+		sweeper_free(sw);
 		return NULL;
 	}
 	return sw;
@@ -79,5 +112,5 @@ void dapi_sweeper_stop(struct dapi_sweeper *sw)
 		return;
 	atomic_store(&sw->stop, true);
 	pthread_join(sw->thread, NULL);
-	free(sw);
+	sweeper_free(sw);
 }

@@ -6,15 +6,21 @@
 #include <stdint.h>
 
 #include "dialog_cache.h"
+#include "mongo.h"
 #include "store.h"
+
+struct dapi_sweeper_config {
+	const struct dapi_mongo_opts *mongo;
+	int64_t pending_ttl_ms, tombstone_ttl_ms, interval_ms;
+};
 
 struct dapi_sweeper;
 
-/* Starts the thread; st and cache (may be NULL) are borrowed; the cache is invalidated
- * after deletions. Returns NULL if the thread cannot start. */
-struct dapi_sweeper *dapi_sweeper_start(struct dapi_store *st, struct dapi_cache *cache,
-                                        int64_t pending_ttl_ms, int64_t tombstone_ttl_ms,
-                                        int64_t interval_ms);
+/* Starts the thread, on a MongoDB client pool and store of its own. cache (borrowed, may be
+ * NULL) is invalidated after deletions. Returns NULL with errstr. */
+struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
+                                        struct dapi_cache *cache, char *errstr, size_t errstr_size);
+
 /* Stops and joins the thread. NULL is a no-op. */
 void dapi_sweeper_stop(struct dapi_sweeper *sw);
 

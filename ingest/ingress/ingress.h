@@ -2,41 +2,45 @@
 #ifndef DAPI_INGRESS_H
 #define DAPI_INGRESS_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "http.h"
-#include "producer.h"
 
-struct publish;
-
-struct ingress {
-	struct dapi_producer *producer;
+struct ingress_config {
+	const char *brokers;
+	const struct dapi_props *props; /* librdkafka properties */
 	const char *topic;
+	int64_t produce_timeout_ms; /* a request is answered 503 when its report is later */
+	int64_t queue_max;          /* events waiting for Kafka before new requests get 503 */
 	size_t max_text;
 	int retry_after_s;
-	int64_t produce_timeout_ms; /* a request is answered 503 when its report is later */
-	atomic_int inflight;        /* requests between validation and their reply */
-	/* Requests waiting for a delivery report, oldest first (all share one timeout). */
-	pthread_mutex_t lock;
-	struct publish *oldest, *newest;
-	struct dapi_family *m_published, *m_produce;
 };
 
+struct ingress;
+
+/* The routing table (its handlers take the ingress as app): public for the tests that hold
+ * it against the OpenAPI document and the auth matrix. */
 extern const struct dapi_http_route ingress_routes[];
 extern const size_t ingress_nroutes;
 
-/* The producer's delivery callback: completes the request waiting for this event. */
-void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err);
+/* Creates the producer and waits up to 5 s for the topic's metadata (a warning, not an
+ * error, when Kafka is not there yet). Returns NULL with errstr. */
+struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size_t errstr_size);
 
-/* Frees a request's publishing state (dapi_http_config.state_free). */
-void ingress_state_free(void *state);
+/* Starts serving the routes on a server built from hcfg (its auth, limits and body_max;
+ * state_free is the ingress's). Returns the port, or -1 with errstr. */
+int ingress_listen(struct ingress *in, const struct dapi_http_config *hcfg, char *errstr,
+                   size_t errstr_size);
 
-/* Answers 503 to every request whose delivery report is overdue (INT64_MAX: to every
- * waiting request); the main loop calls it at least every 100 ms. librdkafka's own message timeout
- * is not a tight bound with the idempotent producer while the broker is unreachable. */
-void ingress_expire(struct ingress *in, int64_t now_mono_ms);
+/* Answers overdue requests until dapi_stop_requested or a fatal producer error; then stops
+ * accepting and gives in-flight requests up to drain_ms for their reports. Returns 0 when
+ * every request got its report, else 1. */
+int ingress_run(struct ingress *in, int64_t drain_ms);
+
+/* Answers whatever still waits (503), stops the server, then the producer, which gets what
+ * is left of the drain time to flush. NULL is a no-op. */
+void ingress_destroy(struct ingress *in);
 
 #endif

@@ -78,8 +78,7 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 	if (!json_is_string(lang) ||
 	    !dapi_language_normalize(json_string_value(lang), json_string_length(lang),
 	                             req->language)) {
-		dapi_input_fail(err, "invalid_field", "language",
-		                "language must be a language tag such as EN, de or pt-BR");
+		dapi_input_fail(err, "invalid_field", "language", "language " DAPI_LANG_RULE);
 		goto fail;
 	}
 	return true;

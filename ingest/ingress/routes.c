@@ -1,5 +1,6 @@
 /* POST /data/{customerId}/{dialogId} and POST /consents/{dialogId}: validate, publish,
  * suspend until the delivery report, answer 202 or 503. */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,7 @@
 #include "event.h"
 #include "ids.h"
 #include "jsonw.h"
-#include "ingress.h"
+#include "ingress_internal.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -18,6 +19,7 @@
  * reference: the HTTP request (until it completes) and librdkafka (until the delivery
  * report, which may come after a deadline already answered the request). */
 struct publish {
+	struct inflight_entry entry; /* in in->waiting while the request lives */
 	struct dapi_http_req *r;
 	struct ingress *in;
 	atomic_int refs;
@@ -26,14 +28,13 @@ struct publish {
 	enum dapi_event_type type;
 	char event_id[DAPI_UUID_BUFSZ];
 	char dialog_id[DAPI_ID_MAX + 1];
-	int64_t started_ms;
-	struct publish *prev, *next; /* in->oldest..newest while the request lives */
-	bool listed;
 };
 
 static void publish_unref(struct publish *pub)
 {
-	if (atomic_fetch_sub(&pub->refs, 1) == 1)
+	int before = atomic_fetch_sub(&pub->refs, 1);
+	assert(before > 0);
+	if (before == 1)
 		free(pub);
 }
 
@@ -46,29 +47,12 @@ static void answer(struct publish *pub, rd_kafka_resp_err_t err)
 	dapi_http_resume(pub->r);
 }
 
-static void unlist(struct ingress *in, struct publish *pub)
-{
-	pthread_mutex_lock(&in->lock);
-	if (pub->listed) {
-		if (pub->prev)
-			pub->prev->next = pub->next;
-		else
-			in->oldest = pub->next;
-		if (pub->next)
-			pub->next->prev = pub->prev;
-		else
-			in->newest = pub->prev;
-		pub->listed = false;
-	}
-	pthread_mutex_unlock(&in->lock);
-}
-
 void ingress_state_free(void *state)
 {
 	struct publish *pub = state;
 	struct ingress *in = pub->in;
-	unlist(in, pub);
-	atomic_fetch_sub(&in->inflight, 1);
+	inflight_remove(&in->waiting, &pub->entry);
+	atomic_fetch_sub(&in->inflight_count, 1);
 	publish_unref(pub);
 }
 
@@ -79,14 +63,14 @@ void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
 	publish_unref(pub);
 }
 
+static void answer_overdue(struct inflight_entry *e)
+{
+	answer((struct publish *)e, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT); /* entry is first */
+}
+
 void ingress_expire(struct ingress *in, int64_t now)
 {
-	pthread_mutex_lock(&in->lock);
-	for (struct publish *pub = in->oldest;
-	     pub && (now == INT64_MAX || now - pub->started_ms >= in->produce_timeout_ms);
-	     pub = pub->next)
-		answer(pub, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
-	pthread_mutex_unlock(&in->lock);
+	inflight_expire(&in->waiting, now, answer_overdue);
 }
 
 static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_input_error *e)
@@ -97,7 +81,7 @@ static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_
 /* Answers once the delivery report is in. */
 static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 {
-	int64_t ms = dapi_time_mono_ms() - pub->started_ms;
+	int64_t ms = dapi_time_mono_ms() - pub->entry.started_ms;
 	struct dapi_jsonw w;
 	char labels[64], *body;
 	size_t len;
@@ -143,7 +127,7 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 	atomic_init(&pub->refs, 1);
 	snprintf(pub->event_id, sizeof(pub->event_id), "%s", ev->event_id);
 	snprintf(pub->dialog_id, sizeof(pub->dialog_id), "%s", ev->dialog_id);
-	atomic_fetch_add(&in->inflight, 1);
+	atomic_fetch_add(&in->inflight_count, 1);
 	*dapi_http_state(r) = pub; /* the request's reference, dropped by ingress_state_free */
 
 	value = dapi_event_encode(ev, &len);
@@ -154,16 +138,7 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 
 	/* Suspend before producing: the report may arrive before producev returns. */
 	dapi_http_suspend(r);
-	pthread_mutex_lock(&in->lock);
-	pub->started_ms = dapi_time_mono_ms();
-	pub->prev = in->newest;
-	if (in->newest)
-		in->newest->next = pub;
-	else
-		in->oldest = pub;
-	in->newest = pub;
-	pub->listed = true;
-	pthread_mutex_unlock(&in->lock);
+	inflight_add(&in->waiting, &pub->entry);
 	atomic_fetch_add(&pub->refs, 1); /* librdkafka's, dropped by the delivery report */
 	err = dapi_producer_send(in->producer, in->topic, ev->dialog_id, strlen(ev->dialog_id),
 	                         value, len, hdrs, pub);
@@ -181,20 +156,18 @@ static bool check_ids(struct dapi_http_req *r, const char *customer_id, const ch
 	const char *key = dapi_http_header(r, "Idempotency-Key");
 
 	if (customer_id && !dapi_valid_id(customer_id, strlen(customer_id))) {
-		*ret = dapi_http_reply_error(
-		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-		        "customerId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "customerId");
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "customerId " DAPI_ID_RULE, "customerId");
 		return false;
 	}
 	if (!dapi_valid_id(dialog_id, strlen(dialog_id))) {
-		*ret = dapi_http_reply_error(
-		        r, MHD_HTTP_BAD_REQUEST, "invalid_path",
-		        "dialogId must be 1-128 characters of [A-Za-z0-9._:~@+-]", "dialogId");
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "dialogId " DAPI_ID_RULE, "dialogId");
 		return false;
 	}
 	if (key && !dapi_valid_idempotency_key(key)) {
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_header",
-		                             "Idempotency-Key must be 1-128 printable characters",
+		                             "Idempotency-Key " DAPI_IDEMPOTENCY_KEY_RULE,
 		                             "Idempotency-Key");
 		return false;
 	}

@@ -18,6 +18,7 @@
 
 #include "ingress.h"
 #include "log.h"
+#include "service.h"
 #include "timefmt.h"
 
 #define TOPIC       "mock.events"
@@ -25,19 +26,14 @@
 
 static rd_kafka_t *mock_rk;
 static rd_kafka_mock_cluster_t *mcluster;
-static struct ingress in;
-static struct dapi_http_server *server;
-static pthread_t expirer;
-static volatile int stopping;
+static struct ingress *in;
+static pthread_t runner;
 static char base[64];
 
-static void *expire_loop(void *arg)
+/* The ingress's own main loop (expiring overdue requests), until teardown stops it. */
+static void *run_loop(void *arg)
 {
-	while (!stopping) {
-		ingress_expire(&in, dapi_time_mono_ms());
-		struct timespec ts = { 0, 20 * 1000000 };
-		nanosleep(&ts, NULL);
-	}
+	ingress_run(in, 2000);
 	return NULL;
 }
 
@@ -53,41 +49,33 @@ static int setup(void **state)
 	assert_int_equal(rd_kafka_mock_topic_create(mcluster, TOPIC, 1, 1), 0);
 
 	static struct dapi_props props = { { "retry.backoff.ms=50" }, 1 };
-	struct dapi_producer_config pcfg = { .brokers = rd_kafka_mock_cluster_bootstraps(mcluster),
-		                             .props = &props,
-		                             .delivery_timeout_ms = 1500,
-		                             .queue_max = 1000,
-		                             .client_id = "mock-test",
-		                             .on_delivery = ingress_on_delivery };
-	in.topic = TOPIC;
-	in.max_text = 16384;
-	in.retry_after_s = 1;
-	in.produce_timeout_ms = 1500;
-	pthread_mutex_init(&in.lock, NULL);
-	in.producer = dapi_producer_new(&pcfg, err, sizeof(err));
-	assert_non_null(in.producer);
+	struct ingress_config cfg = { .brokers = rd_kafka_mock_cluster_bootstraps(mcluster),
+		                      .props = &props,
+		                      .topic = TOPIC,
+		                      .produce_timeout_ms = 1500,
+		                      .queue_max = 1000,
+		                      .max_text = 16384,
+		                      .retry_after_s = 1 };
+	in = ingress_new(&cfg, err, sizeof(err));
+	assert_non_null(in);
 	struct dapi_http_config hcfg = { .bind_addr = "127.0.0.1",
 		                         .port = 0,
 		                         .threads = 2,
 		                         .conn_timeout_s = 10,
 		                         .conn_limit = 64,
-		                         .body_max = 65536,
-		                         .state_free = ingress_state_free };
-	server =
-	        dapi_http_server_new(&hcfg, ingress_routes, ingress_nroutes, &in, err, sizeof(err));
-	assert_non_null(server);
-	snprintf(base, sizeof(base), "http://127.0.0.1:%d", dapi_http_server_port(server));
-	pthread_create(&expirer, NULL, expire_loop, NULL);
+		                         .body_max = 65536 };
+	int port = ingress_listen(in, &hcfg, err, sizeof(err));
+	assert_true(port > 0);
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	pthread_create(&runner, NULL, run_loop, NULL);
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	stopping = 1;
-	pthread_join(expirer, NULL);
-	ingress_expire(&in, INT64_MAX);
-	dapi_http_server_destroy(server);
-	dapi_producer_destroy(in.producer, 2000);
+	dapi_stop_requested = 1;
+	pthread_join(runner, NULL);
+	ingress_destroy(in);
 	rd_kafka_mock_cluster_destroy(mcluster);
 	rd_kafka_destroy(mock_rk);
 	return 0;

@@ -1,0 +1,26 @@
+/* The stored dialog document's field names (docs/architecture.md, "The store"), spelled
+ * once: ingestd writes them, the query service filters, sorts and renders by them, and the
+ * indexes name them. */
+#ifndef DAPI_DOC_H
+#define DAPI_DOC_H
+
+#define DAPI_DOC_CUSTOMER_ID     "customerId"
+#define DAPI_DOC_MESSAGES        "messages"
+#define DAPI_DOC_LANGUAGES       "languages"
+#define DAPI_DOC_CONSENT         "consent"
+#define DAPI_DOC_CONSENTED_AT    "consentedAt"
+#define DAPI_DOC_CREATED_AT      "createdAt"
+#define DAPI_DOC_LAST_MESSAGE_AT "lastMessageAt"
+#define DAPI_DOC_REVOKED         "revoked"
+#define DAPI_DOC_REVOKED_AT      "revokedAt"
+#define DAPI_DOC_APPLIED         "appliedThrough" /* {partition, offset} of the last event */
+#define DAPI_DOC_PARTITION       "partition"
+#define DAPI_DOC_OFFSET          "offset"
+
+/* An entry of messages[]. */
+#define DAPI_MSG_EVENT_ID    "eventId"
+#define DAPI_MSG_TEXT        "text"
+#define DAPI_MSG_LANGUAGE    "language"
+#define DAPI_MSG_RECEIVED_AT "receivedAt"
+
+#endif

@@ -1,0 +1,27 @@
+/* dataapi-ingestd's options: the table of flags and environment variables, and what it
+ * fills. */
+#ifndef DAPI_INGESTD_FLAGS_H
+#define DAPI_INGESTD_FLAGS_H
+
+#include <stdint.h>
+
+#include "kafka.h"
+#include "mongo.h"
+
+struct ingestd_opts {
+	struct dapi_kafka_opts kafka;
+	struct dapi_mongo_opts mongo;
+	char dlq_topic[300]; /* --dlq-topic, or <topic>.dlq */
+	const char *group, *replay_from, *admin_bind;
+	int64_t batch_max, max_text, backoff_max_ms, cache_dialogs, cache_max_age_ms;
+	int64_t pending_ttl_ms, tombstone_ttl_ms, sweep_every_ms, admin_port;
+	int load_by; /* enum dapi_load_by */
+	int indexes; /* enum dapi_indexes */
+	int log_level;
+};
+
+/* Fills o from the environment and argv and sets up logging. Returns 0 to run, 1 after
+ * --help (exit 0) or 2 after a refusal printed on stderr (exit 2). */
+int ingestd_configure(struct ingestd_opts *o, int argc, char **argv);
+
+#endif
