@@ -31,64 +31,95 @@ static bool parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
 	return true;
 }
 
+static bool twice(struct dapi_input_error *err, const char *field)
+{
+	return dapi_input_fail(err, "invalid_parameter", field, "%s given twice", field);
+}
+
+static bool set_language(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+{
+	if (p->language[0])
+		return twice(err, "language");
+	if (!dapi_language_normalize(v, strlen(v), p->language))
+		return dapi_input_fail(err, "invalid_parameter", "language",
+		                       "language " DAPI_LANG_RULE);
+	return true;
+}
+
+static bool set_customer(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+{
+	if (p->customer_id[0])
+		return twice(err, "customerId");
+	if (!dapi_valid_id(v, strlen(v)))
+		return dapi_input_fail(err, "invalid_parameter", "customerId",
+		                       "customerId " DAPI_ID_RULE);
+	strcpy(p->customer_id, v);
+	return true;
+}
+
+static bool set_limit(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+{
+	if (p->has_limit)
+		return twice(err, "limit");
+	if (!parse_uint(v, 1, DAPI_LIMIT_MAX, &p->limit))
+		return dapi_input_fail(err, "invalid_parameter", "limit",
+		                       "limit must be a whole number from 1 to %d", DAPI_LIMIT_MAX);
+	return p->has_limit = true;
+}
+
+static bool set_offset(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+{
+	if (p->has_offset)
+		return twice(err, "offset");
+	if (!parse_uint(v, 0, DAPI_OFFSET_MAX, &p->offset))
+		return dapi_input_fail(err, "invalid_parameter", "offset",
+		                       "offset must be a whole number from 0 to %d",
+		                       DAPI_OFFSET_MAX);
+	return p->has_offset = true;
+}
+
+static bool set_cursor(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+{
+	if (p->has_cursor)
+		return twice(err, "cursor");
+	if (!dapi_cursor_decode(v, &p->after_ms, p->after_id))
+		return dapi_input_fail(err, "invalid_parameter", "cursor",
+		                       "cursor is not a nextCursor value from this API");
+	return p->has_cursor = true;
+}
+
+/* The parameters: name, the field errors name, whether only pages take it, its setter. */
+static const struct param {
+	const char *name, *field;
+	bool paging_only;
+	bool (*set)(struct dapi_query_params *, const char *, struct dapi_input_error *);
+} params[] = {
+	{ "language", "language", false, set_language },
+	{ "customerId", "customerId", false, set_customer },
+	{ "customer_id", "customerId", false, set_customer },
+	{ "limit", "limit", true, set_limit },
+	{ "offset", "offset", true, set_offset },
+	{ "cursor", "cursor", true, set_cursor },
+};
+
 bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
                            struct dapi_input_error *err)
 {
-	bool customer = !strcmp(key, "customerId") || !strcmp(key, "customer_id");
-	bool paging_key = !strcmp(key, "limit") || !strcmp(key, "offset") || !strcmp(key, "cursor");
-	const char *field = customer ? "customerId" : key;
+	const struct param *param = NULL;
 
-	if (!customer && strcmp(key, "language") != 0 && !(paging_key && p->paging))
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]) && !param; i++)
+		if (!strcmp(key, params[i].name) && (p->paging || !params[i].paging_only))
+			param = &params[i];
+	if (!param)
 		return dapi_input_fail(
 		        err, "unknown_parameter", NULL,
 		        p->paging ? "unknown parameter; allowed: language, "
 		                    "customerId, limit, offset, cursor"
 		                  : "unknown parameter; allowed: language, customerId");
 	if (!value || !*value)
-		return dapi_input_fail(err, "invalid_parameter", field, "%s needs a value", field);
-	if (!strcmp(key, "language")) {
-		if (p->language[0])
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "language given twice");
-		if (!dapi_language_normalize(value, strlen(value), p->language))
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "language " DAPI_LANG_RULE);
-	} else if (customer) {
-		if (p->customer_id[0])
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "customerId given twice");
-		if (!dapi_valid_id(value, strlen(value)))
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "customerId " DAPI_ID_RULE);
-		strcpy(p->customer_id, value);
-	} else if (!strcmp(key, "limit")) {
-		if (p->has_limit)
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "limit given twice");
-		if (!parse_uint(value, 1, DAPI_LIMIT_MAX, &p->limit))
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "limit must be a whole number from 1 to %d",
-			                       DAPI_LIMIT_MAX);
-		p->has_limit = true;
-	} else if (!strcmp(key, "offset")) {
-		if (p->has_offset)
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "offset given twice");
-		if (!parse_uint(value, 0, DAPI_OFFSET_MAX, &p->offset))
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "offset must be a whole number from 0 to %d",
-			                       DAPI_OFFSET_MAX);
-		p->has_offset = true;
-	} else {
-		if (p->has_cursor)
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "cursor given twice");
-		if (!dapi_cursor_decode(value, &p->after_ms, p->after_id))
-			return dapi_input_fail(err, "invalid_parameter", field,
-			                       "cursor is not a nextCursor value from this API");
-		p->has_cursor = true;
-	}
-	return true;
+		return dapi_input_fail(err, "invalid_parameter", param->field, "%s needs a value",
+		                       param->field);
+	return param->set(p, value, err);
 }
 
 bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
@@ -140,16 +171,14 @@ bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_
 	return true;
 }
 
-bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1])
+/* Decodes unpadded base64url into raw (NUL-terminated); false for any other character,
+ * non-canonical trailing bits or a decoded NUL. */
+static bool b64url_decode(const char *token, size_t len, char raw[DAPI_CURSOR_MAX])
 {
-	char raw[DAPI_CURSOR_MAX];
-	size_t len = strlen(token), n = 0;
+	size_t n = 0;
 	uint32_t acc = 0;
 	int bits = 0;
-	char *colon, *end;
 
-	if (len == 0 || len >= DAPI_CURSOR_MAX || len % 4 == 1)
-		return false;
 	for (size_t i = 0; i < len; i++) {
 		const char *pos = token[i] ? strchr(b64url, token[i]) : NULL;
 		if (!pos)
@@ -164,7 +193,15 @@ bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]
 	if (bits > 0 && (acc & ((1u << bits) - 1)) != 0)
 		return false; /* non-canonical trailing bits */
 	raw[n] = '\0';
-	if (memchr(raw, '\0', n))
+	return !memchr(raw, '\0', n);
+}
+
+bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1])
+{
+	char raw[DAPI_CURSOR_MAX], canonical[DAPI_CURSOR_MAX], *colon, *end;
+	size_t len = strlen(token);
+
+	if (len == 0 || len >= DAPI_CURSOR_MAX || len % 4 == 1 || !b64url_decode(token, len, raw))
 		return false;
 	colon = strchr(raw, ':');
 	if (!colon || colon == raw)
@@ -172,13 +209,11 @@ bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]
 	*colon = '\0';
 	errno = 0;
 	*ms = strtoll(raw, &end, 10);
-	if (errno || *end || !(isdigit((unsigned char)raw[0]) || raw[0] == '-'))
-		return false;
-	if (!dapi_valid_id(colon + 1, strlen(colon + 1)))
+	if (errno || *end || !(isdigit((unsigned char)raw[0]) || raw[0] == '-') ||
+	    !dapi_valid_id(colon + 1, strlen(colon + 1)))
 		return false;
 	strcpy(id, colon + 1);
 	/* Only the token we would have issued: one position, one token ("07:d" is not "7:d"). */
-	char canonical[DAPI_CURSOR_MAX];
 	dapi_cursor_encode(*ms, id, canonical);
 	return strcmp(canonical, token) == 0;
 }

@@ -65,34 +65,39 @@ static bool next_segment(const char **at, const char *end, const char **name, si
 	return true;
 }
 
+/* One path segment against one pattern segment; a "*" captures it into params[*np] (when
+ * params is not NULL). */
+static bool segment_matches(const char *pseg, size_t plen, const char *useg, size_t ulen,
+                            char **params, int *np)
+{
+	if (plen != 1 || *pseg != '*')
+		return plen == ulen && memcmp(pseg, useg, ulen) == 0;
+	if (ulen == 0 || *np >= DAPI_HTTP_MAX_PARAMS)
+		return false;
+	if (params)
+		params[*np] = strndup(useg, ulen);
+	(*np)++;
+	return true;
+}
+
 /* Matches path against a pattern segment by segment; captures "*" segments into params
  * when params is not NULL. A single trailing slash on the path is ignored. */
 static bool path_matches(const char *pattern, const char *path, char **params)
 {
 	const char *p = pattern, *pend = pattern + strlen(pattern);
 	const char *u = path, *uend = path + strlen(path);
+	const char *pseg, *useg;
+	size_t plen, ulen;
 	int np = 0;
+	bool ok = true;
 
 	if (uend - path > 1 && uend[-1] == '/')
 		uend--;
-	while (p < pend && u < uend) {
-		const char *pseg, *useg;
-		size_t plen, ulen;
-		if (!next_segment(&p, pend, &pseg, &plen) || !next_segment(&u, uend, &useg, &ulen))
-			goto mismatch;
-		if (plen == 1 && *pseg == '*') {
-			if (ulen == 0 || np >= DAPI_HTTP_MAX_PARAMS)
-				goto mismatch;
-			if (params)
-				params[np] = strndup(useg, ulen);
-			np++;
-		} else if (plen != ulen || memcmp(pseg, useg, ulen) != 0) {
-			goto mismatch;
-		}
-	}
-	if (p == pend && u == uend)
+	while (ok && p < pend && u < uend)
+		ok = next_segment(&p, pend, &pseg, &plen) && next_segment(&u, uend, &useg, &ulen) &&
+		     segment_matches(pseg, plen, useg, ulen, params, &np);
+	if (ok && p == pend && u == uend)
 		return true;
-mismatch:
 	for (int i = 0; params && i < np; i++) {
 		free(params[i]);
 		params[i] = NULL;

@@ -1,0 +1,315 @@
+/* One batch of records: decode, group by dialog, load (cache, then store), apply in
+ * record order, write with one guarded bulk per chunk, dead-letter what cannot be applied,
+ * then store the offsets. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer_internal.h"
+#include "dialog_cache.h"
+#include "dlq.h"
+#include "log.h"
+#include "service.h"
+#include "timefmt.h"
+
+/* The batch's working state: items[order[k]] for k < n_order are the decodable records,
+ * grouped by dialog; dialogs[item.dialog] is each one's dialog. */
+struct batch {
+	struct item *items;
+	size_t n;
+	size_t *order, n_order;
+	struct dapi_dialog *dialogs;
+	size_t nd;
+	bool *known;           /* dialogs[i] came from the cache */
+	const char **rejected; /* dialogs[i]'s DLQ reason from the store, or NULL */
+	int64_t started_ms;
+};
+
+/* Why the item goes to the DLQ, or NULL. */
+static const char *item_reason(const struct item *it)
+{
+	return it->decode_reason ? it->decode_reason : it->apply_reason;
+}
+
+static void decode_item(const struct dapi_consumer *c, struct item *it)
+{
+	const rd_kafka_message_t *m = it->rkm;
+
+	it->decode_reason = dapi_event_decode(m->payload, m->payload ? m->len : 0, c->cfg.max_text,
+	                                      &it->ev, it->detail, sizeof(it->detail));
+	if (it->decode_reason)
+		return;
+	it->ev.pos = (struct dapi_event_position){ true, m->partition, m->offset };
+	if (!m->key || m->key_len != strlen(it->ev.dialog_id) ||
+	    memcmp(m->key, it->ev.dialog_id, m->key_len) != 0) {
+		it->decode_reason = "key_mismatch";
+		snprintf(it->detail, sizeof(it->detail), "record key is not the event's dialogId");
+		dapi_event_clear(&it->ev);
+	}
+}
+
+static struct item *sort_base;
+
+/* Groups by dialogId, keeping record order inside a dialog. */
+static int by_dialog(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(sort_base[i].ev.dialog_id, sort_base[j].ev.dialog_id);
+	return c ? c : (i > j) - (i < j);
+}
+
+/* Builds the batch's distinct dialogs; returns how many (order[] lists decodable items
+ * grouped by dialog). */
+static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
+                            struct dapi_dialog *dialogs)
+{
+	size_t nd = 0;
+	sort_base = items;
+	qsort(order, n_order, sizeof(*order), by_dialog);
+	for (size_t k = 0; k < n_order; k++) {
+		struct item *it = &items[order[k]];
+		if (nd == 0 || strcmp(dialogs[nd - 1].id, it->ev.dialog_id) != 0)
+			dapi_dialog_init(&dialogs[nd++], it->ev.dialog_id);
+		it->dialog = nd - 1;
+	}
+	return nd;
+}
+
+/* Fills each dialog's state: from the cache where it has it, else from the store. */
+static bool load_dialogs(struct dapi_consumer *c, struct batch *b, int64_t now, bson_error_t *err)
+{
+	size_t hits = 0;
+	for (size_t i = 0; i < b->nd; i++)
+		hits += b->known[i] = dapi_cache_get(c->cfg.cache, &b->dialogs[i], now);
+	dapi_metrics_inc(c->m_reads, "source=\"cache\"", (double)hits);
+	dapi_metrics_inc(c->m_reads, "source=\"store\"", (double)(b->nd - hits));
+	if (!dapi_store_load(c->store, b->dialogs, b->nd, b->known, err))
+		return false;
+	dapi_series_observe(c->m_load, (double)(dapi_time_mono_ms() - now) / 1000.0);
+	return true;
+}
+
+/* Applies every decodable event to its dialog, in record order; false when out of memory. */
+static bool apply_events(struct batch *b, bson_error_t *err)
+{
+	for (size_t k = 0; k < b->n_order; k++) {
+		struct item *it = &b->items[b->order[k]];
+		it->apply_reason = NULL;
+		it->outcome = dapi_dialog_apply(&b->dialogs[it->dialog], &it->ev);
+		if (it->outcome < 0) {
+			bson_set_error(err, 0, 0, "out of memory applying events");
+			return false;
+		}
+		if (it->outcome == DAPI_APPLY_CUSTOMER_MISMATCH) {
+			it->apply_reason = "customer_mismatch";
+			snprintf(it->detail, sizeof(it->detail),
+			         "customerId differs from the dialog's");
+		}
+	}
+	return true;
+}
+
+/* Gives the events of dialogs the store refused their DLQ reason. */
+static void mark_rejected(struct batch *b)
+{
+	for (size_t k = 0; k < b->n_order; k++) {
+		struct item *it = &b->items[b->order[k]];
+		const char *why = b->rejected[it->dialog];
+		if (!why)
+			continue;
+		it->apply_reason = why;
+		snprintf(
+		        it->detail, sizeof(it->detail), "%s",
+		        strcmp(why, "store_untrusted")
+		                ? "the database refused the dialog's write"
+		                : "the stored dialog's appliedThrough is not as ingestd writes it: "
+		                  "repair the document, then re-drive");
+	}
+}
+
+/* Applies the events to the dialogs as loaded, then writes. */
+static enum dapi_write_status attempt(struct dapi_consumer *c, struct batch *b, bson_error_t *err)
+{
+	int64_t now = dapi_time_mono_ms();
+
+	if (!load_dialogs(c, b, now, err))
+		return DAPI_WRITE_TRANSIENT;
+	if (rd_kafka_assignment_lost(c->rk)) {
+		/* Another member may own these partitions now: writing from this state could
+		 * undo its work. */
+		bson_set_error(err, 0, 0, "partition assignment lost");
+		return DAPI_WRITE_LOST;
+	}
+	if (!apply_events(b, err))
+		return DAPI_WRITE_TRANSIENT;
+	int64_t write_start = dapi_time_mono_ms();
+	enum dapi_write_status status =
+	        dapi_store_write(c->store, b->dialogs, b->nd, b->rejected, err);
+	dapi_series_observe(c->m_write, (double)(dapi_time_mono_ms() - write_start) / 1000.0);
+	if (status != DAPI_WRITE_OK)
+		return status;
+	for (size_t i = 0; i < b->nd; i++)
+		dapi_cache_put(c->cfg.cache, &b->dialogs[i], b->rejected[i] == NULL, now);
+	mark_rejected(b);
+	return status;
+}
+
+/* Sends every item that has a reason to the DLQ and waits until Kafka has them all. */
+static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	int64_t backoff = 100;
+
+	for (;;) {
+		struct dapi_dlq_batch b = { 0 };
+		int sent = 0;
+		for (size_t i = 0; i < n; i++) {
+			const char *reason = item_reason(&items[i]);
+			if (!reason)
+				continue;
+			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
+			                  items[i].detail, &b) != 0)
+				atomic_fetch_add(&b.failed, 1);
+			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
+			          "detail", items[i].detail, "partition", items[i].rkm->partition,
+			          "offset", (json_int_t)items[i].rkm->offset);
+			sent++;
+		}
+		if (sent == 0)
+			return 0;
+		while (atomic_load(&b.pending) > 0)
+			dapi_producer_flush(c->dlq, 100);
+		if (atomic_load(&b.failed) == 0) {
+			/* counted once Kafka has them, not per attempt */
+			for (size_t i = 0; i < n; i++) {
+				const char *reason = item_reason(&items[i]);
+				char labels[80];
+				if (!reason)
+					continue;
+				snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+				dapi_metrics_inc(c->m_dlq, labels, 1);
+			}
+			return 0;
+		}
+		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
+		if (dapi_stop_requested)
+			return -1;
+		dapi_sleep_unless_stopped(backoff);
+		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
+	}
+}
+
+static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = items[i].rkm;
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+		        offs, rd_kafka_topic_name(m->rkt), m->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
+			                                       m->partition);
+		if (m->offset + 1 > tp->offset)
+			tp->offset = m->offset + 1;
+	}
+	err = rd_kafka_offsets_store(c->rk, offs);
+	if (err) /* partitions revoked meanwhile: their new owner re-applies, idempotently */
+		DAPI_INFO("offsets_not_stored", "{s:s}", "error", rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(offs);
+}
+
+/* Allocates b's arrays, decodes every record and groups the decodable ones by dialog. */
+static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *items, size_t n)
+{
+	*b = (struct batch){ .items = items, .n = n, .started_ms = dapi_time_mono_ms() };
+	b->order = malloc(n * sizeof(*b->order));
+	b->dialogs = calloc(n, sizeof(*b->dialogs));
+	b->rejected = calloc(n, sizeof(*b->rejected));
+	b->known = calloc(n, sizeof(*b->known));
+	if (!b->order || !b->dialogs || !b->rejected || !b->known)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		decode_item(c, &items[i]);
+		if (!items[i].decode_reason)
+			b->order[b->n_order++] = i;
+	}
+	b->nd = group_dialogs(items, b->order, b->n_order, b->dialogs);
+	return true;
+}
+
+static void batch_end(struct batch *b)
+{
+	for (size_t i = 0; b->dialogs && i < b->nd; i++)
+		dapi_dialog_clear(&b->dialogs[i]);
+	free(b->order);
+	free(b->dialogs);
+	free(b->rejected);
+	free(b->known);
+}
+
+/* Attempts until the batch is written: 0; 1 when the partitions were lost; -1 on a stop
+ * while the database is unavailable. Conflicts are retried at once (three times), errors
+ * after a growing pause. */
+static int write_until_done(struct dapi_consumer *c, struct batch *b)
+{
+	int64_t backoff = 100;
+	int conflicts = 0;
+
+	for (;;) {
+		bson_error_t err = { 0 };
+		enum dapi_write_status st = attempt(c, b, &err);
+		if (st == DAPI_WRITE_OK)
+			return 0;
+		/* A conflict means another writer; after an error, what was written is unknown. */
+		dapi_cache_clear(c->cfg.cache);
+		if (st == DAPI_WRITE_LOST) {
+			/* Abandoned uncommitted: the partitions' new owner applies these events. */
+			DAPI_WARN("batch_abandoned", "{s:s}", "detail", err.message);
+			return 1;
+		}
+		dapi_series_add(c->m_retries, 1);
+		if (st == DAPI_WRITE_CONFLICT && ++conflicts <= 3) {
+			DAPI_INFO("write_conflict", "{s:i}", "attempt", conflicts);
+			continue;
+		}
+		DAPI_WARN("store_unavailable", "{s:s, s:I}", "detail",
+		          st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
+		          "retryInMs", (json_int_t)backoff);
+		if (dapi_stop_requested)
+			return -1; /* not stored: the batch is consumed again after restart */
+		dapi_sleep_unless_stopped(backoff);
+		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
+	}
+}
+
+static void count_applied(struct dapi_consumer *c, const struct batch *b)
+{
+	for (size_t k = 0; k < b->n_order; k++) {
+		const struct item *it = &b->items[b->order[k]];
+		char labels[96];
+		if (it->apply_reason)
+			continue;
+		snprintf(labels, sizeof(labels), "type=\"%s\",outcome=\"%s\"",
+		         dapi_event_type_name(it->ev.type), dapi_apply_outcome_name(it->outcome));
+		dapi_metrics_inc(c->m_applied, labels, 1);
+	}
+}
+
+int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n)
+{
+	struct batch b;
+	int rc = batch_begin(c, &b, items, n) ? write_until_done(c, &b) : -1;
+
+	if (rc == 0 && dead_letter(c, items, n) < 0)
+		rc = -1;
+	if (rc == 0) {
+		count_applied(c, &b);
+		store_offsets(c, items, n);
+		dapi_series_observe(c->m_batch,
+		                    (double)(dapi_time_mono_ms() - b.started_ms) / 1000.0);
+		DAPI_DEBUG("batch_applied", "{s:i, s:i}", "records", (int)n, "dialogs", (int)b.nd);
+	}
+	batch_end(&b);
+	return rc;
+}

@@ -1,0 +1,152 @@
+/* The store's indexes (one per GET /data shape, and the sweeper's) and what the server
+ * can do with them: FerretDB's SQLite backend answers no filter but _id from an index. */
+#include <string.h>
+
+#include "doc.h"
+#include "log.h"
+#include "mongo.h"
+#include "store_internal.h"
+
+static const char *const index_names[] = { "consent_recent", "consent_language_recent",
+	                                   "consent_customer_recent", "revoked_at" };
+
+bson_t *dapi_store_index_spec(size_t i)
+{
+	const char *name = i < sizeof(index_names) / sizeof(index_names[0]) ? index_names[i] : NULL;
+
+	if (!name)
+		return NULL;
+	if (!strcmp(name, "consent_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id",
+		                BCON_INT32(1), "}");
+	if (!strcmp(name, "consent_language_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_LANGUAGES, BCON_INT32(1),
+		                DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id", BCON_INT32(1),
+		                "}");
+	if (!strcmp(name, "consent_customer_recent"))
+		return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_CONSENT,
+		                BCON_INT32(1), DAPI_DOC_CUSTOMER_ID, BCON_INT32(1),
+		                DAPI_DOC_LAST_MESSAGE_AT, BCON_INT32(-1), "_id", BCON_INT32(1),
+		                "}");
+	return BCON_NEW("name", BCON_UTF8(name), "key", "{", DAPI_DOC_REVOKED_AT, BCON_INT32(1),
+	                "}");
+}
+
+/* Lists the collection's index names into have[] (true where present). */
+static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_t *err)
+{
+	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
+	const bson_t *doc;
+	bool ok;
+
+	while (mongoc_cursor_next(cur, &doc)) {
+		bson_iter_t it;
+		if (!bson_iter_init_find(&it, doc, "name") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		for (size_t i = 0; i < sizeof(index_names) / sizeof(index_names[0]); i++)
+			if (!strcmp(bson_iter_utf8(&it, NULL), index_names[i]))
+				have[i] = true;
+	}
+	/* A collection that does not exist yet has no indexes: not an error. */
+	ok = !mongoc_cursor_error(cur, err) || err->code == 26;
+	mongoc_cursor_destroy(cur);
+	return ok;
+}
+
+static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err)
+{
+	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
+	bool have[sizeof(index_names) / sizeof(index_names[0])] = { false }, ok;
+	bson_t cmd = BSON_INITIALIZER, list;
+	int missing = 0;
+
+	/* Only the missing ones are created: FerretDB 1.24 fails on createIndexes for an
+	 * index that already exists, which every restart of ingestd would send. */
+	ok = existing_indexes(coll, have, err);
+	BSON_APPEND_UTF8(&cmd, "createIndexes", st->collection);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+	for (size_t i = 0; ok && i < sizeof(index_names) / sizeof(index_names[0]); i++) {
+		if (have[i])
+			continue;
+		char key[16];
+		bson_t *spec = dapi_store_index_spec(i);
+		snprintf(key, sizeof(key), "%d", missing++);
+		BSON_APPEND_DOCUMENT(&list, key, spec);
+		bson_destroy(spec);
+	}
+	bson_append_array_end(&cmd, &list);
+	if (ok && missing > 0) {
+		ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, err);
+		if (ok)
+			DAPI_INFO("indexes_created", "{s:i}", "count", missing);
+	}
+	bson_destroy(&cmd);
+	mongoc_collection_destroy(coll);
+	mongoc_database_destroy(db);
+	return ok;
+}
+
+/* FerretDB answers buildInfo with a ferretdbVersion field. */
+static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_error_t *err)
+{
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1)), reply;
+	bson_iter_t it;
+	bool ok = mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, err);
+	*ferretdb = ok && bson_iter_init_find(&it, &reply, "ferretdbVersion");
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return ok;
+}
+
+/* False when the server's explain of a find with filter reports `filterPushdown: false`
+ * (FerretDB; its SQLite backend reads every document for such a filter whatever indexes
+ * exist). MongoDB's explain has no such field. An explain that fails says nothing: true.
+ * filter is destroyed. */
+static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st, bson_t *filter)
+{
+	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(st->collection), "filter",
+	                       BCON_DOCUMENT(filter), "limit", BCON_INT32(1), "}");
+	bson_t reply;
+	bson_iter_t it;
+	bool pushdown = true;
+
+	if (mongoc_client_command_simple(client, st->db, cmd, NULL, &reply, NULL) &&
+	    bson_iter_init_find(&it, &reply, "filterPushdown") && BSON_ITER_HOLDS_BOOL(&it))
+		pushdown = bson_iter_bool(&it);
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	bson_destroy(filter);
+	return pushdown;
+}
+
+bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
+{
+	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
+	bool ferretdb = false, ok = server_is_ferretdb(client, &ferretdb, err);
+	bool secondary = st->indexes == DAPI_INDEXES_ALL;
+
+	if (ok && st->load_by == DAPI_LOAD_AUTO)
+		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
+	if (ok && !secondary)
+		secondary =
+		        server_pushes_down(client, st, BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true)));
+	if (ok)
+		DAPI_INFO("store_server", "{s:b,s:s,s:s}", "ferretdb", ferretdb, "load_by",
+		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in", "indexes",
+		          secondary ? "all" : "id only (the server uses no other index)");
+	/* The write guard ({_id, revoked, appliedThrough...}) is the same on every server; one
+	 * that does not narrow it by _id first scans the collection for every update: correct,
+	 * but slow (a stock FerretDB; the local stack's is built with the fix). */
+	if (ok && !server_pushes_down(client, st,
+	                              BCON_NEW("_id", "x", DAPI_DOC_APPLIED "." DAPI_DOC_OFFSET,
+	                                       BCON_INT64(0))))
+		DAPI_WARN("store_guard_scans", "{s:s}", "detail",
+		          "the server scans the collection for every guarded update; for FerretDB "
+		          "build it with deploy/ferretdb-patch.sh");
+	ok = ok && (!secondary || ensure_indexes(st, client, err));
+	mongoc_client_pool_push(st->pool, client);
+	return ok;
+}
