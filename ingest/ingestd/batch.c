@@ -1,6 +1,7 @@
 /* One batch of records: decode, group by dialog, load (cache, then store), apply in
  * record order, write with one guarded bulk per chunk, dead-letter what cannot be applied,
  * then store the offsets. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,7 @@ static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *i
 			b->order[b->n_order++] = i;
 	}
 	b->nd = group_dialogs(items, b->order, b->n_order, b->dialogs);
+	assert(b->nd <= b->n_order && b->n_order <= n);
 	return true;
 }
 

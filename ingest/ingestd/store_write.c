@@ -1,5 +1,6 @@
 /* Writing a batch's changed dialogs: unordered bulks of at most WRITE_CHUNK operations,
  * every update and replace guarded (store_doc_guard). */
+#include <assert.h>
 #include <string.h>
 
 #include "mongo.h"
@@ -143,6 +144,7 @@ static void add_ops(mongoc_bulk_operation_t *bulk, struct dapi_dialog *dialogs, 
 		c->nupdates += !c->op_insert[c->nops];
 		c->op_dialog[c->nops++] = i;
 	}
+	assert(c->nops <= WRITE_CHUNK && c->nupdates <= c->nops);
 	*next = i;
 }
 
