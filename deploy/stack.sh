@@ -94,6 +94,15 @@ make_tokens() {
    printf 'WRITER_TOKEN=%s\nREADER_TOKEN=%s\n' "$writer" "$reader" > "$state/dev-tokens.env")
 }
 
+# The master key that wraps the dialogs' data keys (sealing): random, readable by this user
+# alone, kept across restarts (a new one could not unwrap the keys already stored).
+make_master_key() {
+  [ -f "$state/master-keys" ] && return 0
+  (umask 077
+   printf '# <id> <64 hex digits>; the last line wraps new data keys\nlocal-1 %s\n' \
+     "$(python3 -c 'import secrets; print(secrets.token_hex(32))')" > "$state/master-keys")
+}
+
 write_env() {
   cat > "$state/stack.env" <<EOV
 KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
@@ -104,6 +113,7 @@ QUERY_URL=http://127.0.0.1:$QUERY_PORT
 INGESTD_ADMIN_URL=http://127.0.0.1:$ADMIN_PORT
 STATE_DIR=$state
 BUILD_DIR=$build
+DATAAPI_MASTER_KEY_FILE=$state/master-keys
 EOV
   cat "$state/dev-tokens.env" >> "$state/stack.env"
 }
@@ -201,7 +211,8 @@ start_app() {
     ingress)
       # shellcheck disable=SC2086
       spawn ingress "$(app_bin ingest ingress)" --port "$INGRESS_PORT" --kafka-brokers "$brokers" \
-        --topic "$topic" --tokens-file "$state/tokens" ${DAPI_INGRESS_ARGS:-}
+        --topic "$topic" --tokens-file "$state/tokens" --master-key-file "$state/master-keys" \
+        --keys-uri "$uri" ${DAPI_INGRESS_ARGS:-}
       dapi_wait_http "http://127.0.0.1:$INGRESS_PORT/healthz" 30 || dapi_die "ingress did not start" ;;
     query)
       # shellcheck disable=SC2086
@@ -211,7 +222,8 @@ start_app() {
     ingestd)
       # shellcheck disable=SC2086
       spawn ingestd "$(app_bin ingest ingestd)" --kafka-brokers "$brokers" --topic "$topic" \
-        --mongodb-uri "$uri" --admin-port "$ADMIN_PORT" ${DAPI_INGESTD_ARGS:-}
+        --mongodb-uri "$uri" --admin-port "$ADMIN_PORT" --master-key-file "$state/master-keys" \
+        ${DAPI_INGESTD_ARGS:-}
       dapi_wait_http "http://127.0.0.1:$ADMIN_PORT/healthz" 60 ||
         { tail -5 "$state/logs/ingestd.log" >&2; dapi_die "ingestd did not start"; } ;;
     *) dapi_die "unknown program $name" ;;
@@ -235,6 +247,7 @@ case "$cmd" in
     start_kafka
     create_topics
     make_tokens
+    make_master_key
     write_env
     if [ "$apps" = 1 ]; then
       start_app ingestd
@@ -263,7 +276,7 @@ case "$cmd" in
     case "$target" in
       kafka) start_kafka ;;
       db) start_db ;;
-      ingress|ingestd|query) make_tokens; start_app "$target" ;;
+      ingress|ingestd|query) make_tokens; make_master_key; start_app "$target" ;;
       *) dapi_die "start what? kafka|db|ingress|ingestd|query" ;;
     esac ;;
   stop)

@@ -29,5 +29,5 @@ ctest --test-dir "$build" --output-on-failure --no-tests=error -j2
 fuzz=${DAPI_FUZZ_BUILD_DIR:-$DAPI_ROOT/build-fuzz}
 CC=clang cmake -S "$DAPI_ROOT" -B "$fuzz" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \
   -DDAPI_FUZZ=ON -DDAPI_INTEGRATION_TESTS=OFF >/dev/null
-cmake --build "$fuzz" --target fuzz_request fuzz_event fuzz_params fuzz_http
+cmake --build "$fuzz" --target fuzz_request fuzz_event fuzz_params fuzz_http fuzz_sealed
 ctest --test-dir "$fuzz" --output-on-failure --no-tests=error -L fuzz

@@ -18,6 +18,20 @@ check() { # name, expected exit, expected text, command...
   fi
 }
 
+# Sealing needs a master key: one for the checks below that start a program.
+keys=$(mktemp) bad=$(mktemp)
+trap 'rm -f "$keys" "$bad"' EXIT
+printf 'k1 %s\n' "$(printf '0%.0s' $(seq 64))" > "$keys"
+printf 'k1 not-hex\n' > "$bad"
+for p in "$ingress" "$ingestd"; do
+  n=$(basename "$p")
+  noauth=--no-auth
+  [ "$p" = "$ingestd" ] && noauth=--log-level=info
+  check "$n no master key" 2 "no master key: set --master-key-file" env -u DATAAPI_MASTER_KEY_FILE "$p" $noauth
+  check "$n bad master key file" 1 "master key file line 1" env DATAAPI_MASTER_KEY_FILE=/dev/null "$p" $noauth --master-key-file "$bad"
+done
+export DATAAPI_MASTER_KEY_FILE=$keys
+
 for p in "$ingress" "$ingestd" "$query"; do
   n=$(basename "$p")
   noauth=--no-auth

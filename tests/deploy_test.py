@@ -36,6 +36,10 @@ def interpolate(text, env):
     return re.sub(r"\$\{([A-Z_][A-Z0-9_]*)(?:(:[-?])((?:[^{}]|\{[^{}]*\})*))?\}", one, text)
 
 
+# What the operator exports before `docker compose up`.
+COMPOSE_ENV = {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r", "DATAAPI_MASTER_KEY_FILE": "/keys/m"}
+
+
 def compose_security():
     raw = open(os.path.join(ROOT, "docker-compose.yml")).read()
     try:
@@ -45,7 +49,21 @@ def compose_security():
         check("compose refuses to start without tokens", "DATAAPI_AUTH_TOKENS" in str(e)
               and "openssl rand" in str(e) and "$" not in str(e), str(e))
     check("compose ships no token", "dev-writer-token" not in raw and "dev-reader-token" not in raw)
-    doc = yaml.safe_load(interpolate(raw, {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r"}))
+    try:
+        interpolate(raw, {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r"})
+        check("compose refuses to start without a master key", False)
+    except ValueError as e:
+        check("compose refuses to start without a master key",
+              "DATAAPI_MASTER_KEY_FILE" in str(e) and "openssl rand" in str(e)
+              and "$" not in str(e), str(e))
+    doc = yaml.safe_load(interpolate(raw, COMPOSE_ENV))
+    for name in ("ingress", "ingestd"):
+        s = doc["services"][name]
+        check(f"compose {name} seals with the master key secret",
+              s["environment"].get("DATAAPI_MASTER_KEY_FILE") == "/run/secrets/dataapi-master-keys"
+              and "dataapi-master-keys" in s.get("secrets", [])
+              and doc["secrets"]["dataapi-master-keys"]["file"] == "/keys/m")
+    check("compose query has no master key", "secrets" not in doc["services"]["query"])
     for name, s in doc["services"].items():
         for port in s.get("ports", []):
             check(f"compose {name} publishes {port} on 127.0.0.1 only", port.startswith("127.0.0.1:"))
@@ -53,14 +71,15 @@ def compose_security():
         env = doc["services"][name]["environment"]
         check(f"compose {name} tokens from the environment", env["AUTH_TOKENS"] == "writer:w;reader:r")
         check(f"compose {name} per-client limit left to the proxy", env.get("MAX_CONNECTIONS_PER_IP") == "0")
-    doc = yaml.safe_load(interpolate(raw, {"DATAAPI_AUTH_TOKENS": "x", "DATAAPI_PUBLISH_ADDR": "0.0.0.0"}))
+    doc = yaml.safe_load(interpolate(raw, dict(COMPOSE_ENV, DATAAPI_AUTH_TOKENS="x",
+                                               DATAAPI_PUBLISH_ADDR="0.0.0.0")))
     check("compose publishes on another address when told",
           doc["services"]["proxy"]["ports"][0].startswith("0.0.0.0:"))
 
 
 def compose():
     doc = yaml.safe_load(interpolate(open(os.path.join(ROOT, "docker-compose.yml")).read(),
-                                     {"DATAAPI_AUTH_TOKENS": "writer:w;reader:r"}))
+                                     COMPOSE_ENV))
     svc = doc["services"]
     for name in ("kafka", "kafka-topics", "mongo", "ingestd", "ingress", "query", "proxy"):
         check(f"compose has {name}", name in svc)
@@ -87,7 +106,7 @@ def compose():
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         r = subprocess.run(["docker", "compose", "-f", os.path.join(ROOT, "docker-compose.yml"),
                             "config", "-q"], capture_output=True, text=True,
-                           env=dict(os.environ, DATAAPI_AUTH_TOKENS="writer:w;reader:r"))
+                           env=dict(os.environ, **COMPOSE_ENV))
         check("docker compose config", r.returncode == 0, r.stderr)
     else:
         print("note: no docker compose plugin here; compose checked by parsing only")
@@ -141,7 +160,14 @@ def k8s():
         pdbs = [p for p in kinds.get("PodDisruptionBudget", [])
                 if all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())]
         check(f"{name} has a PDB", len(pdbs) == 1)
-    check("k8s ships no Secret (tokens are the operator's)", "Secret" not in kinds)
+    check("k8s ships no Secret (tokens and master keys are the operator's)", "Secret" not in kinds)
+    for name in ("dataapi-ingress", "dataapi-ingestd"):
+        spec = deployments[name]["spec"]["template"]["spec"]
+        vols = spec.get("volumes", [])
+        cmd = spec["containers"][0]["command"]
+        check(f"{name} seals with the master keys Secret",
+              any(v.get("secret", {}).get("secretName") == "dataapi-master-keys" for v in vols)
+              and "--master-key-file" in cmd and "--no-seal" not in cmd)
     for name in ("dataapi-ingress", "dataapi-query"):
         vols = deployments[name]["spec"]["template"]["spec"].get("volumes", [])
         check(f"{name} reads tokens from the Secret",

@@ -23,4 +23,10 @@
 #define DAPI_MSG_LANGUAGE    "language"
 #define DAPI_MSG_RECEIVED_AT "receivedAt"
 
+/* A data key's document (collection dialog_keys; _id is the dialog's id). */
+#define DAPI_KEY_MASTER     "master"  /* the id of the master key that wrapped it */
+#define DAPI_KEY_WRAPPED    "wrapped" /* binary: nonce | wrapped key | tag */
+#define DAPI_KEY_CREATED_AT "createdAt"
+#define DAPI_KEY_USED_AT    "usedAt" /* last handed to an ingress: the sweep spares it */
+
 #endif

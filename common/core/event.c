@@ -14,16 +14,21 @@ const char *dapi_event_type_name(enum dapi_event_type type)
 char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 {
 	const char *type = dapi_event_type_name(ev->type);
+	bool sealed = ev->type == DAPI_EVENT_MESSAGE && ev->sealed;
 	char ts[DAPI_TIME_BUFSZ];
 	struct dapi_jsonw w;
 
 	dapi_time_format_ms(ev->received_at, ts);
-	dapi_jsonw_begin(&w, 192 + (ev->type == DAPI_EVENT_MESSAGE ? ev->text_len : 0));
-	dapi_jsonw_int(&w, "v", DAPI_EVENT_VERSION);
+	dapi_jsonw_begin(&w, 192 + (ev->type != DAPI_EVENT_MESSAGE ? 0
+	                            : sealed                       ? ev->sealed_len
+	                                                           : ev->text_len));
+	dapi_jsonw_int(&w, "v", sealed ? DAPI_EVENT_VERSION_SEALED : DAPI_EVENT_VERSION);
 	dapi_jsonw_str(&w, "type", type, strlen(type));
 	dapi_jsonw_str(&w, "eventId", ev->event_id, strlen(ev->event_id));
 	dapi_jsonw_str(&w, "dialogId", ev->dialog_id, strlen(ev->dialog_id));
-	if (ev->type == DAPI_EVENT_MESSAGE) {
+	if (sealed) {
+		dapi_jsonw_str(&w, "sealed", ev->sealed, ev->sealed_len);
+	} else if (ev->type == DAPI_EVENT_MESSAGE) {
 		dapi_jsonw_str(&w, "customerId", ev->customer_id, strlen(ev->customer_id));
 		dapi_jsonw_str(&w, "text", ev->text, ev->text_len);
 		dapi_jsonw_str(&w, "language", ev->language, strlen(ev->language));
@@ -31,6 +36,16 @@ char *dapi_event_encode(const struct dapi_event *ev, size_t *len)
 		dapi_jsonw_bool(&w, "granted", ev->granted);
 	}
 	dapi_jsonw_str(&w, "receivedAt", ts, strlen(ts));
+	return dapi_jsonw_finish(&w, len);
+}
+
+char *dapi_event_box_encode(const struct dapi_event *ev, size_t *len)
+{
+	struct dapi_jsonw w;
+	dapi_jsonw_begin(&w, 96 + ev->text_len);
+	dapi_jsonw_str(&w, "customerId", ev->customer_id, strlen(ev->customer_id));
+	dapi_jsonw_str(&w, "text", ev->text, ev->text_len);
+	dapi_jsonw_str(&w, "language", ev->language, strlen(ev->language));
 	return dapi_jsonw_finish(&w, len);
 }
 
@@ -74,10 +89,13 @@ static const char *decode_common(json_t *root, struct dapi_event *ev, char *errs
 	const char *reason = NULL, *type, *ts;
 	json_t *v = json_object_get(root, "v");
 
-	if (!json_is_integer(v) || json_integer_value(v) != DAPI_EVENT_VERSION) {
-		snprintf(errstr, errstr_size, "v must be %d", DAPI_EVENT_VERSION);
+	if (!json_is_integer(v) || (json_integer_value(v) != DAPI_EVENT_VERSION &&
+	                            json_integer_value(v) != DAPI_EVENT_VERSION_SEALED)) {
+		snprintf(errstr, errstr_size, "v must be %d or %d", DAPI_EVENT_VERSION,
+		         DAPI_EVENT_VERSION_SEALED);
 		return v ? "unsupported_version" : "missing_field";
 	}
+	ev->version = (int)json_integer_value(v);
 	if (!(type = get_string(root, "type", NULL, &reason, errstr, errstr_size)))
 		return reason;
 	if (!strcmp(type, "message")) {
@@ -137,6 +155,39 @@ static const char *decode_message(json_t *root, size_t max_text, struct dapi_eve
 	return NULL;
 }
 
+/* A v2 message: the box, and no personal field in clear beside it. */
+static const char *decode_sealed(json_t *root, struct dapi_event *ev, char *errstr,
+                                 size_t errstr_size)
+{
+	static const char *const personal[] = { "customerId", "text", "language" };
+	const char *reason = NULL;
+
+	for (size_t i = 0; i < sizeof(personal) / sizeof(personal[0]); i++) {
+		if (json_object_get(root, personal[i])) {
+			snprintf(errstr, errstr_size, "%s must be inside sealed in a v2 event",
+			         personal[i]);
+			return "invalid_field";
+		}
+	}
+	ev->sealed = get_string(root, "sealed", &ev->sealed_len, &reason, errstr, errstr_size);
+	return ev->sealed ? NULL : reason;
+}
+
+const char *dapi_event_open_box(struct dapi_event *ev, const char *json, size_t len,
+                                size_t max_text, char *errstr, size_t errstr_size)
+{
+	json_error_t jerr;
+	json_decref(ev->box);
+	ev->box = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!json_is_object(ev->box)) {
+		snprintf(errstr, errstr_size, "the sealed box is not a JSON object");
+		json_decref(ev->box);
+		ev->box = NULL;
+		return "invalid_json";
+	}
+	return decode_message(ev->box, max_text, ev, errstr, errstr_size);
+}
+
 static const char *decode_fields(json_t *root, size_t max_text, struct dapi_event *ev, char *errstr,
                                  size_t errstr_size)
 {
@@ -145,6 +196,8 @@ static const char *decode_fields(json_t *root, size_t max_text, struct dapi_even
 		return reason;
 	if (ev->type == DAPI_EVENT_CONSENT)
 		return decode_consent(root, ev, errstr, errstr_size);
+	if (ev->version == DAPI_EVENT_VERSION_SEALED)
+		return decode_sealed(root, ev, errstr, errstr_size);
 	return decode_message(root, max_text, ev, errstr, errstr_size);
 }
 
@@ -175,5 +228,6 @@ const char *dapi_event_decode(const void *buf, size_t len, size_t max_text, stru
 void dapi_event_clear(struct dapi_event *ev)
 {
 	json_decref(ev->root);
+	json_decref(ev->box);
 	memset(ev, 0, sizeof(*ev));
 }

@@ -192,10 +192,8 @@ static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 			return 0;
 		}
 		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
-		if (dapi_stop_requested)
+		if (!dapi_consumer_backoff(c, &backoff))
 			return -1;
-		dapi_sleep_unless_stopped(backoff);
-		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
 	}
 }
 
@@ -220,7 +218,8 @@ static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
 	rd_kafka_topic_partition_list_destroy(offs);
 }
 
-/* Allocates b's arrays, decodes every record and groups the decodable ones by dialog. */
+/* Allocates b's arrays, decodes every record, opens the sealed ones and groups the
+ * applicable ones by dialog. False when out of memory or on a stop while keys are away. */
 static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *items, size_t n)
 {
 	*b = (struct batch){ .items = items, .n = n, .started_ms = dapi_time_mono_ms() };
@@ -230,11 +229,13 @@ static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *i
 	b->known = calloc(n, sizeof(*b->known));
 	if (!b->order || !b->dialogs || !b->rejected || !b->known)
 		return false;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		decode_item(c, &items[i]);
-		if (!items[i].decode_reason)
+	if (dapi_batch_open_sealed(c, items, n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!items[i].decode_reason && !items[i].shredded)
 			b->order[b->n_order++] = i;
-	}
 	b->nd = group_dialogs(items, b->order, b->n_order, b->dialogs);
 	assert(b->nd <= b->n_order && b->n_order <= n);
 	return true;
@@ -278,10 +279,8 @@ static int write_until_done(struct dapi_consumer *c, struct batch *b)
 		DAPI_WARN("store_unavailable", "{s:s, s:I}", "detail",
 		          st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
 		          "retryInMs", (json_int_t)backoff);
-		if (dapi_stop_requested)
+		if (!dapi_consumer_backoff(c, &backoff))
 			return -1; /* not stored: the batch is consumed again after restart */
-		dapi_sleep_unless_stopped(backoff);
-		backoff = backoff * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : backoff * 2;
 	}
 }
 
@@ -303,6 +302,10 @@ int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n)
 	struct batch b;
 	int rc = batch_begin(c, &b, items, n) ? write_until_done(c, &b) : -1;
 
+	/* The data first, then the keys: a crash between the two is repaired by consuming the
+	 * batch again (offsets are stored after both). */
+	if (rc == 0 && dapi_batch_erase_keys(c, b.dialogs, b.nd) < 0)
+		rc = -1;
 	if (rc == 0 && dead_letter(c, items, n) < 0)
 		rc = -1;
 	if (rc == 0) {

@@ -74,6 +74,27 @@ static void register_metrics(struct dapi_consumer *c)
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	c->m_load = dapi_metrics_series(store_time, "op=\"load\"");
 	c->m_write = dapi_metrics_series(store_time, "op=\"write\"");
+	c->m_shredded = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_events_shredded_total",
+	                            "Sealed events whose dialog's data key is gone (erased): "
+	                            "skipped, not dead-lettered",
+	                            DAPI_COUNTER, NULL, 0),
+	        "");
+	c->m_keys_erased = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_data_keys_deleted_total",
+	                            "Data keys deleted, by what erased their dialog", DAPI_COUNTER,
+	                            NULL, 0),
+	        "by=\"revocation\"");
+}
+
+bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms)
+{
+	if (dapi_stop_requested)
+		return false;
+	dapi_sleep_unless_stopped(*backoff_ms);
+	*backoff_ms =
+	        *backoff_ms * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : *backoff_ms * 2;
+	return !dapi_stop_requested;
 }
 
 /* The librdkafka consumer, its offsets moved for --replay-from, subscribed to the topic.

@@ -10,6 +10,7 @@
 #include "apply.h"
 #include "config.h"
 #include "producer.h"
+#include "keystore.h"
 #include "store.h"
 
 struct dapi_consumer_config {
@@ -25,6 +26,8 @@ struct dapi_consumer_config {
 	 * record at or after an RFC 3339 time. NULL or "" leaves them where they are. */
 	const char *replay_from;
 	struct dapi_cache *cache; /* borrowed; NULL: every batch reads its dialogs */
+	/* borrowed; NULL: sealing off (a sealed event then goes to the DLQ, "sealing_off") */
+	struct dapi_keystore *keys;
 };
 
 struct dapi_consumer;

@@ -13,6 +13,7 @@ struct dapi_consumer {
 	struct dapi_producer *dlq;
 	struct dapi_family *m_applied, *m_dlq, *m_lag, *m_reads;
 	struct dapi_series *m_retries, *m_batch, *m_load, *m_write;
+	struct dapi_series *m_shredded, *m_keys_erased;
 };
 
 /* One record of a batch. */
@@ -24,6 +25,7 @@ struct item {
 	char detail[160];
 	size_t dialog; /* index in the batch's dialogs */
 	int outcome;
+	bool shredded; /* a sealed event whose dialog's key is gone: skipped, not dead-lettered */
 };
 
 /* Applies items[0..n) (records in poll order). Returns 0 when the batch is done (offsets
@@ -31,5 +33,18 @@ struct item {
  * applies it); -1 when given up on shutdown (consumed again after a restart) or when
  * memory ran out. */
 int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n);
+
+/* Waits *backoff_ms (less on a stop) and doubles it up to --retry-backoff-max. False when a
+ * stop was requested: the caller gives the batch up uncommitted. */
+bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms);
+
+/* Opens the batch's sealed (v2) events with their dialogs' data keys: an event whose key is
+ * gone is marked shredded, one that does not open gets its DLQ reason. Waits out a key-store
+ * outage. Returns 0, or -1 on a stop meanwhile. */
+int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n);
+
+/* Deletes the data keys of the dialogs[0..nd) that are tombstones once written (erasure
+ * reaches every sealed copy). Waits out a key-store outage. Returns 0, or -1 on a stop. */
+int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd);
 
 #endif

@@ -76,6 +76,7 @@ int ingestd_configure(struct ingestd_opts *o, int argc, char **argv)
 		 "Address of the admin server (/healthz, /readyz, /metrics)"},
 		{"admin-port", 0, "ADMIN_PORT", DAPI_OPT_INT, &o->admin_port, "8082", 0, 65535,
 		 "Port of the admin server"},
+		DAPI_OPT_SEALING(o->sealing),
 		DAPI_OPT_LOG_LEVEL(o->log_level),
 	}; /* clang-format on */
 
@@ -83,5 +84,7 @@ int ingestd_configure(struct ingestd_opts *o, int argc, char **argv)
 	                          sizeof(errstr));
 	if (rc == 0)
 		rc = check(o, dlq_topic, errstr, sizeof(errstr));
+	if (rc == 0)
+		rc = dapi_sealing_check(&o->sealing, errstr, sizeof(errstr));
 	return dapi_service_configured("ingestd", rc, errstr, o->log_level);
 }

@@ -7,10 +7,12 @@
 
 #include "kafka.h"
 #include "mongo.h"
+#include "sealing.h"
 
 struct ingestd_opts {
 	struct dapi_kafka_opts kafka;
 	struct dapi_mongo_opts mongo;
+	struct dapi_sealing_opts sealing;
 	char dlq_topic[300]; /* --dlq-topic, or <topic>.dlq */
 	const char *group, *replay_from, *admin_bind;
 	int64_t batch_max, max_text, backoff_max_ms, cache_dialogs, cache_max_age_ms;

@@ -12,9 +12,11 @@
 #include "sweeper.h"
 
 /* Indexes first (where the server can use them): a store without them would scan on every
- * query. Waits for MongoDB; NULL with errstr on a lasting error, or with none on a stop. */
+ * query. Waits for MongoDB; NULL with errstr on a lasting error, or with none on a stop.
+ * The key store (when sealing) then looks keys up as the store loads dialogs: one _id at a
+ * time on FerretDB. */
 static struct dapi_store *open_store(const struct ingestd_opts *o, mongoc_client_pool_t *pool,
-                                     char *errstr, size_t errstr_size)
+                                     struct dapi_keystore *keys, char *errstr, size_t errstr_size)
 {
 	struct dapi_store *st =
 	        dapi_store_new(pool, o->mongo.db, o->mongo.collection, o->load_by, o->indexes);
@@ -33,6 +35,8 @@ static struct dapi_store *open_store(const struct ingestd_opts *o, mongoc_client
 	}
 	if (!st)
 		snprintf(errstr, errstr_size, "out of memory");
+	if (st && keys)
+		dapi_keystore_one_by_one(keys, dapi_store_loads_by_id(st));
 	return st;
 }
 
@@ -64,7 +68,8 @@ static bool new_cache(const struct ingestd_opts *o, struct dapi_cache **cache, c
 
 static struct dapi_consumer *new_consumer(const struct ingestd_opts *o, struct dapi_store *store,
                                           struct dapi_producer *dlq, struct dapi_cache *cache,
-                                          char *errstr, size_t errstr_size)
+                                          struct dapi_keystore *keys, char *errstr,
+                                          size_t errstr_size)
 {
 	struct dapi_consumer_config cfg = {
 		.brokers = o->kafka.brokers,
@@ -77,6 +82,7 @@ static struct dapi_consumer *new_consumer(const struct ingestd_opts *o, struct d
 		.backoff_max_ms = o->backoff_max_ms,
 		.replay_from = o->replay_from,
 		.cache = cache,
+		.keys = keys,
 	};
 	return dapi_consumer_new(&cfg, store, dlq, errstr, errstr_size);
 }
@@ -86,6 +92,7 @@ int main(int argc, char **argv)
 	struct ingestd_opts o;
 	mongoc_client_pool_t *pool = NULL;
 	struct dapi_store *store = NULL;
+	struct dapi_sealing *sealing = NULL;
 	struct dapi_producer *dlq = NULL;
 	struct dapi_cache *cache = NULL;
 	struct dapi_sweeper *sweeper = NULL;
@@ -102,11 +109,14 @@ int main(int argc, char **argv)
 		                             o.sweep_every_ms };
 	if (!(pool = dapi_mongo_pool_new(o.mongo.uri, "dataapi-ingestd", 0, 0, errstr,
 	                                 sizeof(errstr))) ||
-	    !(store = open_store(&o, pool, errstr, sizeof(errstr))) ||
+	    !(sealing = dapi_sealing_open(&o.sealing, o.mongo.uri, "dataapi-ingestd-keys", errstr,
+	                                  sizeof(errstr))) ||
+	    !(store = open_store(&o, pool, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(dlq = new_dlq_producer(&o, errstr, sizeof(errstr))) ||
 	    !new_cache(&o, &cache, errstr, sizeof(errstr)) ||
-	    !(sweeper = dapi_sweeper_start(&swcfg, cache, errstr, sizeof(errstr))) ||
-	    !(consumer = new_consumer(&o, store, dlq, cache, errstr, sizeof(errstr))) ||
+	    !(sweeper = dapi_sweeper_start(&swcfg, cache, sealing->keys, errstr, sizeof(errstr))) ||
+	    !(consumer =
+	              new_consumer(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(admin = ingestd_admin_start(&o, dapi_consumer_handle(consumer), errstr,
 	                                  sizeof(errstr)))) {
 		rc = *errstr ? 1 : 0; /* no reason: a stop while waiting for MongoDB */
@@ -125,6 +135,7 @@ out:
 	dapi_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
 	dapi_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
+	dapi_sealing_close(sealing);
 	dapi_store_destroy(store);
 	if (pool)
 		mongoc_client_pool_destroy(pool);

@@ -37,3 +37,8 @@ void store_put(struct dapi_store *st, mongoc_client_t *client, mongoc_collection
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
 }
+
+bool dapi_store_loads_by_id(const struct dapi_store *st)
+{
+	return st->load_by == DAPI_LOAD_BY_ID;
+}

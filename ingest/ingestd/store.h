@@ -37,6 +37,9 @@ void dapi_store_destroy(struct dapi_store *st);
  * sweeper's. The caller destroys it. */
 bson_t *dapi_store_index_spec(size_t i);
 
+/* Whether loads go one _id at a time (settled by dapi_store_open). */
+bool dapi_store_loads_by_id(const struct dapi_store *st);
+
 /* Settles the AUTOs and creates the missing indexes (see dapi_indexes). Idempotent; never
  * drops an index. */
 bool dapi_store_open(struct dapi_store *st, bson_error_t *err);
@@ -71,5 +74,20 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
  * tombstones revoked before tombstone_before (ms). Counts go to *pending, *tombstones. */
 bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
                       int64_t *pending, int64_t *tombstones, bson_error_t *err);
+
+/* A page of ids, for the sweeper's walks over a collection in _id order. */
+#define DAPI_ID_PAGE 500
+struct dapi_id_page {
+	char ids[DAPI_ID_PAGE][DAPI_ID_MAX + 1];
+	size_t n;
+};
+
+/* The next page of tombstones' ids after `after` ("" for the first). */
+bool dapi_store_tombstone_ids(struct dapi_store *st, const char *after, struct dapi_id_page *page,
+                              bson_error_t *err);
+
+/* consented[i]: ids[i] is a consented dialog (not a tombstone). */
+bool dapi_store_consented(struct dapi_store *st, const char *const *ids, size_t n, bool *consented,
+                          bson_error_t *err);
 
 #endif

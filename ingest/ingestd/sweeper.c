@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "key_sweep.h"
 #include "log.h"
 #include "metrics.h"
 #include "service.h"
@@ -13,12 +14,55 @@
 struct dapi_sweeper {
 	mongoc_client_pool_t *pool;
 	struct dapi_store *st;
+	struct dapi_keystore *keys; /* borrowed; NULL: sealing off */
 	struct dapi_cache *cache;
 	int64_t pending_ttl, tombstone_ttl, interval;
-	struct dapi_series *m_pending, *m_tombstones;
+	struct dapi_series *m_pending, *m_tombstones, *m_keys;
 	atomic_bool stop;
 	pthread_t thread;
 };
+
+/* A key handed to an ingress is cached there for up to a minute without its usedAt moving:
+ * keys are swept two minutes after the pending TTL, when their dialog is surely swept too. */
+#define KEY_MARGIN_MS 120000
+
+/* The data keys: those of tombstones before the tombstones go (their deletion is what
+ * erases the sealed copies), and after the pending dialogs, those left unused. */
+static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t now, bson_error_t *err)
+{
+	int64_t deleted = 0;
+	bool ok = !sw->keys ||
+	          (tombstones ? dapi_key_sweep_tombstones(sw->st, sw->keys, &deleted, err)
+	                      : dapi_key_sweep_unused(sw->st, sw->keys,
+	                                              now - sw->pending_ttl - KEY_MARGIN_MS,
+	                                              &deleted, err));
+	dapi_series_add(sw->m_keys, (double)deleted);
+	if (deleted)
+		DAPI_INFO("keys_swept", "{s:s, s:I}", "kind", tombstones ? "tombstone" : "unused",
+		          "deleted", (json_int_t)deleted);
+	return ok;
+}
+
+static void sweep_once(struct dapi_sweeper *sw)
+{
+	int64_t now = dapi_time_now_ms(), pending = 0, tombstones = 0;
+	bson_error_t err;
+	bool ok = sweep_keys(sw, true, now, &err) &&
+	          dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl, &pending,
+	                           &tombstones, &err) &&
+	          sweep_keys(sw, false, now, &err);
+
+	dapi_series_add(sw->m_pending, (double)pending);
+	dapi_series_add(sw->m_tombstones, (double)tombstones);
+	if (!ok) { /* some deletions may have happened */
+		dapi_cache_invalidate(sw->cache);
+		DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
+	} else if (pending || tombstones) {
+		dapi_cache_invalidate(sw->cache);
+		DAPI_INFO("swept", "{s:I, s:I}", "pendingErased", (json_int_t)pending,
+		          "tombstonesRemoved", (json_int_t)tombstones);
+	}
+}
 
 static void *sweep_loop(void *arg)
 {
@@ -27,22 +71,7 @@ static void *sweep_loop(void *arg)
 
 	while (!atomic_load(&sw->stop)) {
 		if (dapi_time_mono_ms() >= next) {
-			int64_t now = dapi_time_now_ms(), pending = 0, tombstones = 0;
-			bson_error_t err;
-			if (dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl,
-			                     &pending, &tombstones, &err)) {
-				dapi_series_add(sw->m_pending, (double)pending);
-				dapi_series_add(sw->m_tombstones, (double)tombstones);
-				if (pending || tombstones) {
-					dapi_cache_invalidate(sw->cache);
-					DAPI_INFO("swept", "{s:I, s:I}", "pendingErased",
-					          (json_int_t)pending, "tombstonesRemoved",
-					          (json_int_t)tombstones);
-				}
-			} else { /* some deletions may have happened */
-				dapi_cache_invalidate(sw->cache);
-				DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
-			}
+			sweep_once(sw);
 			next = dapi_time_mono_ms() + sw->interval;
 		}
 		dapi_sleep_ms(50);
@@ -77,7 +106,8 @@ static void sweeper_free(struct dapi_sweeper *sw)
 }
 
 struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
-                                        struct dapi_cache *cache, char *errstr, size_t errstr_size)
+                                        struct dapi_cache *cache, struct dapi_keystore *keys,
+                                        char *errstr, size_t errstr_size)
 {
 	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
 	if (!sw) {
@@ -85,6 +115,7 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 		return NULL;
 	}
 	sw->cache = cache;
+	sw->keys = keys;
 	sw->pending_ttl = cfg->pending_ttl_ms;
 	sw->tombstone_ttl = cfg->tombstone_ttl_ms;
 	sw->interval = cfg->interval_ms;
@@ -94,6 +125,11 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
+	sw->m_keys = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_data_keys_deleted_total",
+	                            "Data keys deleted, by what erased their dialog", DAPI_COUNTER,
+	                            NULL, 0),
+	        "by=\"sweep\"");
 	if (!open_store(sw, cfg->mongo, errstr, errstr_size)) {
 		sweeper_free(sw);
 		return NULL;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "dialog_cache.h"
+#include "keystore.h"
 #include "mongo.h"
 #include "store.h"
 
@@ -17,9 +18,11 @@ struct dapi_sweeper_config {
 struct dapi_sweeper;
 
 /* Starts the thread, on a MongoDB client pool and store of its own. cache (borrowed, may be
- * NULL) is invalidated after deletions. Returns NULL with errstr. */
+ * NULL) is invalidated after deletions; keys (borrowed, NULL when sealing is off) lose the
+ * data keys of what is erased. Returns NULL with errstr. */
 struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
-                                        struct dapi_cache *cache, char *errstr, size_t errstr_size);
+                                        struct dapi_cache *cache, struct dapi_keystore *keys,
+                                        char *errstr, size_t errstr_size);
 
 /* Stops and joins the thread. NULL is a no-op. */
 void dapi_sweeper_stop(struct dapi_sweeper *sw);

@@ -28,11 +28,14 @@ int ingress_configure(struct ingress_opts *o, int argc, char **argv)
 		 "Seconds suggested in Retry-After on 503"},
 		{"drain-timeout", 0, "DRAIN_TIMEOUT", DAPI_OPT_DURATION, &o->drain_ms, "15s", 0,
 		 600000, "On SIGTERM, longest wait for in-flight requests"},
+		DAPI_OPT_SEALING(o->sealing),
 		DAPI_OPT_AUTH(o->auth),
 		DAPI_OPT_LOG_LEVEL(o->log_level),
 	}; /* clang-format on */
 
 	int rc = dapi_config_load(opts, sizeof(opts) / sizeof(opts[0]), argc, argv, summary, errstr,
 	                          sizeof(errstr));
+	if (rc == 0)
+		rc = dapi_sealing_check(&o->sealing, errstr, sizeof(errstr));
 	return dapi_service_configured("ingress", rc, errstr, o->log_level);
 }

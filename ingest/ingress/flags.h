@@ -7,11 +7,13 @@
 
 #include "kafka.h"
 #include "options.h" /* common/http */
+#include "sealing.h"
 
 struct ingress_opts {
 	struct dapi_service_opts http;
 	struct dapi_auth_opts auth;
 	struct dapi_kafka_opts kafka;
+	struct dapi_sealing_opts sealing;
 	int64_t max_body, max_text, produce_timeout_ms, queue_max, retry_after_s, drain_ms;
 	int log_level;
 };

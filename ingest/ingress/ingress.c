@@ -25,6 +25,16 @@ static void register_metrics(struct ingress *in)
 	        "");
 }
 
+/* A key is cached for a minute: its usedAt, refreshed on every fetch, stays well inside the
+ * pending TTL, and a revoked dialog's key lingers here at most that long (what it seals
+ * then is shredded at ingestd). Four fetch threads; 10,000 waiting fetches at most. */
+static bool start_sealing(struct ingress *in, struct dapi_keystore *keys)
+{
+	in->keycache = keycache_new(65536, 60000);
+	in->keyfetch = in->keycache ? keyfetch_start(keys, 4, 10000) : NULL;
+	return in->keyfetch != NULL;
+}
+
 struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size_t errstr_size)
 {
 	struct ingress *in = calloc(1, sizeof(*in));
@@ -46,7 +56,9 @@ struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size
 		.on_delivery = ingress_on_delivery,
 	};
 	in->producer = dapi_producer_new(&pcfg, errstr, errstr_size);
-	if (!in->producer) {
+	if (in->producer && cfg->keys && !start_sealing(in, cfg->keys))
+		snprintf(errstr, errstr_size, "out of memory");
+	if (!in->producer || (cfg->keys && !in->keyfetch)) {
 		ingress_destroy(in);
 		return NULL;
 	}
@@ -97,6 +109,8 @@ void ingress_destroy(struct ingress *in)
 	 * touch a connection of the stopped server. */
 	ingress_expire(in, INT64_MAX);
 	dapi_http_server_destroy(in->server);
+	keyfetch_stop(in->keyfetch); /* their requests were answered: no resume after this */
+	keycache_destroy(in->keycache);
 	int64_t left = in->drain_end_ms - dapi_time_mono_ms();
 	dapi_producer_destroy(in->producer, left > 0 ? (int)left : 0);
 	inflight_destroy(&in->waiting);

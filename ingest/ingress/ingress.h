@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "keystore.h"
 
 struct ingress_config {
 	const char *brokers;
@@ -16,6 +17,8 @@ struct ingress_config {
 	int64_t queue_max;          /* events waiting for Kafka before new requests get 503 */
 	size_t max_text;
 	int retry_after_s;
+	/* Sealing: the data-key store (borrowed), or NULL to publish messages in clear (v1). */
+	struct dapi_keystore *keys;
 };
 
 struct ingress;

@@ -6,6 +6,8 @@
 #include <stdatomic.h>
 
 #include "inflight.h"
+#include "keycache.h"
+#include "keyfetch.h"
 #include "ingress.h"
 #include "metrics.h"
 #include "producer.h"
@@ -21,6 +23,10 @@ struct ingress {
 	int64_t drain_end_ms;      /* set by ingress_run: the producer's last flush deadline */
 	struct dapi_family *m_published, *m_produce;
 	struct dapi_series *m_inflight;
+	/* Sealing (NULL when off): recent dialogs' data keys, and the threads that fetch the
+	 * others from the key store. */
+	struct keycache *keycache;
+	struct keyfetch *keyfetch;
 };
 
 /* The producer's delivery callback: completes the request waiting for this event. */

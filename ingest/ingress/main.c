@@ -5,12 +5,15 @@
 #include "flags.h"
 #include "ingress.h"
 #include "log.h"
+#include "mongo.h"
+#include "sealing.h"
 #include "service.h"
 
 int main(int argc, char **argv)
 {
 	struct ingress_opts o;
 	struct dapi_auth *auth = NULL;
+	struct dapi_sealing *sealing = NULL;
 	struct ingress *in = NULL;
 	struct dapi_http_config hcfg = { 0 };
 	char errstr[512] = "";
@@ -23,7 +26,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dapi_signals_install();
+	dapi_mongo_init();
 	rc = 1;
+	if (!(sealing = dapi_sealing_open(&o.sealing, NULL, "dataapi-ingress-keys", errstr,
+	                                  sizeof(errstr))))
+		goto out;
 	struct ingress_config cfg = {
 		.brokers = o.kafka.brokers,
 		.props = &o.kafka.props,
@@ -32,6 +39,7 @@ int main(int argc, char **argv)
 		.queue_max = o.queue_max,
 		.max_text = (size_t)o.max_text,
 		.retry_after_s = (int)o.retry_after_s,
+		.keys = sealing ? sealing->keys : NULL,
 	};
 	if (!(in = ingress_new(&cfg, errstr, sizeof(errstr))))
 		goto out;
@@ -48,6 +56,8 @@ out:
 	if (*errstr)
 		DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	ingress_destroy(in);
+	dapi_sealing_close(sealing);
+	mongoc_cleanup();
 	dapi_auth_destroy(auth);
 	DAPI_INFO("stopped", "{s:i}", "exit", rc);
 	return rc;

@@ -1,6 +1,7 @@
 /* POST /data/{customerId}/{dialogId} and POST /consents/{dialogId}: validate, publish,
  * suspend until the delivery report, answer 202 or 503. */
 #include <assert.h>
+#include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,9 @@
 #include "ids.h"
 #include "jsonw.h"
 #include "ingress_internal.h"
+#include "keycache.h"
+#include "keyfetch.h"
+#include "seal.h"
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
@@ -28,14 +32,21 @@ struct publish {
 	enum dapi_event_type type;
 	char event_id[DAPI_UUID_BUFSZ];
 	char dialog_id[DAPI_ID_MAX + 1];
+	/* A message waits first for its dialog's key (KEY, when it is not cached), then for
+	 * Kafka's delivery report (PUBLISHED). */
+	enum { PHASE_KEY = 1, PHASE_PUBLISHED } phase;
+	enum dapi_key_status key_status;
+	uint8_t dek[DAPI_AEAD_KEY];
 };
 
 static void publish_unref(struct publish *pub)
 {
 	int before = atomic_fetch_sub(&pub->refs, 1);
 	assert(before > 0);
-	if (before == 1)
+	if (before == 1) {
+		OPENSSL_cleanse(pub->dek, sizeof(pub->dek));
 		free(pub);
+	}
 }
 
 /* Completes the request once: records err and resumes the suspended connection. */
@@ -108,19 +119,16 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 	return dapi_http_reply_json_text(r, MHD_HTTP_ACCEPTED, body, len);
 }
 
-/* Encodes ev, suspends the request and hands the event to the producer. The request is
- * answered from finish() when the handler runs again after the resume. */
-static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
-                               const struct dapi_event *ev)
+/* The request's publishing state: the one it has (after a key wait), or a new one that
+ * the request owns (dropped by ingress_state_free). NULL when out of memory. */
+static struct publish *request_state(struct dapi_http_req *r, struct ingress *in,
+                                     const struct dapi_event *ev)
 {
-	struct publish *pub = calloc(1, sizeof(*pub));
-	rd_kafka_headers_t *hdrs;
-	rd_kafka_resp_err_t err;
-	size_t len;
-	char *value;
-
-	if (!pub)
-		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	struct publish *pub = *dapi_http_state(r);
+	if (pub)
+		return pub;
+	if (!(pub = calloc(1, sizeof(*pub))))
+		return NULL;
 	pub->r = r;
 	pub->in = in;
 	pub->type = ev->type;
@@ -128,11 +136,24 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 	snprintf(pub->event_id, sizeof(pub->event_id), "%s", ev->event_id);
 	snprintf(pub->dialog_id, sizeof(pub->dialog_id), "%s", ev->dialog_id);
 	atomic_fetch_add(&in->inflight_count, 1);
-	*dapi_http_state(r) = pub; /* the request's reference, dropped by ingress_state_free */
+	*dapi_http_state(r) = pub;
+	return pub;
+}
 
-	value = dapi_event_encode(ev, &len);
-	if (!value)
+/* Encodes ev, suspends the request and hands the event to the producer. The request is
+ * answered from finish() when the handler runs again after the resume. */
+static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
+                               const struct dapi_event *ev)
+{
+	struct publish *pub = request_state(r, in, ev);
+	rd_kafka_headers_t *hdrs;
+	rd_kafka_resp_err_t err;
+	size_t len;
+	char *value;
+
+	if (!pub || !(value = dapi_event_encode(ev, &len)))
 		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	pub->phase = PHASE_PUBLISHED;
 	hdrs = rd_kafka_headers_new(1);
 	rd_kafka_header_add(hdrs, "type", -1, dapi_event_type_name(ev->type), -1);
 
@@ -147,6 +168,79 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 		publish_unref(pub); /* no report will come */
 	}
 	return MHD_YES;
+}
+
+/* A key fetch's outcome (on a fetch thread): resumes the request unless its deadline
+ * answered it first. */
+static void key_fetched(void *arg, enum dapi_key_status st, const uint8_t *dek)
+{
+	struct publish *pub = arg;
+	if (!atomic_exchange(&pub->answered, true)) {
+		pub->key_status = st;
+		if (st == DAPI_KEY_OK) {
+			memcpy(pub->dek, dek, DAPI_AEAD_KEY);
+			keycache_put(pub->in->keycache, pub->dialog_id, dek, dapi_time_mono_ms());
+		}
+		dapi_http_resume(pub->r);
+	}
+	publish_unref(pub);
+}
+
+/* Suspends the request until its dialog's key is fetched (or created); the handler runs
+ * again then. The deadline is the produce timeout's, counted from now. */
+static enum MHD_Result await_key(struct dapi_http_req *r, struct ingress *in,
+                                 const struct dapi_event *ev)
+{
+	struct publish *pub = request_state(r, in, ev);
+	if (!pub)
+		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	pub->phase = PHASE_KEY;
+	pub->key_status = DAPI_KEY_UNAVAILABLE;
+	dapi_http_suspend(r);
+	inflight_add(&in->waiting, &pub->entry);
+	atomic_fetch_add(&pub->refs, 1); /* the fetch's */
+	if (!keyfetch_submit(in->keyfetch, pub->dialog_id, key_fetched, pub)) {
+		answer(pub, RD_KAFKA_RESP_ERR__QUEUE_FULL);
+		publish_unref(pub);
+	}
+	return MHD_YES;
+}
+
+/* After a key wait: the request is unlisted and ready for its publishing phase; false (and
+ * a 503 in *ret) when no key came. */
+static bool key_ready(struct dapi_http_req *r, struct publish *pub, enum MHD_Result *ret)
+{
+	inflight_remove(&pub->in->waiting, &pub->entry);
+	if (pub->err || pub->key_status != DAPI_KEY_OK) {
+		*ret = dapi_http_reply_unavailable(r, "the key store is not available; retry",
+		                                   pub->in->retry_after_s);
+		return false;
+	}
+	atomic_store(&pub->answered, false);
+	return true;
+}
+
+/* Seals ev's personal fields with the dialog's key (cached, or fetched: pub) and publishes;
+ * suspends for the key first when it is neither. */
+static enum MHD_Result seal_and_publish(struct dapi_http_req *r, struct ingress *in,
+                                        struct publish *pub, struct dapi_event *ev)
+{
+	uint8_t dek[DAPI_AEAD_KEY];
+	enum MHD_Result ret;
+	char *sealed;
+
+	if (pub)
+		memcpy(dek, pub->dek, sizeof(dek));
+	else if (!keycache_get(in->keycache, ev->dialog_id, dapi_time_mono_ms(), dek))
+		return await_key(r, in, ev);
+	if (!dapi_seal_event(ev, dek, &sealed))
+		ret = dapi_http_reply_unavailable(r, "the event could not be sealed; retry",
+		                                  in->retry_after_s);
+	else
+		ret = publish(r, in, ev);
+	free(sealed);
+	OPENSSL_cleanse(dek, sizeof(dek));
+	return ret;
 }
 
 /* Path ids and the optional Idempotency-Key; fills ev's event id. */
@@ -194,17 +288,21 @@ static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
 	const char *body;
 	size_t len;
 
-	if (pub)
+	if (pub && pub->phase == PHASE_PUBLISHED)
 		return finish(r, pub);
+	if (pub && !key_ready(r, pub, &ret))
+		return ret;
 	if (!check_ids(r, dapi_http_param(r, 0), dapi_http_param(r, 1), &ev, event_id, &ret))
 		return ret;
+	if (pub) /* the id the request had before its key wait */
+		ev.event_id = pub->event_id;
 	body = dapi_http_body(r, &len);
 	if (!dapi_message_req_parse(body, len, in->max_text, &req, &err))
 		return reply_invalid(r, &err);
 	ev.text = req.text;
 	ev.text_len = req.text_len;
 	memcpy(ev.language, req.language, sizeof(ev.language));
-	ret = publish(r, in, &ev);
+	ret = in->keycache ? seal_and_publish(r, in, pub, &ev) : publish(r, in, &ev);
 	dapi_message_req_clear(&req);
 	return ret;
 }

@@ -1,4 +1,5 @@
 /* libFuzzer target: decoding Kafka records; what decodes must encode and decode the same. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (dapi_event_decode(json, len, 16384, &again, detail, sizeof(detail)))
 		abort(); /* our own encoding must decode */
-	if (again.type != ev.type || strcmp(again.event_id, ev.event_id) ||
-	    strcmp(again.dialog_id, ev.dialog_id) || again.received_at != ev.received_at ||
-	    (ev.type == DAPI_EVENT_MESSAGE &&
-	     (again.text_len != ev.text_len || memcmp(again.text, ev.text, ev.text_len) ||
-	      strcmp(again.language, ev.language))))
+	bool sealed = ev.version == DAPI_EVENT_VERSION_SEALED;
+	if (again.type != ev.type || again.version != ev.version ||
+	    strcmp(again.event_id, ev.event_id) || strcmp(again.dialog_id, ev.dialog_id) ||
+	    again.received_at != ev.received_at)
+		abort();
+	if (sealed && (again.sealed_len != ev.sealed_len ||
+	               memcmp(again.sealed, ev.sealed, ev.sealed_len) || again.text || ev.text))
+		abort(); /* a sealed message round-trips its box, and nothing in clear */
+	if (!sealed && ev.type == DAPI_EVENT_MESSAGE &&
+	    (again.text_len != ev.text_len || memcmp(again.text, ev.text, ev.text_len) ||
+	     strcmp(again.language, ev.language)))
 		abort();
 	dapi_event_clear(&again);
 	dapi_event_clear(&ev);

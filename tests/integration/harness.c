@@ -66,8 +66,13 @@ void stack_load(struct stack *s)
 		copy_value(s->build_dir, sizeof(s->build_dir), line, "BUILD_DIR");
 		copy_value(s->writer_token, sizeof(s->writer_token), line, "WRITER_TOKEN");
 		copy_value(s->reader_token, sizeof(s->reader_token), line, "READER_TOKEN");
+		copy_value(s->master_key_file, sizeof(s->master_key_file), line,
+		           "DATAAPI_MASTER_KEY_FILE");
 	}
 	fclose(f);
+	setenv("MONGODB_URI", s->mongodb_uri, 1);
+	if (s->master_key_file[0])
+		setenv("DATAAPI_MASTER_KEY_FILE", s->master_key_file, 1);
 	assert_true(s->ingress[0] && s->query[0] && s->brokers[0] && s->mongodb_uri[0]);
 	default_stack = s;
 }
@@ -409,6 +414,11 @@ bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t
 
 bson_t *mongo_find(const struct stack *s, const char *id)
 {
+	return mongo_find_in(s, "dataapi", "dialogs", id);
+}
+
+bson_t *mongo_find_in(const struct stack *s, const char *db, const char *collection, const char *id)
+{
 	bson_error_t err;
 	mongoc_client_t *client = mongoc_client_new(s->mongodb_uri);
 	mongoc_collection_t *coll;
@@ -417,7 +427,7 @@ bson_t *mongo_find(const struct stack *s, const char *id)
 	bson_t *filter = BCON_NEW("_id", BCON_UTF8(id)), *out = NULL;
 
 	assert_non_null(client);
-	coll = mongoc_client_get_collection(client, "dataapi", "dialogs");
+	coll = mongoc_client_get_collection(client, db, collection);
 	cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
 	if (mongoc_cursor_next(cur, &doc))
 		out = bson_copy(doc);

@@ -19,9 +19,12 @@ struct stack {
 	char build_dir[512];
 	char writer_token[128];
 	char reader_token[128];
+	char master_key_file[600]; /* the stack's master keys (sealing) */
 };
 
-/* Reads $DAPI_STACK_ENV (the stack.env that `stack.sh up` wrote). Aborts the test on error. */
+/* Reads $DAPI_STACK_ENV (the stack.env that `stack.sh up` wrote) and puts the stack's
+ * MONGODB_URI and DATAAPI_MASTER_KEY_FILE into the environment, so that the programs a
+ * test starts seal and open as the stack's do. Aborts the test on error. */
 void stack_load(struct stack *s);
 /* stack_load, then waits until the ingress is ready: the group setup of every test. */
 void stack_ready(struct stack *s);
@@ -82,6 +85,9 @@ bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t
 
 /* The stored document with that _id (caller destroys), or NULL. */
 bson_t *mongo_find(const struct stack *s, const char *id);
+/* The same in any database and collection of the stack's server. */
+bson_t *mongo_find_in(const struct stack *s, const char *db, const char *collection,
+                      const char *id);
 
 void sleep_ms(int ms);
 

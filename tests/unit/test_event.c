@@ -85,7 +85,7 @@ static void poison_records_have_reasons(void **state)
 	assert_string_equal(decode_reason("not json", 100), "invalid_json");
 	assert_string_equal(decode_reason("[1,2]", 100), "invalid_json");
 	assert_string_equal(decode_reason("", 100), "invalid_json");
-	assert_string_equal(decode_reason("{\"v\":2,\"type\":\"message\"}", 100),
+	assert_string_equal(decode_reason("{\"v\":3,\"type\":\"message\"}", 100),
 	                    "unsupported_version");
 	assert_string_equal(decode_reason("{\"type\":\"message\"}", 100), "missing_field");
 	assert_string_equal(decode_reason("{\"v\":1,\"type\":\"other\"}", 100), "unknown_type");

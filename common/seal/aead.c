@@ -1,0 +1,100 @@
+#include "aead.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <string.h>
+
+bool dapi_random(void *buf, size_t n)
+{
+	return RAND_bytes(buf, (int)n) == 1;
+}
+
+/* A GCM context for key and nonce, sealing (enc) or opening, with aad fed in; NULL on
+ * failure. */
+static EVP_CIPHER_CTX *gcm_start(bool enc, const uint8_t *key, const uint8_t *nonce,
+                                 const void *aad, size_t aad_len)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+	int n = 0;
+	bool ok = ctx &&
+	          EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc ? 1 : 0) == 1 &&
+	          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, DAPI_AEAD_NONCE, NULL) == 1 &&
+	          EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, enc ? 1 : 0) == 1 &&
+	          (aad_len == 0 || EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1);
+	if (!ok) {
+		EVP_CIPHER_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Runs len bytes of in through ctx into out and finishes (an open checks the tag here). */
+static bool gcm_finish(EVP_CIPHER_CTX *ctx, const uint8_t *in, size_t len, uint8_t *out)
+{
+	int n = 0, fin = 0;
+	return (len == 0 || EVP_CipherUpdate(ctx, out, &n, in, (int)len) == 1) &&
+	       EVP_CipherFinal_ex(ctx, out + n, &fin) == 1;
+}
+
+bool dapi_aead_seal(const uint8_t key[DAPI_AEAD_KEY], const void *aad, size_t aad_len,
+                    const void *pt, size_t pt_len, uint8_t *out)
+{
+	if (pt_len > INT32_MAX / 2 || aad_len > INT32_MAX / 2 || !dapi_random(out, DAPI_AEAD_NONCE))
+		return false;
+	EVP_CIPHER_CTX *ctx = gcm_start(true, key, out, aad, aad_len);
+	bool ok = ctx && gcm_finish(ctx, pt, pt_len, out + DAPI_AEAD_NONCE) &&
+	          EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, DAPI_AEAD_TAG,
+	                              out + DAPI_AEAD_NONCE + pt_len) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	return ok;
+}
+
+bool dapi_aead_open(const uint8_t key[DAPI_AEAD_KEY], const void *aad, size_t aad_len,
+                    const uint8_t *box, size_t box_len, uint8_t *out)
+{
+	uint8_t tag[DAPI_AEAD_TAG];
+	if (box_len < DAPI_AEAD_OVERHEAD || box_len > INT32_MAX / 2 || aad_len > INT32_MAX / 2)
+		return false;
+	size_t len = box_len - DAPI_AEAD_OVERHEAD;
+	memcpy(tag, box + DAPI_AEAD_NONCE + len, DAPI_AEAD_TAG);
+	EVP_CIPHER_CTX *ctx = gcm_start(false, key, box, aad, aad_len);
+	bool ok = ctx && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, DAPI_AEAD_TAG, tag) == 1 &&
+	          gcm_finish(ctx, box + DAPI_AEAD_NONCE, len, out);
+	EVP_CIPHER_CTX_free(ctx);
+	return ok;
+}
+
+size_t dapi_base64_encode(const uint8_t *in, size_t n, char *out)
+{
+	return (size_t)EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+static bool is_b64(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+long dapi_base64_decode(const char *s, size_t len, uint8_t *out)
+{
+	size_t pad = 0;
+	if (len % 4 != 0 || len > INT32_MAX / 2)
+		return -1;
+	while (pad < 2 && pad < len && s[len - 1 - pad] == '=')
+		pad++;
+	for (size_t i = 0; i < len - pad; i++)
+		if (!is_b64(s[i]))
+			return -1;
+	int n = EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
+	if (n < 0)
+		return -1;
+	long decoded = n - (long)pad;
+	/* canonical: encoding the bytes again gives s back (no stray bits in the padding) */
+	char check[5];
+	if (len >= 4 && pad > 0) {
+		dapi_base64_encode(out + (decoded / 3) * 3, (size_t)(decoded % 3), check);
+		if (memcmp(check, s + len - 4, 4) != 0)
+			return -1;
+	}
+	return decoded;
+}

@@ -1,0 +1,272 @@
+#include "keystore.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "doc.h"
+#include "timefmt.h"
+
+struct dapi_keystore {
+	struct dapi_keystore_config cfg;
+	char db[64], collection[64];
+};
+
+struct dapi_keystore *dapi_keystore_new(const struct dapi_keystore_config *cfg)
+{
+	struct dapi_keystore *ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return NULL;
+	ks->cfg = *cfg;
+	snprintf(ks->db, sizeof(ks->db), "%s", cfg->db);
+	snprintf(ks->collection, sizeof(ks->collection), "%s", cfg->collection);
+	ks->cfg.db = ks->db;
+	ks->cfg.collection = ks->collection;
+	return ks;
+}
+
+void dapi_keystore_one_by_one(struct dapi_keystore *ks, bool on)
+{
+	ks->cfg.one_by_one = on;
+}
+
+void dapi_keystore_destroy(struct dapi_keystore *ks)
+{
+	free(ks);
+}
+
+static mongoc_collection_t *get_coll(struct dapi_keystore *ks, mongoc_client_t **client)
+{
+	*client = mongoc_client_pool_pop(ks->cfg.pool);
+	return mongoc_client_get_collection(*client, ks->db, ks->collection);
+}
+
+static void put_coll(struct dapi_keystore *ks, mongoc_client_t *client, mongoc_collection_t *c)
+{
+	mongoc_collection_destroy(c);
+	mongoc_client_pool_push(ks->cfg.pool, client);
+}
+
+/* Unwraps the key document doc of dialog_id into dek. */
+static enum dapi_key_status unwrap_doc(const struct dapi_keystore *ks, const char *dialog_id,
+                                       const bson_t *doc, uint8_t dek[DAPI_AEAD_KEY])
+{
+	bson_iter_t it;
+	const char *master = NULL;
+	const uint8_t *wrapped = NULL;
+	uint32_t len = 0;
+	bson_subtype_t sub;
+
+	if (bson_iter_init_find(&it, doc, DAPI_KEY_MASTER) && BSON_ITER_HOLDS_UTF8(&it))
+		master = bson_iter_utf8(&it, NULL);
+	if (bson_iter_init_find(&it, doc, DAPI_KEY_WRAPPED) && BSON_ITER_HOLDS_BINARY(&it))
+		bson_iter_binary(&it, &sub, &len, &wrapped);
+	if (!master || !wrapped)
+		return DAPI_KEY_INVALID;
+	switch (dapi_dek_unwrap(ks->cfg.mk, master, dialog_id, wrapped, len, dek)) {
+	case DAPI_UNWRAP_OK:
+		return DAPI_KEY_OK;
+	case DAPI_UNWRAP_UNKNOWN_MASTER:
+		return DAPI_KEY_UNKNOWN_MASTER;
+	default:
+		return DAPI_KEY_INVALID;
+	}
+}
+
+/* {$setOnInsert: {master, wrapped, createdAt}, $max: {usedAt: now}} for a fresh key. */
+static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
+                           bson_t *update)
+{
+	uint8_t dek[DAPI_AEAD_KEY], wrapped[DAPI_DEK_WRAPPED];
+	const char *master;
+	bool ok = dapi_random(dek, sizeof(dek)) &&
+	          dapi_dek_wrap(ks->cfg.mk, dialog_id, dek, wrapped, &master);
+	OPENSSL_cleanse(dek, sizeof(dek));
+	if (!ok)
+		return false;
+	bson_t set, max;
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$setOnInsert", &set);
+	BSON_APPEND_UTF8(&set, DAPI_KEY_MASTER, master);
+	BSON_APPEND_BINARY(&set, DAPI_KEY_WRAPPED, BSON_SUBTYPE_BINARY, wrapped, sizeof(wrapped));
+	BSON_APPEND_DATE_TIME(&set, DAPI_KEY_CREATED_AT, now);
+	bson_append_document_end(update, &set);
+	BSON_APPEND_DOCUMENT_BEGIN(update, "$max", &max);
+	BSON_APPEND_DATE_TIME(&max, DAPI_KEY_USED_AT, now);
+	bson_append_document_end(update, &max);
+	return true;
+}
+
+/* One findAndModify upsert; the document after it in *doc (the caller destroys it). */
+static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, const bson_t *update,
+                       bson_t *reply, bson_error_t *err)
+{
+	bson_t query = BSON_INITIALIZER;
+	mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
+	BSON_APPEND_UTF8(&query, "_id", dialog_id);
+	mongoc_find_and_modify_opts_set_update(opts, update);
+	mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
+	                                                    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
+	bool ok = mongoc_collection_find_and_modify_with_opts(coll, &query, opts, reply, err);
+	mongoc_find_and_modify_opts_destroy(opts);
+	bson_destroy(&query);
+	return ok;
+}
+
+enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
+                                                 uint8_t dek[DAPI_AEAD_KEY], bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	enum dapi_key_status status = DAPI_KEY_UNAVAILABLE;
+	bson_t update = BSON_INITIALIZER, reply;
+	bson_iter_t it;
+	bson_t value;
+	const uint8_t *data;
+	uint32_t len;
+
+	if (!new_key_update(ks, dialog_id, dapi_time_now_ms(), &update)) {
+		bson_set_error(err, 0, 0, "no random bytes for a data key");
+		goto out;
+	}
+	/* Two replicas creating the same dialog's key at once: one upsert may fail on the
+	 * unique _id; the second attempt finds the winner's key. */
+	for (int attempt = 0; attempt < 2 && status == DAPI_KEY_UNAVAILABLE; attempt++) {
+		bool ok = upsert_key(coll, dialog_id, &update, &reply, err);
+		if (ok && bson_iter_init_find(&it, &reply, "value") &&
+		    BSON_ITER_HOLDS_DOCUMENT(&it)) {
+			bson_iter_document(&it, &len, &data);
+			if (bson_init_static(&value, data, len))
+				status = unwrap_doc(ks, dialog_id, &value, dek);
+		}
+		bson_destroy(&reply);
+		if (ok && status == DAPI_KEY_UNAVAILABLE) {
+			bson_set_error(err, 0, 0, "findAndModify returned no key document");
+			break;
+		}
+	}
+out:
+	bson_destroy(&update);
+	put_coll(ks, client, coll);
+	return status;
+}
+
+/* Reads a cursor of key documents into the slots of the ids they name. */
+static bool read_keys(struct dapi_keystore *ks, mongoc_cursor_t *cur, const char *const *ids,
+                      size_t n, uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
+                      bson_error_t *err)
+{
+	const bson_t *doc;
+	bson_iter_t it;
+	while (mongoc_cursor_next(cur, &doc)) {
+		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		const char *id = bson_iter_utf8(&it, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(ids[i], id))
+				status[i] = unwrap_doc(ks, ids[i], doc, deks[i]);
+	}
+	return !mongoc_cursor_error(cur, err);
+}
+
+/* {_id: id} or {_id: {$in: ids}} */
+static void ids_filter(const char *const *ids, size_t n, bson_t *filter)
+{
+	bson_t in, arr;
+	if (n == 1) {
+		BSON_APPEND_UTF8(filter, "_id", ids[0]);
+		return;
+	}
+	BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		char key[16];
+		const char *k;
+		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_utf8(&arr, k, -1, ids[i], -1);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(filter, &in);
+}
+
+bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                        uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
+                        bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	size_t step = ks->cfg.one_by_one ? 1 : n;
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++)
+		status[i] = DAPI_KEY_ABSENT;
+	for (size_t at = 0; ok && at < n; at += step) {
+		bson_t filter = BSON_INITIALIZER;
+		ids_filter(ids + at, step, &filter);
+		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
+		ok = read_keys(ks, cur, ids + at, step, deks + at, status + at, err);
+		mongoc_cursor_destroy(cur);
+		bson_destroy(&filter);
+	}
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_delete(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                          int64_t used_before, int64_t *deleted, bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	bson_t filter = BSON_INITIALIZER, reply, lt;
+	bson_iter_t it;
+	bool ok;
+
+	if (deleted)
+		*deleted = 0;
+	if (n == 0)
+		return true;
+	coll = get_coll(ks, &client);
+	ids_filter(ids, n, &filter);
+	if (used_before > 0) {
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_USED_AT, &lt);
+		BSON_APPEND_DATE_TIME(&lt, "$lt", used_before);
+		bson_append_document_end(&filter, &lt);
+	}
+	ok = mongoc_collection_delete_many(coll, &filter, NULL, &reply, err);
+	if (ok && deleted && bson_iter_init_find(&it, &reply, "deletedCount"))
+		*deleted = bson_iter_as_int64(&it);
+	bson_destroy(&reply);
+	bson_destroy(&filter);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, const char *after,
+                              char *ids, size_t max, size_t *n, bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	bson_t *filter = BCON_NEW(DAPI_KEY_USED_AT, "{", "$lt", BCON_DATE_TIME(used_before), "}",
+	                          "_id", "{", "$gt", BCON_UTF8(after), "}");
+	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "sort", "{", "_id",
+	                        BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+
+	*n = 0;
+	while (*n < max && mongoc_cursor_next(cur, &doc)) {
+		uint32_t len;
+		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		const char *id = bson_iter_utf8(&it, &len);
+		if (len <= 128)
+			memcpy(ids + (*n)++ * 129, id, len + 1);
+	}
+	bool ok = !mongoc_cursor_error(cur, err);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	put_coll(ks, client, coll);
+	return ok;
+}

@@ -1,0 +1,56 @@
+#include "key_sweep.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks, int64_t *deleted,
+                               bson_error_t *err)
+{
+	struct dapi_id_page *page = malloc(sizeof(*page));
+	const char *ids[DAPI_ID_PAGE];
+	char after[DAPI_ID_MAX + 1] = "";
+	bool ok = page != NULL;
+
+	*deleted = 0;
+	while (ok && (ok = dapi_store_tombstone_ids(st, after, page, err)) && page->n > 0) {
+		int64_t n = 0;
+		for (size_t i = 0; i < page->n; i++)
+			ids[i] = page->ids[i];
+		ok = dapi_keystore_delete(ks, ids, page->n, 0, &n, err);
+		*deleted += n;
+		strcpy(after, page->ids[page->n - 1]);
+	}
+	free(page);
+	return ok;
+}
+
+bool dapi_key_sweep_unused(struct dapi_store *st, struct dapi_keystore *ks, int64_t used_before,
+                           int64_t *deleted, bson_error_t *err)
+{
+	struct dapi_id_page *page = malloc(sizeof(*page));
+	const char *ids[DAPI_ID_PAGE], *doomed[DAPI_ID_PAGE];
+	bool consented[DAPI_ID_PAGE];
+	char after[DAPI_ID_MAX + 1] = "";
+	bool ok = page != NULL;
+
+	*deleted = 0;
+	while (ok &&
+	       (ok = dapi_keystore_unused_ids(ks, used_before, after, &page->ids[0][0],
+	                                      DAPI_ID_PAGE, &page->n, err)) &&
+	       page->n > 0) {
+		size_t nd = 0;
+		int64_t n = 0;
+		for (size_t i = 0; i < page->n; i++)
+			ids[i] = page->ids[i];
+		ok = dapi_store_consented(st, ids, page->n, consented, err);
+		for (size_t i = 0; ok && i < page->n; i++)
+			if (!consented[i])
+				doomed[nd++] = ids[i];
+		/* usedAt again: a key handed out meanwhile is spared */
+		ok = ok && dapi_keystore_delete(ks, doomed, nd, used_before, &n, err);
+		*deleted += n;
+		strcpy(after, page->ids[page->n - 1]);
+	}
+	free(page);
+	return ok;
+}

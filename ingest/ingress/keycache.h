@@ -1,0 +1,28 @@
+/* Recent dialogs' data keys, so that a dialog's later messages are sealed without a
+ * key-store round trip (and keep flowing while the key store is briefly away). Bounded:
+ * a direct-mapped table of `slots` entries; an entry lives `ttl_ms`, after which the key
+ * is fetched again (its usedAt refreshed). Entries are wiped when replaced or expired.
+ * Thread-safe. */
+#ifndef DAPI_KEYCACHE_H
+#define DAPI_KEYCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aead.h"
+
+struct keycache;
+
+/* NULL when out of memory; slots is rounded up to a power of two. */
+struct keycache *keycache_new(size_t slots, int64_t ttl_ms);
+void keycache_destroy(struct keycache *kc);
+
+/* The key of dialog_id when held and fresh at now_ms. */
+bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
+                  uint8_t dek[DAPI_AEAD_KEY]);
+
+void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[DAPI_AEAD_KEY],
+                  int64_t now_ms);
+
+#endif
