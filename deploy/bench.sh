@@ -99,8 +99,39 @@ post_runs() {
     "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")"
 }
 
+# An ingress of this build on topic $1 with extra arguments: its pid in B1_PID, its port in
+# B1_PORT, ready.
+bench_ingress() { # bench_ingress TOPIC NAME ARGS...
+  local topic=$1 name=$2
+  shift 2
+  B1_PORT=$(dapi_free_port)
+  # wrk's connections all come from 127.0.0.1: no per-address limit here
+  B1_PID=$(spawn "$name" "$build/ingest/dataapi-ingress" --port "$B1_PORT" --kafka-brokers \
+    "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" --log-level warn \
+    --max-connections-per-ip 0 "$@")
+  extra_pids+=("$B1_PID")
+  dapi_wait_http "http://127.0.0.1:$B1_PORT/readyz" 30
+}
+
+# first_message_ms PORT: mean ms of a POST to a dialog never seen (its data key is created:
+# one key-store round trip) and to one whose key is cached, 200 sequential POSTs each.
+first_message_ms() {
+  local i new=() known=() body='{"text":"hello","language":"EN"}'
+  for ((i = 0; i < 200; i++)); do
+    new+=(-o /dev/null "http://127.0.0.1:$1/data/c1/$run-first-$i")
+    known+=(-o /dev/null "http://127.0.0.1:$1/data/c1/$run-known")
+  done
+  for which in new known; do
+    local -n urls=$which
+    curl -s -w '%{time_total}\n' -H "Authorization: Bearer $WRITER_TOKEN" \
+      -H 'Content-Type: application/json' --data-binary "$body" "${urls[@]}" |
+      awk '{ t += $1; n++ } END { printf "%.2f ", 1000 * t / n }'
+  done
+}
+
 b1() {
   local port pid ceil ceil_half ceil_high ing ing_half ing_high topic="bench.$run.b1" out
+  local clear clear_half clear_high first
   port=$(dapi_free_port)
   pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
@@ -109,23 +140,29 @@ b1() {
   IFS='|' read -r ceil ceil_half ceil_high <<<"$out"
   kill "$pid"
   # An ingress of this build on a topic of its own, so that no consumer competes for the
-  # CPU and B4 does not start behind a backlog.
+  # CPU and B4 does not start behind a backlog: sealing (as deployed), then --no-seal.
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
-  port=$(dapi_free_port)
-  # wrk's connections all come from 127.0.0.1: no per-address limit here
-  pid=$(spawn bench-ingress "$build/ingest/dataapi-ingress" --port "$port" --kafka-brokers \
-    "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" --log-level warn \
-    --max-connections-per-ip 0)
-  dapi_wait_http "http://127.0.0.1:$port/readyz" 30
-  log "B1 ingress: POST /data, durable 202 (acks=all), wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
-  out=$(post_runs "http://127.0.0.1:$port" "$WRITER_TOKEN" "$run")
+  bench_ingress "$topic" bench-ingress --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
+    --keys-uri "$MONGODB_URI"
+  pid=$B1_PID
+  log "B1 ingress: POST /data, sealed, durable 202 (acks=all), wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
+  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run")
   IFS='|' read -r ing ing_half ing_high <<<"$out"
   B1_INGRESS_RSS=$(peak_kib "$pid")
+  first=$(first_message_ms "$B1_PORT")
   kill "$pid"
-  row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
+  bench_ingress "$topic" bench-ingress-clear --no-seal
+  pid=$B1_PID
+  log "B1 ingress --no-seal: the same runs"
+  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run-clear")
+  IFS='|' read -r clear clear_half clear_high <<<"$out"
+  kill "$pid"
+  row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | sealed; non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
   row "B1 the same at $conns_high connections | $(field rps "$ing_high") | $(field rps "$ceil_high") | $(ratio "$(field rps "$ing_high")" "$(field rps "$ceil_high")") | >= 0.5 of ceiling | p50 / p99 $(field p50_ms "$ing_high") / $(field p99_ms "$ing_high") ms (ceiling $(field p50_ms "$ceil_high") / $(field p99_ms "$ceil_high")), non-2xx $(field non2xx "$ing_high")"
   row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
+  row "B1 sealed vs --no-seal req/s | $(field rps "$ing") | $(field rps "$clear") | $(ratio "$(field rps "$ing")" "$(field rps "$clear")") | >= 0.9 of unsealed | unsealed at $conns_high: $(field rps "$clear_high") req/s; at half load unsealed p50 / p99 $(field p50_ms "$clear_half") / $(field p99_ms "$clear_half") ms"
+  row "B1 a dialog's first message vs a known one (ms, mean of 200 sequential) | $(cut -d' ' -f1 <<<"$first") | $(cut -d' ' -f2 <<<"$first") | - | - | the difference is the data key's creation: one findAndModify upsert on the key store"
 }
 
 # ---- B1i: instructions a request, counted by callgrind ---------------------------------
@@ -183,7 +220,7 @@ b1i() {
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   ing=$(per_request "$WRITER_TOKEN" "$build/ingest/dataapi-ingress" --port "{port}" \
     --kafka-brokers "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" \
-    --log-level warn)
+    --log-level warn --master-key-file "$DATAAPI_MASTER_KEY_FILE" --keys-uri "$MONGODB_URI")
   row "B1 instructions a request (callgrind) | $ing | $ceil | $(ratio "$ceil" "$ing") | - | user space, all threads; 2,000 POSTs over 4 connections; the ratio is ceiling / ingress"
 }
 
@@ -214,7 +251,8 @@ b2() {
   t0=$(date +%s.%N)
   pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
     --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
-    --admin-port "$admin" --log-level warn ${BENCH_INGESTD_ARGS:-})
+    --admin-port "$admin" --log-level warn --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
+    ${BENCH_INGESTD_ARGS:-})
   log "B2 ingest: dataapi-ingestd draining $topic into database bench"
   until [ "$(applied "http://127.0.0.1:$admin")" -ge "$total" ]; do
     kill -0 "$pid" 2>/dev/null || dapi_die "bench ingestd died (see $state/logs/bench-ingestd.log)"

@@ -1,6 +1,7 @@
 #include "service.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -54,4 +55,13 @@ int dapi_service_configured(const char *component, int rc, const char *errstr, i
 	}
 	dapi_log_init(component, log_level);
 	return 0;
+}
+
+void dapi_failpoint(const char *name)
+{
+	const char *armed = getenv("DAPI_FAILPOINT");
+	if (armed && !strcmp(armed, name)) {
+		fprintf(stderr, "dataapi: failpoint %s: SIGKILL\n", name);
+		raise(SIGKILL);
+	}
 }

@@ -22,6 +22,12 @@ void dapi_sleep_ms(int64_t ms);
 /* Sleeps up to ms, returning early once a stop was requested. */
 void dapi_sleep_unless_stopped(int64_t ms);
 
+/* A fault-injection point for the reliability tests: when the environment variable
+ * DAPI_FAILPOINT names this point, the process kills itself with SIGKILL there (what a
+ * kill -9 at that instant would do). Points: "after_tombstone_write" (ingestd, between a
+ * batch's write and the deletion of its erased dialogs' keys). */
+void dapi_failpoint(const char *name);
+
 /* The end of option loading, the same in every program. rc is dapi_config_load's, or -1
  * when a check of the program's own failed (errstr says why). Prints a refusal on stderr
  * as "dataapi-<component>: <errstr>", else sets up logging at log_level. Returns 0 to run,

@@ -10,6 +10,10 @@
 
 #include "masterkeys.h"
 
+/* How long an ingress may seal with a key after fetching it, without refreshing its usedAt:
+ * the sweeper spares keys used within the pending TTL plus twice this. */
+#define DAPI_KEY_CACHE_TTL_MS (10 * 60 * 1000)
+
 struct dapi_keystore_config {
 	mongoc_client_pool_t *pool; /* borrowed; its URI's write concern is the keys' */
 	const char *db, *collection;

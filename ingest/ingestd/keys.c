@@ -10,6 +10,7 @@
 #include "consumer_internal.h"
 #include "log.h"
 #include "seal.h"
+#include "service.h"
 
 static bool sealed_message(const struct item *it)
 {
@@ -134,6 +135,8 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	for (size_t i = 0; c->cfg.keys && i < nd; i++)
 		if (dialogs[i].state == DAPI_DIALOG_TOMBSTONE)
 			ids[n++] = dialogs[i].id;
+	if (n > 0) /* the tombstones are written, the keys not yet deleted */
+		dapi_failpoint("after_tombstone_write");
 	while (n > 0 && !dapi_keystore_delete(c->cfg.keys, ids, n, 0, &deleted, &err)) {
 		DAPI_WARN("key_store_unavailable", "{s:s, s:I}", "detail", err.message, "retryInMs",
 		          (json_int_t)backoff);

@@ -22,9 +22,10 @@ struct dapi_sweeper {
 	pthread_t thread;
 };
 
-/* A key handed to an ingress is cached there for up to a minute without its usedAt moving:
- * keys are swept two minutes after the pending TTL, when their dialog is surely swept too. */
-#define KEY_MARGIN_MS 120000
+/* A key handed to an ingress is cached there for up to DAPI_KEY_CACHE_TTL_MS without its
+ * usedAt moving: keys are swept twice that after the pending TTL, when their dialog is
+ * surely swept too. */
+#define KEY_MARGIN_MS (2 * DAPI_KEY_CACHE_TTL_MS)
 
 /* The data keys: those of tombstones before the tombstones go (their deletion is what
  * erases the sealed copies), and after the pending dialogs, those left unused. */

@@ -5,35 +5,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "validate.h"
+#define WAYS 4
 
+/* A dialog is known by two independent 64-bit hashes of its id (a 128-bit name: two
+ * dialogs sharing one is not to be expected), so an entry is 56 bytes whatever the id. */
 struct slot {
-	char dialog_id[DAPI_ID_MAX + 1];
+	uint64_t h1, h2;
+	int64_t expires_ms; /* 0: empty */
 	uint8_t dek[DAPI_AEAD_KEY];
-	int64_t expires_ms;
 };
 
 struct keycache {
 	pthread_mutex_t lock;
-	struct slot *slots;
-	size_t mask;
+	struct slot *slots; /* sets of WAYS slots */
+	size_t sets_mask;
 	int64_t ttl_ms;
 };
 
 struct keycache *keycache_new(size_t slots, int64_t ttl_ms)
 {
 	struct keycache *kc = calloc(1, sizeof(*kc));
-	size_t n = 64;
-	while (n < slots)
-		n *= 2;
+	size_t sets = 16;
+	while (sets * WAYS < slots)
+		sets *= 2;
 	if (kc)
-		kc->slots = calloc(n, sizeof(*kc->slots));
+		kc->slots = calloc(sets * WAYS, sizeof(*kc->slots));
 	if (!kc || !kc->slots) {
 		free(kc);
 		return NULL;
 	}
 	pthread_mutex_init(&kc->lock, NULL);
-	kc->mask = n - 1;
+	kc->sets_mask = sets - 1;
 	kc->ttl_ms = ttl_ms;
 	return kc;
 }
@@ -42,31 +44,45 @@ void keycache_destroy(struct keycache *kc)
 {
 	if (!kc)
 		return;
-	OPENSSL_cleanse(kc->slots, (kc->mask + 1) * sizeof(*kc->slots));
+	OPENSSL_cleanse(kc->slots, (kc->sets_mask + 1) * WAYS * sizeof(*kc->slots));
 	free(kc->slots);
 	pthread_mutex_destroy(&kc->lock);
 	free(kc);
 }
 
-static struct slot *slot_of(struct keycache *kc, const char *dialog_id)
+static void hash_id(const char *id, uint64_t *h1, uint64_t *h2)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (const char *p = dialog_id; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	return &kc->slots[h & kc->mask];
+	uint64_t a = 1469598103934665603ULL, b = 0x9e3779b97f4a7c15ULL;
+	for (const char *p = id; *p; p++) {
+		a = (a ^ (uint8_t)*p) * 1099511628211ULL; /* FNV-1a */
+		b = (b ^ (uint8_t)*p) * 0xff51afd7ed558ccdULL;
+		b ^= b >> 33;
+	}
+	*h1 = a;
+	*h2 = b | 1; /* never 0, so an empty slot never matches */
+}
+
+static struct slot *set_of(struct keycache *kc, uint64_t h1)
+{
+	return &kc->slots[(h1 & kc->sets_mask) * WAYS];
 }
 
 bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
                   uint8_t dek[DAPI_AEAD_KEY])
 {
+	uint64_t h1, h2;
 	bool hit = false;
+	hash_id(dialog_id, &h1, &h2);
 	pthread_mutex_lock(&kc->lock);
-	struct slot *s = slot_of(kc, dialog_id);
-	if (s->expires_ms > now_ms && !strcmp(s->dialog_id, dialog_id)) {
-		memcpy(dek, s->dek, DAPI_AEAD_KEY);
-		hit = true;
-	} else if (s->expires_ms != 0 && s->expires_ms <= now_ms) {
-		OPENSSL_cleanse(s, sizeof(*s)); /* expired: nothing stays longer than the TTL */
+	struct slot *set = set_of(kc, h1);
+	for (int w = 0; w < WAYS && !hit; w++) {
+		struct slot *s = &set[w];
+		if (s->expires_ms != 0 && s->expires_ms <= now_ms)
+			OPENSSL_cleanse(s, sizeof(*s)); /* nothing stays longer than the TTL */
+		else if (s->expires_ms != 0 && s->h1 == h1 && s->h2 == h2) {
+			memcpy(dek, s->dek, DAPI_AEAD_KEY);
+			hit = true;
+		}
 	}
 	pthread_mutex_unlock(&kc->lock);
 	return hit;
@@ -75,13 +91,22 @@ bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
 void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[DAPI_AEAD_KEY],
                   int64_t now_ms)
 {
-	if (strlen(dialog_id) > DAPI_ID_MAX)
-		return;
+	uint64_t h1, h2;
+	hash_id(dialog_id, &h1, &h2);
 	pthread_mutex_lock(&kc->lock);
-	struct slot *s = slot_of(kc, dialog_id);
-	OPENSSL_cleanse(s, sizeof(*s));
-	strcpy(s->dialog_id, dialog_id);
-	memcpy(s->dek, dek, DAPI_AEAD_KEY);
-	s->expires_ms = now_ms + kc->ttl_ms;
+	struct slot *set = set_of(kc, h1), *victim = &set[0];
+	for (int w = 0; w < WAYS; w++) {
+		if (set[w].h1 == h1 && set[w].h2 == h2) {
+			victim = &set[w]; /* the same dialog: refresh */
+			break;
+		}
+		if (set[w].expires_ms < victim->expires_ms)
+			victim = &set[w]; /* else the one closest to expiry (or empty) */
+	}
+	OPENSSL_cleanse(victim, sizeof(*victim));
+	victim->h1 = h1;
+	victim->h2 = h2;
+	memcpy(victim->dek, dek, DAPI_AEAD_KEY);
+	victim->expires_ms = now_ms + kc->ttl_ms;
 	pthread_mutex_unlock(&kc->lock);
 }

@@ -1,8 +1,8 @@
 /* Recent dialogs' data keys, so that a dialog's later messages are sealed without a
- * key-store round trip (and keep flowing while the key store is briefly away). Bounded:
- * a direct-mapped table of `slots` entries; an entry lives `ttl_ms`, after which the key
- * is fetched again (its usedAt refreshed). Entries are wiped when replaced or expired.
- * Thread-safe. */
+ * key-store round trip (and keep flowing while the key store is briefly away). Bounded: a
+ * 4-way set-associative table of `slots` entries of 56 bytes (the one closest to expiry
+ * makes room); an entry lives `ttl_ms`, after which the key is fetched again (its usedAt
+ * refreshed). Entries are wiped when replaced or expired. Thread-safe. */
 #ifndef DAPI_KEYCACHE_H
 #define DAPI_KEYCACHE_H
 
@@ -14,7 +14,7 @@
 
 struct keycache;
 
-/* NULL when out of memory; slots is rounded up to a power of two. */
+/* NULL when out of memory; slots is rounded up to a power of two (at least 64). */
 struct keycache *keycache_new(size_t slots, int64_t ttl_ms);
 void keycache_destroy(struct keycache *kc);
 

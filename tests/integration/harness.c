@@ -70,7 +70,8 @@ void stack_load(struct stack *s)
 		           "DATAAPI_MASTER_KEY_FILE");
 	}
 	fclose(f);
-	setenv("MONGODB_URI", s->mongodb_uri, 1);
+	/* Not MONGODB_URI: stack.sh takes that for a database of the caller's own. */
+	setenv("KEYS_MONGODB_URI", s->mongodb_uri, 1);
 	if (s->master_key_file[0])
 		setenv("DATAAPI_MASTER_KEY_FILE", s->master_key_file, 1);
 	assert_true(s->ingress[0] && s->query[0] && s->brokers[0] && s->mongodb_uri[0]);

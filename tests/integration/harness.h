@@ -23,8 +23,8 @@ struct stack {
 };
 
 /* Reads $DAPI_STACK_ENV (the stack.env that `stack.sh up` wrote) and puts the stack's
- * MONGODB_URI and DATAAPI_MASTER_KEY_FILE into the environment, so that the programs a
- * test starts seal and open as the stack's do. Aborts the test on error. */
+ * database (as KEYS_MONGODB_URI) and DATAAPI_MASTER_KEY_FILE into the environment, so that
+ * the programs a test starts seal and open as the stack's do. Aborts the test on error. */
 void stack_load(struct stack *s);
 /* stack_load, then waits until the ingress is ready: the group setup of every test. */
 void stack_ready(struct stack *s);

@@ -321,7 +321,7 @@ static void r6_poison_never_blocks_and_never_lands(void **state)
 			break;
 		case 1:
 			snprintf(ev, sizeof(ev),
-			         "{\"v\":2,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%"
+			         "{\"v\":3,\"type\":\"message\",\"eventId\":\"e\",\"dialogId\":\"%"
 			         "s\"}",
 			         key);
 			break;

@@ -1,0 +1,70 @@
+/* Unit tests: the ingress's cache of dialogs' data keys. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "keycache.h"
+
+static void key_for(int i, uint8_t dek[DAPI_AEAD_KEY])
+{
+	memset(dek, 0, DAPI_AEAD_KEY);
+	memcpy(dek, &i, sizeof(i));
+}
+
+static void keys_come_back_until_they_expire(void **state)
+{
+	struct keycache *kc = keycache_new(64, 1000);
+	uint8_t a[DAPI_AEAD_KEY], b[DAPI_AEAD_KEY], got[DAPI_AEAD_KEY];
+	key_for(1, a);
+	key_for(2, b);
+	assert_false(keycache_get(kc, "d-1", 0, got));
+	keycache_put(kc, "d-1", a, 0);
+	keycache_put(kc, "d-2", b, 0);
+	assert_true(keycache_get(kc, "d-1", 999, got));
+	assert_memory_equal(got, a, DAPI_AEAD_KEY);
+	assert_true(keycache_get(kc, "d-2", 999, got));
+	assert_memory_equal(got, b, DAPI_AEAD_KEY);
+	assert_false(keycache_get(kc, "d-1", 1000, got)); /* the TTL bounds a key's stay */
+	assert_false(keycache_get(kc, "d-3", 0, got));
+	keycache_put(kc, "d-1", b, 2000); /* refreshed with another key: the new one */
+	assert_true(keycache_get(kc, "d-1", 2001, got));
+	assert_memory_equal(got, b, DAPI_AEAD_KEY);
+	keycache_destroy(kc);
+}
+
+/* Over capacity, entries make room, and a hit is always the key put for that dialog. */
+static void a_full_cache_never_mixes_dialogs(void **state)
+{
+	struct keycache *kc = keycache_new(64, 1000000);
+	uint8_t dek[DAPI_AEAD_KEY], got[DAPI_AEAD_KEY];
+	char id[32];
+	int hits = 0;
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "dialog-%d", i);
+		key_for(i, dek);
+		keycache_put(kc, id, dek, i);
+	}
+	for (int i = 0; i < 1000; i++) {
+		snprintf(id, sizeof(id), "dialog-%d", i);
+		key_for(i, dek);
+		if (keycache_get(kc, id, 5000, got)) {
+			assert_memory_equal(got, dek, DAPI_AEAD_KEY);
+			hits++;
+		}
+	}
+	assert_true(hits > 0 && hits <= 64);
+	keycache_destroy(kc);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keys_come_back_until_they_expire),
+		cmocka_unit_test(a_full_cache_never_mixes_dialogs),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
