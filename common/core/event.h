@@ -6,7 +6,8 @@
  * A v2 message carries its personal fields (customerId, text, language) only inside
  * "sealed": the base64 of an AES-256-GCM box under the dialog's data key (common/seal). The
  * codec reads and writes the box's plaintext, {"customerId":..,"text":..,"language":..};
- * the sealing itself is common/seal's. */
+ * the sealing itself is common/seal's. A consent has nothing to seal: it reads the same
+ * under v1 and v2 and is written as v1. */
 #ifndef DAPI_EVENT_H
 #define DAPI_EVENT_H
 
