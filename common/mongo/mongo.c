@@ -195,3 +195,18 @@ bool dapi_mongo_error_transient(const bson_error_t *err)
 		return false;
 	}
 }
+
+void dapi_mongo_append_in(bson_t *doc, const char *field, const char *const *values, size_t n)
+{
+	bson_t in, arr;
+	BSON_APPEND_DOCUMENT_BEGIN(doc, field, &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (size_t i = 0; i < n; i++) {
+		char key[16];
+		const char *k;
+		size_t klen = bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
+		bson_append_utf8(&arr, k, (int)klen, values[i], -1);
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(doc, &in);
+}

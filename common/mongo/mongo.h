@@ -49,6 +49,9 @@ struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri, const char *appna
 bool dapi_mongo_probe_ping(struct dapi_mongo_probe *p, bson_error_t *err);
 void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p);
 
+/* Appends field: {$in: [values[0..n)]} to doc (a filter). */
+void dapi_mongo_append_in(bson_t *doc, const char *field, const char *const *values, size_t n);
+
 /* Whether an error from a command or write is worth retrying (network, no primary, the
  * server shutting down, timeouts) rather than a verdict on the data. */
 bool dapi_mongo_error_transient(const bson_error_t *err);

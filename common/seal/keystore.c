@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "mongo.h"
 #include "timefmt.h"
 
 struct dapi_keystore {
@@ -172,21 +173,10 @@ static bool read_keys(struct dapi_keystore *ks, mongoc_cursor_t *cur, const char
 /* {_id: id} or {_id: {$in: ids}} */
 static void ids_filter(const char *const *ids, size_t n, bson_t *filter)
 {
-	bson_t in, arr;
-	if (n == 1) {
+	if (n == 1)
 		BSON_APPEND_UTF8(filter, "_id", ids[0]);
-		return;
-	}
-	BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &in);
-	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-	for (size_t i = 0; i < n; i++) {
-		char key[16];
-		const char *k;
-		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-		bson_append_utf8(&arr, k, -1, ids[i], -1);
-	}
-	bson_append_array_end(&in, &arr);
-	bson_append_document_end(filter, &in);
+	else
+		dapi_mongo_append_in(filter, "_id", ids, n);
 }
 
 bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t n,

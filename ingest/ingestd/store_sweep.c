@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "mongo.h"
 #include "store_internal.h"
 
 static bool delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *count,
@@ -74,7 +75,7 @@ bool dapi_store_consented(struct dapi_store *st, const char *const *ids, size_t 
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = store_get(st, &client);
-	bson_t filter = BSON_INITIALIZER, in, arr, absent;
+	bson_t filter = BSON_INITIALIZER, absent;
 	bool ok = true;
 
 	for (size_t i = 0; i < n; i++)
@@ -83,16 +84,7 @@ bool dapi_store_consented(struct dapi_store *st, const char *const *ids, size_t 
 	BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_DOC_REVOKED, &absent);
 	BSON_APPEND_BOOL(&absent, "$exists", false);
 	bson_append_document_end(&filter, &absent);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
-	for (size_t i = 0; i < n; i++) {
-		char key[16];
-		const char *k;
-		bson_uint32_to_string((uint32_t)i, &k, key, sizeof(key));
-		bson_append_utf8(&arr, k, -1, ids[i], -1);
-	}
-	bson_append_array_end(&in, &arr);
-	bson_append_document_end(&filter, &in);
+	dapi_mongo_append_in(&filter, "_id", ids, n);
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
 	const bson_t *doc;

@@ -175,12 +175,14 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 static void key_fetched(void *arg, enum dapi_key_status st, const uint8_t *dek)
 {
 	struct publish *pub = arg;
+	/* Cached even when the request's deadline answered it already: its retry, and every
+	 * other request of the dialog, find the key then. */
+	if (st == DAPI_KEY_OK)
+		keycache_put(pub->in->keycache, pub->dialog_id, dek, dapi_time_mono_ms());
 	if (!atomic_exchange(&pub->answered, true)) {
 		pub->key_status = st;
-		if (st == DAPI_KEY_OK) {
+		if (st == DAPI_KEY_OK)
 			memcpy(pub->dek, dek, DAPI_AEAD_KEY);
-			keycache_put(pub->in->keycache, pub->dialog_id, dek, dapi_time_mono_ms());
-		}
 		dapi_http_resume(pub->r);
 	}
 	publish_unref(pub);
