@@ -152,6 +152,85 @@ out:
 	return status;
 }
 
+/* {_id, master, wrapped, createdAt, usedAt} of a fresh key for dialog_id; dek receives it. */
+static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
+                        uint8_t dek[DAPI_AEAD_KEY], bson_t *doc)
+{
+	uint8_t wrapped[DAPI_DEK_WRAPPED];
+	const char *master;
+	if (!dapi_random(dek, DAPI_AEAD_KEY) ||
+	    !dapi_dek_wrap(ks->cfg.mk, dialog_id, dek, wrapped, &master))
+		return false;
+	BSON_APPEND_UTF8(doc, "_id", dialog_id);
+	BSON_APPEND_UTF8(doc, DAPI_KEY_MASTER, master);
+	BSON_APPEND_BINARY(doc, DAPI_KEY_WRAPPED, BSON_SUBTYPE_BINARY, wrapped, sizeof(wrapped));
+	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_CREATED_AT, now);
+	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_USED_AT, now);
+	return true;
+}
+
+/* Marks status[index] ABSENT for each duplicate-key error of an insertMany reply; false
+ * when the reply holds any other error (or names no insert of ours). */
+static bool read_duplicates(const bson_t *reply, size_t n, enum dapi_key_status *status)
+{
+	bson_iter_t it, arr, el;
+	if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &arr))
+		return true;
+	while (bson_iter_next(&arr)) {
+		int64_t index = -1, code = 0;
+		if (!bson_iter_recurse(&arr, &el))
+			return false;
+		while (bson_iter_next(&el)) {
+			if (!strcmp(bson_iter_key(&el), "index") && BSON_ITER_HOLDS_NUMBER(&el))
+				index = bson_iter_as_int64(&el);
+			else if (!strcmp(bson_iter_key(&el), "code") && BSON_ITER_HOLDS_NUMBER(&el))
+				code = bson_iter_as_int64(&el);
+		}
+		if (index < 0 || index >= (int64_t)n || code != 11000)
+			return false;
+		status[index] = DAPI_KEY_ABSENT;
+	}
+	return true;
+}
+
+bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                               uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
+                               bson_error_t *err)
+{
+	bson_t *docs = calloc(n ? n : 1, sizeof(*docs)), reply, opts = BSON_INITIALIZER;
+	const bson_t **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
+	int64_t now = dapi_time_now_ms();
+	bool ok = docs && ptrs;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		bson_init(&docs[i]);
+		ptrs[i] = &docs[i];
+		status[i] = DAPI_KEY_OK;
+	}
+	for (size_t i = 0; ok && i < n; i++)
+		ok = new_key_doc(ks, ids[i], now, deks[i], &docs[i]);
+	if (!ok) {
+		bson_set_error(err, 0, 0, "out of memory or no random bytes for data keys");
+	} else if (n > 0) {
+		mongoc_client_t *client;
+		mongoc_collection_t *coll = get_coll(ks, &client);
+		BSON_APPEND_BOOL(&opts, "ordered", false);
+		bool sent = mongoc_collection_insert_many(coll, ptrs, n, &opts, &reply, err);
+		/* a failure that is not only duplicates is the store's, not a verdict */
+		ok = read_duplicates(&reply, n, status) &&
+		     (sent || bson_has_field(&reply, "writeErrors"));
+		bson_destroy(&reply);
+		put_coll(ks, client, coll);
+	}
+	for (size_t i = 0; docs && ptrs && i < n; i++)
+		bson_destroy(&docs[i]);
+	free(docs);
+	free(ptrs);
+	bson_destroy(&opts);
+	return ok;
+}
+
 /* Reads a cursor of key documents into the slots of the ids they name. */
 static bool read_keys(struct dapi_keystore *ks, mongoc_cursor_t *cur, const char *const *ids,
                       size_t n, uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,

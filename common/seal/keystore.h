@@ -45,6 +45,14 @@ enum dapi_key_status {
 enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
                                                  uint8_t dek[DAPI_AEAD_KEY], bson_error_t *err);
 
+/* Creates a fresh key for each of ids[0..n) (distinct) in one unordered insertMany, so that
+ * many new dialogs cost one round trip: status[i] DAPI_KEY_OK with deks[i] for each key
+ * inserted, DAPI_KEY_ABSENT for a dialog that has a key already (get it with
+ * dapi_keystore_get_or_create). False (err) when the store did not answer well. */
+bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                               uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
+                               bson_error_t *err);
+
 /* The keys of ids[0..n) into deks[i], with status[i] (never UNAVAILABLE). False when the
  * store did not answer well (err). */
 bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t n,

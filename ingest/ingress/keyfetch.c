@@ -9,6 +9,9 @@
 #include "log.h"
 #include "validate.h"
 
+/* Most fetches one thread takes at once: their new keys go in one insertMany. */
+#define BATCH 64
+
 struct job {
 	struct job *next;
 	char dialog_id[DAPI_ID_MAX + 1];
@@ -26,42 +29,85 @@ struct keyfetch {
 	pthread_t threads[];
 };
 
-static struct job *take(struct keyfetch *kf)
+/* Up to max queued jobs into jobs (waits for one); 0 once stopping with none left. */
+static size_t take(struct keyfetch *kf, struct job **jobs, size_t max)
 {
+	size_t n = 0;
 	pthread_mutex_lock(&kf->lock);
 	while (!kf->head && !kf->stopping)
 		pthread_cond_wait(&kf->ready, &kf->lock);
-	struct job *j = kf->head;
-	if (j) {
-		kf->head = j->next;
-		if (!kf->head)
-			kf->tail = NULL;
+	while (kf->head && n < max) {
+		jobs[n++] = kf->head;
+		kf->head = kf->head->next;
 		kf->queued--;
 	}
+	if (!kf->head)
+		kf->tail = NULL;
 	pthread_mutex_unlock(&kf->lock);
-	return j;
+	return n;
+}
+
+/* The distinct dialogs of jobs into ids; job_id[j] the index of job j's dialog. */
+static size_t distinct(struct job **jobs, size_t n, const char **ids, size_t *job_id)
+{
+	size_t nid = 0;
+	for (size_t j = 0; j < n; j++) {
+		size_t k = 0;
+		while (k < nid && strcmp(ids[k], jobs[j]->dialog_id) != 0)
+			k++;
+		if (k == nid)
+			ids[nid++] = jobs[j]->dialog_id;
+		job_id[j] = k;
+	}
+	return nid;
+}
+
+/* Gets or creates the keys of ids[0..n): the new ones in one insertMany, the existing ones
+ * one by one (their usedAt refreshed). */
+static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
+                      uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status)
+{
+	bson_error_t err;
+	if (kf->stopping || !dapi_keystore_create_many(kf->ks, ids, n, deks, status, &err)) {
+		if (!kf->stopping)
+			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
+		for (size_t i = 0; i < n; i++)
+			status[i] = DAPI_KEY_UNAVAILABLE;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (status[i] != DAPI_KEY_ABSENT)
+			continue;
+		status[i] = dapi_keystore_get_or_create(kf->ks, ids[i], deks[i], &err);
+		if (status[i] == DAPI_KEY_UNAVAILABLE)
+			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
+		else if (status[i] != DAPI_KEY_OK)
+			DAPI_ERROR("data_key_unusable", "{s:s, s:s}", "dialogId", ids[i], "reason",
+			           status[i] == DAPI_KEY_UNKNOWN_MASTER ? "unknown master key"
+			                                                : "invalid");
+	}
 }
 
 static void *fetch_loop(void *arg)
 {
 	struct keyfetch *kf = arg;
-	struct job *j;
-	while ((j = take(kf))) {
-		uint8_t dek[DAPI_AEAD_KEY];
-		bson_error_t err;
-		enum dapi_key_status st =
-		        kf->stopping ? DAPI_KEY_UNAVAILABLE
-		                     : dapi_keystore_get_or_create(kf->ks, j->dialog_id, dek, &err);
-		if (st == DAPI_KEY_UNAVAILABLE && !kf->stopping)
-			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
-		else if (st != DAPI_KEY_OK && st != DAPI_KEY_UNAVAILABLE)
-			DAPI_ERROR("data_key_unusable", "{s:s, s:s}", "dialogId", j->dialog_id,
-			           "reason",
-			           st == DAPI_KEY_UNKNOWN_MASTER ? "unknown master key"
-			                                         : "invalid");
-		j->done(j->arg, st, st == DAPI_KEY_OK ? dek : NULL);
-		OPENSSL_cleanse(dek, sizeof(dek));
-		free(j);
+	struct job *jobs[BATCH];
+	const char *ids[BATCH];
+	size_t job_id[BATCH], n;
+	uint8_t deks[BATCH][DAPI_AEAD_KEY];
+	enum dapi_key_status status[BATCH];
+
+	while ((n = take(kf, jobs, BATCH)) > 0) {
+		size_t nid = distinct(jobs, n, ids, job_id);
+		fetch_all(kf, ids, nid, deks, status);
+		for (size_t j = 0; j < n; j++) {
+			size_t k = job_id[j];
+			jobs[j]->done(jobs[j]->arg, status[k],
+			              status[k] == DAPI_KEY_OK ? deks[k] : NULL);
+		}
+		OPENSSL_cleanse(deks, sizeof(deks));
+		for (size_t j = 0; j < n; j++)
+			free(jobs[j]);
 	}
 	return NULL;
 }
