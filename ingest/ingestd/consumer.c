@@ -1,4 +1,5 @@
 #include "consumer_internal.h"
+#include "key_sweep.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,11 +81,7 @@ static void register_metrics(struct dapi_consumer *c)
 	                            "skipped, not dead-lettered",
 	                            DAPI_COUNTER, NULL, 0),
 	        "");
-	c->m_keys_erased = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_data_keys_deleted_total",
-	                            "Data keys deleted, by what erased their dialog", DAPI_COUNTER,
-	                            NULL, 0),
-	        "by=\"revocation\"");
+	c->m_keys_erased = dapi_keys_deleted_series("revocation");
 }
 
 bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms)

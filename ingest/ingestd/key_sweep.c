@@ -1,5 +1,6 @@
 #include "key_sweep.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,4 +54,15 @@ bool dapi_key_sweep_unused(struct dapi_store *st, struct dapi_keystore *ks, int6
 	}
 	free(page);
 	return ok;
+}
+
+struct dapi_series *dapi_keys_deleted_series(const char *by)
+{
+	char labels[64];
+	snprintf(labels, sizeof(labels), "by=\"%s\"", by);
+	return dapi_metrics_series(dapi_metrics_family("dataapi_data_keys_deleted_total",
+	                                               "Data keys deleted, by what erased their "
+	                                               "dialog",
+	                                               DAPI_COUNTER, NULL, 0),
+	                           labels);
 }

@@ -3,7 +3,12 @@
 #define DAPI_KEY_SWEEP_H
 
 #include "keystore.h"
+#include "metrics.h"
 #include "store.h"
+
+/* The series of dataapi_data_keys_deleted_total{by=<by>}: "revocation" (a batch's
+ * tombstones) or "sweep". */
+struct dapi_series *dapi_keys_deleted_series(const char *by);
 
 /* Deletes the data key of every tombstoned dialog (one left by a message posted after the
  * revocation, or by a crash between a tombstone and its key's deletion). */

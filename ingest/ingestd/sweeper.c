@@ -126,11 +126,7 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
-	sw->m_keys = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_data_keys_deleted_total",
-	                            "Data keys deleted, by what erased their dialog", DAPI_COUNTER,
-	                            NULL, 0),
-	        "by=\"sweep\"");
+	sw->m_keys = dapi_keys_deleted_series("sweep");
 	if (!open_store(sw, cfg->mongo, errstr, errstr_size)) {
 		sweeper_free(sw);
 		return NULL;
