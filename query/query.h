@@ -19,7 +19,12 @@ struct query {
 	int64_t export_min_rate;    /* bytes a second the client must take, over each window */
 	int64_t export_window_ms;   /* that window: --conn-timeout, which closes a client that
 	                               takes nothing at all over the same time */
+	struct dapi_series *m_page_items, *m_export_items, *m_exports; /* query_metrics_init */
 };
+
+/* Registers the query service's own metrics (page sizes, exported dialogs, running
+ * exports) in q. */
+void query_metrics_init(struct query *q);
 
 extern const struct dapi_http_route query_routes[];
 extern const size_t query_nroutes;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "mongo.h"
 #include "query.h"
 
@@ -59,6 +60,7 @@ static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 		return ret;
 	if (!dapi_dialogs_page(&q->dialogs, &p, &page, &err))
 		return unavailable(r, q, "/data", &err);
+	dapi_series_observe(q->m_page_items, (double)page.count);
 	return dapi_http_reply_json_text(r, MHD_HTTP_OK, page.body, page.len);
 }
 
@@ -155,6 +157,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (s->done)
 				break;
 			s->line = dapi_export_next(s->ex, &s->len, &failed);
+			if (s->line)
+				dapi_series_add(s->q->m_export_items, 1);
 			if (!s->line) {
 				s->done = true;
 				if (failed) {
@@ -180,6 +184,7 @@ static void export_free(void *cls)
 {
 	struct export_stream *s = cls;
 	dapi_export_close(s->ex); /* the client goes back to the pool */
+	dapi_series_add(s->q->m_exports, -1);
 	atomic_fetch_sub(&s->q->exports, 1);
 	free(s->line);
 	free(s);
@@ -217,6 +222,7 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 		atomic_fetch_sub(&q->exports, 1);
 		return unavailable(r, q, "/data/export", &err);
 	}
+	dapi_series_add(q->m_exports, 1); /* export_free takes it off */
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, s,
 	                                         export_free);
 	if (!resp) {
@@ -225,6 +231,23 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
 	return dapi_http_reply(r, MHD_HTTP_OK, resp);
+}
+
+void query_metrics_init(struct query *q)
+{
+	static const double sizes[] = { 0, 1, 5, 10, 25, 50, 100, 250, 500, 1000 };
+	q->m_page_items = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_query_page_dialogs", "Dialogs on each GET /data page",
+	                            DAPI_HISTOGRAM, sizes, sizeof(sizes) / sizeof(sizes[0])),
+	        "");
+	q->m_export_items = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_export_dialogs_total",
+	                            "Dialogs streamed by GET /data/export", DAPI_COUNTER, NULL, 0),
+	        "");
+	q->m_exports = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_exports_running", "GET /data/export streams open now",
+	                            DAPI_GAUGE, NULL, 0),
+	        "");
 }
 
 /* A client of its own with a 1 s bound on every wait: ready or not, within a second. */

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "procstat.h"
 #include "timefmt.h"
 
 struct dapi_http_server {
@@ -228,6 +229,7 @@ enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app)
 enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app)
 {
 	size_t len;
+	dapi_procstat_update_metrics();
 	char *text = dapi_metrics_render(&len);
 	struct MHD_Response *resp;
 	if (!text)

@@ -18,6 +18,7 @@ struct dapi_sweeper {
 	struct dapi_cache *cache;
 	int64_t pending_ttl, tombstone_ttl, interval;
 	struct dapi_series *m_pending, *m_tombstones, *m_keys;
+	struct dapi_series *m_ok, *m_failed, *m_last_ok;
 	atomic_bool stop;
 	pthread_t thread;
 };
@@ -55,6 +56,9 @@ static void sweep_once(struct dapi_sweeper *sw)
 
 	dapi_series_add(sw->m_pending, (double)pending);
 	dapi_series_add(sw->m_tombstones, (double)tombstones);
+	dapi_series_add(ok ? sw->m_ok : sw->m_failed, 1);
+	if (ok)
+		dapi_series_set(sw->m_last_ok, (double)dapi_time_now_ms() / 1000);
 	if (!ok) { /* some deletions may have happened */
 		dapi_cache_invalidate(sw->cache);
 		DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
@@ -106,6 +110,30 @@ static void sweeper_free(struct dapi_sweeper *sw)
 	free(sw);
 }
 
+/* What an alert needs to tell a sweeper that stopped sweeping: its passes, the end of the
+ * last complete one, and how often it should run. */
+static void register_liveness(struct dapi_sweeper *sw)
+{
+	struct dapi_family *runs = dapi_metrics_family(
+	        "dataapi_sweeper_runs_total", "Sweeper passes, by result (ok: every step completed)",
+	        DAPI_COUNTER, NULL, 0);
+	sw->m_ok = dapi_metrics_series(runs, "result=\"ok\"");
+	sw->m_failed = dapi_metrics_series(runs, "result=\"failed\"");
+	sw->m_last_ok = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_sweeper_last_success_timestamp_seconds",
+	                            "End of the last complete sweeper pass (before the first "
+	                            "one: the sweeper's start)",
+	                            DAPI_GAUGE, NULL, 0),
+	        "");
+	dapi_series_set(sw->m_last_ok, (double)dapi_time_now_ms() / 1000);
+	dapi_series_set(
+	        dapi_metrics_series(dapi_metrics_family("dataapi_sweeper_interval_seconds",
+	                                                "Time between the starts of sweeper passes",
+	                                                DAPI_GAUGE, NULL, 0),
+	                            ""),
+	        (double)sw->interval / 1000);
+}
+
 struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
                                         struct dapi_cache *cache, struct dapi_keystore *keys,
                                         char *errstr, size_t errstr_size)
@@ -127,6 +155,7 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
 	sw->m_keys = dapi_keys_deleted_series("sweep");
+	register_liveness(sw);
 	if (!open_store(sw, cfg->mongo, errstr, errstr_size)) {
 		sweeper_free(sw);
 		return NULL;

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "timefmt.h"
 #include "validate.h"
 
 /* Most fetches one thread takes at once: their new keys go in one insertMany. */
@@ -26,6 +28,8 @@ struct keyfetch {
 	struct job *head, *tail;
 	int queued, queue_max, nthreads;
 	atomic_bool stopping;
+	struct dapi_series *m_result[3]; /* ok, unavailable, unusable */
+	struct dapi_series *m_duration;
 	pthread_t threads[];
 };
 
@@ -68,6 +72,7 @@ static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
                       uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status)
 {
 	bson_error_t err;
+	int64_t start = dapi_time_mono_ms();
 	if (kf->stopping || !dapi_keystore_create_many(kf->ks, ids, n, deks, status, &err)) {
 		if (!kf->stopping)
 			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
@@ -86,6 +91,33 @@ static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
 			           status[i] == DAPI_KEY_UNKNOWN_MASTER ? "unknown master key"
 			                                                : "invalid");
 	}
+	dapi_series_observe(kf->m_duration, (double)(dapi_time_mono_ms() - start) / 1000);
+}
+
+static void count(struct keyfetch *kf, const enum dapi_key_status *status, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		dapi_series_add(kf->m_result[status[i] == DAPI_KEY_OK            ? 0
+		                             : status[i] == DAPI_KEY_UNAVAILABLE ? 1
+		                                                                 : 2],
+		                1);
+}
+
+static void register_metrics(struct keyfetch *kf)
+{
+	static const char *const results[] = { "result=\"ok\"", "result=\"unavailable\"",
+		                               "result=\"unusable\"" };
+	struct dapi_family *f = dapi_metrics_family(
+	        "dataapi_key_fetches_total",
+	        "Data keys the ingress fetched or created for dialogs not in its cache, by result",
+	        DAPI_COUNTER, NULL, 0);
+	for (int i = 0; i < 3; i++)
+		kf->m_result[i] = dapi_metrics_series(f, results[i]);
+	kf->m_duration = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_key_store_duration_seconds",
+	                            "One round of key-store work for up to 64 dialogs",
+	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
+	        "");
 }
 
 static void *fetch_loop(void *arg)
@@ -100,6 +132,7 @@ static void *fetch_loop(void *arg)
 	while ((n = take(kf, jobs, BATCH)) > 0) {
 		size_t nid = distinct(jobs, n, ids, job_id);
 		fetch_all(kf, ids, nid, deks, status);
+		count(kf, status, nid);
 		for (size_t j = 0; j < n; j++) {
 			size_t k = job_id[j];
 			jobs[j]->done(jobs[j]->arg, status[k],
@@ -119,6 +152,7 @@ struct keyfetch *keyfetch_start(struct dapi_keystore *ks, int threads, int queue
 		return NULL;
 	kf->ks = ks;
 	kf->queue_max = queue_max;
+	register_metrics(kf);
 	pthread_mutex_init(&kf->lock, NULL);
 	pthread_cond_init(&kf->ready, NULL);
 	for (; kf->nthreads < threads; kf->nthreads++) {

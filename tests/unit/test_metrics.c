@@ -9,7 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "metrics.h"
+#include "procstat.h"
 
 #define THREADS 4
 #define ROUNDS  20000
@@ -91,11 +96,50 @@ static void histograms_render_cumulative_buckets(void **state)
 	free(text);
 }
 
+/* The process metrics come from /proc: they must follow what this process does. */
+static void process_metrics_follow_the_process(void **state)
+{
+	struct dapi_procstat a, b;
+	(void)state;
+	assert_true(dapi_procstat_read(&a));
+	assert_true(a.rss_bytes > 1024 * 1024);
+	assert_true(a.start_time <= (double)time(NULL) + 1);
+	assert_true(a.start_time > (double)time(NULL) - 3600);
+	assert_true(a.open_fds >= 3 && a.max_fds >= a.open_fds);
+
+	int fd = open("/dev/null", O_RDONLY);
+	assert_true(fd >= 0);
+	size_t big = 64 * 1024 * 1024;
+	char *touched = malloc(big);
+	assert_non_null(touched);
+	memset(touched, 1, big);
+	volatile double spin = 0;
+	for (clock_t end = clock() + CLOCKS_PER_SEC / 5; clock() < end;)
+		spin += 1;
+	assert_true(dapi_procstat_read(&b));
+	assert_true(b.open_fds == a.open_fds + 1);
+	assert_true(b.rss_bytes >= a.rss_bytes + (double)big / 2);
+	assert_true(b.cpu_seconds >= a.cpu_seconds + 0.1);
+	assert_true(b.start_time == a.start_time);
+	free(touched);
+	close(fd);
+
+	dapi_procstat_update_metrics();
+	size_t len;
+	char *text = dapi_metrics_render(&len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "# TYPE process_resident_memory_bytes gauge\n"));
+	assert_non_null(strstr(text, "# TYPE process_cpu_seconds_total counter\n"));
+	assert_non_null(strstr(text, "\nprocess_start_time_seconds 1"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(concurrent_updates_make_one_series_per_label_set),
 		cmocka_unit_test(histograms_render_cumulative_buckets),
+		cmocka_unit_test(process_metrics_follow_the_process),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
