@@ -5,6 +5,8 @@
 #   - FerretDB built from the Go module proxy (into the cache), unless a mongod is on PATH
 #   - schemathesis (API fuzzing) and lizard (function size check) from PyPI, pinned, each
 #     in a virtual environment in the cache
+#   - prometheus and promtool (alert rule tests) unpacked from Debian's package into the
+#     cache (not installed: the package would start a system service)
 # Everything downloaded is cached in $DATAAPI_CACHE (default ~/.cache/dataapi); a second
 # run only checks. Usage: deploy/install.sh [--no-servers]
 set -euo pipefail
@@ -18,6 +20,7 @@ dapi_install_packages
 dapi_check_toolchains
 dapi_check_python_yaml
 dapi_install_pytools
+dapi_install_prometheus
 if [ "$servers" = 1 ]; then
   dapi_fetch_kafka
   dapi_build_ferretdb

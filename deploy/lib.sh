@@ -29,6 +29,14 @@ DAPI_SCHEMATHESIS="$DAPI_CACHE/schemathesis-$DAPI_SCHEMATHESIS_VERSION/bin/schem
 DAPI_LIZARD_VERSION=1.24.3
 DAPI_LIZARD="$DAPI_CACHE/lizard-$DAPI_LIZARD_VERSION/bin/lizard"
 
+# Prometheus and promtool (tests/monitoring_test.py, tests/integration/monitoring_live.py)
+# from Debian's prometheus package, unpacked into the cache instead of installed:
+# installing it starts a system service listening on every interface (port 9090); the
+# tests run their own, on 127.0.0.1, only while they need it. Both are static Go programs.
+DAPI_PROMETHEUS_DIR="$DAPI_CACHE/prometheus-deb"
+DAPI_PROMTOOL="$DAPI_PROMETHEUS_DIR/usr/bin/promtool"
+DAPI_PROMETHEUS="$DAPI_PROMETHEUS_DIR/usr/bin/prometheus"
+
 dapi_install_packages() {
   local missing=() p
   for p in "${DAPI_PACKAGES[@]}"; do
@@ -58,6 +66,22 @@ dapi_install_pytool() {
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+}
+
+dapi_install_prometheus() {
+  [ -x "$DAPI_PROMTOOL" ] && [ -x "$DAPI_PROMETHEUS" ] && return 0
+  local work sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  work=$(mktemp -d)
+  dapi_log "unpacking Debian's prometheus package into $DAPI_PROMETHEUS_DIR"
+  if ! (cd "$work" && apt-get download prometheus >/dev/null 2>&1); then
+    $sudo apt-get update -qq
+    (cd "$work" && apt-get download prometheus >/dev/null 2>&1)
+  fi
+  rm -rf "$DAPI_PROMETHEUS_DIR"
+  dpkg-deb -x "$work"/prometheus_*.deb "$DAPI_PROMETHEUS_DIR"
+  rm -rf "$work"
+  [ -x "$DAPI_PROMTOOL" ] || dapi_die "promtool missing from Debian's prometheus package"
 }
 
 dapi_install_pytools() {

@@ -112,6 +112,37 @@ def compose():
         print("note: no docker compose plugin here; compose checked by parsing only")
 
 
+def compose_observability():
+    """The observability profile: Prometheus with the project's config and rules, Grafana
+    with the dashboard provisioned; neither starts without the profile."""
+    doc = yaml.safe_load(interpolate(open(os.path.join(ROOT, "docker-compose.yml")).read(),
+                                     COMPOSE_ENV))
+    svc = doc["services"]
+    for name in ("prometheus", "grafana"):
+        check(f"compose {name} only in the observability profile",
+              svc.get(name, {}).get("profiles") == ["observability"])
+        for v in svc.get(name, {}).get("volumes", []):
+            src = v.split(":")[0]
+            if src.startswith("./"):
+                check(f"compose {name} mounts {src}", os.path.exists(os.path.join(ROOT, src)))
+        check(f"compose {name} on 127.0.0.1 by default",
+              all(p.startswith("127.0.0.1:") for p in svc.get(name, {}).get("ports", [])))
+    prom = yaml.safe_load(open(os.path.join(ROOT, "deploy/prometheus/prometheus.yml")))
+    targets = {c["job_name"]: c["static_configs"][0]["targets"][0] for c in prom["scrape_configs"]}
+    ports = {"ingress": "8080", "query": "8081", "ingestd": "8082"}
+    for name, port in ports.items():
+        check(f"prometheus scrapes compose {name}", targets.get(f"dataapi-{name}") == f"{name}:{port}")
+    check("ingestd admin reachable by prometheus", "0.0.0.0" in svc["ingestd"]["command"])
+    mounts = dict(v.split(":")[:2] for v in svc["prometheus"]["volumes"] if v.startswith("./"))
+    check("prometheus loads the rules",
+          mounts.get("./deploy/prometheus/rules") == os.path.dirname(prom["rule_files"][0]))
+    provider = yaml.safe_load(open(os.path.join(ROOT, "deploy/grafana/provisioning/dashboards/dataapi.yml")))
+    gmounts = dict(v.split(":")[:2] for v in svc["grafana"]["volumes"] if v.startswith("./"))
+    check("grafana provisions the dashboard",
+          gmounts.get("./deploy/grafana/dashboards") == provider["providers"][0]["options"]["path"])
+    check("grafana reports nothing out", svc["grafana"]["environment"].get("GF_ANALYTICS_REPORTING_ENABLED") == "false")
+
+
 def nginx():
     conf = open(os.path.join(ROOT, "deploy/nginx/dataapi.conf")).read()
     check("proxy POST /data -> ingress", re.search(r"POST\s+dataapi_ingress;", conf) is not None)
@@ -160,6 +191,23 @@ def k8s():
         pdbs = [p for p in kinds.get("PodDisruptionBudget", [])
                 if all(labels.get(k) == v for k, v in p["spec"]["selector"]["matchLabels"].items())]
         check(f"{name} has a PDB", len(pdbs) == 1)
+    scraped = {}
+    for pm in kinds.get("PodMonitor", []):
+        sel = pm["spec"]["selector"]["matchLabels"]
+        ports = {e["port"] for e in pm["spec"]["podMetricsEndpoints"]}
+        check("podmonitor names jobs by app.kubernetes.io/name",
+              pm["spec"].get("jobLabel") == "app.kubernetes.io/name")
+        for name, d in deployments.items():
+            labels = d["spec"]["template"]["metadata"]["labels"]
+            if all(labels.get(k) == v for k, v in sel.items()):
+                cports = {p["name"] for p in d["spec"]["template"]["spec"]["containers"][0]["ports"]}
+                scraped[name] = bool(ports & cports)
+    for name, d in deployments.items():
+        check(f"{name} scraped by the PodMonitor", scraped.get(name) is True)
+        ann = d["spec"]["template"]["metadata"].get("annotations", {})
+        cports = {str(p["containerPort"]) for p in d["spec"]["template"]["spec"]["containers"][0]["ports"]}
+        check(f"{name} scrape annotations", ann.get("prometheus.io/scrape") == "true"
+              and ann.get("prometheus.io/port") in cports and ann.get("prometheus.io/path") == "/metrics")
     check("k8s ships no Secret (tokens and master keys are the operator's)", "Secret" not in kinds)
     for name in ("dataapi-ingress", "dataapi-ingestd"):
         spec = deployments[name]["spec"]["template"]["spec"]
@@ -187,6 +235,7 @@ def k8s():
 
 compose_security()
 compose()
+compose_observability()
 nginx()
 dockerfile()
 k8s()

@@ -7,10 +7,10 @@
 #include <stdbool.h>
 
 struct dapi_procstat {
-	double cpu_seconds;  /* user + system */
+	double cpu_seconds; /* user + system */
 	double rss_bytes;
 	double vsize_bytes;
-	double start_time;   /* seconds since the epoch */
+	double start_time; /* seconds since the epoch */
 	double open_fds, max_fds;
 };
 

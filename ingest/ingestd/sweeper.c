@@ -115,8 +115,8 @@ static void sweeper_free(struct dapi_sweeper *sw)
 static void register_liveness(struct dapi_sweeper *sw)
 {
 	struct dapi_family *runs = dapi_metrics_family(
-	        "dataapi_sweeper_runs_total", "Sweeper passes, by result (ok: every step completed)",
-	        DAPI_COUNTER, NULL, 0);
+	        "dataapi_sweeper_runs_total",
+	        "Sweeper passes, by result (ok: every step completed)", DAPI_COUNTER, NULL, 0);
 	sw->m_ok = dapi_metrics_series(runs, "result=\"ok\"");
 	sw->m_failed = dapi_metrics_series(runs, "result=\"failed\"");
 	sw->m_last_ok = dapi_metrics_series(
