@@ -6,6 +6,7 @@ local token = os.getenv("BENCH_TOKEN") or ""
 local prefix = os.getenv("BENCH_PREFIX") or "b1"
 local rate = tonumber(os.getenv("BENCH_RATE") or "0")
 local threads = tonumber(os.getenv("BENCH_THREADS") or "1")
+local dialogs = tonumber(os.getenv("BENCH_POST_DIALOGS") or "100000")
 
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -13,7 +14,7 @@ if token ~= "" then wrk.headers["Authorization"] = "Bearer " .. token end
 wrk.body = '{"text":"hello, where is my parcel?","language":"EN"}'
 
 request = function()
-  local n = math.random(1, 100000)
+  local n = math.random(1, dialogs)
   return wrk.format(nil, string.format("/data/%s-c%d/%s-d%d", prefix, n % 1000, prefix, n))
 end
 

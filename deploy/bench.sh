@@ -6,6 +6,7 @@
 # Sizes and durations come from the environment (defaults are the issue's sizes):
 #   BENCH_SECONDS=15      each wrk run (B1, B3) and the freshness probe (B4)
 #   BENCH_CONNS=64        wrk connections for B1;  BENCH_CONNS_HIGH=256  its second row
+#   BENCH_POST_DIALOGS=100000  dialogs B1's POSTs spread over (each first posted once)
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
@@ -88,15 +89,19 @@ warm_up() {
   done
 }
 
-# post_runs URL TOKEN PREFIX -> "max-RESULT|half-RESULT|high-RESULT": full speed and half
-# of it at $conns, full speed at $conns_high, once warm.
+# post_runs URL TOKEN PREFIX [first] -> "max-RESULT|half-RESULT|high-RESULT|first-RESULT":
+# full speed and half of it at $conns, full speed at $conns_high, once warm. With `first`,
+# a first-message pass comes before them: one POST to each of post.lua's dialogs
+# (bench/first.lua), so that with sealing every data key is created there, measured on its
+# own, and the runs after it measure messages to known dialogs.
 post_runs() {
-  local max post="$DAPI_ROOT/bench/post.lua"
+  local max first="" post="$DAPI_ROOT/bench/post.lua"
   export BENCH_TOKEN=$2 BENCH_PREFIX=$3
+  [ "${4:-}" = first ] && first=$(secs=300 wrk_run "$1" "$DAPI_ROOT/bench/first.lua" "$conns")
   warm_up "$1" "$post" "$conns"
   max=$(wrk_run "$1" "$post" "$conns")
   echo "$max|$(wrk_run "$1" "$post" "$conns" \
-    "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")"
+    "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")|$first"
 }
 
 # An ingress of this build on topic $1 with extra arguments: its pid in B1_PID, its port in
@@ -131,7 +136,7 @@ first_message_ms() {
 
 b1() {
   local port pid ceil ceil_half ceil_high ing ing_half ing_high topic="bench.$run.b1" out
-  local clear clear_half clear_high first
+  local clear clear_half clear_high first ing_first clear_first
   port=$(dapi_free_port)
   pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
@@ -147,21 +152,22 @@ b1() {
     --keys-uri "$MONGODB_URI"
   pid=$B1_PID
   log "B1 ingress: POST /data, sealed, durable 202 (acks=all), wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
-  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run")
-  IFS='|' read -r ing ing_half ing_high <<<"$out"
+  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run" first)
+  IFS='|' read -r ing ing_half ing_high ing_first <<<"$out"
   B1_INGRESS_RSS=$(peak_kib "$pid")
   first=$(first_message_ms "$B1_PORT")
   kill "$pid"
   bench_ingress "$topic" bench-ingress-clear --no-seal
   pid=$B1_PID
   log "B1 ingress --no-seal: the same runs"
-  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run-clear")
-  IFS='|' read -r clear clear_half clear_high <<<"$out"
+  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run-clear" first)
+  IFS='|' read -r clear clear_half clear_high clear_first <<<"$out"
   kill "$pid"
   row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | sealed; non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
   row "B1 the same at $conns_high connections | $(field rps "$ing_high") | $(field rps "$ceil_high") | $(ratio "$(field rps "$ing_high")" "$(field rps "$ceil_high")") | >= 0.5 of ceiling | p50 / p99 $(field p50_ms "$ing_high") / $(field p99_ms "$ing_high") ms (ceiling $(field p50_ms "$ceil_high") / $(field p99_ms "$ceil_high")), non-2xx $(field non2xx "$ing_high")"
   row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
-  row "B1 sealed vs --no-seal req/s | $(field rps "$ing") | $(field rps "$clear") | $(ratio "$(field rps "$ing")" "$(field rps "$clear")") | >= 0.9 of unsealed | unsealed at $conns_high: $(field rps "$clear_high") req/s; at half load unsealed p50 / p99 $(field p50_ms "$clear_half") / $(field p99_ms "$clear_half") ms"
+  row "B1 sealed vs --no-seal req/s | $(field rps "$ing") | $(field rps "$clear") | $(ratio "$(field rps "$ing")" "$(field rps "$clear")") | >= 0.9 of unsealed | messages to known dialogs (after the first-message pass); unsealed at $conns_high: $(field rps "$clear_high") req/s; at half load unsealed p50 / p99 $(field p50_ms "$clear_half") / $(field p99_ms "$clear_half") ms"
+  row "B1 first messages a second, sealed vs --no-seal | $(field rps "$ing_first") | $(field rps "$clear_first") | $(ratio "$(field rps "$ing_first")" "$(field rps "$clear_first")") | - | each of ${BENCH_POST_DIALOGS:-100000} dialogs once, $conns connections: sealed creates every data key (one insertMany of the waiting dialogs' keys a round); p50 / p99 sealed $(field p50_ms "$ing_first") / $(field p99_ms "$ing_first") ms, unsealed $(field p50_ms "$clear_first") / $(field p99_ms "$clear_first") ms"
   row "B1 a dialog's first message vs a known one (ms, mean of 200 sequential) | $(cut -d' ' -f1 <<<"$first") | $(cut -d' ' -f2 <<<"$first") | - | - | the difference is the data key's creation on the key store (an insertMany with the other new dialogs' keys)"
 }
 

@@ -27,12 +27,12 @@ static void register_metrics(struct ingress *in)
 
 /* Keys are cached for ten minutes (DAPI_KEY_CACHE_TTL_MS): their usedAt, refreshed on every
  * fetch, stays well inside the pending TTL, and a revoked dialog's key lingers here at most
- * that long (what it seals then is shredded at ingestd). 262,144 dialogs (14 MiB). Four
- * fetch threads; 10,000 waiting fetches at most. */
+ * that long (what it seals then is shredded at ingestd). 262,144 dialogs (14 MiB). One
+ * fetch thread (it batches; keyfetch.c); 10,000 waiting fetches at most. */
 static bool start_sealing(struct ingress *in, struct dapi_keystore *keys)
 {
 	in->keycache = keycache_new(262144, DAPI_KEY_CACHE_TTL_MS);
-	in->keyfetch = in->keycache ? keyfetch_start(keys, 4, 10000) : NULL;
+	in->keyfetch = in->keycache ? keyfetch_start(keys, 1, 10000) : NULL;
 	return in->keyfetch != NULL;
 }
 

@@ -11,8 +11,11 @@
 #include "timefmt.h"
 #include "validate.h"
 
-/* Most fetches one thread takes at once: their new keys go in one insertMany. */
-#define BATCH 64
+/* Most fetches the thread takes at once: their new keys go in one insertMany. One thread
+ * with batches as large as the queue made creates more keys a second than several with
+ * small ones (FerretDB/SQLite writes one at a time; measured in docs/benchmarks.md), and
+ * keeps the key store's load to one request at a time per ingress. */
+#define BATCH 256
 
 struct job {
 	struct job *next;
@@ -115,7 +118,7 @@ static void register_metrics(struct keyfetch *kf)
 		kf->m_result[i] = dapi_metrics_series(f, results[i]);
 	kf->m_duration = dapi_metrics_series(
 	        dapi_metrics_family("dataapi_key_store_duration_seconds",
-	                            "One round of key-store work for up to 64 dialogs",
+	                            "One round of key-store work for up to 256 dialogs",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
 	        "");
 }
