@@ -97,11 +97,35 @@ warm_up() {
 post_runs() {
   local max first="" post="$DAPI_ROOT/bench/post.lua"
   export BENCH_TOKEN=$2 BENCH_PREFIX=$3
-  [ "${4:-}" = first ] && first=$(secs=300 wrk_run "$1" "$DAPI_ROOT/bench/first.lua" "$conns")
+  [ "${4:-}" = first ] && first=$(first_pass "$1")
   warm_up "$1" "$post" "$conns"
   max=$(wrk_run "$1" "$post" "$conns")
   echo "$max|$(wrk_run "$1" "$post" "$conns" \
     "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")|$first"
+}
+
+# POSTs an ingress at URL has answered on /data/{c}/{d}, whatever their status.
+posts_answered() {
+  curl -fsS "$1/metrics" | awk '/^dataapi_http_requests_total\{route="\/data\/\*\/\*",method="POST"/ { n += $2 } END { print n + 0 }'
+}
+
+# first_pass URL -> RESULT line of bench/first.lua over every dialog of post.lua. wrk's
+# main thread sleeps out its -d even when the script's threads stopped, so it is
+# interrupted (it reports on SIGINT) once the ingress answered them all; the script times
+# the pass itself. At most 300 s.
+first_pass() {
+  local out="$state/first-pass.out" w i
+  BENCH_THREADS=2 wrk -t2 -c"$conns" -d300s --timeout 120s -s "$DAPI_ROOT/bench/first.lua" "$1" \
+    >"$out" &
+  w=$!
+  for ((i = 0; i < 3000; i++)); do
+    [ "$(posts_answered "$1")" -ge "${BENCH_POST_DIALOGS:-100000}" ] && break
+    kill -0 "$w" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$w" 2>/dev/null || true
+  wait "$w" || true
+  grep '^RESULT' "$out"
 }
 
 # An ingress of this build on topic $1 with extra arguments: its pid in B1_PID, its port in
@@ -136,7 +160,7 @@ first_message_ms() {
 
 b1() {
   local port pid ceil ceil_half ceil_high ing ing_half ing_high topic="bench.$run.b1" out
-  local clear clear_half clear_high first ing_first clear_first
+  local clear clear_half clear_high first ing_first clear_first dur dur_half dur_high
   port=$(dapi_free_port)
   pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
@@ -144,10 +168,18 @@ b1() {
   out=$(post_runs "http://127.0.0.1:$port" "" "$run-ceil")
   IFS='|' read -r ceil ceil_half ceil_high <<<"$out"
   kill "$pid"
-  # An ingress of this build on a topic of its own, so that no consumer competes for the
-  # CPU and B4 does not start behind a backlog: sealing (as deployed), then --no-seal.
+  # The durable ceiling and the ingresses of this build on a topic of their own, so that no
+  # consumer competes for the CPU and B4 does not start behind a backlog.
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  port=$(dapi_free_port)
+  pid=$(spawn ceiling-durable "$build/bench/dapi-ceiling-durable" "$port" "$KAFKA_BROKERS" "$topic" 2)
+  dapi_wait_port 127.0.0.1 "$port" "$pid" 10
+  log "B1 durable ceiling: libmicrohttpd + the ingress's producer, 202 after Kafka's acknowledgement, nothing else"
+  out=$(post_runs "http://127.0.0.1:$port" "" "$run-durable")
+  IFS='|' read -r dur dur_half dur_high <<<"$out"
+  kill "$pid"
+  # Sealing (as deployed), then --no-seal.
   bench_ingress "$topic" bench-ingress --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
     --keys-uri "$MONGODB_URI"
   pid=$B1_PID
@@ -164,6 +196,7 @@ b1() {
   IFS='|' read -r clear clear_half clear_high clear_first <<<"$out"
   kill "$pid"
   row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | sealed; non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
+  row "B1 ingress vs the durable ceiling req/s | $(field rps "$ing") | $(field rps "$dur") | $(ratio "$(field rps "$ing")" "$(field rps "$dur")") | >= 0.8 of durable ceiling | the ceiling: libmicrohttpd + the ingress's producer (acks=all, idempotent), suspend until the report, fixed body; at $conns_high: $(field rps "$dur_high") req/s; at half load p50 / p99 $(field p50_ms "$dur_half") / $(field p99_ms "$dur_half") ms"
   row "B1 the same at $conns_high connections | $(field rps "$ing_high") | $(field rps "$ceil_high") | $(ratio "$(field rps "$ing_high")" "$(field rps "$ceil_high")") | >= 0.5 of ceiling | p50 / p99 $(field p50_ms "$ing_high") / $(field p99_ms "$ing_high") ms (ceiling $(field p50_ms "$ceil_high") / $(field p99_ms "$ceil_high")), non-2xx $(field non2xx "$ing_high")"
   row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
   row "B1 sealed vs --no-seal req/s | $(field rps "$ing") | $(field rps "$clear") | $(ratio "$(field rps "$ing")" "$(field rps "$clear")") | >= 0.9 of unsealed | messages to known dialogs (after the first-message pass); unsealed at $conns_high: $(field rps "$clear_high") req/s; at half load unsealed p50 / p99 $(field p50_ms "$clear_half") / $(field p99_ms "$clear_half") ms"
@@ -246,14 +279,25 @@ reads() { # reads ADMIN_URL -> where dialogs came from, and the time spent in ba
     END { printf "dialog reads: %d from the cache, %d from the store; %.0f s in batches (database: %.0f s reading, %.0f s writing)", c, s, b, l, w }'
 }
 
+# cpu_ticks PID: user + system clock ticks the process has used (0 when it is gone).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# per_1000 TICKS EVENTS: CPU seconds a 1,000 events.
+per_1000() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz / n * 1000 }'; }
+
 b2() {
   local topic="bench.$run" admin pid t0 t1 fill ceil rate cache total=$((events + dialogs))
+  local db_pid kafka_pid db0 kafka0 ingestd_cpu db_cpu kafka_cpu
+  db_pid=$(cat "$state/pids/db.pid" 2>/dev/null || echo 0)
+  kafka_pid=$(cat "$state/pids/kafka.pid" 2>/dev/null || echo 0)
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
   fill=$("$build/bench/dapi-bench-fill" "$KAFKA_BROKERS" "$topic" "$run" "$dialogs" "$events" "$text")
   log "$fill"
   admin=$(dapi_free_port)
+  db_idle
+  db0=$(cpu_ticks "$db_pid") kafka0=$(cpu_ticks "$kafka_pid")
   t0=$(date +%s.%N)
   pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
     --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
@@ -266,6 +310,8 @@ b2() {
     sleep 0.5
   done
   t1=$(date +%s.%N)
+  ingestd_cpu=$(cpu_ticks "$pid")
+  db_cpu=$(($(cpu_ticks "$db_pid") - db0)) kafka_cpu=$(($(cpu_ticks "$kafka_pid") - kafka0))
   B2_INGESTD_RSS=$(peak_kib "$pid")
   cache=$(reads "http://127.0.0.1:$admin")
   log "B2 $cache"
@@ -278,6 +324,7 @@ b2() {
   ceil=$(sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p' <<<"$ceil")
   B2_RATE=$rate
   row "B2 ingest events/s ($total events, $dialogs dialogs) | $rate | $ceil | $(ratio "$rate" "$ceil") | >= 0.7 of ceiling | $(sed 's/.* in \([0-9.]* s\).*/fill took \1/' <<<"$fill"); $cache"
+  row "B2 CPU seconds a 1,000 events: ingestd vs the database server | $(per_1000 "$ingestd_cpu" "$total") | $(per_1000 "$db_cpu" "$total") | - | - | the same drain; the Kafka broker $(per_1000 "$kafka_cpu" "$total") (it also serves the other steps' idle clients); what DataAPI itself costs apart from the database"
 }
 
 # Waits (at most 5 min) until the database uses under a fifth of a core: FerretDB finishes

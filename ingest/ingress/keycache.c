@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WAYS 4
+/* Ways a set: with 4, 100,000 dialogs in 262,144 slots overflowed their sets for about 2 %
+ * of them (a set's dialogs follow a Poisson law of mean 1.5), which then evicted each other
+ * on every message and went back to the key store each time (B1 sealed fell to 0.67 of
+ * unsealed). With 16 ways (mean 6.1 a set) next to none overflow below 60 % full. */
+#define WAYS 16
 
 /* A dialog is known by two independent 64-bit hashes of its id (a 128-bit name: two
  * dialogs sharing one is not to be expected), so an entry is 56 bytes whatever the id. */
@@ -25,7 +29,7 @@ struct keycache {
 struct keycache *keycache_new(size_t slots, int64_t ttl_ms)
 {
 	struct keycache *kc = calloc(1, sizeof(*kc));
-	size_t sets = 16;
+	size_t sets = 1;
 	while (sets * WAYS < slots)
 		sets *= 2;
 	if (kc)

@@ -1,6 +1,6 @@
 /* Recent dialogs' data keys, so that a dialog's later messages are sealed without a
  * key-store round trip (and keep flowing while the key store is briefly away). Bounded: a
- * 4-way set-associative table of `slots` entries of 56 bytes (the one closest to expiry
+ * 16-way set-associative table of `slots` entries of 56 bytes (the one closest to expiry
  * makes room); an entry lives `ttl_ms`, after which the key is fetched again (its usedAt
  * refreshed). Entries are wiped when replaced or expired. Thread-safe. */
 #ifndef DAPI_KEYCACHE_H

@@ -60,11 +60,36 @@ static void a_full_cache_never_mixes_dialogs(void **state)
 	keycache_destroy(kc);
 }
 
+/* Well under capacity nothing is evicted: a set overflowing would send its dialogs back to
+ * the key store on every message. 100,000 dialogs in 262,144 slots (the ingress's size). */
+static void a_cache_under_capacity_keeps_every_dialog(void **state)
+{
+	struct keycache *kc = keycache_new(262144, 1000000);
+	uint8_t dek[DAPI_AEAD_KEY], got[DAPI_AEAD_KEY];
+	char id[48];
+	int misses = 0;
+	(void)state;
+	for (int i = 0; i < 100000; i++) {
+		snprintf(id, sizeof(id), "b1796070077-d%d", i);
+		key_for(i, dek);
+		keycache_put(kc, id, dek, 1);
+	}
+	for (int i = 0; i < 100000; i++) {
+		snprintf(id, sizeof(id), "b1796070077-d%d", i);
+		key_for(i, dek);
+		if (!keycache_get(kc, id, 2, got) || memcmp(got, dek, DAPI_AEAD_KEY) != 0)
+			misses++;
+	}
+	assert_int_equal(misses, 0);
+	keycache_destroy(kc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(keys_come_back_until_they_expire),
 		cmocka_unit_test(a_full_cache_never_mixes_dialogs),
+		cmocka_unit_test(a_cache_under_capacity_keeps_every_dialog),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
