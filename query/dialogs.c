@@ -127,7 +127,7 @@ static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
 		ms = bson_iter_date_time(&it);
 	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
 		id = bson_iter_utf8(&it, NULL);
-	bool ok = dapi_cursor_encode(ms, id, next);
+	bool ok = dapi_cursor_encode(ms, id, -1, next);
 	assert(ok);
 	(void)ok;
 }
@@ -225,10 +225,17 @@ oom:
 	return false;
 }
 
-/* The reply's fields after the items, once the count is in. */
+/* The reply's fields after the items, once the count is in; the next cursor carries it. */
 static bool page_finish(struct dapi_page *page, size_t *cap, const struct dapi_query_params *p)
 {
-	char tail[DAPI_CURSOR_MAX + 128];
+	char tail[DAPI_CURSOR_MAX + 128], id[DAPI_ID_MAX + 1];
+	int64_t ms, none;
+	if (page->has_next) {
+		bool ok = dapi_cursor_decode(page->next, &ms, id, &none) &&
+		          dapi_cursor_encode(ms, id, page->total, page->next);
+		assert(ok); /* a position cursor_of made */
+		(void)ok;
+	}
 	int n = snprintf(tail, sizeof(tail),
 	                 ",\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"nextCursor\":%s%s%s}",
 	                 (long long)page->total, (long long)p->limit, (long long)p->offset,
@@ -249,13 +256,17 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	size_t cap = 0;
 
 	memset(page, 0, sizeof(*page));
-	/* The count and the page are two queries: run them side by side (on FerretDB, which
-	 * scans for both, this halves a page's time; on MongoDB the two round trips overlap).
-	 * Neither side waits for a client while holding one, so pages cannot starve the pool,
-	 * and a pool with none free answers within its wait (waitQueueTimeoutMS). */
+	/* A cursor page reports the total of the page that began the walk, which its cursor
+	 * carries: no count. A first or offset page counts; the count and the page are two
+	 * queries, run side by side (on FerretDB, which scans for both, this halves a page's
+	 * time; on MongoDB the two round trips overlap). Neither side waits for a client while
+	 * holding one, so pages cannot starve the pool, and a pool with none free answers
+	 * within its wait (waitQueueTimeoutMS). */
+	bool carried = p->has_cursor && p->after_total >= 0;
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
-	counting = pthread_create(&counter, NULL, run_count, &job) == 0;
+	job.total = p->after_total;
+	counting = !carried && pthread_create(&counter, NULL, run_count, &job) == 0;
 	client = pop_client(q, err);
 	if (client) {
 		mongoc_collection_t *coll =
@@ -270,7 +281,7 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	}
 	if (counting)
 		pthread_join(counter, NULL);
-	else /* no thread to be had: count here */
+	else if (!carried) /* no thread to be had: count here */
 		run_count(&job);
 	page->total = job.total;
 	if (ok && job.total < 0) {

@@ -12,6 +12,7 @@ void dapi_query_params_init(struct dapi_query_params *p, bool paging)
 	memset(p, 0, sizeof(*p));
 	p->paging = paging;
 	p->limit = DAPI_LIMIT_DEFAULT;
+	p->after_total = -1;
 }
 
 static bool parse_uint(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -82,7 +83,7 @@ static bool set_cursor(struct dapi_query_params *p, const char *v, struct dapi_i
 {
 	if (p->has_cursor)
 		return twice(err, "cursor");
-	if (!dapi_cursor_decode(v, &p->after_ms, p->after_id))
+	if (!dapi_cursor_decode(v, &p->after_ms, p->after_id, &p->after_total))
 		return dapi_input_fail(err, "invalid_parameter", "cursor",
 		                       "cursor is not a nextCursor value from this API");
 	return p->has_cursor = true;
@@ -144,9 +145,9 @@ bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX])
+bool dapi_cursor_encode(int64_t ms, const char *dialog_id, int64_t total, char out[DAPI_CURSOR_MAX])
 {
-	char raw[DAPI_ID_MAX + 32];
+	char raw[DAPI_ID_MAX + 64];
 	size_t n, o = 0;
 	uint32_t acc = 0;
 	int bits = 0;
@@ -154,8 +155,13 @@ bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_
 	out[0] = '\0';
 	if (!dapi_valid_id(dialog_id, strlen(dialog_id)))
 		return false;
-	/* at most 20 digits, a colon and DAPI_ID_MAX bytes: it fits, and so does its base64 */
-	n = (size_t)snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, dialog_id);
+	/* "t", 19 digits, a colon, 20 digits, a colon and DAPI_ID_MAX bytes: it fits, and so
+	 * does its base64 */
+	if (total >= 0)
+		n = (size_t)snprintf(raw, sizeof(raw), "t%lld:%lld:%s", (long long)total,
+		                     (long long)ms, dialog_id);
+	else
+		n = (size_t)snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, dialog_id);
 	assert(n < sizeof(raw) && (n * 4 + 2) / 3 < DAPI_CURSOR_MAX);
 	for (size_t i = 0; i < n; i++) {
 		acc = (acc << 8) | (uint8_t)raw[i];
@@ -196,24 +202,41 @@ static bool b64url_decode(const char *token, size_t len, char raw[DAPI_CURSOR_MA
 	return !memchr(raw, '\0', n);
 }
 
-bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1])
+/* "t<total>:" at the start of raw into *total (-1 without); *rest after it. */
+static bool read_total(char *raw, int64_t *total, char **rest)
 {
-	char raw[DAPI_CURSOR_MAX], canonical[DAPI_CURSOR_MAX], *colon, *end;
+	char *end;
+	*total = -1;
+	*rest = raw;
+	if (raw[0] != 't')
+		return true;
+	if (!isdigit((unsigned char)raw[1]))
+		return false;
+	errno = 0;
+	*total = strtoll(raw + 1, &end, 10);
+	*rest = end + 1;
+	return !errno && *end == ':';
+}
+
+bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1], int64_t *total)
+{
+	char raw[DAPI_CURSOR_MAX], canonical[DAPI_CURSOR_MAX], *colon, *end, *pos;
 	size_t len = strlen(token);
 
-	if (len == 0 || len >= DAPI_CURSOR_MAX || len % 4 == 1 || !b64url_decode(token, len, raw))
+	if (len == 0 || len >= DAPI_CURSOR_MAX || len % 4 == 1 || !b64url_decode(token, len, raw) ||
+	    !read_total(raw, total, &pos))
 		return false;
-	colon = strchr(raw, ':');
-	if (!colon || colon == raw)
+	colon = strchr(pos, ':');
+	if (!colon || colon == pos)
 		return false;
 	*colon = '\0';
 	errno = 0;
-	*ms = strtoll(raw, &end, 10);
-	if (errno || *end || !(isdigit((unsigned char)raw[0]) || raw[0] == '-') ||
+	*ms = strtoll(pos, &end, 10);
+	if (errno || *end || !(isdigit((unsigned char)pos[0]) || pos[0] == '-') ||
 	    !dapi_valid_id(colon + 1, strlen(colon + 1)))
 		return false;
 	strcpy(id, colon + 1);
 	/* Only the token we would have issued: one position, one token ("07:d" is not "7:d"). */
-	dapi_cursor_encode(*ms, id, canonical);
+	dapi_cursor_encode(*ms, id, *total, canonical);
 	return strcmp(canonical, token) == 0;
 }

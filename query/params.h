@@ -22,6 +22,7 @@ struct dapi_query_params {
 	/* the position after which the page starts (has_cursor) */
 	int64_t after_ms;
 	char after_id[DAPI_ID_MAX + 1];
+	int64_t after_total; /* the first page's total the cursor carries; -1: none */
 };
 
 void dapi_query_params_init(struct dapi_query_params *p, bool paging);
@@ -37,10 +38,15 @@ bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const c
 bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
                              struct dapi_input_error *err);
 
-/* The cursor is base64url("<lastMessageAt ms>:<dialogId>"). out holds DAPI_CURSOR_MAX.
- * False (out empty) when dialog_id is not a valid id: such a position cannot be resumed
- * from, since dapi_cursor_decode would refuse it. */
-bool dapi_cursor_encode(int64_t ms, const char *dialog_id, char out[DAPI_CURSOR_MAX]);
-bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]);
+/* The cursor is base64url("t<total>:<lastMessageAt ms>:<dialogId>"): the position after
+ * which the next page starts, and the total of the page that started the walk, so that
+ * no cursor page counts again. Without a total (total < 0) it is
+ * base64url("<lastMessageAt ms>:<dialogId>"), which cursors issued before totals were
+ * carried are; decoding one gives *total -1. out holds DAPI_CURSOR_MAX. False (out empty)
+ * when dialog_id is not a valid id: such a position cannot be resumed from, since
+ * dapi_cursor_decode would refuse it. Decoding accepts only what encoding would issue. */
+bool dapi_cursor_encode(int64_t ms, const char *dialog_id, int64_t total,
+                        char out[DAPI_CURSOR_MAX]);
+bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1], int64_t *total);
 
 #endif

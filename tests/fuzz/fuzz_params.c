@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = malloc(size + 1), *save = NULL;
 	struct dapi_query_params p;
 	struct dapi_input_error err;
-	int64_t ms, ms2;
+	int64_t ms, ms2, total, total2;
 	char id[DAPI_ID_MAX + 1], id2[DAPI_ID_MAX + 1], cur[DAPI_CURSOR_MAX];
 
 	memcpy(s, data, size);
@@ -24,14 +24,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                                     ((uint64_t)data[2] << 40) | ((uint64_t)data[7]))
 	                         : (int64_t)size;
 	bool valid = dapi_valid_id(s, strlen(s));
-	if (dapi_cursor_encode(any_ms, s, cur) != valid)
+	int64_t any_total = size & 2 ? (int64_t)size * 1000003 : -1;
+	if (dapi_cursor_encode(any_ms, s, any_total, cur) != valid)
 		abort();
-	if (valid && (!dapi_cursor_decode(cur, &ms, id) || ms != any_ms || strcmp(id, s) != 0))
+	if (valid && (!dapi_cursor_decode(cur, &ms, id, &total) || ms != any_ms ||
+	              strcmp(id, s) != 0 || total != any_total))
 		abort();
-	if (dapi_cursor_decode(s, &ms, id)) {
-		dapi_cursor_encode(ms, id, cur);
-		if (strcmp(cur, s) != 0 || !dapi_cursor_decode(cur, &ms2, id2) || ms2 != ms ||
-		    strcmp(id, id2) != 0)
+	if (dapi_cursor_decode(s, &ms, id, &total)) {
+		dapi_cursor_encode(ms, id, total, cur);
+		if (strcmp(cur, s) != 0 || !dapi_cursor_decode(cur, &ms2, id2, &total2) ||
+		    ms2 != ms || strcmp(id, id2) != 0 || total2 != total)
 			abort(); /* tokens are canonical */
 	}
 	dapi_query_params_init(&p, size & 1);

@@ -148,7 +148,7 @@ static void assert_page_plans(void)
 		{ "limit=100&language=DE", "consent_language_recent" },
 		{ "limit=100&customerId=rc", "consent_customer_recent" },
 	};
-	dapi_cursor_encode(1795389232000, "d-42", cursor);
+	dapi_cursor_encode(1795389232000, "d-42", 10, cursor);
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		size_t len = strlen(shapes[i][0]);
 		snprintf(qs, sizeof(qs), "%s%s", shapes[i][0],

@@ -184,16 +184,18 @@ static void cursor_encoding_refuses_ids_it_could_not_decode(void **state)
 {
 	(void)state;
 	char out[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
-	int64_t ms;
+	int64_t ms, total;
 	char *max_id = repeat('x', DAPI_ID_MAX), *long_id = repeat('x', 5000);
-	assert_true(dapi_cursor_encode(INT64_MIN, max_id, out)); /* the longest position */
-	assert_true(dapi_cursor_decode(out, &ms, id));
+	/* the longest cursor: the longest position and total */
+	assert_true(dapi_cursor_encode(INT64_MIN, max_id, INT64_MAX, out));
+	assert_true(dapi_cursor_decode(out, &ms, id, &total));
+	assert_true(total == INT64_MAX);
 	assert_int_equal(ms, INT64_MIN);
 	assert_string_equal(id, max_id);
-	assert_false(dapi_cursor_encode(1000, long_id, out));
+	assert_false(dapi_cursor_encode(1000, long_id, -1, out));
 	assert_string_equal(out, "");
-	assert_false(dapi_cursor_encode(1000, "", out));
-	assert_false(dapi_cursor_encode(1000, "a/b", out));
+	assert_false(dapi_cursor_encode(1000, "", -1, out));
+	assert_false(dapi_cursor_encode(1000, "a/b", -1, out));
 	free(max_id);
 	free(long_id);
 }

@@ -163,7 +163,7 @@ static void every_page_shape_has_its_index(void **state)
 {
 	(void)state;
 	char cursor[DAPI_CURSOR_MAX], qs[512], name[64];
-	dapi_cursor_encode(1795389232000, "d-42", cursor);
+	dapi_cursor_encode(1795389232000, "d-42", 10, cursor);
 	const struct {
 		const char *params, *index;
 	} shapes[] = {

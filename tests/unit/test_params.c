@@ -82,7 +82,7 @@ static void repeats_and_combinations_are_refused(void **state)
 	assert_false(add(&p, "limit", "5", &code, &field));
 
 	/* offset and cursor compose: that many dialogs skipped after the cursor's position */
-	dapi_cursor_encode(5, "d", cur);
+	dapi_cursor_encode(5, "d", 40, cur);
 	dapi_query_params_init(&p, true);
 	assert_true(add(&p, "offset", "5", &code, &field));
 	assert_true(add(&p, "cursor", cur, &code, &field));
@@ -132,33 +132,48 @@ static void cursors_round_trip(void **state)
 	for (int i = 0; i < 4; i++) {
 		char cur[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
 		int64_t ms;
-		dapi_cursor_encode(times[i], ids[i], cur);
-		assert_null(strpbrk(cur, "+/="));
-		assert_true(dapi_cursor_decode(cur, &ms, id));
-		assert_int_equal(ms, times[i]);
-		assert_string_equal(id, ids[i]);
+		int64_t totals[] = { -1, 0, 7, INT64_MAX }, total;
+		for (int t = 0; t < 4; t++) {
+			dapi_cursor_encode(times[i], ids[i], totals[t], cur);
+			assert_null(strpbrk(cur, "+/="));
+			assert_true(dapi_cursor_decode(cur, &ms, id, &total));
+			assert_int_equal(ms, times[i]);
+			assert_string_equal(id, ids[i]);
+			assert_true(total == totals[t]);
+		}
 	}
 }
 
 static void forged_cursors_are_refused(void **state)
 {
 	char id[DAPI_ID_MAX + 1];
-	int64_t ms;
+	int64_t ms, total;
 	/* base64url of "abc:d1", "12:", "12:a b", ":d1", "12x:d1" */
-	assert_false(dapi_cursor_decode("YWJjOmQx", &ms, id));
-	assert_false(dapi_cursor_decode("MTI6", &ms, id));
-	assert_false(dapi_cursor_decode("MTI6YSBi", &ms, id));
-	assert_false(dapi_cursor_decode("OmQx", &ms, id));
-	assert_false(dapi_cursor_decode("MTJ4OmQx", &ms, id));
-	assert_false(dapi_cursor_decode("", &ms, id));
-	assert_false(dapi_cursor_decode("M", &ms, id));
-	assert_false(dapi_cursor_decode("MTI6ZDE=", &ms, id));
-	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id));  /* non-canonical tail bits */
-	assert_false(dapi_cursor_decode("MDc6ZDE", &ms, id));  /* "07:d1": leading zero */
-	assert_false(dapi_cursor_decode("KzEyOmQx", &ms, id)); /* "+12:d1" */
-	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id));   /* "12:d1" */
+	assert_false(dapi_cursor_decode("YWJjOmQx", &ms, id, &total));
+	assert_false(dapi_cursor_decode("MTI6", &ms, id, &total));
+	assert_false(dapi_cursor_decode("MTI6YSBi", &ms, id, &total));
+	assert_false(dapi_cursor_decode("OmQx", &ms, id, &total));
+	assert_false(dapi_cursor_decode("MTJ4OmQx", &ms, id, &total));
+	assert_false(dapi_cursor_decode("", &ms, id, &total));
+	assert_false(dapi_cursor_decode("M", &ms, id, &total));
+	assert_false(dapi_cursor_decode("MTI6ZDE=", &ms, id, &total));
+	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id, &total));  /* non-canonical tail bits */
+	assert_false(dapi_cursor_decode("MDc6ZDE", &ms, id, &total));  /* "07:d1": leading zero */
+	assert_false(dapi_cursor_decode("KzEyOmQx", &ms, id, &total)); /* "+12:d1" */
+	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id, &total));   /* "12:d1" */
 	assert_int_equal(ms, 12);
 	assert_string_equal(id, "d1");
+	assert_true(total == -1); /* a cursor issued before totals were carried */
+	/* carried totals: digits only, canonical, in range */
+	assert_false(dapi_cursor_decode("dDoxMjpkMQ", &ms, id, &total));   /* "t:12:d1" */
+	assert_false(dapi_cursor_decode("dDA3OjEyOmQx", &ms, id, &total)); /* "t07:12:d1" */
+	assert_false(dapi_cursor_decode("dC0xOjEyOmQx", &ms, id, &total)); /* "t-1:12:d1" */
+	assert_false(dapi_cursor_decode("dDEyOmQx", &ms, id, &total));     /* "t12:d1" */
+	assert_false(dapi_cursor_decode("dDk5OTk5OTk5OTk5OTk5OTk5OTk5OjEyOmQx", &ms, id,
+	                                &total)); /* "t99999999999999999999:12:d1" */
+	assert_false(dapi_cursor_decode("eDU6MTI6ZDE", &ms, id, &total)); /* "x5:12:d1" */
+	assert_true(dapi_cursor_decode("dDU6MTI6ZDE", &ms, id, &total));  /* "t5:12:d1" */
+	assert_true(ms == 12 && total == 5);
 }
 
 int main(void)
