@@ -240,14 +240,10 @@ void query_metrics_init(struct query *q)
 	        dapi_metrics_family("dataapi_query_page_dialogs", "Dialogs on each GET /data page",
 	                            DAPI_HISTOGRAM, sizes, sizeof(sizes) / sizeof(sizes[0])),
 	        "");
-	q->m_export_items = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_export_dialogs_total",
-	                            "Dialogs streamed by GET /data/export", DAPI_COUNTER, NULL, 0),
-	        "");
-	q->m_exports = dapi_metrics_series(dapi_metrics_family("dataapi_exports_running",
-	                                                       "GET /data/export streams open now",
-	                                                       DAPI_GAUGE, NULL, 0),
-	                                   "");
+	q->m_export_items = dapi_metrics_one("dataapi_export_dialogs_total",
+	                                     "Dialogs streamed by GET /data/export", DAPI_COUNTER);
+	q->m_exports = dapi_metrics_one("dataapi_exports_running",
+	                                "GET /data/export streams open now", DAPI_GAUGE);
 }
 
 /* A client of its own with a 1 s bound on every wait: ready or not, within a second. */

@@ -29,6 +29,8 @@ import urllib.request
 
 import yaml
 
+from testlib import read_stack_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -91,15 +93,6 @@ def with_issued_cursors(doc, cursors):
     return doc
 
 
-def stack_env(path):
-    env = {}
-    for line in open(path):
-        if "=" in line:
-            k, v = line.rstrip("\n").split("=", 1)
-            env[k] = v
-    return env
-
-
 def main():
     env_file = sys.argv[1]
     seconds = sys.argv[2] if len(sys.argv) > 2 else "60"
@@ -107,7 +100,7 @@ def main():
     if not schemathesis or not os.access(schemathesis, os.X_OK):
         sys.exit("api-fuzz: schemathesis not found: run deploy/install.sh (or set "
                  "DAPI_SCHEMATHESIS)")
-    env = stack_env(env_file)
+    env = read_stack_env(env_file)
     doc = yaml.safe_load(open(os.path.join(ROOT, "docs/openapi.yaml")))
     doc = with_issued_cursors(doc, issued_cursors(env))
     failed = 0

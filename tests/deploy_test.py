@@ -10,18 +10,11 @@ import sys
 
 import yaml
 
+from testlib import Checks
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARTITIONS = 6
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}")
+check = Checks()
 
 
 def interpolate(text, env):
@@ -239,5 +232,4 @@ compose_observability()
 nginx()
 dockerfile()
 k8s()
-print(f"deploy: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary("deploy"))

@@ -23,21 +23,14 @@ import tempfile
 
 import yaml
 
+from testlib import Checks
+
 # deploy/install.sh unpacks it into the cache; deploy/test.sh exports its path.
 PROMTOOL = os.environ.get("DAPI_PROMTOOL") or shutil.which("promtool")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROM = os.path.join(ROOT, "deploy/prometheus")
 GRAFANA = os.path.join(ROOT, "deploy/grafana")
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+check = Checks()
 
 
 def promtool(*args, cwd=None):
@@ -156,5 +149,4 @@ if not PROMTOOL or not os.access(PROMTOOL, os.X_OK):
 check_promtool()
 check_alerts()
 check_dashboard()
-print(f"monitoring: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+sys.exit(check.summary("monitoring"))

@@ -107,6 +107,11 @@ struct dapi_series *dapi_metrics_series(struct dapi_family *f, const char *label
 	return s;
 }
 
+struct dapi_series *dapi_metrics_one(const char *name, const char *help, enum dapi_metric_type type)
+{
+	return dapi_metrics_series(dapi_metrics_family(name, help, type, NULL, 0), "");
+}
+
 static uint64_t bits_of(double d)
 {
 	uint64_t u;

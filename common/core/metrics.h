@@ -22,6 +22,10 @@ struct dapi_family *dapi_metrics_family(const char *name, const char *help,
  * (`route="/data",status="200"`, or "" for none). NULL only when out of memory. */
 struct dapi_series *dapi_metrics_series(struct dapi_family *f, const char *labels);
 
+/* The one series of a family without labels (a counter or a gauge): family + series. */
+struct dapi_series *dapi_metrics_one(const char *name, const char *help,
+                                     enum dapi_metric_type type);
+
 void dapi_series_add(struct dapi_series *s, double v);     /* counter, gauge */
 void dapi_series_set(struct dapi_series *s, double v);     /* gauge */
 void dapi_series_observe(struct dapi_series *s, double v); /* histogram */

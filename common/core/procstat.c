@@ -76,7 +76,7 @@ bool dapi_procstat_read(struct dapi_procstat *ps)
 
 static void set(const char *name, const char *help, enum dapi_metric_type type, double v)
 {
-	dapi_series_set(dapi_metrics_series(dapi_metrics_family(name, help, type, NULL, 0), ""), v);
+	dapi_series_set(dapi_metrics_one(name, help, type), v);
 }
 
 void dapi_procstat_update_metrics(void)

@@ -549,11 +549,9 @@ struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg
 	        dapi_metrics_family("dataapi_http_request_duration_seconds",
 	                            "Time from the request's headers to its completion",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
-	m_in_flight = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_http_requests_in_flight",
-	                            "Requests received and not yet completed (this one included)",
-	                            DAPI_GAUGE, NULL, 0),
-	        "");
+	m_in_flight = dapi_metrics_one(
+	        "dataapi_http_requests_in_flight",
+	        "Requests received and not yet completed (this one included)", DAPI_GAUGE);
 	s->routes = routes;
 	s->nroutes = nroutes;
 	s->app = app;

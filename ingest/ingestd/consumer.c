@@ -58,11 +58,9 @@ static void register_metrics(struct dapi_consumer *c)
 	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
 	                               "Records behind the partition's end (librdkafka statistics)",
 	                               DAPI_GAUGE, NULL, 0);
-	c->m_retries = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_store_retries_total",
-	                            "Batches applied again after a conflict or a database error",
-	                            DAPI_COUNTER, NULL, 0),
-	        "");
+	c->m_retries = dapi_metrics_one(
+	        "dataapi_store_retries_total",
+	        "Batches applied again after a conflict or a database error", DAPI_COUNTER);
 	c->m_batch = dapi_metrics_series(
 	        dapi_metrics_family("dataapi_batch_duration_seconds",
 	                            "From a batch's first record to its offsets being stored",
@@ -75,12 +73,10 @@ static void register_metrics(struct dapi_consumer *c)
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	c->m_load = dapi_metrics_series(store_time, "op=\"load\"");
 	c->m_write = dapi_metrics_series(store_time, "op=\"write\"");
-	c->m_shredded = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_events_shredded_total",
-	                            "Sealed events whose dialog's data key is gone (erased): "
-	                            "skipped, not dead-lettered",
-	                            DAPI_COUNTER, NULL, 0),
-	        "");
+	c->m_shredded = dapi_metrics_one("dataapi_events_shredded_total",
+	                                 "Sealed events whose dialog's data key is gone (erased): "
+	                                 "skipped, not dead-lettered",
+	                                 DAPI_COUNTER);
 	c->m_keys_erased = dapi_keys_deleted_series("revocation");
 }
 

@@ -119,19 +119,14 @@ static void register_liveness(struct dapi_sweeper *sw)
 	        "Sweeper passes, by result (ok: every step completed)", DAPI_COUNTER, NULL, 0);
 	sw->m_ok = dapi_metrics_series(runs, "result=\"ok\"");
 	sw->m_failed = dapi_metrics_series(runs, "result=\"failed\"");
-	sw->m_last_ok = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_sweeper_last_success_timestamp_seconds",
-	                            "End of the last complete sweeper pass (before the first "
-	                            "one: the sweeper's start)",
-	                            DAPI_GAUGE, NULL, 0),
-	        "");
+	sw->m_last_ok = dapi_metrics_one("dataapi_sweeper_last_success_timestamp_seconds",
+	                                 "End of the last complete sweeper pass (before the first "
+	                                 "one: the sweeper's start)",
+	                                 DAPI_GAUGE);
 	dapi_series_set(sw->m_last_ok, (double)dapi_time_now_ms() / 1000);
-	dapi_series_set(
-	        dapi_metrics_series(dapi_metrics_family("dataapi_sweeper_interval_seconds",
-	                                                "Time between the starts of sweeper passes",
-	                                                DAPI_GAUGE, NULL, 0),
-	                            ""),
-	        (double)sw->interval / 1000);
+	dapi_series_set(dapi_metrics_one("dataapi_sweeper_interval_seconds",
+	                                 "Time between the starts of sweeper passes", DAPI_GAUGE),
+	                (double)sw->interval / 1000);
 }
 
 struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,

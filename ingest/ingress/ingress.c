@@ -18,11 +18,8 @@ static void register_metrics(struct ingress *in)
 	        dapi_metrics_family("dataapi_produce_duration_seconds",
 	                            "From produce to Kafka's acknowledgement (or the 503 deadline)",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
-	in->m_inflight = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_ingress_inflight",
-	                            "Requests waiting for their delivery report", DAPI_GAUGE, NULL,
-	                            0),
-	        "");
+	in->m_inflight = dapi_metrics_one("dataapi_ingress_inflight",
+	                                  "Requests waiting for their delivery report", DAPI_GAUGE);
 }
 
 /* Keys are cached for ten minutes (DAPI_KEY_CACHE_TTL_MS): their usedAt, refreshed on every

@@ -34,6 +34,9 @@ import uuid
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from testlib import Checks, read_stack_env  # noqa: E402 (tests/ is not a package)
+
 # deploy/install.sh unpacks it into the cache; deploy/test.sh exports its path.
 PROMETHEUS = os.environ.get("DAPI_PROMETHEUS") or shutil.which("prometheus")
 
@@ -42,22 +45,7 @@ RULES = sorted(glob.glob(os.path.join(ROOT, "deploy/prometheus/rules/*.yml")))
 DASHBOARD = os.path.join(ROOT, "deploy/grafana/dashboards/dataapi.json")
 JOBS = {"dataapi-ingress": "INGRESS_URL", "dataapi-query": "QUERY_URL",
         "dataapi-ingestd": "INGESTD_ADMIN_URL"}
-failures = []
-
-
-def check(name, ok, detail=""):
-    if not ok:
-        failures.append(name)
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""), flush=True)
-
-
-def read_env(path):
-    env = {}
-    for line in open(path):
-        if "=" in line:
-            k, v = line.rstrip("\n").split("=", 1)
-            env[k] = v
-    return env
+check = Checks()
 
 
 def http(method, url, token=None, body=None, timeout=10):
@@ -233,7 +221,7 @@ def check_queries(base):
 
 
 def main():
-    env = read_env(sys.argv[1])
+    env = read_stack_env(sys.argv[1])
     if not PROMETHEUS:
         print("FAIL prometheus not found: run deploy/install.sh, or set DAPI_PROMETHEUS")
         return 1
@@ -257,12 +245,11 @@ def main():
                 prom.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 prom.kill()
-            if failures:
+            if check.failed:
                 print(open(os.path.join(tmp, "prometheus.log")).read()[-3000:])
     check("traffic was accepted", counts.get(202, 0) >= 30, str(counts))
     print(f"traffic: {counts}")
-    print(f"monitoring_live: {len(failures)} failed")
-    return 1 if failures else 0
+    return check.summary("monitoring_live")
 
 
 if __name__ == "__main__":
