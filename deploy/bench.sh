@@ -39,8 +39,13 @@ cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" >&2
 
+# What spawn started, also from a subshell ($(spawn ...) cannot add to extra_pids): the
+# pids are kept in a file too, and all of them are stopped on exit, however it comes.
 cleanup() {
-  for p in "${extra_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${extra_pids[@]}" $(cat "$state/spawned.pids" 2>/dev/null); do
+    kill "$p" 2>/dev/null || true
+  done
+  rm -f "$state/spawned.pids"
   "$here/stack.sh" down --state-dir "$state" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -69,6 +74,7 @@ spawn() { # spawn NAME PROGRAM ARGS...
   local name=$1; shift
   "$@" >>"$state/logs/$name.log" 2>&1 &
   extra_pids+=($!)
+  echo $! >>"$state/spawned.pids"
   echo $!
 }
 
