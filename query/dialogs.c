@@ -116,20 +116,17 @@ static void skipped_unservable(void)
 	          "not a valid dialog id or no lastMessageAt date (not written by ingestd)");
 }
 
-/* Only called for servable documents: the cursor always encodes. */
-static void cursor_of(const bson_t *doc, char next[DAPI_CURSOR_MAX])
+/* The keyset position of a document (only called for servable ones: a valid id). */
+static void position_of(const bson_t *doc, struct dapi_position *pos)
 {
 	bson_iter_t it;
-	int64_t ms = 0;
-	const char *id = "";
+	pos->ms = 0;
+	pos->id[0] = '\0';
 	if (bson_iter_init_find(&it, doc, DAPI_DOC_LAST_MESSAGE_AT) &&
 	    BSON_ITER_HOLDS_DATE_TIME(&it))
-		ms = bson_iter_date_time(&it);
+		pos->ms = bson_iter_date_time(&it);
 	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
-		id = bson_iter_utf8(&it, NULL);
-	bool ok = dapi_cursor_encode(ms, id, -1, next);
-	assert(ok);
-	(void)ok;
+		snprintf(pos->id, sizeof(pos->id), "%s", bson_iter_utf8(&it, NULL));
 }
 
 /* The count for "total", on a client of its own, so that it can run beside the page. */
@@ -183,7 +180,7 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 	static const char head[] = "{\"items\":[";
 	const size_t items_start = sizeof(head) - 2; /* where the array's '[' is */
 	const bson_t *doc;
-	char last[DAPI_CURSOR_MAX] = "";
+	struct dapi_position last = { 0 };
 
 	if (!page_put(page, cap, head, sizeof(head) - 1))
 		goto oom;
@@ -201,7 +198,7 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 		if (page->count > 0 && page->len - items_start + 1 + len + 1 > q->page_bytes_max) {
 			free(text);
 			page->cut = page->has_next = true;
-			snprintf(page->next, sizeof(page->next), "%s", last);
+			page->next_pos = last;
 			break;
 		}
 		bool ok = (page->count == 0 || page_put(page, cap, ",", 1)) &&
@@ -210,10 +207,10 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 		if (!ok)
 			goto oom;
 		page->count++;
-		cursor_of(doc, last);
+		position_of(doc, &last);
 		if (page->count == p->limit) {
 			page->has_next = true;
-			snprintf(page->next, sizeof(page->next), "%s", last);
+			page->next_pos = last;
 			break;
 		}
 	}
@@ -228,12 +225,11 @@ oom:
 /* The reply's fields after the items, once the count is in; the next cursor carries it. */
 static bool page_finish(struct dapi_page *page, size_t *cap, const struct dapi_query_params *p)
 {
-	char tail[DAPI_CURSOR_MAX + 128], id[DAPI_ID_MAX + 1];
-	int64_t ms, none;
+	char tail[DAPI_CURSOR_MAX + 128];
 	if (page->has_next) {
-		bool ok = dapi_cursor_decode(page->next, &ms, id, &none) &&
-		          dapi_cursor_encode(ms, id, page->total, page->next);
-		assert(ok); /* a position cursor_of made */
+		bool ok = dapi_cursor_encode(page->next_pos.ms, page->next_pos.id, page->total,
+		                             page->next);
+		assert(ok); /* a servable document's id is valid */
 		(void)ok;
 	}
 	int n = snprintf(tail, sizeof(tail),

@@ -21,14 +21,21 @@ struct dapi_dialogs {
  * pooled client became free in time; either way the caller answers 503. */
 #define DAPI_DIALOGS_BUSY 0x44415049u
 
+/* Where a page ends: its last dialog's lastMessageAt and id. */
+struct dapi_position {
+	int64_t ms;
+	char id[DAPI_ID_MAX + 1];
+};
+
 struct dapi_page {
 	char *body; /* the whole GET /data reply, malloc'd; the caller frees it */
 	size_t len;
 	int64_t count; /* items on the page */
-	int64_t total; /* matches without the cursor */
+	int64_t total; /* matches without the cursor (as of the walk's first page) */
 	bool has_next; /* the page is full, or was cut by its size: next continues it */
 	bool cut;      /* ended early by page_bytes_max */
-	char next[DAPI_CURSOR_MAX];
+	struct dapi_position next_pos; /* has_next: the position after which next starts */
+	char next[DAPI_CURSOR_MAX];    /* has_next: its cursor, carrying total */
 };
 
 /* One page, rendered as the reply ({"items", "total", "limit", "offset", "nextCursor"}):
