@@ -401,7 +401,30 @@ b3() {
     row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res"); plan: $plan"
   done
   B3_QUERY_RSS=$(peak_kib "$pid")
+  b3_export "$port" "$pid"
   kill "$pid"
+}
+
+# b3_export PORT PID: GET /data/export of every consented dialog to a client that reads as
+# fast as it can (curl into wc), against the export's own query through the driver with
+# nothing rendered (dapi-bench-ceiling-export); the query service's resident memory before
+# and at its peak during the stream.
+b3_export() {
+  local t0 t1 n rate ceil rss0 hwm scope="during the export"
+  db_idle
+  rss0=$(awk '/VmRSS/ {print $2}' "/proc/$2/status")
+  # resets the peak (VmHWM) to the current size, where the kernel lets us
+  echo 5 2>/dev/null >"/proc/$2/clear_refs" || scope="over all of B3"
+  log "B3 export: GET /data/export, every consented dialog, read as fast as possible"
+  t0=$(date +%s.%N)
+  n=$(curl -fsS -H "Authorization: Bearer $READER_TOKEN" "http://127.0.0.1:$1/data/export" | wc -l)
+  t1=$(date +%s.%N)
+  hwm=$(peak_kib "$2")
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  db_idle
+  ceil=$("$build/bench/dapi-bench-ceiling-export" "$MONGODB_URI" bench dialogs "" \
+    2>>"$state/logs/bench-ceiling-export.log") || ceil=""
+  row "B3 GET /data/export: dialogs a second | $rate | $(field rate "$ceil") | $(ratio "$rate" "$(field rate "$ceil")") | >= 0.8 of ceiling | $n dialogs; the ceiling: the same query through the driver, read and counted, not rendered ($(field dialogs "$ceil") dialogs in $(field seconds "$ceil") s); query RSS before $((rss0 / 1024)) MB, peak $((hwm / 1024)) MB ($scope)"
 }
 
 # ---- B4: freshness under half of B2's rate as background load --------------------------

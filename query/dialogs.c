@@ -354,6 +354,14 @@ struct dapi_export {
 	bool exhausted; /* the cursor must not be advanced again */
 };
 
+void dapi_export_query(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                       bson_t *filter, bson_t *opts)
+{
+	build_filter(p, false, filter);
+	build_find_opts(q, 0, 0, opts);
+	BSON_APPEND_INT32(opts, "batchSize", 500);
+}
+
 struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
                                      const struct dapi_query_params *p, bson_error_t *err)
 {
@@ -373,9 +381,7 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 		return NULL;
 	}
 	ex->coll = mongoc_client_get_collection(ex->client, q->db, q->collection);
-	build_filter(p, false, &filter);
-	build_find_opts(q, 0, 0, &opts);
-	BSON_APPEND_INT32(&opts, "batchSize", 500);
+	dapi_export_query(q, p, &filter, &opts);
 	ex->cursor = mongoc_collection_find_with_opts(ex->coll, &filter, &opts, NULL);
 	bson_destroy(&filter);
 	bson_destroy(&opts);

@@ -64,6 +64,11 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 /* A streaming export of every match, in page order. */
 struct dapi_export;
 
+/* The export's query: filter and find options (sort, maxTimeMS, batchSize), exactly as
+ * dapi_export_open runs it; appended to filter and opts. */
+void dapi_export_query(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                       bson_t *filter, bson_t *opts);
+
 /* Runs the query and reads the first result, so that an unavailable database is reported
  * here (NULL, err set) rather than in the middle of a stream. */
 struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
