@@ -36,14 +36,17 @@ static void put(struct dapi_jsonw *w, const char *s, size_t n)
 	}
 }
 
-/* `,"key":` (no comma after the opening brace). */
+/* `,"key":` (no comma after an opening bracket); only the comma for k NULL (an element of
+ * an array). */
 static void key(struct dapi_jsonw *w, const char *k)
 {
-	size_t n = strlen(k);
+	size_t n = k ? strlen(k) : 0;
 	if (!reserve(w, n + 4))
 		return;
-	if (w->buf[w->len - 1] != '{')
+	if (w->buf[w->len - 1] != '{' && w->buf[w->len - 1] != '[')
 		w->buf[w->len++] = ',';
+	if (!k)
+		return;
 	w->buf[w->len++] = '"';
 	memcpy(w->buf + w->len, k, n);
 	w->len += n;
@@ -108,6 +111,17 @@ void dapi_jsonw_bool(struct dapi_jsonw *w, const char *k, bool v)
 		put(w, "true", 4);
 	else
 		put(w, "false", 5);
+}
+
+void dapi_jsonw_open(struct dapi_jsonw *w, const char *k, char bracket)
+{
+	key(w, k);
+	put(w, &bracket, 1);
+}
+
+void dapi_jsonw_close(struct dapi_jsonw *w, char bracket)
+{
+	put(w, &bracket, 1);
 }
 
 char *dapi_jsonw_finish(struct dapi_jsonw *w, size_t *len)

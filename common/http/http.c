@@ -16,7 +16,8 @@
 
 struct dapi_http_server {
 	struct MHD_Daemon *daemon;
-	atomic_bool draining; /* quiesced: new requests get 503 and Connection: close */
+	atomic_bool draining;    /* quiesced: new requests get 503 and Connection: close */
+	atomic_size_t bulk_held; /* bytes of bulk bodies held, against cfg.bulk_budget */
 	const struct dapi_http_route *routes;
 	size_t nroutes;
 	void *app;
@@ -33,6 +34,8 @@ struct dapi_http_req {
 	char *body;
 	size_t body_len;
 	bool too_large;
+	bool too_busy;    /* a bulk body over the server's budget: 503 */
+	size_t bulk_held; /* this request's share of server->bulk_held */
 	void *state;
 	enum {
 		REFUSE_NONE,
@@ -324,19 +327,24 @@ void dapi_http_resume(struct dapi_http_req *r)
 
 /* ---- request life cycle ----------------------------------------------------------- */
 
-bool dapi_http_content_type_ok(const char *ct)
+/* Whether ct's media type is type (in any case, parameters allowed). */
+static bool media_type_is(const char *ct, const char *type)
 {
-	static const char json[] = "application/json";
-	if (!ct)
-		return true;
+	size_t n = strlen(type);
 	while (*ct == ' ')
 		ct++;
-	if (strncasecmp(ct, json, sizeof(json) - 1) != 0)
+	if (strncasecmp(ct, type, n) != 0)
 		return false;
-	ct += sizeof(json) - 1;
+	ct += n;
 	while (*ct == ' ')
 		ct++;
 	return *ct == '\0' || *ct == ';';
+}
+
+bool dapi_http_content_type_ok(const char *ct, bool ndjson)
+{
+	return !ct || media_type_is(ct, "application/json") ||
+	       (ndjson && media_type_is(ct, "application/x-ndjson"));
 }
 
 /* Judges what the headers alone decide: the route (404, 405), the token (401, 403) and the
@@ -372,7 +380,8 @@ static void judge_headers(struct dapi_http_req *r)
 		}
 	}
 	if ((r->route->flags & DAPI_ROUTE_BODY) &&
-	    !dapi_http_content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE)))
+	    !dapi_http_content_type_ok(dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
+	                               r->route->flags & DAPI_ROUTE_BULK))
 		r->refusal = REFUSE_MEDIA_TYPE;
 }
 
@@ -407,8 +416,19 @@ static enum MHD_Result reply_refusal(struct dapi_http_req *r)
 	default:
 		return dapi_http_reply_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		                             "unsupported_media_type",
-		                             "Content-Type must be application/json", NULL);
+		                             r->route->flags & DAPI_ROUTE_BULK
+		                                     ? "Content-Type must be application/x-ndjson "
+		                                       "(or application/json)"
+		                                     : "Content-Type must be application/json",
+		                             NULL);
 	}
+}
+
+/* The largest body the request's route takes. */
+static size_t body_cap(const struct dapi_http_req *r)
+{
+	return r->route->flags & DAPI_ROUTE_BULK ? r->server->cfg.bulk_body_max
+	                                         : r->server->cfg.body_max;
 }
 
 /* A declared length over the cap is answered at once: reading it would take as long as
@@ -416,21 +436,48 @@ static enum MHD_Result reply_refusal(struct dapi_http_req *r)
 static bool declared_too_large(struct dapi_http_req *r)
 {
 	const char *len = dapi_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	return len && strtoull(len, NULL, 10) > r->server->cfg.body_max;
+	return len && strtoull(len, NULL, 10) > body_cap(r);
+}
+
+/* Drops what the request holds of its body. */
+static void drop_body(struct dapi_http_req *r)
+{
+	atomic_fetch_sub(&r->server->bulk_held, r->bulk_held);
+	r->bulk_held = 0;
+	free(r->body);
+	r->body = NULL;
+	r->body_len = 0;
+}
+
+/* Takes size more bytes of a bulk body from the server's budget; false when they do not
+ * fit. */
+static bool hold_bulk(struct dapi_http_req *r, size_t size)
+{
+	struct dapi_http_server *s = r->server;
+	size_t budget = s->cfg.bulk_budget ? s->cfg.bulk_budget : s->cfg.bulk_body_max;
+	if (atomic_fetch_add(&s->bulk_held, size) + size > budget) {
+		atomic_fetch_sub(&s->bulk_held, size);
+		return false;
+	}
+	r->bulk_held += size;
+	return true;
 }
 
 static void append_body(struct dapi_http_req *r, const char *data, size_t size)
 {
-	size_t cap = r->server->cfg.body_max;
+	size_t cap = body_cap(r);
 	char *grown;
 
-	if (r->refusal || r->too_large || !(r->route->flags & DAPI_ROUTE_BODY))
+	if (r->refusal || r->too_large || r->too_busy || !(r->route->flags & DAPI_ROUTE_BODY))
 		return; /* discarded, never buffered */
 	if (size > cap - r->body_len) {
 		r->too_large = true;
-		free(r->body);
-		r->body = NULL;
-		r->body_len = 0;
+		drop_body(r);
+		return;
+	}
+	if ((r->route->flags & DAPI_ROUTE_BULK) && !hold_bulk(r, size)) {
+		r->too_busy = true;
+		drop_body(r);
 		return;
 	}
 	grown = realloc(r->body, r->body_len + size + 1);
@@ -470,10 +517,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (r->refusal || r->too_large || !r->route ||
+		if (r->refusal || r->too_large || r->too_busy || !r->route ||
 		    !(r->route->flags & DAPI_ROUTE_BODY)) {
 			r->discarded += *upload_data_size;
-			if (r->discarded > r->server->cfg.body_max + 65536)
+			if (r->discarded >
+			    (r->route ? body_cap(r) : r->server->cfg.body_max) + 65536)
 				return MHD_NO; /* not worth reading any further: close */
 		}
 		append_body(r, upload_data, *upload_data_size);
@@ -485,6 +533,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->too_large)
 		return dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "body_too_large",
 		                             "request body is over the size limit", NULL);
+	if (r->too_busy)
+		return dapi_http_reply_unavailable(
+		        r, "too many bulk requests are being read at once; retry", 1);
 	return r->route->handler(r, s->app);
 }
 
@@ -502,7 +553,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		s->cfg.state_free(r->state);
 	for (int i = 0; i < DAPI_HTTP_MAX_PARAMS; i++)
 		free(r->params[i]);
-	free(r->body);
+	drop_body(r);
 	free(r);
 	*req_cls = NULL;
 }

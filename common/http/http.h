@@ -21,6 +21,9 @@ typedef enum MHD_Result (*dapi_http_handler)(struct dapi_http_req *r, void *app)
 
 enum dapi_http_route_flags {
 	DAPI_ROUTE_BODY = 1, /* takes a JSON body: Content-Type and size rules apply */
+	/* With BODY: takes NDJSON (POST /batch): application/x-ndjson is accepted too, the
+	 * cap is bulk_body_max, and the bytes count against the server's bulk_budget. */
+	DAPI_ROUTE_BULK = 2,
 };
 
 struct dapi_http_route {
@@ -40,10 +43,14 @@ struct dapi_http_config {
 	 * each connection, for handlers that block (the query service's database calls): a
 	 * slow request then holds only its own connection, never /healthz's. No suspend. */
 	int threads;
-	int conn_timeout_s;              /* idle connection timeout */
-	int conn_limit;                  /* concurrent connections */
-	int per_ip_limit;                /* concurrent connections per client address, 0 = none */
-	size_t body_max;                 /* bytes; larger bodies get 413 */
+	int conn_timeout_s;   /* idle connection timeout */
+	int conn_limit;       /* concurrent connections */
+	int per_ip_limit;     /* concurrent connections per client address, 0 = none */
+	size_t body_max;      /* bytes; larger bodies get 413 */
+	size_t bulk_body_max; /* the same for DAPI_ROUTE_BULK routes */
+	/* Bytes of bulk bodies held at once by the whole server; a body that would go over
+	 * is read and dropped, and answered 503 (0: bulk_body_max, one at a time). */
+	size_t bulk_budget;
 	void (*state_free)(void *state); /* frees dapi_http_state(), may be NULL */
 	const struct dapi_auth *auth;    /* NULL: every route is public (--no-auth) */
 };
@@ -57,8 +64,9 @@ const struct dapi_http_route *dapi_http_route_find(const struct dapi_http_route 
                                                    size_t allow_size);
 
 /* Whether a Content-Type is JSON: "application/json" in any case, optionally with
- * parameters; a missing one (NULL) is accepted. */
-bool dapi_http_content_type_ok(const char *ct);
+ * parameters; a missing one (NULL) is accepted. With ndjson, "application/x-ndjson" is
+ * too. */
+bool dapi_http_content_type_ok(const char *ct, bool ndjson);
 
 /* Starts listening. Returns NULL with errstr on failure. routes must outlive the server. */
 struct dapi_http_server *dapi_http_server_new(const struct dapi_http_config *cfg,

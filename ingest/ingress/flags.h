@@ -15,6 +15,7 @@ struct ingress_opts {
 	struct dapi_kafka_opts kafka;
 	struct dapi_sealing_opts sealing;
 	int64_t max_body, max_text, produce_timeout_ms, queue_max, retry_after_s, drain_ms;
+	int64_t max_batch_body, max_batch_lines, batch_budget;
 	int log_level;
 };
 

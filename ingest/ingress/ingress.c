@@ -3,6 +3,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ingress_internal.h"
 #include "log.h"
@@ -20,6 +21,47 @@ static void register_metrics(struct ingress *in)
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
 	in->m_inflight = dapi_metrics_one("dataapi_ingress_inflight",
 	                                  "Requests waiting for their delivery report", DAPI_GAUGE);
+	in->m_batch_lines = dapi_metrics_family(
+	        "dataapi_batch_lines_total",
+	        "POST /batch lines by outcome: accepted (durable), rejected (invalid), failed "
+	        "(Kafka or the key store: retry)",
+	        DAPI_COUNTER, NULL, 0);
+	dapi_metrics_series(in->m_batch_lines, "result=\"accepted\"");
+	dapi_metrics_series(in->m_batch_lines, "result=\"rejected\"");
+	dapi_metrics_series(in->m_batch_lines, "result=\"failed\"");
+}
+
+void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
+{
+	struct delivery *d = opaque;
+	d->done(d, err);
+}
+
+void ingress_state_free(void *state)
+{
+	struct waiter *w = state;
+	w->release(w);
+}
+
+static void expire_one(struct inflight_entry *e)
+{
+	struct waiter *w = (struct waiter *)e; /* the entry is a waiter's first member */
+	w->overdue(w);
+}
+
+void ingress_expire(struct ingress *in, int64_t now)
+{
+	inflight_expire(&in->waiting, now, expire_one);
+}
+
+rd_kafka_resp_err_t ingress_produce(struct ingress *in, enum dapi_event_type type,
+                                    const char *dialog_id, char *value, size_t len,
+                                    struct delivery *d)
+{
+	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(1);
+	rd_kafka_header_add(hdrs, "type", -1, dapi_event_type_name(type), -1);
+	return dapi_producer_send(in->producer, in->topic, dialog_id, strlen(dialog_id), value, len,
+	                          hdrs, d);
 }
 
 /* Keys are cached for ten minutes (DAPI_KEY_CACHE_TTL_MS): their usedAt, refreshed on every
@@ -42,6 +84,7 @@ struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size
 	}
 	in->topic = cfg->topic;
 	in->max_text = cfg->max_text;
+	in->max_batch_lines = cfg->max_batch_lines ? cfg->max_batch_lines : 1000;
 	in->retry_after_s = cfg->retry_after_s;
 	inflight_init(&in->waiting, cfg->produce_timeout_ms);
 	register_metrics(in);

@@ -16,6 +16,7 @@ struct ingress_config {
 	int64_t produce_timeout_ms; /* a request is answered 503 when its report is later */
 	int64_t queue_max;          /* events waiting for Kafka before new requests get 503 */
 	size_t max_text;
+	size_t max_batch_lines; /* POST /batch: more lines get 413 */
 	int retry_after_s;
 	/* Sealing: the data-key store (borrowed), or NULL to publish messages in clear (v1). */
 	struct dapi_keystore *keys;

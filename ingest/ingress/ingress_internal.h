@@ -10,18 +10,19 @@
 #include "keyfetch.h"
 #include "ingress.h"
 #include "metrics.h"
+#include "event.h"
 #include "producer.h"
 
 struct ingress {
 	struct dapi_producer *producer;
 	struct dapi_http_server *server;
 	const char *topic;
-	size_t max_text;
+	size_t max_text, max_batch_lines;
 	int retry_after_s;
 	atomic_int inflight_count; /* requests between validation and their reply */
 	struct inflight waiting;   /* published requests waiting for a delivery report */
 	int64_t drain_end_ms;      /* set by ingress_run: the producer's last flush deadline */
-	struct dapi_family *m_published, *m_produce;
+	struct dapi_family *m_published, *m_produce, *m_batch_lines;
 	struct dapi_series *m_inflight;
 	/* Sealing (NULL when off): recent dialogs' data keys, and the threads that fetch the
 	 * others from the key store. */
@@ -29,11 +30,34 @@ struct ingress {
 	struct keyfetch *keyfetch;
 };
 
-/* The producer's delivery callback: completes the request waiting for this event. */
+/* What the state of every suspended request (dapi_http_state) starts with: its deadline
+ * in in->waiting, and how to end it. */
+struct waiter {
+	struct inflight_entry entry;       /* first: the registry's entries are waiters */
+	void (*overdue)(struct waiter *w); /* the deadline passed (under the registry's lock) */
+	void (*release)(struct waiter *w); /* the request completed: unlist, drop its reference */
+};
+
+/* What the producer's opaque points at: one event waiting for its delivery report. */
+struct delivery {
+	void (*done)(struct delivery *d, rd_kafka_resp_err_t err);
+};
+
+/* The producer's delivery callback: hands the report to its delivery. */
 void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err);
 
-/* Frees a request's publishing state (dapi_http_config.state_free). */
+/* Ends a request's state (dapi_http_config.state_free): its waiter's release. */
 void ingress_state_free(void *state);
+
+/* Publishes one event (its encoded value, malloc'd, taken whatever the outcome) keyed by
+ * its dialog, with the type header; the report goes to d. Returns librdkafka's error when
+ * it was not queued (then no report comes). */
+rd_kafka_resp_err_t ingress_produce(struct ingress *in, enum dapi_event_type type,
+                                    const char *dialog_id, char *value, size_t len,
+                                    struct delivery *d);
+
+/* POST /batch (batch.c). */
+enum MHD_Result ingress_handle_batch(struct dapi_http_req *r, void *app);
 
 /* Answers 503 to every request whose delivery report is overdue (INT64_MAX: to every
  * waiting request); the main loop calls it at least every 100 ms. librdkafka's own message

@@ -38,6 +38,7 @@ int main(int argc, char **argv)
 		.produce_timeout_ms = o.produce_timeout_ms,
 		.queue_max = o.queue_max,
 		.max_text = (size_t)o.max_text,
+		.max_batch_lines = (size_t)o.max_batch_lines,
 		.retry_after_s = (int)o.retry_after_s,
 		.keys = sealing ? sealing->keys : NULL,
 	};
@@ -46,6 +47,8 @@ int main(int argc, char **argv)
 	dapi_service_http_config(&o.http, &hcfg);
 	hcfg.auth = auth;
 	hcfg.body_max = (size_t)o.max_body;
+	hcfg.bulk_body_max = (size_t)o.max_batch_body;
+	hcfg.bulk_budget = (size_t)o.batch_budget;
 	if ((port = ingress_listen(in, &hcfg, errstr, sizeof(errstr))) < 0)
 		goto out;
 	DAPI_INFO("started", "{s:s, s:i, s:s, s:s}", "bind", o.http.bind, "port", port, "brokers",

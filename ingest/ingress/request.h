@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "event.h"
 #include "validate.h"
 
 struct dapi_message_req {
@@ -25,5 +26,32 @@ void dapi_message_req_clear(struct dapi_message_req *req);
 /* Parses `true`, `false`, or {"consent": true|false}. */
 bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
                             struct dapi_input_error *err);
+
+/* POST /batch's NDJSON body: the next line from *pos that is not blank (spaces, tabs, a
+ * CR), without its line end; *lineno counts every line, blank ones included (1-based
+ * after the first call). false at the end of the body. */
+bool dapi_ndjson_next(const char *body, size_t len, size_t *pos, size_t *lineno, const char **line,
+                      size_t *line_len);
+
+/* One line of a batch: a message {"customerId","dialogId","text","language"} or, when it
+ * has "consent", a consent {"dialogId","consent"}; either with an optional
+ * "idempotencyKey". The strings live in root. */
+struct dapi_batch_line {
+	json_t *root;
+	enum dapi_event_type type;
+	const char *customer_id, *dialog_id; /* valid ids */
+	const char *idempotency_key;         /* NULL when absent */
+	const char *text;                    /* message: as dapi_message_req's */
+	size_t text_len;
+	char language[DAPI_LANG_MAX + 1];
+	bool granted; /* consent */
+};
+
+/* Parses a line under the rules of the single routes (ids as in the path, the same text
+ * and language rules, no unknown members or duplicates). Release with
+ * dapi_batch_line_clear. */
+bool dapi_batch_line_parse(const char *line, size_t len, size_t max_text,
+                           struct dapi_batch_line *out, struct dapi_input_error *err);
+void dapi_batch_line_clear(struct dapi_batch_line *line);
 
 #endif

@@ -1,6 +1,7 @@
 /* POST /data/{customerId}/{dialogId} and POST /consents/{dialogId}: validate, publish,
  * suspend until the delivery report, answer 202 or 503. */
 #include <assert.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,7 +24,8 @@
  * reference: the HTTP request (until it completes) and librdkafka (until the delivery
  * report, which may come after a deadline already answered the request). */
 struct publish {
-	struct inflight_entry entry; /* in in->waiting while the request lives */
+	struct waiter w; /* first; its entry is in in->waiting while the request waits */
+	struct delivery d;
 	struct dapi_http_req *r;
 	struct ingress *in;
 	atomic_int refs;
@@ -58,30 +60,25 @@ static void answer(struct publish *pub, rd_kafka_resp_err_t err)
 	dapi_http_resume(pub->r);
 }
 
-void ingress_state_free(void *state)
+static void publish_release(struct waiter *w)
 {
-	struct publish *pub = state;
+	struct publish *pub = (struct publish *)w;
 	struct ingress *in = pub->in;
-	inflight_remove(&in->waiting, &pub->entry);
+	inflight_remove(&in->waiting, &pub->w.entry);
 	atomic_fetch_sub(&in->inflight_count, 1);
 	publish_unref(pub);
 }
 
-void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
+static void publish_delivered(struct delivery *d, rd_kafka_resp_err_t err)
 {
-	struct publish *pub = opaque;
+	struct publish *pub = (struct publish *)((char *)d - offsetof(struct publish, d));
 	answer(pub, err);
 	publish_unref(pub);
 }
 
-static void answer_overdue(struct inflight_entry *e)
+static void publish_overdue(struct waiter *w)
 {
-	answer((struct publish *)e, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT); /* entry is first */
-}
-
-void ingress_expire(struct ingress *in, int64_t now)
-{
-	inflight_expire(&in->waiting, now, answer_overdue);
+	answer((struct publish *)w, RD_KAFKA_RESP_ERR__MSG_TIMED_OUT);
 }
 
 static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_input_error *e)
@@ -92,7 +89,7 @@ static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_
 /* Answers once the delivery report is in. */
 static enum MHD_Result finish(struct dapi_http_req *r, struct publish *pub)
 {
-	int64_t ms = dapi_time_mono_ms() - pub->entry.started_ms;
+	int64_t ms = dapi_time_mono_ms() - pub->w.entry.started_ms;
 	struct dapi_jsonw w;
 	char labels[64], *body;
 	size_t len;
@@ -129,6 +126,9 @@ static struct publish *request_state(struct dapi_http_req *r, struct ingress *in
 		return pub;
 	if (!(pub = calloc(1, sizeof(*pub))))
 		return NULL;
+	pub->w.overdue = publish_overdue;
+	pub->w.release = publish_release;
+	pub->d.done = publish_delivered;
 	pub->r = r;
 	pub->in = in;
 	pub->type = ev->type;
@@ -146,7 +146,6 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
                                const struct dapi_event *ev)
 {
 	struct publish *pub = request_state(r, in, ev);
-	rd_kafka_headers_t *hdrs;
 	rd_kafka_resp_err_t err;
 	size_t len;
 	char *value;
@@ -154,15 +153,12 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 	if (!pub || !(value = dapi_event_encode(ev, &len)))
 		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
 	pub->phase = PHASE_PUBLISHED;
-	hdrs = rd_kafka_headers_new(1);
-	rd_kafka_header_add(hdrs, "type", -1, dapi_event_type_name(ev->type), -1);
 
 	/* Suspend before producing: the report may arrive before producev returns. */
 	dapi_http_suspend(r);
-	inflight_add(&in->waiting, &pub->entry);
+	inflight_add(&in->waiting, &pub->w.entry);
 	atomic_fetch_add(&pub->refs, 1); /* librdkafka's, dropped by the delivery report */
-	err = dapi_producer_send(in->producer, in->topic, ev->dialog_id, strlen(ev->dialog_id),
-	                         value, len, hdrs, pub);
+	err = ingress_produce(in, ev->type, ev->dialog_id, value, len, &pub->d);
 	if (err) {
 		answer(pub, err);
 		publish_unref(pub); /* no report will come */
@@ -199,7 +195,7 @@ static enum MHD_Result await_key(struct dapi_http_req *r, struct ingress *in,
 	pub->phase = PHASE_KEY;
 	pub->key_status = DAPI_KEY_UNAVAILABLE;
 	dapi_http_suspend(r);
-	inflight_add(&in->waiting, &pub->entry);
+	inflight_add(&in->waiting, &pub->w.entry);
 	atomic_fetch_add(&pub->refs, 1); /* the fetch's */
 	if (!keyfetch_submit(in->keyfetch, pub->dialog_id, key_fetched, pub)) {
 		answer(pub, RD_KAFKA_RESP_ERR__QUEUE_FULL);
@@ -212,7 +208,7 @@ static enum MHD_Result await_key(struct dapi_http_req *r, struct ingress *in,
  * a 503 in *ret) when no key came. */
 static bool key_ready(struct dapi_http_req *r, struct publish *pub, enum MHD_Result *ret)
 {
-	inflight_remove(&pub->in->waiting, &pub->entry);
+	inflight_remove(&pub->in->waiting, &pub->w.entry);
 	if (pub->err || pub->key_status != DAPI_KEY_OK) {
 		*ret = dapi_http_reply_unavailable(r, "the key store is not available; retry",
 		                                   pub->in->retry_after_s);
@@ -346,6 +342,8 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 const struct dapi_http_route ingress_routes[] = {
 	{"POST", "/data/*/*",   handle_message,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
 	{"POST", "/consents/*", handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
+	{"POST", "/batch",      ingress_handle_batch,     DAPI_ROUTE_BODY | DAPI_ROUTE_BULK,
+	                                                                   DAPI_ROLE_WRITER},
 	{"GET",  "/healthz",    dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
 	{"GET",  "/readyz",     handle_readyz,            0,               DAPI_ROLE_PUBLIC},
 	{"GET",  "/metrics",    dapi_http_handle_metrics, 0,               DAPI_ROLE_PUBLIC},

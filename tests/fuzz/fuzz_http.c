@@ -65,7 +65,10 @@ static void check_content_type(const char *ct)
 	const char *p = ct;
 	while (*p == ' ')
 		p++;
-	if (dapi_http_content_type_ok(ct) && strncasecmp(p, "application/json", 16) != 0)
+	if (dapi_http_content_type_ok(ct, false) && strncasecmp(p, "application/json", 16) != 0)
+		abort();
+	if (dapi_http_content_type_ok(ct, true) && strncasecmp(p, "application/json", 16) != 0 &&
+	    strncasecmp(p, "application/x-ndjson", 20) != 0)
 		abort();
 }
 

@@ -100,6 +100,103 @@ static void consent_bodies(void **state)
 	assert_string_equal(err.code, "invalid_json");
 }
 
+/* NDJSON: blank lines (spaces, tabs, a CR) are skipped but counted, CRLF line ends and a
+ * missing final newline are fine. */
+static void ndjson_lines_are_numbered(void **state)
+{
+	const char body[] = "{\"a\":1}\r\n\n  \t\r\n{\"b\":2}\n{\"c\":3}";
+	size_t pos = 0, lineno = 0, len;
+	const char *line;
+
+	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_int_equal(lineno, 1);
+	assert_memory_equal(line, "{\"a\":1}", len);
+	assert_int_equal(len, 7);
+	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_int_equal(lineno, 4);
+	assert_int_equal(len, 7);
+	assert_memory_equal(line, "{\"b\":2}", len);
+	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_int_equal(lineno, 5);
+	assert_memory_equal(line, "{\"c\":3}", len);
+	assert_false(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	pos = lineno = 0;
+	assert_false(dapi_ndjson_next("\n \n", 3, &pos, &lineno, &line, &len));
+	assert_int_equal(lineno, 2);
+}
+
+static void batch_lines_are_parsed(void **state)
+{
+	struct dapi_batch_line l;
+	struct dapi_input_error err;
+	const char *msg = "{\"customerId\":\"c1\",\"dialogId\":\"d1\",\"text\":\"hi\","
+	                  "\"language\":\"pt-br\",\"idempotencyKey\":\"k 1\"}";
+	const char *consent = "{\"consent\":false,\"dialogId\":\"d1\"}";
+
+	assert_true(dapi_batch_line_parse(msg, strlen(msg), 100, &l, &err));
+	assert_int_equal(l.type, DAPI_EVENT_MESSAGE);
+	assert_string_equal(l.customer_id, "c1");
+	assert_string_equal(l.dialog_id, "d1");
+	assert_string_equal(l.text, "hi");
+	assert_int_equal(l.text_len, 2);
+	assert_string_equal(l.language, "PT-BR");
+	assert_string_equal(l.idempotency_key, "k 1");
+	dapi_batch_line_clear(&l);
+	assert_null(l.root);
+
+	assert_true(dapi_batch_line_parse(consent, strlen(consent), 100, &l, &err));
+	assert_int_equal(l.type, DAPI_EVENT_CONSENT);
+	assert_false(l.granted);
+	assert_null(l.idempotency_key);
+	assert_null(l.customer_id);
+	dapi_batch_line_clear(&l);
+}
+
+static void expect_line_error(const char *line, const char *code, const char *field)
+{
+	struct dapi_batch_line l;
+	struct dapi_input_error err = { 0 };
+	assert_false(dapi_batch_line_parse(line, strlen(line), 5, &l, &err));
+	assert_string_equal(err.code, code);
+	if (field)
+		assert_string_equal(err.field, field);
+	else
+		assert_null(err.field);
+	assert_null(l.root);
+}
+
+static void batch_line_errors_are_precise(void **state)
+{
+	expect_line_error("{", "invalid_json", NULL);
+	expect_line_error("[]", "invalid_body", NULL);
+	expect_line_error("true", "invalid_body", NULL);
+	expect_line_error("{\"dialogId\":\"d\",\"consent\":true,\"text\":\"a\"}", "unknown_field",
+	                  NULL);
+	expect_line_error("{\"dialogId\":\"d\",\"consent\":true,\"dialogId\":\"e\"}",
+	                  "invalid_json", NULL);
+	expect_line_error("{\"consent\":true}", "missing_field", "dialogId");
+	expect_line_error("{\"dialogId\":\"a b\",\"consent\":true}", "invalid_field", "dialogId");
+	expect_line_error("{\"dialogId\":\"d\",\"consent\":\"yes\"}", "invalid_field", "consent");
+	expect_line_error("{\"dialogId\":\"d\",\"consent\":true,\"idempotencyKey\":\"\"}",
+	                  "invalid_field", "idempotencyKey");
+	expect_line_error("{\"dialogId\":\"d\",\"consent\":true,\"idempotencyKey\":7}",
+	                  "invalid_field", "idempotencyKey");
+	expect_line_error("{\"dialogId\":\"d\",\"text\":\"a\",\"language\":\"EN\"}",
+	                  "missing_field", "customerId");
+	expect_line_error("{\"customerId\":1,\"dialogId\":\"d\",\"text\":\"a\","
+	                  "\"language\":\"EN\"}",
+	                  "invalid_field", "customerId");
+	expect_line_error("{\"customerId\":\"c\",\"dialogId\":\"d\",\"text\":\"abcdef\","
+	                  "\"language\":\"EN\"}",
+	                  "invalid_field", "text");
+	expect_line_error("{\"customerId\":\"c\",\"dialogId\":\"d\",\"text\":\"a\"}",
+	                  "missing_field", "language");
+	/* a name that merely appears inside an allowed one is still unknown */
+	expect_line_error("{\"customerId\":\"c\",\"dialogId\":\"d\",\"text\":\"a\","
+	                  "\"language\":\"EN\",\"Id\":1}",
+	                  "unknown_field", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -107,6 +204,9 @@ int main(void)
 		cmocka_unit_test(message_errors_are_precise),
 		cmocka_unit_test(text_at_the_limit_is_accepted),
 		cmocka_unit_test(consent_bodies),
+		cmocka_unit_test(ndjson_lines_are_numbered),
+		cmocka_unit_test(batch_lines_are_parsed),
+		cmocka_unit_test(batch_line_errors_are_precise),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

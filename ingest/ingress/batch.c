@@ -1,0 +1,530 @@
+/* POST /batch: many events in one request, one NDJSON line each. The request goes
+ * through up to two waits, as a single message does: its dialogs' data keys (those not
+ * cached; sealing only), then every published line's delivery report. It is answered once
+ * all are in (or its deadline passed), with one result per line, in order. Lines are
+ * published in line order from one thread, so the idempotent producer keeps the order of
+ * one dialog's lines in its partition. */
+#include <openssl/crypto.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ids.h"
+#include "ingress_internal.h"
+#include "jsonw.h"
+#include "log.h"
+#include "request.h"
+#include "seal.h"
+#include "timefmt.h"
+
+enum line_state {
+	LINE_REJECTED, /* invalid: its error says why */
+	LINE_WAITING,  /* valid, not (yet) durable */
+	LINE_ACCEPTED, /* durable in Kafka */
+	LINE_FAILED,   /* valid, but not stored (key store, Kafka): why says why */
+};
+
+struct batch;
+
+struct batch_line {
+	struct delivery d; /* the producer's opaque while published */
+	struct batch *b;
+	struct dapi_batch_line req;
+	size_t lineno;
+	atomic_int state; /* enum line_state */
+	const char *why;  /* LINE_FAILED, set before the state */
+	int outcome;      /* the state as answered (settle) */
+	struct dapi_input_error error;
+	int key; /* its dialog's slot in b->keys (messages under sealing), else -1 */
+	char event_id[DAPI_UUID_BUFSZ];
+};
+
+/* One dialog's data key, cached or fetched. */
+struct batch_key {
+	struct batch *b;
+	const char *dialog_id; /* a line's */
+	atomic_int status;     /* enum dapi_key_status, or -1 while fetched */
+	uint8_t dek[DAPI_AEAD_KEY];
+};
+
+struct batch {
+	struct waiter w; /* first */
+	struct dapi_http_req *r;
+	struct ingress *in;
+	atomic_int refs;
+	/* Fetches, and reports, still to come (+1 while they are being started). Apart: a
+	 * fetch that comes after its wait's deadline must not count as a report. */
+	atomic_int keys_pending, reports_pending;
+	/* The wait the request is suspended in (a phase), 0 once it ended: the first of its
+	 * last fetch or report and the deadline ends it, and only the wait it belongs to. */
+	atomic_int waiting_for;
+	enum { BATCH_KEYS = 1, BATCH_PUBLISHED } phase;
+	int64_t started_ms;
+	size_t nlines, nkeys;
+	struct batch_line *lines;
+	struct batch_key *keys;
+};
+
+static const char why_key[] = "the key store is not available; retry";
+static const char why_kafka[] = "the event could not be stored in Kafka; retry";
+static const char why_memory[] = "out of memory; retry";
+
+static void batch_unref(struct batch *b)
+{
+	if (atomic_fetch_sub(&b->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < b->nlines; i++)
+		dapi_batch_line_clear(&b->lines[i].req);
+	if (b->keys)
+		OPENSSL_cleanse(b->keys, b->nkeys * sizeof(*b->keys));
+	free(b->lines);
+	free(b->keys);
+	free(b);
+}
+
+/* Ends the wait for phase, if it is the current one and still on: resumes the request. */
+static void wake(struct batch *b, int phase)
+{
+	if (atomic_compare_exchange_strong(&b->waiting_for, &phase, 0))
+		dapi_http_resume(b->r);
+}
+
+/* Suspends the request in a wait for phase, with its deadline. */
+static void wait_for(struct dapi_http_req *r, struct batch *b, int phase)
+{
+	b->phase = phase;
+	atomic_store(&b->waiting_for, phase);
+	dapi_http_suspend(r);
+	inflight_add(&b->in->waiting, &b->w.entry);
+}
+
+/* One fetch or report of the phase is in: the last one ends its wait. */
+static void step_done(struct batch *b, atomic_int *pending, int phase)
+{
+	if (atomic_fetch_sub(pending, 1) == 1)
+		wake(b, phase);
+}
+
+static void batch_overdue(struct waiter *w)
+{
+	struct batch *b = (struct batch *)w;
+	int phase = atomic_load(&b->waiting_for);
+	if (phase)
+		wake(b, phase);
+}
+
+static void batch_release(struct waiter *w)
+{
+	struct batch *b = (struct batch *)w;
+	inflight_remove(&b->in->waiting, &b->w.entry);
+	atomic_fetch_sub(&b->in->inflight_count, 1);
+	batch_unref(b);
+}
+
+static void line_delivered(struct delivery *d, rd_kafka_resp_err_t err)
+{
+	struct batch_line *l = (struct batch_line *)d; /* d is first */
+	struct batch *b = l->b;
+	if (err)
+		l->why = why_kafka;
+	atomic_store(&l->state, err ? LINE_FAILED : LINE_ACCEPTED);
+	step_done(b, &b->reports_pending, BATCH_PUBLISHED);
+	batch_unref(b);
+}
+
+static void key_fetched(void *arg, enum dapi_key_status st, const uint8_t *dek)
+{
+	struct batch_key *k = arg;
+	struct batch *b = k->b;
+	if (st == DAPI_KEY_OK) {
+		keycache_put(b->in->keycache, k->dialog_id, dek, dapi_time_mono_ms());
+		memcpy(k->dek, dek, DAPI_AEAD_KEY);
+	}
+	atomic_store(&k->status, (int)st);
+	step_done(b, &b->keys_pending, BATCH_KEYS);
+	batch_unref(b);
+}
+
+/* ---- reading the body ---------------------------------------------------------------- */
+
+/* Counts the body's lines that are not blank. */
+static size_t count_lines(const char *body, size_t len)
+{
+	size_t pos = 0, lineno = 0, n = 0, line_len;
+	const char *line;
+	while (dapi_ndjson_next(body, len, &pos, &lineno, &line, &line_len))
+		n++;
+	return n;
+}
+
+/* Parses every line into b->lines: valid ones WAITING with their event id, invalid ones
+ * REJECTED with their error. */
+static void parse_lines(struct batch *b, const char *body, size_t len)
+{
+	size_t pos = 0, lineno = 0, line_len;
+	const char *text;
+
+	for (size_t i = 0; dapi_ndjson_next(body, len, &pos, &lineno, &text, &line_len); i++) {
+		struct batch_line *l = &b->lines[i];
+		l->d.done = line_delivered;
+		l->b = b;
+		l->lineno = lineno;
+		l->key = -1;
+		if (!dapi_batch_line_parse(text, line_len, b->in->max_text, &l->req, &l->error)) {
+			atomic_init(&l->state, LINE_REJECTED);
+			continue;
+		}
+		atomic_init(&l->state, LINE_WAITING);
+		if (l->req.idempotency_key)
+			dapi_uuid_from_key(l->req.dialog_id, l->req.idempotency_key, l->event_id);
+		else
+			dapi_uuid_v4(l->event_id);
+	}
+}
+
+/* A new batch for n lines, owned by the request. NULL when out of memory. */
+static struct batch *batch_new(struct dapi_http_req *r, struct ingress *in, size_t n)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	if (!b || !(b->lines = calloc(n, sizeof(*b->lines)))) {
+		free(b);
+		return NULL;
+	}
+	b->w.overdue = batch_overdue;
+	b->w.release = batch_release;
+	b->r = r;
+	b->in = in;
+	b->nlines = n;
+	b->started_ms = dapi_time_mono_ms();
+	atomic_init(&b->refs, 1);
+	atomic_fetch_add(&in->inflight_count, 1);
+	*dapi_http_state(r) = b;
+	return b;
+}
+
+/* ---- keys ------------------------------------------------------------------------- */
+
+/* The slot of a line's dialog: found through an open-addressing table of slot numbers
+ * (size 2n, -1 empty), or added. */
+static int key_slot(struct batch *b, int *table, size_t size, const char *dialog_id)
+{
+	size_t h = 14695981039346656037u;
+	for (const char *p = dialog_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211u;
+	for (size_t i = h % size;; i = (i + 1) % size) {
+		if (table[i] < 0) {
+			struct batch_key *k = &b->keys[b->nkeys];
+			k->b = b;
+			k->dialog_id = dialog_id;
+			atomic_init(&k->status, -1);
+			table[i] = (int)b->nkeys++;
+			return table[i];
+		}
+		if (!strcmp(b->keys[table[i]].dialog_id, dialog_id))
+			return table[i];
+	}
+}
+
+/* Gives every valid message line its dialog's key slot; a slot whose key is cached is
+ * ready. False when out of memory. */
+static bool assign_keys(struct batch *b)
+{
+	size_t size = 2 * b->nlines;
+	int *table = malloc(size * sizeof(*table));
+	int64_t now = dapi_time_mono_ms();
+
+	if (!table || !(b->keys = calloc(b->nlines, sizeof(*b->keys)))) {
+		free(table);
+		return false;
+	}
+	memset(table, 0xff, size * sizeof(*table));
+	for (size_t i = 0; i < b->nlines; i++) {
+		struct batch_line *l = &b->lines[i];
+		if (atomic_load(&l->state) != LINE_WAITING || l->req.type != DAPI_EVENT_MESSAGE)
+			continue;
+		l->key = key_slot(b, table, size, l->req.dialog_id);
+		struct batch_key *k = &b->keys[l->key];
+		if (atomic_load(&k->status) < 0 &&
+		    keycache_get(b->in->keycache, k->dialog_id, now, k->dek))
+			atomic_store(&k->status, DAPI_KEY_OK);
+	}
+	free(table);
+	return true;
+}
+
+/* Suspends the request and queues a fetch for every key not cached; true when it waits
+ * (the handler runs again once the keys are in, or the deadline passed). */
+static bool fetch_keys(struct dapi_http_req *r, struct batch *b)
+{
+	size_t missing = 0;
+	for (size_t i = 0; i < b->nkeys; i++)
+		missing += atomic_load(&b->keys[i].status) < 0;
+	if (!missing)
+		return false;
+	atomic_store(&b->keys_pending, 1);
+	wait_for(r, b, BATCH_KEYS);
+	for (size_t i = 0; i < b->nkeys; i++) {
+		struct batch_key *k = &b->keys[i];
+		if (atomic_load(&k->status) >= 0)
+			continue;
+		atomic_fetch_add(&b->refs, 1);
+		atomic_fetch_add(&b->keys_pending, 1);
+		if (!keyfetch_submit(b->in->keyfetch, k->dialog_id, key_fetched, k)) {
+			atomic_store(&k->status, DAPI_KEY_UNAVAILABLE);
+			atomic_fetch_sub(&b->keys_pending, 1);
+			atomic_fetch_sub(&b->refs, 1);
+		}
+	}
+	step_done(b, &b->keys_pending, BATCH_KEYS); /* the +1 of the start */
+	return true;
+}
+
+/* ---- publishing ------------------------------------------------------------------- */
+
+static void line_failed(struct batch_line *l, const char *why)
+{
+	l->why = why;
+	atomic_store(&l->state, LINE_FAILED);
+}
+
+/* The line's event, sealed when it is a message under sealing. NULL (the line failed)
+ * when its key did not come or memory ran out. */
+static char *encode_line(struct batch *b, struct batch_line *l, size_t *len)
+{
+	struct dapi_event ev = {
+		.type = l->req.type,
+		.event_id = l->event_id,
+		.dialog_id = l->req.dialog_id,
+		.customer_id = l->req.customer_id,
+		.text = l->req.text,
+		.text_len = l->req.text_len,
+		.granted = l->req.granted,
+		.received_at = dapi_time_now_ms(),
+	};
+	char *sealed = NULL, *value;
+
+	memcpy(ev.language, l->req.language, sizeof(ev.language));
+	if (l->key >= 0) {
+		struct batch_key *k = &b->keys[l->key];
+		if (atomic_load(&k->status) != DAPI_KEY_OK) {
+			line_failed(l, why_key);
+			return NULL;
+		}
+		if (!dapi_seal_event(&ev, k->dek, &sealed)) {
+			line_failed(l, why_memory);
+			return NULL;
+		}
+	}
+	value = dapi_event_encode(&ev, len);
+	free(sealed);
+	if (!value)
+		line_failed(l, why_memory);
+	return value;
+}
+
+/* Publishes every valid line in order and suspends until their reports are in (when
+ * none is published, the wait ends at once and the handler answers). */
+static enum MHD_Result publish_lines(struct dapi_http_req *r, struct batch *b)
+{
+	size_t len;
+	char *value;
+
+	inflight_remove(&b->in->waiting, &b->w.entry); /* the key wait's deadline */
+	atomic_store(&b->reports_pending, 1);
+	wait_for(r, b, BATCH_PUBLISHED);
+	for (size_t i = 0; i < b->nlines; i++) {
+		struct batch_line *l = &b->lines[i];
+		if (atomic_load(&l->state) != LINE_WAITING || !(value = encode_line(b, l, &len)))
+			continue;
+		atomic_fetch_add(&b->refs, 1);
+		atomic_fetch_add(&b->reports_pending, 1);
+		if (ingress_produce(b->in, l->req.type, l->req.dialog_id, value, len, &l->d)) {
+			line_failed(l, why_kafka);
+			atomic_fetch_sub(&b->reports_pending, 1);
+			atomic_fetch_sub(&b->refs, 1);
+		}
+	}
+	step_done(b, &b->reports_pending, BATCH_PUBLISHED); /* the +1 of the start */
+	return MHD_YES;
+}
+
+/* ---- the answer ------------------------------------------------------------------- */
+
+struct tally {
+	size_t accepted, rejected, failed;
+};
+
+static void write_error(struct dapi_jsonw *w, const char *code, const char *message,
+                        const char *field)
+{
+	dapi_jsonw_open(w, "error", '{');
+	dapi_jsonw_str(w, "code", code, strlen(code));
+	dapi_jsonw_str(w, "message", message, strlen(message));
+	if (field)
+		dapi_jsonw_str(w, "field", field, strlen(field));
+	dapi_jsonw_close(w, '}');
+}
+
+/* Fixes every line's outcome for the answer: a line still waiting now failed (its key or
+ * report came too late), whatever arrives later. */
+static struct tally settle(struct batch *b)
+{
+	struct tally t = { 0 };
+	for (size_t i = 0; i < b->nlines; i++) {
+		struct batch_line *l = &b->lines[i];
+		int state = atomic_load(&l->state);
+		if (state == LINE_WAITING) {
+			l->why = "no acknowledgement in time; retry";
+			state = LINE_FAILED;
+		}
+		l->outcome = state;
+		t.accepted += state == LINE_ACCEPTED;
+		t.rejected += state == LINE_REJECTED;
+		t.failed += state == LINE_FAILED;
+	}
+	return t;
+}
+
+static void write_line(struct dapi_jsonw *w, const struct batch_line *l)
+{
+	dapi_jsonw_open(w, NULL, '{');
+	dapi_jsonw_int(w, "line", (long long)l->lineno);
+	if (l->outcome == LINE_REJECTED) {
+		dapi_jsonw_str(w, "status", "rejected", 8);
+		write_error(w, l->error.code, l->error.message, l->error.field);
+	} else if (l->outcome == LINE_ACCEPTED) {
+		dapi_jsonw_str(w, "status", "accepted", 8);
+		dapi_jsonw_str(w, "eventId", l->event_id, strlen(l->event_id));
+		dapi_jsonw_str(w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
+	} else {
+		dapi_jsonw_str(w, "status", "failed", 6);
+		dapi_jsonw_str(w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
+		write_error(w, "unavailable", l->why, NULL);
+	}
+	dapi_jsonw_close(w, '}');
+}
+
+/* The counts, and for a batch of which no line was stored, the error of the whole:
+ * 503 when a line may succeed on a retry, else 400. */
+static unsigned write_summary(struct dapi_jsonw *w, const struct tally *t)
+{
+	dapi_jsonw_int(w, "accepted", (long long)t->accepted);
+	dapi_jsonw_int(w, "rejected", (long long)t->rejected);
+	dapi_jsonw_int(w, "failed", (long long)t->failed);
+	if (t->accepted)
+		return MHD_HTTP_OK;
+	if (t->failed) {
+		write_error(w, "unavailable", "no line was stored; retry", NULL);
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	write_error(w, "invalid_batch", "no line is valid; see results", NULL);
+	return MHD_HTTP_BAD_REQUEST;
+}
+
+static void count_lines_metrics(struct batch *b, const struct tally *t)
+{
+	struct ingress *in = b->in;
+	int64_t ms = dapi_time_mono_ms() - b->started_ms;
+
+	dapi_metrics_inc(in->m_batch_lines, "result=\"accepted\"", (double)t->accepted);
+	dapi_metrics_inc(in->m_batch_lines, "result=\"rejected\"", (double)t->rejected);
+	dapi_metrics_inc(in->m_batch_lines, "result=\"failed\"", (double)t->failed);
+	if (t->failed)
+		DAPI_WARN("batch_failed_lines", "{s:I, s:I, s:I, s:I}", "lines",
+		          (json_int_t)b->nlines, "accepted", (json_int_t)t->accepted, "failed",
+		          (json_int_t)t->failed, "ms", (json_int_t)ms);
+	else
+		DAPI_DEBUG("batch", "{s:I, s:I, s:I, s:I}", "lines", (json_int_t)b->nlines,
+		           "accepted", (json_int_t)t->accepted, "rejected", (json_int_t)t->rejected,
+		           "ms", (json_int_t)ms);
+}
+
+static enum MHD_Result finish(struct dapi_http_req *r, struct batch *b)
+{
+	struct tally t;
+	struct dapi_jsonw w;
+	unsigned status;
+	size_t len;
+	char *body;
+
+	inflight_remove(&b->in->waiting, &b->w.entry);
+	t = settle(b);
+	dapi_jsonw_begin(&w, 64 + 128 * b->nlines);
+	dapi_jsonw_int(&w, "lines", (long long)b->nlines);
+	status = write_summary(&w, &t);
+	dapi_jsonw_open(&w, "results", '[');
+	for (size_t i = 0; i < b->nlines; i++)
+		write_line(&w, &b->lines[i]);
+	dapi_jsonw_close(&w, ']');
+	count_lines_metrics(b, &t);
+	body = dapi_jsonw_finish(&w, &len);
+	if (t.failed && body) {
+		struct MHD_Response *resp =
+		        MHD_create_response_from_buffer_with_free_callback(len, body, free);
+		char retry[16];
+		snprintf(retry, sizeof(retry), "%d", b->in->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+		return dapi_http_reply(r, status, resp);
+	}
+	return dapi_http_reply_json_text(r, status, body, len);
+}
+
+/* ---- the route -------------------------------------------------------------------- */
+
+/* Reads the body into a new batch; NULL with the answer in *ret when the request as a
+ * whole is refused. */
+static struct batch *start(struct dapi_http_req *r, struct ingress *in, enum MHD_Result *ret)
+{
+	size_t len, n;
+	const char *body = dapi_http_body(r, &len);
+	struct batch *b;
+
+	if (dapi_http_header(r, "Idempotency-Key")) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_header",
+		                             "a batch takes an idempotencyKey on each line, not "
+		                             "the Idempotency-Key header",
+		                             "Idempotency-Key");
+		return NULL;
+	}
+	if ((n = count_lines(body, len)) == 0) {
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "empty_batch",
+		                             "the body has no lines (NDJSON: one event a line)",
+		                             NULL);
+		return NULL;
+	}
+	if (n > in->max_batch_lines) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "the batch has %zu lines; the limit is %zu", n,
+		         in->max_batch_lines);
+		*ret = dapi_http_reply_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_lines", msg,
+		                             NULL);
+		return NULL;
+	}
+	if ((b = batch_new(r, in, n)))
+		parse_lines(b, body, len);
+	if (!b || (in->keycache && !assign_keys(b))) {
+		*ret = dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+		return NULL;
+	}
+	return b;
+}
+
+enum MHD_Result ingress_handle_batch(struct dapi_http_req *r, void *app)
+{
+	struct ingress *in = app;
+	struct batch *b = *dapi_http_state(r);
+	enum MHD_Result ret;
+
+	if (b && b->phase == BATCH_PUBLISHED)
+		return finish(r, b);
+	if (!b) {
+		if (!(b = start(r, in, &ret)))
+			return ret;
+		if (in->keycache && fetch_keys(r, b))
+			return MHD_YES;
+	}
+	return publish_lines(r, b);
+}
