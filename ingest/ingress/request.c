@@ -130,6 +130,15 @@ bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
 
 /* ---- POST /batch ------------------------------------------------------------------ */
 
+/* Only spaces, tabs and CRs. */
+static bool blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
 bool dapi_ndjson_next(const char *body, size_t len, size_t *pos, size_t *lineno, const char **line,
                       size_t *line_len)
 {
@@ -139,8 +148,8 @@ bool dapi_ndjson_next(const char *body, size_t len, size_t *pos, size_t *lineno,
 		size_t n = nl ? (size_t)(nl - start) : len - *pos;
 		*pos += n + (nl != NULL);
 		++*lineno;
-		if (strspn(start, " \t\r") >= n)
-			continue; /* blank */
+		if (blank(start, n))
+			continue;
 		*line = start;
 		*line_len = n > 0 && start[n - 1] == '\r' ? n - 1 : n;
 		return true;

@@ -31,17 +31,35 @@ static int port;
 static char base[128];
 
 /* Starts an ingress with tight limits on port p: at most 6 connections per address, bodies
- * up to 1 KiB, idle connections cut after conn_timeout seconds. */
+ * up to 1 KiB, batches of 3 lines and 4 KiB with 2 KiB of them held at once, idle
+ * connections cut after conn_timeout seconds. */
 static pid_t spawn_limited_ingress(int p, const char *conn_timeout, const char *log_name)
 {
 	char tokens[600], portstr[16], url[256];
 	snprintf(portstr, sizeof(portstr), "%d", p);
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	pid_t pid = spawn_program(
-	        &S, "ingest/dataapi-ingress", log_name,
-	        (char *[]){ "--port", portstr, "--kafka-brokers", S.brokers, "--topic", S.topic,
-	                    "--tokens-file", tokens, "--conn-timeout", (char *)conn_timeout,
-	                    "--max-connections-per-ip", "6", "--max-body", "1024", NULL });
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", log_name,
+	                          (char *[]){ "--port",
+	                                      portstr,
+	                                      "--kafka-brokers",
+	                                      S.brokers,
+	                                      "--topic",
+	                                      S.topic,
+	                                      "--tokens-file",
+	                                      tokens,
+	                                      "--conn-timeout",
+	                                      (char *)conn_timeout,
+	                                      "--max-connections-per-ip",
+	                                      "6",
+	                                      "--max-body",
+	                                      "1024",
+	                                      "--max-batch-body",
+	                                      "4096",
+	                                      "--batch-budget",
+	                                      "2048",
+	                                      "--max-batch-lines",
+	                                      "3",
+	                                      NULL });
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/healthz", p);
 	assert_int_equal(http_wait_status(url, 200, 30000), 200);
 	return pid;
@@ -226,6 +244,53 @@ static void oversized_headers_and_bodies_get_4xx(void **state)
 	assert_int_equal(healthz(), 200);
 }
 
+/* POSTs body to the limited ingress's /batch; returns the status. */
+static long post_batch_to(const char *url, const char *body, size_t len, struct http_res *r)
+{
+	char auth[200];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	assert_int_equal(
+	        http_do("POST", url, body, len,
+	                (const char *[]){ "Content-Type: application/x-ndjson", auth, NULL }, r),
+	        0);
+	return r->status;
+}
+
+/* Lines over --max-batch-lines and bytes over --max-batch-body are 413; a body within
+ * that but over what the ingress holds of batches at once (--batch-budget) is 503 with
+ * Retry-After; the budget is given back, so a batch within it is served after those. */
+static void batch_limits_hold(void **state)
+{
+	const char *line = "{\"dialogId\":\"lim\",\"consent\":true}\n";
+	char url[256], body[6000] = "";
+	struct http_res r;
+
+	snprintf(url, sizeof(url), "%s/batch", base);
+	for (int i = 0; i < 4; i++)
+		strcat(body, line);
+	assert_int_equal(post_batch_to(url, body, strlen(body), &r), 413);
+	assert_non_null(strstr(r.body, "\"too_many_lines\""));
+	http_res_free(&r);
+
+	memset(body, ' ', 3000);
+	strcpy(body + 3000, line);
+	assert_int_equal(post_batch_to(url, body, strlen(body), &r), 503);
+	assert_non_null(strstr(r.headers, "Retry-After: "));
+	http_res_free(&r);
+	memset(body, ' ', 5000);
+	strcpy(body + 5000, line);
+	assert_int_equal(post_batch_to(url, body, strlen(body), &r), 413);
+	assert_non_null(strstr(r.body, "\"body_too_large\""));
+	http_res_free(&r);
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "%s%s", line, line);
+		assert_int_equal(post_batch_to(url, body, strlen(body), &r), 200);
+		assert_non_null(strstr(r.body, "\"accepted\":2"));
+		http_res_free(&r);
+	}
+}
+
 static void deep_json_nesting_is_a_quick_400(void **state)
 {
 	size_t depth = 30000;
@@ -368,6 +433,25 @@ static void a_full_producer_queue_is_503_at_once(void **state)
 	assert_true((t1.tv_sec - t0.tv_sec) < 2);
 	pthread_join(th, NULL);
 	assert_int_equal(first.status, 503); /* and it never reached a broker */
+
+	/* A batch there: every line failed (queue full, or no acknowledgement in time), so
+	 * the whole is 503, with each line's result. */
+	struct http_res r;
+	const char *batch = "{\"dialogId\":\"q3\",\"consent\":true}\n"
+	                    "{\"dialogId\":\"q4\",\"consent\":true}\n";
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/batch", qport);
+	assert_int_equal(post_batch_to(url, batch, strlen(batch), &r), 503);
+	assert_non_null(strstr(r.headers, "Retry-After: "));
+	json_t *a = http_json(&r);
+	assert_int_equal(json_integer_value(json_object_get(a, "failed")), 2);
+	assert_int_equal(json_integer_value(json_object_get(a, "accepted")), 0);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(
+		        json_string_value(json_object_get(
+		                json_array_get(json_object_get(a, "results"), i), "status")),
+		        "failed");
+	json_decref(a);
+	http_res_free(&r);
 	kill(pid, SIGTERM);
 	assert_true(wait_exit(pid, 30000) >= 0);
 }
@@ -378,6 +462,7 @@ int main(void)
 		cmocka_unit_test(a_stalled_client_is_cut_off),
 		cmocka_unit_test(the_per_address_limit_holds),
 		cmocka_unit_test(oversized_headers_and_bodies_get_4xx),
+		cmocka_unit_test(batch_limits_hold),
 		cmocka_unit_test(a_full_producer_queue_is_503_at_once),
 		cmocka_unit_test(deep_json_nesting_is_a_quick_400),
 		cmocka_unit_test(idle_and_trickling_clients_do_not_hold_the_service),
