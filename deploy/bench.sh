@@ -7,11 +7,13 @@
 #   BENCH_SECONDS=15      each wrk run (B1, B3) and the freshness probe (B4)
 #   BENCH_CONNS=64        wrk connections for B1;  BENCH_CONNS_HIGH=256  its second row
 #   BENCH_POST_DIALOGS=100000  dialogs B1's POSTs spread over (each first posted once)
+#   BENCH_BATCH_LINES=100 lines a POST /batch (B1b);  BENCH_BATCH_CONNS=16  its connections
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
 #   BENCH_QUERY_SECONDS=60  each B3 run (over 120, also the time a page may take)
-#   BENCH_STEPS="b1 b1i b2 b3 b4"  which to run (b1i: instructions a request under callgrind;
+#   BENCH_STEPS="b1 b1b b1i b2 b3 b4"  which to run (b1b: POST /batch against single POSTs;
+#                         b1i: instructions a request under callgrind;
 #                         b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 #   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
@@ -230,6 +232,39 @@ b1() {
   row "B1 a dialog's first message vs a known one (ms, mean of 200 sequential) | $(cut -d' ' -f1 <<<"$first") | $(cut -d' ' -f2 <<<"$first") | - | - | the difference is the data key's creation on the key store (an insertMany with the other new dialogs' keys)"
 }
 
+# ---- B1b: POST /batch against single POSTs, in the same run --------------------------
+# batch_lines_failed URL: lines the ingress answered failed or rejected (its metrics).
+batch_lines_failed() {
+  curl -fsS "$1/metrics" | awk '/^dataapi_batch_lines_total\{result="(failed|rejected)"/ { n += $2 } END { print n + 0 }'
+}
+
+b1b() {
+  local topic="bench.$run.b1b" url single=() batch=() i half s_med b_med
+  local bconns=${BENCH_BATCH_CONNS:-16} lines=${BENCH_BATCH_LINES:-100}
+  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
+    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_ingress "$topic" bench-ingress-batch --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
+    --keys-uri "$MONGODB_URI"
+  url="http://127.0.0.1:$B1_PORT"
+  export BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b1b BENCH_BATCH_LINES=$lines
+  log "B1b: POST /batch ($lines message lines, $bconns connections) and single POSTs ($conns connections) in turn, sealed, after both warmed up"
+  warm_up "$url" "$DAPI_ROOT/bench/post.lua" "$conns"
+  warm_up "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns"
+  for i in 1 2 3; do
+    single+=("$(wrk_run "$url" "$DAPI_ROOT/bench/post.lua" "$conns")")
+    batch+=("$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns")")
+    log "  single $(field rps "${single[-1]}") events/s, batch $(field rps "${batch[-1]}") batches/s"
+  done
+  s_med=$(median_run "${single[@]}") b_med=$(median_run "${batch[@]}")
+  half=$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns" \
+    "$(awk -v r="$(field rps "$b_med")" 'BEGIN{printf "%d", r/2}')")
+  local bad
+  bad=$(batch_lines_failed "$url")
+  kill "$B1_PID"
+  row "B1 POST /batch events/s ($lines-line batches) vs single POSTs (in turn, median of 3) | $(awk -v r="$(field rps "$b_med")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}') | $(field rps "$s_med") | $(ratio "$(awk -v r="$(field rps "$b_med")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}')" "$(field rps "$s_med")") | >= 5x single | sealed, known dialogs; the ceiling column is the single-request rate; batches/s $(for r in "${batch[@]}"; do printf '%s ' "$(field rps "$r")"; done)(p50 / p99 $(field p50_ms "$b_med") / $(field p99_ms "$b_med") ms, $bconns connections), single req/s $(for r in "${single[@]}"; do printf '%s ' "$(field rps "$r")"; done); non-2xx $(field non2xx "$b_med"), lines failed or rejected over the whole step: $bad"
+  row "B1 POST /batch p50 / p99 of a $lines-line batch at half load (ms) | $(field p50_ms "$half") / $(field p99_ms "$half") at $(field rps "$half") batches/s | - | - | p99 <= 20 ms | $(awk -v r="$(field rps "$half")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}') events/s; non-2xx $(field non2xx "$half")"
+}
+
 # ---- B1i: instructions a request, counted by callgrind ---------------------------------
 # Seconds drift on this machine (the same ceiling binary answered 110,000 and 152,000 req/s
 # an hour apart); instruction counts do not. Each server runs under callgrind for N1 and
@@ -443,7 +478,7 @@ b4() {
 }
 
 B2_RATE=0
-for step in ${BENCH_STEPS:-b1 b1i b2 b3 b4}; do "$step"; done
+for step in ${BENCH_STEPS:-b1 b1b b1i b2 b3 b4}; do "$step"; done
 [ -n "${B1_INGRESS_RSS:-}" ] && row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
 [ -n "${B2_INGESTD_RSS:-}" ] && row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
 [ -n "${B3_QUERY_RSS:-}" ] && row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
