@@ -2,11 +2,13 @@
 
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "doc.h"
 #include "log.h"
+#include "mongo.h"
 #include "render.h"
 
 /* {consent: true, not a tombstone, languages?, customerId?, and after the cursor position
@@ -44,7 +46,8 @@ static void build_filter(const struct dapi_query_params *p, bool with_cursor, bs
 	}
 }
 
-static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip, bson_t *opts)
+static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip,
+                            int64_t max_time_ms, bson_t *opts)
 {
 	bson_t sort;
 	BSON_APPEND_DOCUMENT_BEGIN(opts, "sort", &sort);
@@ -55,8 +58,7 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 		BSON_APPEND_INT64(opts, "limit", limit);
 	if (skip > 0)
 		BSON_APPEND_INT64(opts, "skip", skip);
-	/* an export (no limit) has its own, longer deadline */
-	BSON_APPEND_INT64(opts, "maxTimeMS", limit > 0 ? q->max_time_ms : q->export_time_ms);
+	BSON_APPEND_INT64(opts, "maxTimeMS", max_time_ms);
 }
 
 /* A pooled client, or NULL with err after the pool's bounded wait (every client busy). */
@@ -68,12 +70,19 @@ static mongoc_client_t *pop_client(const struct dapi_dialogs *q, bson_error_t *e
 	return client;
 }
 
-/* A page's filter and find options: one place for the page and for its explain. */
-static void build_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+/* Documents a page that counts by scanning reads a round trip. */
+#define SCAN_BATCH 2000
+
+/* A page's filter and find options: one place for the page and for its explain. A page
+ * that counts by scanning has no limit: it reads every match (in large batches). */
+static void build_page(const struct dapi_dialogs *q, const struct dapi_query_params *p, bool scan,
                        bson_t *filter, bson_t *opts)
 {
 	build_filter(p, true, filter);
-	build_find_opts(q, p->limit, p->offset, opts); /* with a cursor: skipped after it */
+	/* with a cursor: skipped after it */
+	build_find_opts(q, scan ? 0 : p->limit, p->offset, q->max_time_ms, opts);
+	if (scan)
+		BSON_APPEND_INT32(opts, "batchSize", SCAN_BATCH);
 }
 
 void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,
@@ -81,7 +90,7 @@ void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_q
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 
-	build_page(q, p, &filter, &opts);
+	build_page(q, p, false, &filter, &opts);
 	BSON_APPEND_UTF8(cmd, "find", q->collection);
 	BSON_APPEND_DOCUMENT(cmd, "filter", &filter);
 	bson_concat(cmd, &opts);
@@ -174,7 +183,7 @@ static bool page_put(struct dapi_page *page, size_t *cap, const char *text, size
 /* Reads the page's documents into the reply's items, rendering each once, and stops at the
  * limit or before the dialog that would take the items past their byte bound. */
 static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_cursor_t *cursor, struct dapi_page *page, size_t *cap,
+                      mongoc_cursor_t *cursor, struct dapi_page *page, size_t *cap, int64_t *seen,
                       bson_error_t *err)
 {
 	static const char head[] = "{\"items\":[";
@@ -187,6 +196,7 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 	while (mongoc_cursor_next(cursor, &doc)) {
 		size_t len;
 		char *text;
+		++*seen;
 		if (!dapi_render_servable(doc)) {
 			skipped_unservable();
 			continue;
@@ -241,55 +251,121 @@ static bool page_finish(struct dapi_page *page, size_t *cap, const struct dapi_q
 	return page_put(page, cap, tail, (size_t)n);
 }
 
+/* How this page's server is best counted: the configured way, or AUTO decided once per
+ * process from the server's explain (not while the explain fails: COUNT meanwhile). */
+static enum dapi_total total_mode(const struct dapi_dialogs *q, mongoc_client_t *client)
+{
+	static atomic_int resolved; /* enum dapi_total; AUTO: not yet */
+	int mode = atomic_load(&resolved);
+	bson_t *filter;
+
+	if (q->total != DAPI_TOTAL_AUTO)
+		return q->total;
+	if (mode != DAPI_TOTAL_AUTO)
+		return (enum dapi_total)mode;
+	filter = BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true));
+	switch (dapi_mongo_filter_pushdown(client, q->db, q->collection, filter)) {
+	case 0:
+		mode = DAPI_TOTAL_SCAN;
+		break;
+	case 1:
+		mode = DAPI_TOTAL_COUNT;
+		break;
+	default:
+		bson_destroy(filter);
+		return DAPI_TOTAL_COUNT;
+	}
+	bson_destroy(filter);
+	if (atomic_exchange(&resolved, mode) == DAPI_TOTAL_AUTO)
+		DAPI_INFO("page_total", "{s:s}", "by", mode == DAPI_TOTAL_SCAN ? "scan" : "count");
+	return (enum dapi_total)mode;
+}
+
+/* After a scanning page's items: counts the matches left in its cursor into *seen. */
+static bool count_rest(mongoc_cursor_t *cursor, int64_t *seen, bson_error_t *err)
+{
+	const bson_t *doc;
+	while (mongoc_cursor_next(cursor, &doc))
+		++*seen;
+	return !mongoc_cursor_error(cursor, err);
+}
+
+/* Runs the page's find on a pooled client and renders it; a scanning page (scan) also
+ * counts every match into *total (-1 when it cannot tell: an offset past the end). */
+static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                      mongoc_client_t *client, bool scan, struct dapi_page *page, size_t *cap,
+                      int64_t *total, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+	mongoc_cursor_t *cursor;
+	int64_t seen = 0;
+	bool ok;
+
+	build_page(q, p, scan, &filter, &opts);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	ok = read_page(q, p, cursor, page, cap, &seen, err);
+	/* the rest, when the page stopped before the cursor's end (which is not advanced) */
+	if (ok && scan && (page->cut || page->count == p->limit))
+		ok = count_rest(cursor, &seen, err);
+	if (ok && scan)
+		*total = seen > 0 || p->offset == 0 ? p->offset + seen : -1;
+	mongoc_cursor_destroy(cursor);
+	mongoc_collection_destroy(coll);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* The page and its total (job: the count's filter, and the carried total if any). A cursor
+ * page reports the total of the page that began the walk, which its cursor carries: no
+ * count. A first or offset page on a server that scans anyway reads every match once,
+ * rendering the page's and counting the rest (SCAN). Elsewhere (COUNT) the count and the
+ * page are two queries, run side by side (the two round trips overlap). Neither side waits
+ * for a client while holding one, so pages cannot starve the pool, and a pool with none
+ * free answers within its wait (waitQueueTimeoutMS). */
+static bool page_and_total(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                           struct dapi_page *page, size_t *cap, struct count_job *job,
+                           bson_error_t *err)
+{
+	bool carried = p->has_cursor && p->after_total >= 0, counting, scan, ok;
+	mongoc_client_t *client = pop_client(q, err);
+	pthread_t counter;
+
+	if (!client)
+		return false;
+	scan = !carried && !p->has_cursor && total_mode(q, client) == DAPI_TOTAL_SCAN;
+	counting = !carried && !scan && pthread_create(&counter, NULL, run_count, job) == 0;
+	ok = find_page(q, p, client, scan, page, cap, &job->total, err);
+	mongoc_client_pool_push(q->pool, client);
+	if (counting)
+		pthread_join(counter, NULL);
+	else if (!carried && (!scan || (ok && job->total < 0)))
+		run_count(job); /* no thread to be had, or an offset past a scan's end */
+	page->total = job->total;
+	if (ok && job->total < 0) {
+		*err = job->err;
+		ok = false;
+	}
+	return ok;
+}
+
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        struct dapi_page *page, bson_error_t *err)
 {
 	struct count_job job = { .q = q, .filter = BSON_INITIALIZER, .opts = BSON_INITIALIZER };
-	pthread_t counter;
-	bool counting, ok = false;
-	mongoc_client_t *client;
-	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	size_t cap = 0;
+	bool ok;
 
 	memset(page, 0, sizeof(*page));
-	/* A cursor page reports the total of the page that began the walk, which its cursor
-	 * carries: no count. A first or offset page counts; the count and the page are two
-	 * queries, run side by side (on FerretDB, which scans for both, this halves a page's
-	 * time; on MongoDB the two round trips overlap). Neither side waits for a client while
-	 * holding one, so pages cannot starve the pool, and a pool with none free answers
-	 * within its wait (waitQueueTimeoutMS). */
-	bool carried = p->has_cursor && p->after_total >= 0;
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	job.total = p->after_total;
-	counting = !carried && pthread_create(&counter, NULL, run_count, &job) == 0;
-	client = pop_client(q, err);
-	if (client) {
-		mongoc_collection_t *coll =
-		        mongoc_client_get_collection(client, q->db, q->collection);
-		mongoc_cursor_t *cursor;
-		build_page(q, p, &filter, &opts);
-		cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-		ok = read_page(q, p, cursor, page, &cap, err);
-		mongoc_cursor_destroy(cursor);
-		mongoc_collection_destroy(coll);
-		mongoc_client_pool_push(q->pool, client);
-	}
-	if (counting)
-		pthread_join(counter, NULL);
-	else if (!carried) /* no thread to be had: count here */
-		run_count(&job);
-	page->total = job.total;
-	if (ok && job.total < 0) {
-		*err = job.err;
-		ok = false;
-	}
+	ok = page_and_total(q, p, page, &cap, &job, err);
 	if (ok && !page_finish(page, &cap, p)) {
 		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
 		ok = false;
 	}
-	bson_destroy(&filter);
-	bson_destroy(&opts);
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
 	if (!ok) {
@@ -358,7 +434,7 @@ void dapi_export_query(const struct dapi_dialogs *q, const struct dapi_query_par
                        bson_t *filter, bson_t *opts)
 {
 	build_filter(p, false, filter);
-	build_find_opts(q, 0, 0, opts);
+	build_find_opts(q, 0, 0, q->export_time_ms, opts); /* an export's own, longer deadline */
 	BSON_APPEND_INT32(opts, "batchSize", 500);
 }
 

@@ -8,6 +8,15 @@
 
 #include "params.h"
 
+/* How "total" is produced on a page that does not carry it (a first or offset page).
+ * COUNT: a count beside the page's find (on MongoDB a walk of the matching index keys).
+ * SCAN: the page's find without its limit, the items rendered from its head and the rest
+ * only counted: one pass over the matches, for a server that reads every match anyway
+ * (FerretDB's SQLite backend, which sorts in memory and pushes down no filter). AUTO
+ * (the zero value): SCAN where the server reports no filter pushdown, else COUNT,
+ * decided on the first page. */
+enum dapi_total { DAPI_TOTAL_AUTO, DAPI_TOTAL_COUNT, DAPI_TOTAL_SCAN };
+
 struct dapi_dialogs {
 	mongoc_client_pool_t *pool; /* borrowed; pops give up after a bounded wait (NULL) */
 	const char *db;
@@ -15,6 +24,7 @@ struct dapi_dialogs {
 	int64_t max_time_ms;    /* maxTimeMS on every page and single-dialog query */
 	int64_t export_time_ms; /* maxTimeMS of an export's cursor (cumulative on MongoDB) */
 	size_t page_bytes_max;  /* most rendered bytes of a page's items (at least one item) */
+	enum dapi_total total;  /* how a first or offset page learns its total */
 };
 
 /* Errors of these functions: the driver's, or DAPI_DIALOGS_BUSY (err->domain) when no

@@ -7,6 +7,9 @@ static const char summary[] =
         "Serves consented DataAPI dialogs read-only over HTTP: GET /data (pages),\n"
         "GET /data/{customerId}/{dialogId}, GET /data/export (NDJSON stream).";
 
+/* In the order of enum dapi_total. */
+static const char *const total_names[] = { "auto", "count", "scan", NULL };
+
 int query_configure(struct query_opts *o, int argc, char **argv)
 {
 	char errstr[512];
@@ -25,6 +28,12 @@ int query_configure(struct query_opts *o, int argc, char **argv)
 		{"max-page-bytes", 0, "MAX_PAGE_BYTES", DAPI_OPT_INT, &o->page_bytes, "8388608", 65536,
 		 1073741824, "Most bytes of dialogs on a GET /data page; a longer page ends early and "
 		 "nextCursor continues it (a page holds at least one dialog)"},
+		{"total", 0, "PAGE_TOTAL", DAPI_OPT_ENUM, &o->total, "auto", 0, 0,
+		 "How a first or offset page counts its total: count (a count beside the page), "
+		 "scan (one read of every match, the page rendered from its head: for a server that "
+		 "reads them all anyway, as FerretDB's SQLite backend), or auto (scan where the "
+		 "server pushes down no filter, else count)",
+		 total_names},
 		{"max-exports", 0, "MAX_EXPORTS", DAPI_OPT_INT, &o->exports_max, "8", 1, 1000,
 		 "Concurrent GET /data/export streams (each holds a database client); more get 503"},
 		{"export-timeout", 0, "EXPORT_TIMEOUT", DAPI_OPT_DURATION, &o->export_time_ms, "30m",

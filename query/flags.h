@@ -14,6 +14,7 @@ struct query_opts {
 	struct dapi_mongo_opts mongo;
 	int64_t max_time_ms, retry_after_s, pool_wait_ms, page_bytes;
 	int64_t exports_max, export_time_ms, export_rate;
+	int total; /* enum dapi_total */
 	int log_level;
 };
 

@@ -465,12 +465,11 @@ static bool hold_bulk(struct dapi_http_req *r, size_t size)
 
 static void append_body(struct dapi_http_req *r, const char *data, size_t size)
 {
-	size_t cap = body_cap(r);
 	char *grown;
 
 	if (r->refusal || r->too_large || r->too_busy || !(r->route->flags & DAPI_ROUTE_BODY))
-		return; /* discarded, never buffered */
-	if (size > cap - r->body_len) {
+		return; /* discarded, never buffered (a refused request may have no route) */
+	if (size > body_cap(r) - r->body_len) {
 		r->too_large = true;
 		drop_body(r);
 		return;
@@ -489,6 +488,21 @@ static void append_body(struct dapi_http_req *r, const char *data, size_t size)
 	memcpy(r->body + r->body_len, data, size);
 	r->body_len += size;
 	r->body[r->body_len] = '\0';
+}
+
+/* A piece of the body: kept, or counted and dropped when the request will be refused
+ * (then a client sending far more than the cap is cut off). */
+static enum MHD_Result take_upload(struct dapi_http_req *r, const char *data, size_t *size)
+{
+	if (r->refusal || r->too_large || r->too_busy || !r->route ||
+	    !(r->route->flags & DAPI_ROUTE_BODY)) {
+		r->discarded += *size;
+		if (r->discarded > (r->route ? body_cap(r) : r->server->cfg.body_max) + 65536)
+			return MHD_NO; /* not worth reading any further: close */
+	}
+	append_body(r, data, *size);
+	*size = 0;
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -516,18 +530,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			                             "request body is over the size limit", NULL);
 		return MHD_YES;
 	}
-	if (*upload_data_size) {
-		if (r->refusal || r->too_large || r->too_busy || !r->route ||
-		    !(r->route->flags & DAPI_ROUTE_BODY)) {
-			r->discarded += *upload_data_size;
-			if (r->discarded >
-			    (r->route ? body_cap(r) : r->server->cfg.body_max) + 65536)
-				return MHD_NO; /* not worth reading any further: close */
-		}
-		append_body(r, upload_data, *upload_data_size);
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
+	if (*upload_data_size)
+		return take_upload(r, upload_data, upload_data_size);
 	if (r->refusal)
 		return reply_refusal(r);
 	if (r->too_large)

@@ -210,3 +210,20 @@ void dapi_mongo_append_in(bson_t *doc, const char *field, const char *const *val
 	bson_append_array_end(&in, &arr);
 	bson_append_document_end(doc, &in);
 }
+
+int dapi_mongo_filter_pushdown(mongoc_client_t *client, const char *db, const char *collection,
+                               const bson_t *filter)
+{
+	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(collection), "filter",
+	                       BCON_DOCUMENT(filter), "limit", BCON_INT32(1), "}");
+	bson_t reply;
+	bson_iter_t it;
+	int pushdown = -1;
+
+	if (mongoc_client_command_simple(client, db, cmd, NULL, &reply, NULL))
+		pushdown = !(bson_iter_init_find(&it, &reply, "filterPushdown") &&
+		             BSON_ITER_HOLDS_BOOL(&it) && !bson_iter_bool(&it));
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return pushdown;
+}

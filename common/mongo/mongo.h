@@ -49,6 +49,13 @@ struct dapi_mongo_probe *dapi_mongo_probe_new(const char *uri, const char *appna
 bool dapi_mongo_probe_ping(struct dapi_mongo_probe *p, bson_error_t *err);
 void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p);
 
+/* 0 when the server's explain of a find with filter on db.collection reports
+ * `filterPushdown: false` (FerretDB; its SQLite backend reads every document for such a
+ * filter whatever indexes exist), 1 otherwise (MongoDB's explain has no such field), -1
+ * when the explain failed (it says nothing). */
+int dapi_mongo_filter_pushdown(mongoc_client_t *client, const char *db, const char *collection,
+                               const bson_t *filter);
+
 /* Appends field: {$in: [values[0..n)]} to doc (a filter). */
 void dapi_mongo_append_in(bson_t *doc, const char *field, const char *const *values, size_t n);
 

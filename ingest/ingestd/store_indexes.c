@@ -101,23 +101,10 @@ static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_err
 	return ok;
 }
 
-/* False when the server's explain of a find with filter reports `filterPushdown: false`
- * (FerretDB; its SQLite backend reads every document for such a filter whatever indexes
- * exist). MongoDB's explain has no such field. An explain that fails says nothing: true.
- * filter is destroyed. */
 static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st, bson_t *filter)
 {
-	bson_t *cmd = BCON_NEW("explain", "{", "find", BCON_UTF8(st->collection), "filter",
-	                       BCON_DOCUMENT(filter), "limit", BCON_INT32(1), "}");
-	bson_t reply;
-	bson_iter_t it;
-	bool pushdown = true;
-
-	if (mongoc_client_command_simple(client, st->db, cmd, NULL, &reply, NULL) &&
-	    bson_iter_init_find(&it, &reply, "filterPushdown") && BSON_ITER_HOLDS_BOOL(&it))
-		pushdown = bson_iter_bool(&it);
-	bson_destroy(&reply);
-	bson_destroy(cmd);
+	/* an explain that fails says nothing: as if it pushed down */
+	bool pushdown = dapi_mongo_filter_pushdown(client, st->db, st->collection, filter) != 0;
 	bson_destroy(filter);
 	return pushdown;
 }
