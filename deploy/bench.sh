@@ -12,9 +12,10 @@
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
 #   BENCH_QUERY_SECONDS=60  each B3 run (over 120, also the time a page may take)
-#   BENCH_STEPS="b1 b1b b1i b2 b3 b4"  which to run (b1b: POST /batch against single POSTs;
+#   BENCH_REF_DIALOGS=5000  B3r's one-message dialogs;  BENCH_REF_SECONDS=20  each B3r run
+#   BENCH_STEPS="b1 b1b b1i b2 b3 b3r b4"  which to run (b1b: POST /batch against single POSTs;
 #                         b1i: instructions a request under callgrind;
-#                         b3 needs b2's data; b4 alone needs BENCH_B4_RATE)
+#                         b3 needs b2's data; b3r stores its own; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 #   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
@@ -406,8 +407,15 @@ db_idle() {
 # ---- B3: GET /data shapes over the dialogs B2 stored -----------------------------------
 # Each row's notes give the server's plan of that page (dapi-bench-explain: the query
 # service's own find command, explained): on MongoDB an IXSCAN and no in-memory SORT.
+# page_ceiling DB QUERY: the page's own find command (dapi-bench-ceiling-page) through the
+# driver on one connection, for as long as a B3 run (at most 60 s) -> its RESULT line.
+page_ceiling() {
+  "$build/bench/dapi-bench-ceiling-page" "$MONGODB_URI" "$1" dialogs "$2" \
+    "$((qsecs < 60 ? qsecs : 60))" 2>>"$state/logs/bench-ceiling-page.log" || echo "RESULT failed"
+}
+
 b3() {
-  local port pid first cursor deep shape path res plan qtimeout=$((qsecs > 120 ? qsecs : 120))
+  local port pid first cursor deep shape path res plan ceil qtimeout=$((qsecs > 120 ? qsecs : 120))
   port=$(dapi_free_port)
   pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
     --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn \
@@ -429,15 +437,83 @@ b3() {
     log "B3 ${shape%%|*}: wrk -c$qconns ${qsecs}s GET $path"
     res=$(secs=$qsecs timeout=$qtimeout BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
     [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
+    db_idle
+    ceil=$(page_ceiling bench "${path#*\?}")
     if [ "$(field requests "$res")" = 0 ]; then
-      row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | - | - | cursor page <= 2x first page | 0 requests; plan: $plan"
+      row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | $(field rate "$ceil"), $(field p50_ms "$ceil") / $(field p99_ms "$ceil") | - | cursor page <= 2x first page | 0 requests; plan: $plan"
       continue
     fi
-    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | - | p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res"); plan: $plan"
+    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | $(field rate "$ceil"), $(field p50_ms "$ceil") / $(field p99_ms "$ceil") | $(ratio "$(field rps "$res")" "$(field rate "$ceil")") of the ceiling's rate; p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res"); the ceiling: the page's own find through the driver, one connection, nothing rendered or counted; plan: $plan"
   done
   B3_QUERY_RSS=$(peak_kib "$pid")
   b3_export "$port" "$pid"
   kill "$pid"
+}
+
+# ---- B3r: the first page over the reference implementation's data --------------------
+# ref_fill URL N PREFIX: N consented one-message dialogs (EN and DE in turn, $text bytes of
+# text) through the ingress's POST /batch, 50 dialogs (100 lines) a request.
+ref_fill() {
+  local body="$state/ref-batch.ndjson" b t
+  t=$(head -c "$text" /dev/zero | tr '\0' x)
+  for ((b = 0; b < $2; b += 50)); do
+    awk -v p="$3" -v s="$b" -v e="$((b + 50 < $2 ? b + 50 : $2))" -v t="$t" 'BEGIN {
+      for (i = s; i < e; i++) {
+        printf "{\"customerId\":\"%s-c%d\",\"dialogId\":\"%s-d%d\",\"text\":\"%s\",\"language\":\"%s\"}\n", p, i % 1000, p, i, t, (i % 2 ? "DE" : "EN")
+        printf "{\"dialogId\":\"%s-d%d\",\"consent\":true}\n", p, i
+      } }' >"$body"
+    curl -fsS -o /dev/null -H "Authorization: Bearer $WRITER_TOKEN" \
+      -H 'Content-Type: application/x-ndjson' --data-binary @"$body" "$1/batch"
+  done
+}
+
+# The issue's side-by-side measure: 5,000 consented one-message dialogs (the reference
+# implementation's data), stored through POST /batch by an ingress and an ingestd of their
+# own into database bench_ref; the first page at 1 and 4 connections, with the total by
+# scan (auto on FerretDB) and by count, against the page's own find through the driver.
+b3r() {
+  local n=${BENCH_REF_DIALOGS:-5000} topic="bench.$run.ref" admin ingestd_pid i mode c
+  local rsecs=${BENCH_REF_SECONDS:-20} url res ceil out=()
+  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
+    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_ingress "$topic" bench-ingress-ref --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
+    --keys-uri "$MONGODB_URI"
+  admin=$(dapi_free_port)
+  ingestd_pid=$(spawn bench-ingestd-ref "$build/ingest/dataapi-ingestd" --kafka-brokers \
+    "$KAFKA_BROKERS" --topic "$topic" --group "bench-ref-$run" --mongodb-uri "$MONGODB_URI" \
+    --database bench_ref --admin-port "$admin" --log-level warn \
+    --master-key-file "$DATAAPI_MASTER_KEY_FILE")
+  log "B3r fill: $n consented one-message dialogs through POST /batch into database bench_ref"
+  ref_fill "http://127.0.0.1:$B1_PORT" "$n" "$run-ref"
+  for ((i = 0; i < 600; i++)); do
+    [ "$(applied "http://127.0.0.1:$admin")" -ge $((2 * n)) ] && break
+    sleep 0.5
+  done
+  log "B3r: $(applied "http://127.0.0.1:$admin") events applied; batch lines failed or rejected: $(batch_lines_failed "http://127.0.0.1:$B1_PORT")"
+  kill "$B1_PID" "$ingestd_pid"
+  for mode in auto count; do
+    local qport qpid
+    qport=$(dapi_free_port)
+    qpid=$(spawn "bench-query-ref-$mode" "$build/query/dataapi-query" --port "$qport" \
+      --mongodb-uri "$MONGODB_URI" --database bench_ref --tokens-file "$state/tokens" \
+      --query-timeout 120s --log-level info --max-connections-per-ip 0 --total "$mode")
+    dapi_wait_http "http://127.0.0.1:$qport/healthz" 30
+    for c in 1 4; do
+      db_idle
+      log "B3r first page, --total $mode, wrk -c$c ${rsecs}s"
+      res=$(secs=$rsecs timeout=120 BENCH_TOKEN=$READER_TOKEN wrk_run \
+        "http://127.0.0.1:$qport/data?limit=100" "$DAPI_ROOT/bench/get.lua" "$c")
+      out+=("$res")
+    done
+    kill "$qpid"
+  done
+  db_idle
+  ceil=$("$build/bench/dapi-bench-ceiling-page" "$MONGODB_URI" bench_ref dialogs "limit=100" \
+    "$rsecs" 2>>"$state/logs/bench-ceiling-page.log") || ceil="RESULT failed"
+  local by
+  by=$(sed -n 's/.*"page_total","by":"\([a-z]*\)".*/\1/p' "$state/logs/bench-query-ref-auto.log" | head -1)
+  row "B3r first page, $n one-message dialogs: pages/s at 1 connection | $(field rps "${out[0]}") (p50 $(field p50_ms "${out[0]}") ms) | $(field rate "$ceil") (p50 $(field p50_ms "$ceil") ms) | $(ratio "$(field rps "${out[0]}")" "$(field rate "$ceil")") | >= the reference's 3.5-3.7 | --total auto (here: ${by:-?}); the ceiling: the page's own find through the driver (limit 100, sorted), nothing rendered or counted; --total count: $(field rps "${out[2]}") pages/s (p50 $(field p50_ms "${out[2]}") ms)"
+  row "B3r the same at 4 connections: pages/s, scan vs count | $(field rps "${out[1]}") (p50 $(field p50_ms "${out[1]}") ms) | $(field rps "${out[3]}") (p50 $(field p50_ms "${out[3]}") ms) | $(ratio "$(field rps "${out[1]}")" "$(field rps "${out[3]}")") | - | the ceiling column here is --total count: a count beside the find, two passes over the matches; scan reads them once"
 }
 
 # b3_export PORT PID: GET /data/export of every consented dialog to a client that reads as
@@ -478,7 +554,7 @@ b4() {
 }
 
 B2_RATE=0
-for step in ${BENCH_STEPS:-b1 b1b b1i b2 b3 b4}; do "$step"; done
+for step in ${BENCH_STEPS:-b1 b1b b1i b2 b3 b3r b4}; do "$step"; done
 [ -n "${B1_INGRESS_RSS:-}" ] && row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
 [ -n "${B2_INGESTD_RSS:-}" ] && row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
 [ -n "${B3_QUERY_RSS:-}" ] && row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
