@@ -1,5 +1,5 @@
-/* B3's page ceiling: the first page's find (dapi_dialogs_find_command: the same filter,
- * sort and limit GET /data sends) through the driver on one client, one after the other,
+/* B3's page ceiling: a page's own find (dapi_dialogs_find_command: the same filter, sort,
+ * skip and limit GET /data sends) through the driver on one client, one after the other,
  * every document read and counted, nothing rendered and no total counted. What GET /data
  * could reach if counting and rendering cost nothing.
  * Usage: dapi-bench-ceiling-page <uri> <db> <collection> '<query string>' <seconds>
@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dialogs.h"
-#include "mongo.h"
-#include "params.h"
+#include "query_tool.h"
 
 static int cmp_ms(const void *a, const void *b)
 {
@@ -53,34 +51,18 @@ static bool one_page(mongoc_collection_t *coll, const bson_t *filter, const bson
 int main(int argc, char **argv)
 {
 	struct dapi_query_params p;
-	struct dapi_input_error ierr;
-	char errstr[256];
+	struct dapi_dialogs q;
 	bson_error_t err;
 	bson_t cmd = BSON_INITIALIZER, filter, opts = BSON_INITIALIZER;
 	static double ms[100000];
 	size_t n = 0;
 	bool ok = true;
+	int rc = bench_query_start(argc, argv, 6, " <seconds>", true, &p, &q);
 
-	if (argc != 6) {
-		fprintf(stderr, "usage: %s <uri> <db> <collection> '<query string>' <seconds>\n",
-		        argv[0]);
-		return 2;
-	}
-	dapi_query_params_init(&p, false);
-	if (!dapi_query_params_parse(&p, argv[4], &ierr)) {
-		fprintf(stderr, "%s\n", ierr.message);
-		return 2;
-	}
-	dapi_mongo_init();
-	mongoc_client_pool_t *pool = dapi_mongo_pool_new(argv[1], "dapi-bench-ceiling-page", 0, 0,
-	                                                 errstr, sizeof(errstr));
-	if (!pool) {
-		fprintf(stderr, "%s\n", errstr);
-		return 1;
-	}
-	struct dapi_dialogs q = { pool, argv[2], argv[3], 600000, 600000, 0 };
-	mongoc_client_t *client = mongoc_client_pool_pop(pool);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, argv[2], argv[3]);
+	if (rc)
+		return rc;
+	mongoc_client_t *client = mongoc_client_pool_pop(q.pool);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, q.db, q.collection);
 	dapi_dialogs_find_command(&q, &p, &cmd);
 	split_command(&cmd, &filter, &opts);
 	int64_t start = bson_get_monotonic_time(), end = start + atoll(argv[5]) * 1000000;
@@ -98,10 +80,9 @@ int main(int argc, char **argv)
 		       (double)n / secs, ms[n / 2], ms[(n * 99) / 100]);
 	}
 	mongoc_collection_destroy(coll);
-	mongoc_client_pool_push(pool, client);
+	mongoc_client_pool_push(q.pool, client);
 	bson_destroy(&opts);
 	bson_destroy(&cmd);
-	mongoc_client_pool_destroy(pool);
-	mongoc_cleanup();
+	bench_query_stop(&q);
 	return ok ? 0 : 1;
 }

@@ -6,37 +6,19 @@
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 
-#include "dialogs.h"
-#include "mongo.h"
-#include "params.h"
 #include "plan.h"
+#include "query_tool.h"
 
 int main(int argc, char **argv)
 {
 	struct dapi_query_params p;
-	struct dapi_input_error ierr;
-	char errstr[256];
+	struct dapi_dialogs q;
 	bson_error_t err;
 	bson_t reply;
-	int rc = 0;
+	int rc = bench_query_start(argc, argv, 5, "", true, &p, &q);
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: %s <uri> <db> <collection> '<query string>'\n", argv[0]);
-		return 2;
-	}
-	dapi_query_params_init(&p, true);
-	if (!dapi_query_params_parse(&p, argv[4], &ierr)) {
-		fprintf(stderr, "%s\n", ierr.message);
-		return 2;
-	}
-	dapi_mongo_init();
-	mongoc_client_pool_t *pool =
-	        dapi_mongo_pool_new(argv[1], "dapi-bench-explain", 0, 0, errstr, sizeof(errstr));
-	if (!pool) {
-		fprintf(stderr, "%s\n", errstr);
-		return 1;
-	}
-	struct dapi_dialogs q = { pool, argv[2], argv[3], 600000, 600000, 0 };
+	if (rc)
+		return rc;
 	if (dapi_dialogs_explain(&q, &p, &reply, &err)) {
 		char line[640];
 		bench_plan_describe(&reply, line, sizeof(line));
@@ -46,7 +28,6 @@ int main(int argc, char **argv)
 		rc = 1;
 	}
 	bson_destroy(&reply);
-	mongoc_client_pool_destroy(pool);
-	mongoc_cleanup();
+	bench_query_stop(&q);
 	return rc;
 }
