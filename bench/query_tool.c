@@ -27,7 +27,9 @@ int bench_query_start(int argc, char **argv, int nargs, const char *usage, bool 
 		                    .max_time_ms = 600000,
 		                    .export_time_ms = 600000 };
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
-	q->pool = dapi_mongo_pool_new(argv[1], name, 0, 0, errstr, sizeof(errstr));
+	/* the socket waits as long as a query may run (a page over 200,000 dialogs on
+	 * FerretDB takes over the default 30 s) */
+	q->pool = dapi_mongo_pool_new(argv[1], name, q->max_time_ms, 0, errstr, sizeof(errstr));
 	if (!q->pool) {
 		fprintf(stderr, "%s\n", errstr);
 		return 1;
