@@ -36,6 +36,7 @@ struct batch_line {
 	atomic_int state; /* enum line_state */
 	const char *why;  /* LINE_FAILED, set before the state */
 	int outcome;      /* the state as answered (settle) */
+	bool late;        /* answered failed while still waiting for its key or report */
 	struct dapi_input_error error;
 	int key; /* its dialog's slot in b->keys (messages under sealing), else -1 */
 	char event_id[DAPI_UUID_BUFSZ];
@@ -375,10 +376,9 @@ static struct tally settle(struct batch *b)
 	for (size_t i = 0; i < b->nlines; i++) {
 		struct batch_line *l = &b->lines[i];
 		int state = atomic_load(&l->state);
-		if (state == LINE_WAITING) {
-			l->why = "no acknowledgement in time; retry";
+		l->late = state == LINE_WAITING; /* its why may still be written: not read */
+		if (l->late)
 			state = LINE_FAILED;
-		}
 		l->outcome = state;
 		t.accepted += state == LINE_ACCEPTED;
 		t.rejected += state == LINE_REJECTED;
@@ -401,7 +401,8 @@ static void write_line(struct dapi_jsonw *w, const struct batch_line *l)
 	} else {
 		dapi_jsonw_str(w, "status", "failed", 6);
 		dapi_jsonw_str(w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
-		write_error(w, "unavailable", l->why, NULL);
+		write_error(w, "unavailable",
+		            l->late ? "no acknowledgement in time; retry" : l->why, NULL);
 	}
 	dapi_jsonw_close(w, '}');
 }
