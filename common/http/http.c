@@ -177,7 +177,19 @@ enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, j
 enum MHD_Result dapi_http_reply_json_text(struct dapi_http_req *r, unsigned status, char *text,
                                           size_t len)
 {
-	return dapi_http_reply(r, status, json_text_response(text, len));
+	return dapi_http_reply_json_text_retry(r, status, text, len, 0);
+}
+
+enum MHD_Result dapi_http_reply_json_text_retry(struct dapi_http_req *r, unsigned status,
+                                                char *text, size_t len, int retry_after_s)
+{
+	struct MHD_Response *resp = json_text_response(text, len);
+	char secs[16];
+	if (resp && retry_after_s > 0) {
+		snprintf(secs, sizeof(secs), "%d", retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", secs);
+	}
+	return dapi_http_reply(r, status, resp);
 }
 
 static json_t *error_body(const char *code, const char *message, const char *field)

@@ -105,6 +105,9 @@ enum MHD_Result dapi_http_reply_json(struct dapi_http_req *r, unsigned status, j
  * NULL, as out of memory, closes the connection). */
 enum MHD_Result dapi_http_reply_json_text(struct dapi_http_req *r, unsigned status, char *text,
                                           size_t len);
+/* The same with Retry-After: retry_after_s seconds (none when 0). */
+enum MHD_Result dapi_http_reply_json_text_retry(struct dapi_http_req *r, unsigned status,
+                                                char *text, size_t len, int retry_after_s);
 enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, const char *code,
                                       const char *message, const char *field);
 /* 503 with Retry-After. */

@@ -461,16 +461,8 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct batch *b)
 	dapi_jsonw_close(&w, ']');
 	count_lines_metrics(b, &t);
 	body = dapi_jsonw_finish(&w, &len);
-	if (t.failed && body) {
-		struct MHD_Response *resp =
-		        MHD_create_response_from_buffer_with_free_callback(len, body, free);
-		char retry[16];
-		snprintf(retry, sizeof(retry), "%d", b->in->retry_after_s);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-		return dapi_http_reply(r, status, resp);
-	}
-	return dapi_http_reply_json_text(r, status, body, len);
+	return dapi_http_reply_json_text_retry(r, status, body, len,
+	                                       t.failed ? b->in->retry_after_s : 0);
 }
 
 /* ---- the route -------------------------------------------------------------------- */
