@@ -24,6 +24,10 @@ bool dapi_aead_open(const uint8_t key[DAPI_AEAD_KEY], const void *aad, size_t aa
 /* Fills buf with n random bytes from the operating system's source; false on failure. */
 bool dapi_random(void *buf, size_t n);
 
+/* The same source, drawn a block at a time per thread: for bytes that are public once used
+ * (nonces, event ids), never for keys. False on failure. */
+bool dapi_random_public(void *buf, size_t n);
+
 /* Standard base64 (with padding) of n bytes into out (4 * ((n + 2) / 3) + 1 bytes, NUL
  * terminated); returns the length written. */
 size_t dapi_base64_encode(const uint8_t *in, size_t n, char *out);

@@ -5,12 +5,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* "dataapi/v2\n<eventId>\n<dialogId>\n<type>"; 0 when it does not fit. */
+/* "dataapi/v2\n<eventId>\n<dialogId>\n<type>" (no NUL); 0 when it does not fit. */
 static size_t event_aad(const struct dapi_event *ev, char *aad, size_t size)
 {
-	int n = snprintf(aad, size, "dataapi/v2\n%s\n%s\n%s", ev->event_id, ev->dialog_id,
-	                 dapi_event_type_name(ev->type));
-	return n < 0 || (size_t)n >= size ? 0 : (size_t)n;
+	const char *parts[] = { "dataapi/v2", ev->event_id, ev->dialog_id,
+		                dapi_event_type_name(ev->type) };
+	size_t used = 0;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		size_t n = strlen(parts[i]);
+		if (n + 1 > size - used)
+			return 0;
+		if (i > 0)
+			aad[used++] = '\n';
+		memcpy(aad + used, parts[i], n);
+		used += n;
+	}
+	return used;
 }
 
 bool dapi_seal_event(struct dapi_event *ev, const uint8_t dek[DAPI_AEAD_KEY], char **sealed)

@@ -1,5 +1,7 @@
 #include "ids.h"
 
+#include "aead.h"
+
 #include <assert.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -7,7 +9,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 /* 8-4-4-4-12 lower-case hex digits (a hand loop: snprintf cost 6,000 instructions). */
 static void format_uuid(uint8_t b[16], char out[DAPI_UUID_BUFSZ])
@@ -27,13 +28,9 @@ static void format_uuid(uint8_t b[16], char out[DAPI_UUID_BUFSZ])
 void dapi_uuid_v4(char out[DAPI_UUID_BUFSZ])
 {
 	uint8_t b[16];
-	size_t got = 0;
 
-	while (got < sizeof(b)) {
-		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-	}
+	if (!dapi_random_public(b, sizeof(b)))
+		abort(); /* OpenSSL's generator fails only when the system's source does */
 	b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
 	b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
 	format_uuid(b, out);

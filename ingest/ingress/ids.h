@@ -4,7 +4,7 @@
 
 #define DAPI_UUID_BUFSZ 37
 
-/* A random (version 4) UUID from the kernel's generator. */
+/* A random (version 4) UUID from OpenSSL's generator (dapi_random_public). */
 void dapi_uuid_v4(char out[DAPI_UUID_BUFSZ]);
 
 #include <stddef.h>

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,28 @@ static void flat_members_round_trip(void **state)
 	assert_true(json_is_true(json_object_get(v, "t")));
 	json_decref(v);
 	free(text);
+}
+
+/* Integers are written by hand: every digit count, both signs, the extremes. */
+static void integers_at_every_width(void **state)
+{
+	const long long cases[] = { 0,          7,           -7,
+		                    10,         -10,         99,
+		                    1000000007, -1000000007, 1764000000123LL,
+		                    LLONG_MAX,  LLONG_MIN };
+	char want[32];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct dapi_jsonw w;
+		size_t len;
+		dapi_jsonw_begin(&w, 4);
+		dapi_jsonw_int(&w, "n", cases[i]);
+		char *text = dapi_jsonw_finish(&w, &len);
+		assert_non_null(text);
+		snprintf(want, sizeof(want), "{\"n\":%lld}", cases[i]);
+		assert_string_equal(text, want);
+		free(text);
+	}
 }
 
 /* Objects in an array, an object in them, an empty array: commas only between
@@ -67,6 +91,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(flat_members_round_trip),
+		cmocka_unit_test(integers_at_every_width),
 		cmocka_unit_test(nested_objects_and_arrays),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

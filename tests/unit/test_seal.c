@@ -5,11 +5,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "aead.h"
 #include "masterkeys.h"
 #include "seal.h"
 
@@ -77,6 +80,82 @@ static void another_key_does_not_open(void **state)
 	assert_null(got.text);
 	dapi_event_clear(&got);
 	free(rec);
+}
+
+/* Each thread keeps its GCM context between boxes: a failed open (a wrong key) must leave
+ * the thread able to seal and open again, and boxes sealed on one thread open on another. */
+static void boxes_seal_and_open_across_failures(void **state)
+{
+	uint8_t box[5 + DAPI_AEAD_OVERHEAD], out[5];
+
+	for (int round = 0; round < 3; round++) {
+		assert_true(dapi_aead_seal(K1, "aad", 3, "hello", 5, box));
+		assert_false(dapi_aead_open(K2, "aad", 3, box, sizeof(box), out));
+		assert_false(dapi_aead_open(K1, "aaX", 3, box, sizeof(box), out));
+		assert_true(dapi_aead_open(K1, "aad", 3, box, sizeof(box), out));
+		assert_memory_equal(out, "hello", 5);
+	}
+}
+
+struct thread_box {
+	uint8_t box[5 + DAPI_AEAD_OVERHEAD];
+	bool sealed, opened;
+};
+
+static void *seal_on_a_thread(void *arg)
+{
+	struct thread_box *t = arg;
+	t->sealed = dapi_aead_seal(K2, NULL, 0, "other", 5, t->box);
+	return NULL;
+}
+
+static void *open_on_a_thread(void *arg)
+{
+	struct thread_box *t = arg;
+	uint8_t out[5];
+	t->opened = dapi_aead_open(K2, NULL, 0, t->box, sizeof(t->box), out) &&
+	            memcmp(out, "other", 5) == 0;
+	return NULL;
+}
+
+static void boxes_cross_threads(void **state)
+{
+	struct thread_box t = { 0 };
+	pthread_t th;
+	uint8_t out[5];
+
+	assert_int_equal(pthread_create(&th, NULL, seal_on_a_thread, &t), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(t.sealed);
+	assert_true(dapi_aead_open(K2, NULL, 0, t.box, sizeof(t.box), out));
+	assert_int_equal(pthread_create(&th, NULL, open_on_a_thread, &t), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(t.opened);
+}
+
+/* Nonces come from a per-thread block of random bytes: none repeats, across refills. */
+static int cmp_nonce(const void *a, const void *b)
+{
+	return memcmp(a, b, DAPI_AEAD_NONCE);
+}
+
+static void nonces_do_not_repeat(void **state)
+{
+	enum { N = 4096 };
+	uint8_t(*nonces)[DAPI_AEAD_NONCE] = calloc(N, DAPI_AEAD_NONCE);
+	uint8_t box[1 + DAPI_AEAD_OVERHEAD], big[200];
+
+	assert_non_null(nonces);
+	for (int i = 0; i < N; i++) {
+		assert_true(dapi_aead_seal(K1, NULL, 0, "x", 1, box));
+		memcpy(nonces[i], box, DAPI_AEAD_NONCE);
+		if (i % 100 == 0) /* larger draws go to the generator directly, between */
+			assert_true(dapi_random_public(big, sizeof(big)));
+	}
+	qsort(nonces, N, DAPI_AEAD_NONCE, cmp_nonce);
+	for (int i = 1; i < N; i++)
+		assert_int_not_equal(memcmp(nonces[i - 1], nonces[i], DAPI_AEAD_NONCE), 0);
+	free(nonces);
 }
 
 /* The box of one event pasted into another (other eventId or dialogId) does not open. */
@@ -246,6 +325,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sealed_message_round_trips),
 		cmocka_unit_test(another_key_does_not_open),
+		cmocka_unit_test(boxes_seal_and_open_across_failures),
+		cmocka_unit_test(boxes_cross_threads),
+		cmocka_unit_test(nonces_do_not_repeat),
 		cmocka_unit_test(a_moved_box_does_not_open),
 		cmocka_unit_test(a_tampered_box_does_not_open),
 		cmocka_unit_test(an_opened_box_is_validated),

@@ -138,6 +138,12 @@ static void event_ids_from_keys_are_stable_and_scoped(void **state)
 	dapi_uuid_v4(r2);
 	assert_string_not_equal(r1, r2);
 	assert_int_equal(r1[14], '4');
+	assert_non_null(strchr("89ab", r1[19])); /* RFC 9562's variant */
+	for (int i = 0; i < 100; i++) { /* drawn from a per-thread block: across its refills */
+		dapi_uuid_v4(r2);
+		assert_string_not_equal(r1, r2);
+		assert_int_equal(strlen(r2), 36);
+	}
 }
 
 int main(void)
