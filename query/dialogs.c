@@ -9,6 +9,7 @@
 #include "doc.h"
 #include "log.h"
 #include "mongo.h"
+#include "page.h"
 #include "render.h"
 
 /* {consent: true, not a tombstone, languages?, customerId?, and after the cursor position
@@ -125,19 +126,6 @@ static void skipped_unservable(void)
 	          "not a valid dialog id or no lastMessageAt date (not written by ingestd)");
 }
 
-/* The keyset position of a document (only called for servable ones: a valid id). */
-static void position_of(const bson_t *doc, struct dapi_position *pos)
-{
-	bson_iter_t it;
-	pos->ms = 0;
-	pos->id[0] = '\0';
-	if (bson_iter_init_find(&it, doc, DAPI_DOC_LAST_MESSAGE_AT) &&
-	    BSON_ITER_HOLDS_DATE_TIME(&it))
-		pos->ms = bson_iter_date_time(&it);
-	if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(pos->id, sizeof(pos->id), "%s", bson_iter_utf8(&it, NULL));
-}
-
 /* The count for "total", on a client of its own, so that it can run beside the page. */
 struct count_job {
 	const struct dapi_dialogs *q;
@@ -163,92 +151,39 @@ static void *run_count(void *arg)
 	return NULL;
 }
 
-/* Appends len bytes of text to the page's reply, keeping it NUL-terminated. */
-static bool page_put(struct dapi_page *page, size_t *cap, const char *text, size_t len)
-{
-	if (page->len + len + 1 > *cap) {
-		size_t ncap = *cap * 2 > page->len + len + 1 ? *cap * 2 : page->len + len + 1;
-		char *grown = realloc(page->body, ncap);
-		if (!grown)
-			return false;
-		page->body = grown;
-		*cap = ncap;
-	}
-	memcpy(page->body + page->len, text, len);
-	page->len += len;
-	page->body[page->len] = '\0';
-	return true;
-}
-
 /* Reads the page's documents into the reply's items, rendering each once, and stops at the
  * limit or before the dialog that would take the items past their byte bound. */
 static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                       mongoc_cursor_t *cursor, struct dapi_page *page, size_t *cap, int64_t *seen,
                       bson_error_t *err)
 {
-	static const char head[] = "{\"items\":[";
-	const size_t items_start = sizeof(head) - 2; /* where the array's '[' is */
 	const bson_t *doc;
 	struct dapi_position last = { 0 };
 
-	if (!page_put(page, cap, head, sizeof(head) - 1))
-		goto oom;
 	while (mongoc_cursor_next(cursor, &doc)) {
-		size_t len;
-		char *text;
 		++*seen;
 		if (!dapi_render_servable(doc)) {
 			skipped_unservable();
 			continue;
 		}
-		text = dapi_render_dialog_text(doc, &len);
-		if (!text)
-			goto oom;
-		/* the array with it: a comma, the item, the closing bracket */
-		if (page->count > 0 && page->len - items_start + 1 + len + 1 > q->page_bytes_max) {
-			free(text);
-			page->cut = page->has_next = true;
-			page->next_pos = last;
+		switch (dapi_page_item(page, cap, q->page_bytes_max, doc, &last)) {
+		case DAPI_ITEM_OOM:
+			bson_set_error(err, MONGOC_ERROR_CLIENT, 0,
+			               "out of memory rendering a page");
+			return false;
+		case DAPI_ITEM_CUT:
+			return true;
+		case DAPI_ITEM_ADDED:
 			break;
 		}
-		bool ok = (page->count == 0 || page_put(page, cap, ",", 1)) &&
-		          page_put(page, cap, text, len);
-		free(text);
-		if (!ok)
-			goto oom;
-		page->count++;
-		position_of(doc, &last);
+		dapi_page_position(doc, &last);
 		if (page->count == p->limit) {
 			page->has_next = true;
 			page->next_pos = last;
-			break;
+			return true;
 		}
 	}
-	if (!page_put(page, cap, "]", 1))
-		goto oom;
-	return page->cut || page->count == p->limit || !mongoc_cursor_error(cursor, err);
-oom:
-	bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
-	return false;
-}
-
-/* The reply's fields after the items, once the count is in; the next cursor carries it. */
-static bool page_finish(struct dapi_page *page, size_t *cap, const struct dapi_query_params *p)
-{
-	char tail[DAPI_CURSOR_MAX + 128];
-	if (page->has_next) {
-		bool ok = dapi_cursor_encode(page->next_pos.ms, page->next_pos.id, page->total,
-		                             page->next);
-		assert(ok); /* a servable document's id is valid */
-		(void)ok;
-	}
-	int n = snprintf(tail, sizeof(tail),
-	                 ",\"total\":%lld,\"limit\":%lld,\"offset\":%lld,\"nextCursor\":%s%s%s}",
-	                 (long long)page->total, (long long)p->limit, (long long)p->offset,
-	                 page->has_next ? "\"" : "", page->has_next ? page->next : "null",
-	                 page->has_next ? "\"" : "");
-	assert(n > 0 && (size_t)n < sizeof(tail)); /* a cursor, three 20-digit numbers */
-	return page_put(page, cap, tail, (size_t)n);
+	return !mongoc_cursor_error(cursor, err);
 }
 
 /* How this page's server is best counted: the configured way, or AUTO decided once per
@@ -290,13 +225,151 @@ static bool count_rest(mongoc_cursor_t *cursor, int64_t *seen, bson_error_t *err
 	return !mongoc_cursor_error(cursor, err);
 }
 
-/* Runs the page's find on a pooled client and renders it; a scanning page (scan) also
- * counts every match into *total (-1 when it cannot tell: an offset past the end). */
-static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_client_t *client, bool scan, struct dapi_page *page, size_t *cap,
-                      int64_t *total, bson_error_t *err)
+/* A dialog read by _id that is consented and not a tombstone: checked here rather than in
+ * the filter, so that the lookup is an _id equality, which every server answers from an
+ * index (stock FerretDB's SQLite backend answers nothing else from one). */
+static bool consented(const bson_t *doc)
 {
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
+	bson_iter_t it;
+	return !bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) &&
+	       bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) && BSON_ITER_HOLDS_BOOL(&it) &&
+	       bson_iter_bool(&it);
+}
+
+static bool of_customer(const bson_t *doc, const char *customer_id)
+{
+	bson_iter_t it;
+	return bson_iter_init_find(&it, doc, DAPI_DOC_CUSTOMER_ID) && BSON_ITER_HOLDS_UTF8(&it) &&
+	       !strcmp(bson_iter_utf8(&it, NULL), customer_id);
+}
+
+static bool in_language(const bson_t *doc, const char *language)
+{
+	bson_iter_t it, lang;
+	if (!bson_iter_init_find(&it, doc, DAPI_DOC_LANGUAGES) || !BSON_ITER_HOLDS_ARRAY(&it) ||
+	    !bson_iter_recurse(&it, &lang))
+		return false;
+	while (bson_iter_next(&lang))
+		if (BSON_ITER_HOLDS_UTF8(&lang) && !strcmp(bson_iter_utf8(&lang, NULL), language))
+			return true;
+	return false;
+}
+
+/* Whether a dialog read by _id still matches page p's filter: erased or changed since the
+ * page's scan, it is left out. */
+static bool still_matches(const bson_t *doc, const struct dapi_query_params *p)
+{
+	return dapi_render_servable(doc) && consented(doc) &&
+	       (!p->customer_id[0] || of_customer(doc, p->customer_id)) &&
+	       (!p->language[0] || in_language(doc, p->language));
+}
+
+/* Pages of at most this many dialogs on a server that scans fetch them by _id after a scan
+ * of their keys; larger ones are rendered from the scan itself (a lookup is a round trip:
+ * about 0.7 ms on FerretDB, against 35 ms of a 5,000-match scan for its documents). */
+#define KEYED_LIMIT_MAX 100
+
+/* The page's keys: the sorted find of every match projected to _id and lastMessageAt. The
+ * server reads each match as it would for the page (on FerretDB every document is decoded
+ * and sorted either way) but sends a few bytes of each instead of the whole dialog. Keeps
+ * the first p->limit servable keys, counts every match into *total (-1 when it cannot tell:
+ * an offset past the end) and tells whether any came after the kept ones (*more). */
+static bool scan_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                      mongoc_collection_t *coll, struct dapi_position *keys, int64_t *nkeys,
+                      bool *more, int64_t *total, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
+	mongoc_cursor_t *cursor;
+	const bson_t *doc;
+	int64_t seen = 0;
+	bool ok;
+
+	build_page(q, p, true, &filter, &opts);
+	BSON_APPEND_DOCUMENT_BEGIN(&opts, "projection", &proj);
+	BSON_APPEND_INT32(&proj, DAPI_DOC_LAST_MESSAGE_AT, 1);
+	bson_append_document_end(&opts, &proj);
+	cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
+	*nkeys = 0;
+	*more = false;
+	while (mongoc_cursor_next(cursor, &doc)) {
+		++seen;
+		if (*nkeys == p->limit)
+			*more = true;
+		else if (dapi_render_servable(doc))
+			dapi_page_position(doc, &keys[(*nkeys)++]);
+		else
+			skipped_unservable();
+	}
+	ok = !mongoc_cursor_error(cursor, err);
+	if (ok)
+		*total = seen > 0 || p->offset == 0 ? p->offset + seen : -1;
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(&filter);
+	bson_destroy(&opts);
+	return ok;
+}
+
+/* One dialog by _id into the page, when it still matches; false on a read error or out of
+ * memory (err set). *cut: the page was full by bytes before it. */
+static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                       mongoc_collection_t *coll, const bson_t *opts, const char *id,
+                       const struct dapi_position *before, struct dapi_page *page, size_t *cap,
+                       bson_error_t *err)
+{
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+	const bson_t *doc;
+	bool ok = true;
+
+	if (mongoc_cursor_next(cursor, &doc)) {
+		if (still_matches(doc, p) &&
+		    dapi_page_item(page, cap, q->page_bytes_max, doc, before) == DAPI_ITEM_OOM) {
+			bson_set_error(err, MONGOC_ERROR_CLIENT, 0,
+			               "out of memory rendering a page");
+			ok = false;
+		}
+	} else {
+		ok = !mongoc_cursor_error(cursor, err);
+	}
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(filter);
+	return ok;
+}
+
+/* A first or offset page on a server that scans, its dialogs fetched by key: the scan of
+ * the keys (one pass over the matches, counting them), then each of the page's dialogs by
+ * _id, in order. A dialog erased or changed in between is left out and the page goes on
+ * after it (its cursor is made from the keys), so a short page still leads to the rest. */
+static bool keyed_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                       mongoc_collection_t *coll, struct dapi_page *page, size_t *cap,
+                       int64_t *total, bson_error_t *err)
+{
+	struct dapi_position *keys = calloc((size_t)p->limit, sizeof(*keys));
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	int64_t nkeys = 0;
+	bool more = false, ok = keys != NULL;
+
+	if (!ok)
+		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory reading a page");
+	ok = ok && scan_keys(q, p, coll, keys, &nkeys, &more, total, err);
+	for (int64_t i = 0; ok && !page->cut && i < nkeys; i++)
+		ok = fetch_item(q, p, coll, opts, keys[i].id, i > 0 ? &keys[i - 1] : &keys[0], page,
+		                cap, err);
+	if (ok && !page->cut && (page->count == p->limit || more)) {
+		page->has_next = true;
+		page->next_pos = keys[nkeys - 1];
+	}
+	bson_destroy(opts);
+	free(keys);
+	return ok;
+}
+
+/* The page's find, its dialogs rendered as they arrive; a scanning page (scan) reads on to
+ * count every match into *total (-1 when it cannot tell: an offset past the end). */
+static bool streamed_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                          mongoc_collection_t *coll, bool scan, struct dapi_page *page, size_t *cap,
+                          int64_t *total, bson_error_t *err)
+{
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor;
 	int64_t seen = 0;
@@ -311,9 +384,22 @@ static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_para
 	if (ok && scan)
 		*total = seen > 0 || p->offset == 0 ? p->offset + seen : -1;
 	mongoc_cursor_destroy(cursor);
-	mongoc_collection_destroy(coll);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
+	return ok;
+}
+
+/* Runs the page on a pooled client and renders it; a scanning page (scan) also counts every
+ * match into *total: by keys then fetches when it is small, else streamed. */
+static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                      mongoc_client_t *client, bool scan, struct dapi_page *page, size_t *cap,
+                      int64_t *total, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
+	bool ok = scan && p->limit <= KEYED_LIMIT_MAX
+	                  ? keyed_page(q, p, coll, page, cap, total, err)
+	                  : streamed_page(q, p, coll, scan, page, cap, total, err);
+	mongoc_collection_destroy(coll);
 	return ok;
 }
 
@@ -361,8 +447,13 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	job.total = p->after_total;
-	ok = page_and_total(q, p, page, &cap, &job, err);
-	if (ok && !page_finish(page, &cap, p)) {
+	if (!dapi_page_begin(page, &cap)) {
+		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
+		ok = false;
+	} else {
+		ok = page_and_total(q, p, page, &cap, &job, err);
+	}
+	if (ok && !dapi_page_finish(page, &cap, p)) {
 		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
 		ok = false;
 	}
@@ -373,19 +464,6 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 		page->body = NULL;
 	}
 	return ok;
-}
-
-/* The customer's consented dialog, not a tombstone: checked here rather than in the filter,
- * so that the lookup is an _id equality, which every server answers from an index (stock
- * FerretDB's SQLite backend answers nothing else from one). */
-static bool readable_by(const bson_t *doc, const char *customer_id)
-{
-	bson_iter_t it;
-	return !bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) &&
-	       bson_iter_init_find(&it, doc, DAPI_DOC_CUSTOMER_ID) && BSON_ITER_HOLDS_UTF8(&it) &&
-	       !strcmp(bson_iter_utf8(&it, NULL), customer_id) &&
-	       bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) && BSON_ITER_HOLDS_BOOL(&it) &&
-	       bson_iter_bool(&it);
 }
 
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
@@ -406,7 +484,7 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 	opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
 	cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
-		if (readable_by(doc, customer_id)) {
+		if (consented(doc) && of_customer(doc, customer_id)) {
 			*item = dapi_render_dialog(doc);
 			rc = 1;
 		}
