@@ -336,30 +336,42 @@ static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_par
 	return ok;
 }
 
+/* Renders the page from its keys (the first p->limit matches, in page order), each dialog
+ * read by _id, in order. A dialog erased or changed since the keys were read is left out and
+ * the page goes on after it (its cursor is made from the keys), so a short page still leads
+ * to the rest (more: matches came after the keys). */
+static bool render_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                        mongoc_collection_t *coll, const struct dapi_position *keys, int64_t nkeys,
+                        bool more, struct dapi_page *page, size_t *cap, bson_error_t *err)
+{
+	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	bool ok = true;
+
+	for (int64_t i = 0; ok && !page->cut && i < nkeys; i++)
+		ok = fetch_item(q, p, coll, opts, keys[i].id, i > 0 ? &keys[i - 1] : &keys[0], page,
+		                cap, err);
+	if (ok && !page->cut && nkeys > 0 && (page->count == p->limit || more)) {
+		page->has_next = true;
+		page->next_pos = keys[nkeys - 1];
+	}
+	bson_destroy(opts);
+	return ok;
+}
+
 /* A first or offset page on a server that scans, its dialogs fetched by key: the scan of
- * the keys (one pass over the matches, counting them), then each of the page's dialogs by
- * _id, in order. A dialog erased or changed in between is left out and the page goes on
- * after it (its cursor is made from the keys), so a short page still leads to the rest. */
+ * the keys (one pass over the matches, counting them), then each dialog by _id. */
 static bool keyed_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        mongoc_collection_t *coll, struct dapi_page *page, size_t *cap,
                        int64_t *total, bson_error_t *err)
 {
 	struct dapi_position *keys = calloc((size_t)p->limit, sizeof(*keys));
-	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
 	int64_t nkeys = 0;
 	bool more = false, ok = keys != NULL;
 
 	if (!ok)
 		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory reading a page");
-	ok = ok && scan_keys(q, p, coll, keys, &nkeys, &more, total, err);
-	for (int64_t i = 0; ok && !page->cut && i < nkeys; i++)
-		ok = fetch_item(q, p, coll, opts, keys[i].id, i > 0 ? &keys[i - 1] : &keys[0], page,
-		                cap, err);
-	if (ok && !page->cut && (page->count == p->limit || more)) {
-		page->has_next = true;
-		page->next_pos = keys[nkeys - 1];
-	}
-	bson_destroy(opts);
+	ok = ok && scan_keys(q, p, coll, keys, &nkeys, &more, total, err) &&
+	     render_keys(q, p, coll, keys, nkeys, more, page, cap, err);
 	free(keys);
 	return ok;
 }
@@ -459,6 +471,33 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	}
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
+	if (!ok) {
+		free(page->body);
+		page->body = NULL;
+	}
+	return ok;
+}
+
+bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                               const struct dapi_position *keys, int64_t nkeys, bool more,
+                               int64_t total, struct dapi_page *page, bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll;
+	size_t cap = 0;
+	bool ok;
+
+	memset(page, 0, sizeof(*page));
+	page->total = total;
+	if (!(client = pop_client(q, err)))
+		return false;
+	coll = mongoc_client_get_collection(client, q->db, q->collection);
+	ok = dapi_page_begin(page, &cap) &&
+	     render_keys(q, p, coll, keys, nkeys > p->limit ? p->limit : nkeys, more, page, &cap,
+	                 err) &&
+	     dapi_page_finish(page, &cap, p);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(q->pool, client);
 	if (!ok) {
 		free(page->body);
 		page->body = NULL;

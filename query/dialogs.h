@@ -10,10 +10,11 @@
 
 /* How "total" is produced on a page that does not carry it (a first or offset page).
  * COUNT: a count beside the page's find (on MongoDB a walk of the matching index keys).
- * SCAN: the page's find without its limit, the items rendered from its head and the rest
- * only counted: one pass over the matches, for a server that reads every match anyway
- * (FerretDB's SQLite backend, which sorts in memory and pushes down no filter). AUTO
- * (the zero value): SCAN where the server reports no filter pushdown, else COUNT,
+ * SCAN: one pass over the matches, for a server that reads every match anyway (FerretDB's
+ * SQLite backend, which sorts in memory and pushes down no filter): the page's find without
+ * its limit, projected to the sort keys when the page has at most 100 dialogs (which are
+ * then read by _id), else whole, the items rendered from its head; the rest only counted.
+ * AUTO (the zero value): SCAN where the server reports no filter pushdown, else COUNT,
  * decided on the first page. */
 enum dapi_total { DAPI_TOTAL_AUTO, DAPI_TOTAL_COUNT, DAPI_TOTAL_SCAN };
 
@@ -55,6 +56,15 @@ struct dapi_page {
  * On success the caller frees page->body. */
 bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        struct dapi_page *page, bson_error_t *err);
+
+/* What a first or offset page on a server that scans does after its scan of the keys:
+ * renders the page from keys (at most p->limit positions of matches, in page order; more:
+ * matches came after them) by reading each dialog by _id, leaving out one erased or changed
+ * since the keys were read, with total as given. Its own entry point so that a test can
+ * erase a dialog between the two steps. On success the caller frees page->body. */
+bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+                               const struct dapi_position *keys, int64_t nkeys, bool more,
+                               int64_t total, struct dapi_page *page, bson_error_t *err);
 
 /* The find command of the page p ({find, filter, sort, skip, limit, maxTimeMS}), exactly as
  * dapi_dialogs_page sends it; appended to cmd. */
