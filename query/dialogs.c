@@ -225,6 +225,15 @@ static bool count_rest(mongoc_cursor_t *cursor, int64_t *seen, bson_error_t *err
 	return !mongoc_cursor_error(cursor, err);
 }
 
+/* The options of a read by _id: one document in one batch, so that no cursor is left open
+ * on the server (a server that keeps one after a full first batch would cost a killCursors
+ * round trip a read). */
+static bson_t *by_id_opts(const struct dapi_dialogs *q)
+{
+	return BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true), "maxTimeMS",
+	                BCON_INT64(q->max_time_ms));
+}
+
 /* A dialog read by _id that is consented and not a tombstone: checked here rather than in
  * the filter, so that the lookup is an _id equality, which every server answers from an
  * index (stock FerretDB's SQLite backend answers nothing else from one). */
@@ -344,7 +353,7 @@ static bool render_keys(const struct dapi_dialogs *q, const struct dapi_query_pa
                         mongoc_collection_t *coll, const struct dapi_position *keys, int64_t nkeys,
                         bool more, struct dapi_page *page, size_t *cap, bson_error_t *err)
 {
-	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	bson_t *opts = by_id_opts(q);
 	bool ok = true;
 
 	for (int64_t i = 0; ok && !page->cut && i < nkeys; i++)
@@ -520,7 +529,7 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 		return -1;
 	coll = mongoc_client_get_collection(client, q->db, q->collection);
 	filter = BCON_NEW("_id", BCON_UTF8(dialog_id));
-	opts = BCON_NEW("limit", BCON_INT64(1), "maxTimeMS", BCON_INT64(q->max_time_ms));
+	opts = by_id_opts(q);
 	cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
 		if (consented(doc) && of_customer(doc, customer_id)) {
