@@ -126,6 +126,23 @@ static void skipped_unservable(void)
 	          "not a valid dialog id or no lastMessageAt date (not written by ingestd)");
 }
 
+/* Out of memory while a page's reply was written: err says so; false. */
+static bool page_oom(bson_error_t *err)
+{
+	bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
+	return false;
+}
+
+/* The reply of a page that failed is dropped: ok as given. */
+static bool page_done(struct dapi_page *page, bool ok)
+{
+	if (!ok) {
+		free(page->body);
+		page->body = NULL;
+	}
+	return ok;
+}
+
 /* The count for "total", on a client of its own, so that it can run beside the page. */
 struct count_job {
 	const struct dapi_dialogs *q;
@@ -168,9 +185,7 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 		}
 		switch (dapi_page_item(page, cap, q->page_bytes_max, doc, &last)) {
 		case DAPI_ITEM_OOM:
-			bson_set_error(err, MONGOC_ERROR_CLIENT, 0,
-			               "out of memory rendering a page");
-			return false;
+			return page_oom(err);
 		case DAPI_ITEM_CUT:
 			return true;
 		case DAPI_ITEM_ADDED:
@@ -318,8 +333,8 @@ static bool scan_keys(const struct dapi_dialogs *q, const struct dapi_query_para
 	return ok;
 }
 
-/* One dialog by _id into the page, when it still matches; false on a read error or out of
- * memory (err set). *cut: the page was full by bytes before it. */
+/* One dialog by _id into the page, when it still matches (a page full by bytes is cut before
+ * it, after before); false on a read error or out of memory (err set). */
 static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_params *p,
                        mongoc_collection_t *coll, const bson_t *opts, const char *id,
                        const struct dapi_position *before, struct dapi_page *page, size_t *cap,
@@ -331,12 +346,9 @@ static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_par
 	bool ok = true;
 
 	if (mongoc_cursor_next(cursor, &doc)) {
-		if (still_matches(doc, p) &&
-		    dapi_page_item(page, cap, q->page_bytes_max, doc, before) == DAPI_ITEM_OOM) {
-			bson_set_error(err, MONGOC_ERROR_CLIENT, 0,
-			               "out of memory rendering a page");
-			ok = false;
-		}
+		ok = !still_matches(doc, p) ||
+		     dapi_page_item(page, cap, q->page_bytes_max, doc, before) != DAPI_ITEM_OOM ||
+		     page_oom(err);
 	} else {
 		ok = !mongoc_cursor_error(cursor, err);
 	}
@@ -357,8 +369,8 @@ static bool render_keys(const struct dapi_dialogs *q, const struct dapi_query_pa
 	bool ok = true;
 
 	for (int64_t i = 0; ok && !page->cut && i < nkeys; i++)
-		ok = fetch_item(q, p, coll, opts, keys[i].id, i > 0 ? &keys[i - 1] : &keys[0], page,
-		                cap, err);
+		ok = fetch_item(q, p, coll, opts, keys[i].id, &keys[i > 0 ? i - 1 : 0], page, cap,
+		                err);
 	if (ok && !page->cut && nkeys > 0 && (page->count == p->limit || more)) {
 		page->has_next = true;
 		page->next_pos = keys[nkeys - 1];
@@ -468,23 +480,12 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	job.total = p->after_total;
-	if (!dapi_page_begin(page, &cap)) {
-		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
-		ok = false;
-	} else {
-		ok = page_and_total(q, p, page, &cap, &job, err);
-	}
-	if (ok && !dapi_page_finish(page, &cap, p)) {
-		bson_set_error(err, MONGOC_ERROR_CLIENT, 0, "out of memory rendering a page");
-		ok = false;
-	}
+	ok = (dapi_page_begin(page, &cap) || page_oom(err)) &&
+	     page_and_total(q, p, page, &cap, &job, err) &&
+	     (dapi_page_finish(page, &cap, p) || page_oom(err));
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
-	if (!ok) {
-		free(page->body);
-		page->body = NULL;
-	}
-	return ok;
+	return page_done(page, ok);
 }
 
 bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
@@ -501,17 +502,13 @@ bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_q
 	if (!(client = pop_client(q, err)))
 		return false;
 	coll = mongoc_client_get_collection(client, q->db, q->collection);
-	ok = dapi_page_begin(page, &cap) &&
+	ok = (dapi_page_begin(page, &cap) || page_oom(err)) &&
 	     render_keys(q, p, coll, keys, nkeys > p->limit ? p->limit : nkeys, more, page, &cap,
 	                 err) &&
-	     dapi_page_finish(page, &cap, p);
+	     (dapi_page_finish(page, &cap, p) || page_oom(err));
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(q->pool, client);
-	if (!ok) {
-		free(page->body);
-		page->body = NULL;
-	}
-	return ok;
+	return page_done(page, ok);
 }
 
 int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,

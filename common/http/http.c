@@ -180,16 +180,23 @@ enum MHD_Result dapi_http_reply_json_text(struct dapi_http_req *r, unsigned stat
 	return dapi_http_reply_json_text_retry(r, status, text, len, 0);
 }
 
+/* Adds Retry-After: secs to resp (when there is one). */
+static struct MHD_Response *with_retry_after(struct MHD_Response *resp, int secs)
+{
+	char text[16];
+	if (resp) {
+		snprintf(text, sizeof(text), "%d", secs);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, text);
+	}
+	return resp;
+}
+
 enum MHD_Result dapi_http_reply_json_text_retry(struct dapi_http_req *r, unsigned status,
                                                 char *text, size_t len, int retry_after_s)
 {
 	struct MHD_Response *resp = json_text_response(text, len);
-	char secs[16];
-	if (resp && retry_after_s > 0) {
-		snprintf(secs, sizeof(secs), "%d", retry_after_s);
-		MHD_add_response_header(resp, "Retry-After", secs);
-	}
-	return dapi_http_reply(r, status, resp);
+	return dapi_http_reply(r, status,
+	                       retry_after_s > 0 ? with_retry_after(resp, retry_after_s) : resp);
 }
 
 static json_t *error_body(const char *code, const char *message, const char *field)
@@ -209,13 +216,10 @@ enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, 
 enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
                                             int retry_after_s)
 {
-	char secs[16];
-	struct MHD_Response *resp = json_response(error_body("unavailable", message, NULL));
-	if (resp) {
-		snprintf(secs, sizeof(secs), "%d", retry_after_s);
-		MHD_add_response_header(resp, "Retry-After", secs);
-	}
-	return dapi_http_reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+	return dapi_http_reply(
+	        r, MHD_HTTP_SERVICE_UNAVAILABLE,
+	        with_retry_after(json_response(error_body("unavailable", message, NULL)),
+	                         retry_after_s));
 }
 
 static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)

@@ -23,8 +23,6 @@ static __thread struct {
 
 bool dapi_random_public(void *buf, size_t n)
 {
-	uint8_t *out = buf;
-
 	if (n > PUBLIC_BLOCK / 4)
 		return dapi_random(buf, n);
 	if (public_pool.left < n) {
@@ -33,7 +31,7 @@ bool dapi_random_public(void *buf, size_t n)
 		public_pool.left = PUBLIC_BLOCK;
 	}
 	uint8_t *from = public_pool.bytes + PUBLIC_BLOCK - public_pool.left;
-	memcpy(out, from, n);
+	memcpy(buf, from, n);
 	memset(from, 0, n); /* a byte is handed out once */
 	public_pool.left -= n;
 	return true;
