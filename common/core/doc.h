@@ -28,5 +28,9 @@
 #define DAPI_KEY_WRAPPED    "wrapped" /* binary: nonce | wrapped key | tag */
 #define DAPI_KEY_CREATED_AT "createdAt"
 #define DAPI_KEY_USED_AT    "usedAt" /* last handed to an ingress: the sweep spares it */
+/* false when created; true once ingestd applied a granted consent to the dialog it seals
+ * (absent on keys made before it existed: those are never swept as unused) */
+#define DAPI_KEY_CONSENTED    "consented"
+#define DAPI_KEY_CONSENTED_AT "consentedAt"
 
 #endif

@@ -91,6 +91,7 @@ static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id
 	BSON_APPEND_UTF8(&set, DAPI_KEY_MASTER, master);
 	BSON_APPEND_BINARY(&set, DAPI_KEY_WRAPPED, BSON_SUBTYPE_BINARY, wrapped, sizeof(wrapped));
 	BSON_APPEND_DATE_TIME(&set, DAPI_KEY_CREATED_AT, now);
+	BSON_APPEND_BOOL(&set, DAPI_KEY_CONSENTED, false);
 	bson_append_document_end(update, &set);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$max", &max);
 	BSON_APPEND_DATE_TIME(&max, DAPI_KEY_USED_AT, now);
@@ -166,6 +167,7 @@ static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, i
 	BSON_APPEND_BINARY(doc, DAPI_KEY_WRAPPED, BSON_SUBTYPE_BINARY, wrapped, sizeof(wrapped));
 	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_CREATED_AT, now);
 	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_USED_AT, now);
+	BSON_APPEND_BOOL(doc, DAPI_KEY_CONSENTED, false);
 	return true;
 }
 
@@ -234,7 +236,7 @@ bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids,
 /* Reads a cursor of key documents into the slots of the ids they name. */
 static bool read_keys(struct dapi_keystore *ks, mongoc_cursor_t *cur, const char *const *ids,
                       size_t n, uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                      bson_error_t *err)
+                      int64_t *created, bson_error_t *err)
 {
 	const bson_t *doc;
 	bson_iter_t it;
@@ -242,9 +244,14 @@ static bool read_keys(struct dapi_keystore *ks, mongoc_cursor_t *cur, const char
 		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
 		const char *id = bson_iter_utf8(&it, NULL);
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(ids[i], id))
-				status[i] = unwrap_doc(ks, ids[i], doc, deks[i]);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(ids[i], id))
+				continue;
+			status[i] = unwrap_doc(ks, ids[i], doc, deks[i]);
+			if (created && bson_iter_init_find(&it, doc, DAPI_KEY_CREATED_AT) &&
+			    BSON_ITER_HOLDS_DATE_TIME(&it))
+				created[i] = bson_iter_date_time(&it);
+		}
 	}
 	return !mongoc_cursor_error(cur, err);
 }
@@ -260,20 +267,24 @@ static void ids_filter(const char *const *ids, size_t n, bson_t *filter)
 
 bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t n,
                         uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                        bson_error_t *err)
+                        int64_t *created, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
 	size_t step = ks->cfg.one_by_one ? 1 : n;
 	bool ok = true;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		status[i] = DAPI_KEY_ABSENT;
+		if (created)
+			created[i] = 0;
+	}
 	for (size_t at = 0; ok && at < n; at += step) {
 		bson_t filter = BSON_INITIALIZER;
 		ids_filter(ids + at, step, &filter);
 		mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, NULL, NULL);
-		ok = read_keys(ks, cur, ids + at, step, deks + at, status + at, err);
+		ok = read_keys(ks, cur, ids + at, step, deks + at, status + at,
+		               created ? created + at : NULL, err);
 		mongoc_cursor_destroy(cur);
 		bson_destroy(&filter);
 	}
@@ -281,8 +292,94 @@ bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t
 	return ok;
 }
 
-bool dapi_keystore_delete(struct dapi_keystore *ks, const char *const *ids, size_t n,
-                          int64_t used_before, int64_t *deleted, bson_error_t *err)
+/* {_id: id, createdAt: {op: at}} */
+static void created_filter(bson_t *filter, const char *id, const char *op, int64_t at)
+{
+	bson_t cmp;
+	BSON_APPEND_UTF8(filter, "_id", id);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_KEY_CREATED_AT, &cmp);
+	BSON_APPEND_DATE_TIME(&cmp, op, at);
+	bson_append_document_end(filter, &cmp);
+}
+
+/* Runs an unordered bulk of one operation an id (by _id: an index lookup on every server)
+ * and adds the reply's count field to *count. */
+static bool run_bulk(mongoc_bulk_operation_t *bulk, const char *field, int64_t *count,
+                     bson_error_t *err)
+{
+	bson_t reply;
+	bson_iter_t it;
+	bool ok = mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
+	if (ok && count && bson_iter_init_find(&it, &reply, field))
+		*count += bson_iter_as_int64(&it);
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	return ok;
+}
+
+static mongoc_bulk_operation_t *unordered_bulk(mongoc_collection_t *coll)
+{
+	bson_t opts = BSON_INITIALIZER;
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	mongoc_bulk_operation_t *bulk =
+	        mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+	bson_destroy(&opts);
+	return bulk;
+}
+
+bool dapi_keystore_mark_consented(struct dapi_keystore *ks, const char *const *ids,
+                                  const int64_t *created_by, size_t n, bson_error_t *err)
+{
+	if (n == 0)
+		return true;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	mongoc_bulk_operation_t *bulk = unordered_bulk(coll);
+	bson_t *update = BCON_NEW("$set", "{", DAPI_KEY_CONSENTED, BCON_BOOL(true),
+	                          DAPI_KEY_CONSENTED_AT, BCON_DATE_TIME(dapi_time_now_ms()), "}");
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		bson_t filter = BSON_INITIALIZER, ne;
+		created_filter(&filter, ids[i], "$lte", created_by[i]);
+		BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_CONSENTED, &ne);
+		BSON_APPEND_BOOL(&ne, "$ne", true);
+		bson_append_document_end(&filter, &ne);
+		ok = mongoc_bulk_operation_update_one_with_opts(bulk, &filter, update, NULL, err);
+		bson_destroy(&filter);
+	}
+	ok = ok ? run_bulk(bulk, "nModified", NULL, err)
+	        : (mongoc_bulk_operation_destroy(bulk), false);
+	bson_destroy(update);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *ids,
+                                  const int64_t *created_before, size_t n, int64_t *deleted,
+                                  bson_error_t *err)
+{
+	if (deleted)
+		*deleted = 0;
+	if (n == 0)
+		return true;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	mongoc_bulk_operation_t *bulk = unordered_bulk(coll);
+	bool ok = true;
+	for (size_t i = 0; ok && i < n; i++) {
+		bson_t filter = BSON_INITIALIZER;
+		created_filter(&filter, ids[i], "$lt", created_before[i]);
+		ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &filter, NULL, err);
+		bson_destroy(&filter);
+	}
+	ok = ok ? run_bulk(bulk, "nRemoved", deleted, err)
+	        : (mongoc_bulk_operation_destroy(bulk), false);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                                      int64_t used_before, int64_t *deleted, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
@@ -296,11 +393,10 @@ bool dapi_keystore_delete(struct dapi_keystore *ks, const char *const *ids, size
 		return true;
 	coll = get_coll(ks, &client);
 	ids_filter(ids, n, &filter);
-	if (used_before > 0) {
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_USED_AT, &lt);
-		BSON_APPEND_DATE_TIME(&lt, "$lt", used_before);
-		bson_append_document_end(&filter, &lt);
-	}
+	BSON_APPEND_BOOL(&filter, DAPI_KEY_CONSENTED, false);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_USED_AT, &lt);
+	BSON_APPEND_DATE_TIME(&lt, "$lt", used_before);
+	bson_append_document_end(&filter, &lt);
 	ok = mongoc_collection_delete_many(coll, &filter, NULL, &reply, err);
 	if (ok && deleted && bson_iter_init_find(&it, &reply, "deletedCount"))
 		*deleted = bson_iter_as_int64(&it);
@@ -315,8 +411,9 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
-	bson_t *filter = BCON_NEW(DAPI_KEY_USED_AT, "{", "$lt", BCON_DATE_TIME(used_before), "}",
-	                          "_id", "{", "$gt", BCON_UTF8(after), "}");
+	bson_t *filter = BCON_NEW(DAPI_KEY_CONSENTED, BCON_BOOL(false), DAPI_KEY_USED_AT, "{",
+	                          "$lt", BCON_DATE_TIME(used_before), "}", "_id", "{", "$gt",
+	                          BCON_UTF8(after), "}");
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "sort", "{", "_id",
 	                        BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
@@ -337,5 +434,48 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 	bson_destroy(opts);
 	bson_destroy(filter);
 	put_coll(ks, client, coll);
+	return ok;
+}
+
+/* The sweeper's claim lives beside the keys, in <collection>_sweeper. */
+static bool read_holder(mongoc_collection_t *coll, char *holder, size_t holder_size,
+                        bson_error_t *err)
+{
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8("sweeper"));
+	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+	snprintf(holder, holder_size, "%s", "");
+	if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "identity") &&
+	    BSON_ITER_HOLDS_UTF8(&it))
+		snprintf(holder, holder_size, "%s", bson_iter_utf8(&it, NULL));
+	bool ok = !mongoc_cursor_error(cur, err);
+	mongoc_cursor_destroy(cur);
+	bson_destroy(filter);
+	return ok;
+}
+
+bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, bool take, bool *owner,
+                           char *holder, size_t holder_size, bson_error_t *err)
+{
+	char name[80];
+	mongoc_client_t *client = mongoc_client_pool_pop(ks->cfg.pool);
+	snprintf(name, sizeof(name), "%s_sweeper", ks->collection);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, ks->db, name);
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8("sweeper"));
+	bson_t *doc = BCON_NEW("_id", BCON_UTF8("sweeper"), "identity", BCON_UTF8(identity),
+	                       "claimedAt", BCON_DATE_TIME(dapi_time_now_ms()));
+	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+	bson_error_t ignored;
+	bool ok = take ? mongoc_collection_replace_one(coll, filter, doc, opts, NULL, err)
+	               : (mongoc_collection_insert_one(coll, doc, NULL, NULL, &ignored), true);
+	/* a failed insert is the claim of another (or ours from before): read who holds it */
+	ok = ok && read_holder(coll, holder, holder_size, err);
+	*owner = ok && !strcmp(holder, identity);
+	bson_destroy(opts);
+	bson_destroy(doc);
+	bson_destroy(filter);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(ks->cfg.pool, client);
 	return ok;
 }

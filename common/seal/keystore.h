@@ -1,7 +1,11 @@
 /* The data-key store: one document per dialog in its own collection (dialog_keys by
  * default, on the store's server or another), holding the dialog's data key wrapped by a
- * master key: {_id: dialogId, master, wrapped, createdAt, usedAt}. Deleting the document
- * is what erases every sealed copy of the dialog's events (crypto-shredding). */
+ * master key: {_id: dialogId, master, wrapped, createdAt, usedAt, consented, consentedAt}.
+ * Deleting the document is what erases every sealed copy of the dialog's events
+ * (crypto-shredding), so it is deleted only on evidence of its own: a revocation applied
+ * (bounded to the keys it could cover by createdAt), or no consent ever marked on it by
+ * the time its pending TTL has passed in what the live group has applied. What some
+ * dialog store shows at that moment is never evidence. */
 #ifndef DAPI_KEYSTORE_H
 #define DAPI_KEYSTORE_H
 
@@ -53,21 +57,44 @@ bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids,
                                uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
                                bson_error_t *err);
 
-/* The keys of ids[0..n) into deks[i], with status[i] (never UNAVAILABLE). False when the
- * store did not answer well (err). */
+/* The keys of ids[0..n) into deks[i], with status[i] (never UNAVAILABLE) and, when created
+ * is not NULL, created[i] (the key's createdAt, 0 when absent). False when the store did
+ * not answer well (err). */
 bool dapi_keystore_find(struct dapi_keystore *ks, const char *const *ids, size_t n,
                         uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                        bson_error_t *err);
+                        int64_t *created, bson_error_t *err);
 
-/* Deletes the keys of ids[0..n) (those that exist), and with used_before > 0 only those not
- * used since then. *deleted (may be NULL) receives the count. False on a store error. */
-bool dapi_keystore_delete(struct dapi_keystore *ks, const char *const *ids, size_t n,
-                          int64_t used_before, int64_t *deleted, bson_error_t *err);
+/* Marks the key of each ids[i] consented, if it was created no later than created_by[i]
+ * (a consent covers the key its dialog's messages were sealed with, not one of a later
+ * incarnation of the dialogId). Only ever protects a key. False on a store error. */
+bool dapi_keystore_mark_consented(struct dapi_keystore *ks, const char *const *ids,
+                                  const int64_t *created_by, size_t n, bson_error_t *err);
 
-/* Up to max ids (each at most 128 characters) of keys not used since used_before, after
- * `after` in _id order ("" for the first), into ids (max * 129 bytes, NUL-terminated);
- * *n receives the count. */
+/* Deletes the key of each ids[i] that was created before created_before[i] (a revocation
+ * erases the keys it covers, never a later incarnation's). *deleted (may be NULL) receives
+ * the count. False on a store error. */
+bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *ids,
+                                  const int64_t *created_before, size_t n, int64_t *deleted,
+                                  bson_error_t *err);
+
+/* Deletes the keys of ids[0..n) never marked consented and not used since used_before
+ * (checked again here: a key handed out or consented meanwhile stays). *deleted (may be
+ * NULL) receives the count. False on a store error. */
+bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *const *ids, size_t n,
+                                      int64_t used_before, int64_t *deleted, bson_error_t *err);
+
+/* Up to max ids (each at most 128 characters) of keys never marked consented and not used
+ * since used_before, after `after` in _id order ("" for the first), into ids (max * 129
+ * bytes, NUL-terminated); *n receives the count. Keys without the consented field (made
+ * before it existed) are not among them. */
 bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, const char *after,
                               char *ids, size_t max, size_t *n, bson_error_t *err);
+
+/* The key store's sweeper: the one consumer (group, topic and dialog store: `identity`)
+ * allowed to delete keys other than by applying a revocation. The first to ask claims it
+ * (take: claims it from whoever had it). *owner is true when identity holds it; holder
+ * (holder_size bytes) receives the holder's identity. False on a store error. */
+bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, bool take, bool *owner,
+                           char *holder, size_t holder_size, bson_error_t *err);
 
 #endif

@@ -80,17 +80,28 @@ static bool has_event(const struct dapi_dialog *d, const char *event_id)
 	return false;
 }
 
+/* At most what one message adds to the stored document: its entry in messages (the index
+ * key, four field names, lengths, terminators, the date) and a language added to the list. */
+static size_t message_bytes(const struct dapi_event *ev)
+{
+	return 96 + strlen(ev->event_id) + ev->text_len + 2 * strlen(ev->language);
+}
+
+/* The document's size before this batch's messages: nothing when it is written anew. */
+static size_t base_bytes(const struct dapi_dialog *d)
+{
+	return d->fresh || d->loaded_state == DAPI_DIALOG_ABSENT ? 0 : d->loaded_bytes;
+}
+
 static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 {
 	enum dapi_apply_outcome outcome = DAPI_APPLY_APPENDED;
+	size_t cost = message_bytes(ev);
 
 	switch (d->state) {
 	case DAPI_DIALOG_TOMBSTONE:
 		return DAPI_APPLY_DROPPED_REVOKED;
 	case DAPI_DIALOG_ABSENT:
-		d->state = DAPI_DIALOG_PENDING;
-		strcpy(d->doc.customer_id, ev->customer_id);
-		d->doc.created_at = ev->received_at;
 		outcome = DAPI_APPLY_CREATED;
 		break;
 	case DAPI_DIALOG_PENDING:
@@ -101,10 +112,18 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 			return DAPI_APPLY_DUPLICATE;
 		break;
 	}
+	if (base_bytes(d) + d->added_bytes + cost > DAPI_DIALOG_MAX_BYTES)
+		return DAPI_APPLY_TOO_LARGE; /* this message alone; the dialog's others go on */
 	if (grow((void **)&d->added, &d->cap_added, d->n_added + 1, sizeof(*d->added)) < 0 ||
 	    dapi_dialog_add_language(d, ev->language) == -1)
 		return -1;
+	if (outcome == DAPI_APPLY_CREATED) {
+		d->state = DAPI_DIALOG_PENDING;
+		strcpy(d->doc.customer_id, ev->customer_id);
+		d->doc.created_at = ev->received_at;
+	}
 	d->added[d->n_added++] = ev;
+	d->added_bytes += cost;
 	/* Clocks of several ingress hosts may disagree: lastMessageAt never goes back. */
 	if (ev->received_at > d->doc.last_message_at)
 		d->doc.last_message_at = ev->received_at;
@@ -118,8 +137,36 @@ static void erase(struct dapi_dialog *d, int64_t at)
 	d->doc.revoked_at = at;
 	d->doc.customer_id[0] = '\0';
 	d->n_added = 0;
+	d->added_bytes = 0;
 	d->n_languages = 0;
 	d->doc.created_at = d->doc.last_message_at = d->doc.consented_at = 0;
+}
+
+/* The loaded incarnation is over: the dialog is absent for this event, and what the batch
+ * writes replaces the loaded document (or deletes it). Its position stays: the version. */
+static void expire(struct dapi_dialog *d)
+{
+	for (size_t i = 0; i < d->loaded_count; i++)
+		free(d->loaded_ids[i]);
+	d->loaded_count = 0;
+	erase(d, 0);
+	d->state = DAPI_DIALOG_ABSENT;
+	d->fresh = true;
+}
+
+/* Whether ev comes a lifetime (d->rules) after the dialog's last message (pending) or its
+ * revocation (tombstone). Consented dialogs never expire here. */
+static bool expired_at(const struct dapi_dialog *d, const struct dapi_event *ev)
+{
+	const struct dapi_apply_rules *r = d->rules;
+	if (!r)
+		return false;
+	if (d->state == DAPI_DIALOG_TOMBSTONE)
+		return r->tombstone_ttl_ms > 0 &&
+		       ev->received_at - d->doc.revoked_at >= r->tombstone_ttl_ms;
+	return d->state == DAPI_DIALOG_PENDING && r->pending_ttl_ms > 0 &&
+	       d->doc.last_message_at > 0 &&
+	       ev->received_at - d->doc.last_message_at >= r->pending_ttl_ms;
 }
 
 /* Whether ev was read from the same partition as the document's last change, not after it. */
@@ -137,8 +184,6 @@ static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 		case DAPI_DIALOG_ABSENT:
 			return DAPI_APPLY_CONSENT_ABSENT;
 		case DAPI_DIALOG_PENDING:
-			if (read_before(ev, d))
-				return DAPI_APPLY_REPLAYED;
 			d->state = DAPI_DIALOG_CONSENTED;
 			d->doc.consented_at = ev->received_at;
 			return DAPI_APPLY_CONSENTED;
@@ -161,6 +206,10 @@ static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
 
 int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 {
+	if (read_before(ev, d))
+		return DAPI_APPLY_REPLAYED;
+	if (expired_at(d, ev))
+		expire(d);
 	int outcome = ev->type == DAPI_EVENT_MESSAGE ? apply_message(d, ev) : apply_consent(d, ev);
 	switch (outcome) {
 	case DAPI_APPLY_CREATED:
@@ -179,7 +228,7 @@ int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 
 bool dapi_dialog_changed(const struct dapi_dialog *d)
 {
-	return d->state != d->loaded_state || d->n_added > 0;
+	return d->state != d->loaded_state || d->n_added > 0 || d->fresh;
 }
 
 const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
@@ -188,7 +237,7 @@ const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
 		"created",         "appended",          "duplicate",
 		"dropped_revoked", "customer_mismatch", "consented",
 		"consent_absent",  "replayed",          "noop",
-		"erased",          "tombstoned",
+		"erased",          "tombstoned",        "too_large",
 	};
 	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
 }

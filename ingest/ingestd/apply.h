@@ -19,6 +19,20 @@ enum dapi_dialog_state {
 	DAPI_DIALOG_TOMBSTONE, /* revoked: true, no personal data */
 };
 
+/* Largest dialog document a batch grows by its messages: a message that would take the
+ * document past it fails alone (dialog_too_large), its dialog's other events still apply.
+ * Below the store's hard bound (store.h), which counts every field exactly. */
+#define DAPI_DIALOG_MAX_BYTES (16 * 1024 * 1024 - 128 * 1024)
+
+/* The lifetimes the state table applies by event time (SPEC.md: pending dialogs with no
+ * message for the pending TTL are erased, tombstones expire after theirs). An event that
+ * arrives (receivedAt) that long after the dialog's last message, or its revocation, finds
+ * that incarnation over, whether or not a sweep has removed it yet: the outcome is the
+ * topic's alone, the same live and in any replay. 0: never. */
+struct dapi_apply_rules {
+	int64_t pending_ttl_ms, tombstone_ttl_ms;
+};
+
 enum dapi_apply_outcome {
 	DAPI_APPLY_CREATED,           /* message: absent -> pending */
 	DAPI_APPLY_APPENDED,          /* message: appended */
@@ -27,10 +41,11 @@ enum dapi_apply_outcome {
 	DAPI_APPLY_CUSTOMER_MISMATCH, /* message: other customerId -> DLQ */
 	DAPI_APPLY_CONSENTED,         /* consent true: pending -> consented */
 	DAPI_APPLY_CONSENT_ABSENT,    /* consent true on an absent dialog: no-op, counted */
-	DAPI_APPLY_REPLAYED,          /* consent true read again, older than the document */
+	DAPI_APPLY_REPLAYED,          /* read again from an offset the document reflects */
 	DAPI_APPLY_NOOP,              /* consent that changes nothing */
 	DAPI_APPLY_ERASED,            /* consent false: data erased, tombstone */
 	DAPI_APPLY_TOMBSTONED,        /* consent false on an absent dialog: tombstone */
+	DAPI_APPLY_TOO_LARGE,         /* message: the document would pass its bound -> DLQ */
 	DAPI_APPLY_OUTCOMES
 };
 
@@ -44,8 +59,12 @@ struct dapi_dialog_doc {
 };
 
 struct dapi_dialog {
-	const char *id; /* borrowed from the batch's events */
+	const char *id;                       /* borrowed from the batch's events */
+	const struct dapi_apply_rules *rules; /* borrowed; NULL: nothing expires */
 	enum dapi_dialog_state state, loaded_state;
+	/* the loaded incarnation expired (rules): the write replaces the loaded version whole,
+	 * or deletes it when nothing took its place */
+	bool fresh;
 	struct dapi_dialog_doc doc;
 	/* messages as loaded: count and eventIds (for de-duplication) */
 	size_t loaded_count;
@@ -62,6 +81,7 @@ struct dapi_dialog {
 	/* messages this batch appends, borrowed from the events */
 	const struct dapi_event **added;
 	size_t n_added, cap_added;
+	size_t added_bytes; /* what the added messages make the document grow by, at most */
 };
 
 /* An absent dialog with that id (borrowed, as the events own it); the store or the cache
@@ -78,11 +98,17 @@ int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
 /* Applies one event (its dialogId is d->id). ev must outlive d. Returns -1 only when out
  * of memory, else the outcome.
  *
- * Kafka delivers again what was read after the last committed offset. Messages are
- * de-duplicated by eventId and a revocation is final, so re-applying them cannot change
- * a document; a granted consent can: one that came before the dialog's first message is a
- * no-op, but read again after that message it would consent the dialog. So a granted
- * consent whose offset is not after d->doc.applied (same partition) is not applied again. */
+ * Kafka delivers again what was read after the last committed offset, and a replay reads
+ * the whole topic again. An event whose offset is not after d->doc.applied (same
+ * partition) is already reflected in the document: REPLAYED, nothing changes. Without
+ * that, a granted consent read again after the dialog's first message would consent it,
+ * an old revocation would erase a later incarnation of the dialogId, and an expired
+ * incarnation's messages would join the next one. Messages are also de-duplicated by
+ * eventId (events read from another partition, after the topic was recreated).
+ *
+ * With d->rules, an incarnation past its lifetime at the event's receivedAt is over before
+ * the event applies (see dapi_apply_rules): a message then starts a new pending dialog, a
+ * consent finds the dialog absent. */
 int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev);
 
 /* Whether the batch changed the dialog, i.e. whether a write is needed. */

@@ -91,8 +91,10 @@ static bool load_dialogs(struct dapi_consumer *c, struct batch *b, int64_t now, 
 }
 
 /* Applies every decodable event to its dialog, in record order; false when out of memory. */
-static bool apply_events(struct batch *b, bson_error_t *err)
+static bool apply_events(const struct dapi_consumer *c, struct batch *b, bson_error_t *err)
 {
+	for (size_t i = 0; i < b->nd; i++)
+		b->dialogs[i].rules = &c->cfg.rules;
 	for (size_t k = 0; k < b->n_order; k++) {
 		struct item *it = &b->items[b->order[k]];
 		it->apply_reason = NULL;
@@ -105,6 +107,11 @@ static bool apply_events(struct batch *b, bson_error_t *err)
 			it->apply_reason = "customer_mismatch";
 			snprintf(it->detail, sizeof(it->detail),
 			         "customerId differs from the dialog's");
+		} else if (it->outcome == DAPI_APPLY_TOO_LARGE) {
+			it->apply_reason = "dialog_too_large";
+			snprintf(it->detail, sizeof(it->detail),
+			         "the message would take the dialog's document past %d bytes",
+			         DAPI_DIALOG_MAX_BYTES);
 		}
 	}
 	return true;
@@ -141,7 +148,7 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct batch *b, 
 		bson_set_error(err, 0, 0, "partition assignment lost");
 		return DAPI_WRITE_LOST;
 	}
-	if (!apply_events(b, err))
+	if (!apply_events(c, b, err))
 		return DAPI_WRITE_TRANSIENT;
 	int64_t write_start = dapi_time_mono_ms();
 	enum dapi_write_status status =
@@ -304,7 +311,8 @@ int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n)
 
 	/* The data first, then the keys: a crash between the two is repaired by consuming the
 	 * batch again (offsets are stored after both). */
-	if (rc == 0 && dapi_batch_erase_keys(c, b.dialogs, b.nd) < 0)
+	if (rc == 0 && (dapi_batch_mark_consented(c, items, n, b.dialogs, b.rejected) < 0 ||
+	                dapi_batch_erase_keys(c, b.dialogs, b.nd, b.rejected) < 0))
 		rc = -1;
 	if (rc == 0 && dead_letter(c, items, n) < 0)
 		rc = -1;

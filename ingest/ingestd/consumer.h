@@ -28,6 +28,8 @@ struct dapi_consumer_config {
 	struct dapi_cache *cache; /* borrowed; NULL: every batch reads its dialogs */
 	/* borrowed; NULL: sealing off (a sealed event then goes to the DLQ, "sealing_off") */
 	struct dapi_keystore *keys;
+	/* the lifetimes applied by event time (apply.h) */
+	struct dapi_apply_rules rules;
 };
 
 struct dapi_consumer;

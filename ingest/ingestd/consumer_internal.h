@@ -43,8 +43,16 @@ bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms);
  * outage. Returns 0, or -1 on a stop meanwhile. */
 int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n);
 
-/* Deletes the data keys of the dialogs[0..nd) that are tombstones once written (erasure
- * reaches every sealed copy). Waits out a key-store outage. Returns 0, or -1 on a stop. */
-int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd);
+/* Deletes the data keys that the written tombstones of dialogs[0..nd) cover (erasure
+ * reaches every sealed copy); a dialog the store refused (rejected[i]) keeps its key.
+ * Waits out a key-store outage. Returns 0, or -1 on a stop. */
+int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd,
+                          const char *const *rejected);
+
+/* Marks consented the keys of the dialogs that a granted consent among items[0..n) leaves
+ * consented once written: the key store's own record that they must be kept. Waits out a
+ * key-store outage. Returns 0, or -1 on a stop. */
+int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items, size_t n,
+                              const struct dapi_dialog *dialogs, const char *const *rejected);
 
 #endif

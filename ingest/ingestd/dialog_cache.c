@@ -146,7 +146,7 @@ static struct entry *entry_new(const struct dapi_dialog *d, int64_t now_ms)
 	e->state = d->state;
 	e->doc = d->doc;
 	/* what the stored document weighs, near enough for the size check before a write */
-	e->bytes = d->state == DAPI_DIALOG_TOMBSTONE ? 128 : d->loaded_bytes + 256;
+	e->bytes = d->state == DAPI_DIALOG_TOMBSTONE ? 128 : (d->fresh ? 0 : d->loaded_bytes) + 256;
 	if (n_ids && !(e->ids = calloc(n_ids, sizeof(*e->ids))))
 		goto fail;
 	for (size_t i = 0; i < n_ids; i++) {

@@ -72,6 +72,8 @@ int ingestd_configure(struct ingestd_opts *o, int argc, char **argv)
 		 100, 86400000, "How often the sweeper runs"},
 		{"replay-from", 0, "REPLAY_FROM", DAPI_OPT_STRING, &o->replay_from, "", 0, 0,
 		 "Before consuming, move the group's offsets to earliest or an RFC 3339 time"},
+		{"take-key-sweep", 0, NULL, DAPI_OPT_BOOL, &o->take_key_sweep, "false", 0, 0,
+		 "Claim the key store's sweep for this group and store from whichever holds it (only after moving the live system; docs/operations.md)"},
 		{"admin-bind", 0, "ADMIN_BIND", DAPI_OPT_STRING, &o->admin_bind, "127.0.0.1", 0, 0,
 		 "Address of the admin server (/healthz, /readyz, /metrics)"},
 		{"admin-port", 0, "ADMIN_PORT", DAPI_OPT_INT, &o->admin_port, "8082", 0, 65535,

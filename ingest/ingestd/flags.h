@@ -3,6 +3,7 @@
 #ifndef DAPI_INGESTD_FLAGS_H
 #define DAPI_INGESTD_FLAGS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kafka.h"
@@ -20,6 +21,7 @@ struct ingestd_opts {
 	int load_by; /* enum dapi_load_by */
 	int indexes; /* enum dapi_indexes */
 	int log_level;
+	bool take_key_sweep;
 };
 
 /* Fills o from the environment and argv and sets up logging. Returns 0 to run, 1 after

@@ -4,20 +4,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks, int64_t *deleted,
-                               bson_error_t *err)
+bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks,
+                               int64_t tombstone_ttl, int64_t *deleted, bson_error_t *err)
 {
 	struct dapi_id_page *page = malloc(sizeof(*page));
 	const char *ids[DAPI_ID_PAGE];
+	int64_t before[DAPI_ID_PAGE];
 	char after[DAPI_ID_MAX + 1] = "";
 	bool ok = page != NULL;
 
 	*deleted = 0;
 	while (ok && (ok = dapi_store_tombstone_ids(st, after, page, err)) && page->n > 0) {
 		int64_t n = 0;
-		for (size_t i = 0; i < page->n; i++)
+		for (size_t i = 0; i < page->n; i++) {
 			ids[i] = page->ids[i];
-		ok = dapi_keystore_delete(ks, ids, page->n, 0, &n, err);
+			before[i] = page->at[i] + tombstone_ttl;
+		}
+		ok = dapi_keystore_delete_revoked(ks, ids, before, page->n, &n, err);
 		*deleted += n;
 		strcpy(after, page->ids[page->n - 1]);
 	}
@@ -25,12 +28,11 @@ bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks, 
 	return ok;
 }
 
-bool dapi_key_sweep_unused(struct dapi_store *st, struct dapi_keystore *ks, int64_t used_before,
-                           int64_t *deleted, bson_error_t *err)
+bool dapi_key_sweep_unused(struct dapi_keystore *ks, int64_t used_before, int64_t *deleted,
+                           bson_error_t *err)
 {
 	struct dapi_id_page *page = malloc(sizeof(*page));
-	const char *ids[DAPI_ID_PAGE], *doomed[DAPI_ID_PAGE];
-	bool consented[DAPI_ID_PAGE];
+	const char *ids[DAPI_ID_PAGE];
 	char after[DAPI_ID_MAX + 1] = "";
 	bool ok = page != NULL;
 
@@ -39,16 +41,11 @@ bool dapi_key_sweep_unused(struct dapi_store *st, struct dapi_keystore *ks, int6
 	       (ok = dapi_keystore_unused_ids(ks, used_before, after, &page->ids[0][0],
 	                                      DAPI_ID_PAGE, &page->n, err)) &&
 	       page->n > 0) {
-		size_t nd = 0;
 		int64_t n = 0;
 		for (size_t i = 0; i < page->n; i++)
 			ids[i] = page->ids[i];
-		ok = dapi_store_consented(st, ids, page->n, consented, err);
-		for (size_t i = 0; ok && i < page->n; i++)
-			if (!consented[i])
-				doomed[nd++] = ids[i];
-		/* usedAt again: a key handed out meanwhile is spared */
-		ok = ok && dapi_keystore_delete(ks, doomed, nd, used_before, &n, err);
+		/* consented and usedAt checked again: a key marked or handed out meanwhile stays */
+		ok = dapi_keystore_delete_unconsented(ks, ids, page->n, used_before, &n, err);
 		*deleted += n;
 		strcpy(after, page->ids[page->n - 1]);
 	}

@@ -1,7 +1,8 @@
 /* A batch's data keys: sealed events are opened with their dialog's key before they are
- * applied, and the keys of dialogs that end the batch as tombstones are deleted after the
- * tombstones are written (crypto-shredding: every sealed copy of their events, in the topic,
- * the DLQ and any backup, becomes unreadable). */
+ * applied; once the batch is written, the keys of dialogs it consented are marked so (no
+ * sweep ever deletes them), and the keys a written revocation covers are deleted
+ * (crypto-shredding: every sealed copy of their events, in the topic, the DLQ and any
+ * backup, becomes unreadable). */
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,18 +35,32 @@ static size_t sealed_dialogs(const struct item *items, size_t n, const char **id
 	return nid;
 }
 
-/* What a key's status makes of a sealed event: opened, shredded, or a DLQ reason. */
+/* Keys are stamped by the ingress's clock and events by another ingress's: within this,
+ * a key and an event are taken as of the same time. */
+#define KEY_SKEW_MS DAPI_KEY_CACHE_TTL_MS
+
+static void shred(struct dapi_consumer *c, struct item *it)
+{
+	it->shredded = true;
+	dapi_series_add(c->m_shredded, 1);
+}
+
+/* What a key's status makes of a sealed event: opened, shredded, or a DLQ reason. A key
+ * made well after the event is a later incarnation's: the event's own key is gone. */
 static void open_item(struct dapi_consumer *c, struct item *it, enum dapi_key_status st,
-                      const uint8_t *dek)
+                      const uint8_t *dek, int64_t created)
 {
 	switch (st) {
 	case DAPI_KEY_OK:
 		it->decode_reason = dapi_seal_open_event(&it->ev, dek, c->cfg.max_text, it->detail,
 		                                         sizeof(it->detail));
+		if (it->decode_reason && created > it->ev.received_at + KEY_SKEW_MS) {
+			it->decode_reason = NULL;
+			shred(c, it);
+		}
 		return;
 	case DAPI_KEY_ABSENT:
-		it->shredded = true;
-		dapi_series_add(c->m_shredded, 1);
+		shred(c, it);
 		return;
 	case DAPI_KEY_UNKNOWN_MASTER:
 		it->decode_reason = "master_key_unknown";
@@ -61,11 +76,12 @@ static void open_item(struct dapi_consumer *c, struct item *it, enum dapi_key_st
 
 /* The keys of ids[0..nid), waiting out an outage; false on a stop. */
 static bool find_keys(struct dapi_consumer *c, const char **ids, size_t nid,
-                      uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status)
+                      uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
+                      int64_t *created)
 {
 	int64_t backoff = 100;
 	bson_error_t err;
-	while (!dapi_keystore_find(c->cfg.keys, ids, nid, deks, status, &err)) {
+	while (!dapi_keystore_find(c->cfg.keys, ids, nid, deks, status, created, &err)) {
 		DAPI_WARN("key_store_unavailable", "{s:s, s:I}", "detail", err.message, "retryInMs",
 		          (json_int_t)backoff);
 		dapi_series_add(c->m_retries, 1);
@@ -87,9 +103,11 @@ static void refuse_sealed(struct item *items, size_t n)
 	}
 }
 
-/* Opens each sealed event with the key found for its dialog (ids[k], status[k], deks[k]). */
+/* Opens each sealed event with the key found for its dialog (ids[k], status[k], deks[k],
+ * created[k]). */
 static void open_all(struct dapi_consumer *c, struct item *items, size_t n, const char **ids,
-                     const enum dapi_key_status *status, uint8_t (*deks)[DAPI_AEAD_KEY])
+                     const enum dapi_key_status *status, uint8_t (*deks)[DAPI_AEAD_KEY],
+                     const int64_t *created)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!sealed_message(&items[i]))
@@ -97,7 +115,7 @@ static void open_all(struct dapi_consumer *c, struct item *items, size_t n, cons
 		size_t k = 0;
 		while (strcmp(ids[k], items[i].ev.dialog_id) != 0)
 			k++;
-		open_item(c, &items[i], status[k], deks[k]);
+		open_item(c, &items[i], status[k], deks[k], created[k]);
 	}
 }
 
@@ -107,48 +125,123 @@ int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n
 	const char **ids = calloc(cap, sizeof(*ids));
 	uint8_t(*deks)[DAPI_AEAD_KEY] = calloc(cap, sizeof(*deks));
 	enum dapi_key_status *status = calloc(cap, sizeof(*status));
-	int rc = ids && deks && status ? 0 : -1;
+	int64_t *created = calloc(cap, sizeof(*created));
+	int rc = ids && deks && status && created ? 0 : -1;
 
 	if (rc == 0 && !c->cfg.keys)
 		refuse_sealed(items, n);
 	else if (rc == 0 && (nid = sealed_dialogs(items, n, ids)) > 0)
-		rc = find_keys(c, ids, nid, deks, status) ? 0 : -1;
+		rc = find_keys(c, ids, nid, deks, status, created) ? 0 : -1;
 	if (rc == 0 && c->cfg.keys)
-		open_all(c, items, n, ids, status, deks);
+		open_all(c, items, n, ids, status, deks, created);
 	if (deks)
 		OPENSSL_cleanse(deks, cap * sizeof(*deks));
 	free(ids);
 	free(deks);
 	free(status);
+	free(created);
 	return rc;
 }
 
-int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd)
+/* Runs op until the key store answers; false on a stop meanwhile. */
+static bool until_done(struct dapi_consumer *c, bool (*op)(void *arg, bson_error_t *err), void *arg)
 {
-	const char **ids = calloc(nd ? nd : 1, sizeof(*ids));
-	size_t n = 0;
-	int64_t backoff = 100, deleted = 0;
+	int64_t backoff = 100;
 	bson_error_t err;
-
-	if (!ids)
-		return -1;
-	for (size_t i = 0; c->cfg.keys && i < nd; i++)
-		if (dialogs[i].state == DAPI_DIALOG_TOMBSTONE)
-			ids[n++] = dialogs[i].id;
-	if (n > 0) /* the tombstones are written, the keys not yet deleted */
-		dapi_failpoint("after_tombstone_write");
-	while (n > 0 && !dapi_keystore_delete(c->cfg.keys, ids, n, 0, &deleted, &err)) {
+	while (!op(arg, &err)) {
 		DAPI_WARN("key_store_unavailable", "{s:s, s:I}", "detail", err.message, "retryInMs",
 		          (json_int_t)backoff);
-		if (!dapi_consumer_backoff(c, &backoff)) {
-			free(ids);
-			return -1;
-		}
+		if (!dapi_consumer_backoff(c, &backoff))
+			return false;
 	}
-	if (deleted > 0) {
-		dapi_series_add(c->m_keys_erased, (double)deleted);
-		DAPI_INFO("data_keys_deleted", "{s:I}", "count", (json_int_t)deleted);
+	return true;
+}
+
+/* The dialogs a key operation names: ids[i], with a time bound[i] each. */
+struct key_op {
+	struct dapi_keystore *ks;
+	const char **ids;
+	int64_t *bound;
+	size_t n;
+	int64_t done;
+};
+
+static bool delete_revoked(void *arg, bson_error_t *err)
+{
+	struct key_op *op = arg;
+	return dapi_keystore_delete_revoked(op->ks, op->ids, op->bound, op->n, &op->done, err);
+}
+
+static bool mark_consented(void *arg, bson_error_t *err)
+{
+	struct key_op *op = arg;
+	return dapi_keystore_mark_consented(op->ks, op->ids, op->bound, op->n, err);
+}
+
+static bool key_op_alloc(struct key_op *op, struct dapi_keystore *ks, size_t nd)
+{
+	*op = (struct key_op){ .ks = ks };
+	op->ids = calloc(nd ? nd : 1, sizeof(*op->ids));
+	op->bound = calloc(nd ? nd : 1, sizeof(*op->bound));
+	return op->ids && op->bound;
+}
+
+static void key_op_free(struct key_op *op)
+{
+	free(op->ids);
+	free(op->bound);
+}
+
+int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd,
+                          const char *const *rejected)
+{
+	/* A revocation covers the keys made up to its own time (and the clock skew between
+	 * ingress hosts), never a key of a dialogId used again after its tombstone expired.
+	 * Keys made later for messages the tombstone dropped go with the tombstone sweep. */
+	int64_t reach = c->cfg.rules.tombstone_ttl_ms < KEY_SKEW_MS ? c->cfg.rules.tombstone_ttl_ms
+	                                                            : KEY_SKEW_MS;
+	struct key_op op;
+	bool ok = key_op_alloc(&op, c->cfg.keys, nd);
+
+	/* a tombstone the store refused is not written: its dialog is still readable, and
+	 * its key stays with it (the revocation waits in the DLQ) */
+	for (size_t i = 0; ok && c->cfg.keys && i < nd; i++) {
+		if (dialogs[i].state != DAPI_DIALOG_TOMBSTONE || rejected[i])
+			continue;
+		op.ids[op.n] = dialogs[i].id;
+		op.bound[op.n++] = dialogs[i].doc.revoked_at + reach;
 	}
-	free(ids);
-	return 0;
+	if (ok && op.n > 0) /* the tombstones are written, the keys not yet deleted */
+		dapi_failpoint("after_tombstone_write");
+	ok = ok && (op.n == 0 || until_done(c, delete_revoked, &op));
+	if (ok && op.done > 0) {
+		dapi_series_add(c->m_keys_erased, (double)op.done);
+		DAPI_INFO("data_keys_deleted", "{s:I}", "count", (json_int_t)op.done);
+	}
+	key_op_free(&op);
+	return ok ? 0 : -1;
+}
+
+int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items, size_t n,
+                              const struct dapi_dialog *dialogs, const char *const *rejected)
+{
+	struct key_op op;
+	bool ok = key_op_alloc(&op, c->cfg.keys, n);
+
+	/* every dialog a granted consent of the batch leaves consented, also when the consent
+	 * was already reflected (a crash after the write, a replay): marking is idempotent */
+	for (size_t i = 0; ok && c->cfg.keys && i < n; i++) {
+		const struct item *it = &items[i];
+		if (it->decode_reason || it->shredded || it->ev.type != DAPI_EVENT_CONSENT ||
+		    !it->ev.granted)
+			continue;
+		const struct dapi_dialog *d = &dialogs[it->dialog];
+		if (d->state != DAPI_DIALOG_CONSENTED || rejected[it->dialog])
+			continue;
+		op.ids[op.n] = d->id;
+		op.bound[op.n++] = it->ev.received_at + KEY_SKEW_MS;
+	}
+	ok = ok && (op.n == 0 || until_done(c, mark_consented, &op));
+	key_op_free(&op);
+	return ok ? 0 : -1;
 }

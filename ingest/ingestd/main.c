@@ -83,6 +83,7 @@ static struct dapi_consumer *new_consumer(const struct ingestd_opts *o, struct d
 		.replay_from = o->replay_from,
 		.cache = cache,
 		.keys = keys,
+		.rules = { o->pending_ttl_ms, o->tombstone_ttl_ms },
 	};
 	return dapi_consumer_new(&cfg, store, dlq, errstr, errstr_size);
 }
@@ -105,8 +106,9 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	dapi_signals_install();
 	dapi_mongo_init();
-	struct dapi_sweeper_config swcfg = { &o.mongo, o.pending_ttl_ms, o.tombstone_ttl_ms,
-		                             o.sweep_every_ms };
+	struct dapi_sweeper_config swcfg = { &o.mongo,         &o.kafka,           o.group,
+		                             o.pending_ttl_ms, o.tombstone_ttl_ms, o.sweep_every_ms,
+		                             o.take_key_sweep };
 	if (!(pool = dapi_mongo_pool_new(o.mongo.uri, "dataapi-ingestd", 0, 0, errstr,
 	                                 sizeof(errstr))) ||
 	    !(sealing = dapi_sealing_open(&o.sealing, o.mongo.uri, "dataapi-ingestd-keys", errstr,

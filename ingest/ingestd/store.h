@@ -75,19 +75,17 @@ enum dapi_write_status dapi_store_write(struct dapi_store *st, struct dapi_dialo
 bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
                       int64_t *pending, int64_t *tombstones, bson_error_t *err);
 
-/* A page of ids, for the sweeper's walks over a collection in _id order. */
+/* A page of ids, for the sweeper's walks over a collection in _id order, with a time each
+ * (a tombstone's revokedAt). */
 #define DAPI_ID_PAGE 500
 struct dapi_id_page {
 	char ids[DAPI_ID_PAGE][DAPI_ID_MAX + 1];
+	int64_t at[DAPI_ID_PAGE];
 	size_t n;
 };
 
-/* The next page of tombstones' ids after `after` ("" for the first). */
+/* The next page of tombstones' ids after `after` ("" for the first), with their revokedAt. */
 bool dapi_store_tombstone_ids(struct dapi_store *st, const char *after, struct dapi_id_page *page,
                               bson_error_t *err);
-
-/* consented[i]: ids[i] is a consented dialog (not a tombstone). */
-bool dapi_store_consented(struct dapi_store *st, const char *const *ids, size_t n, bool *consented,
-                          bson_error_t *err);
 
 #endif

@@ -1,5 +1,6 @@
 /* The stored dialog document: read into a dialog, trusting nothing, and built back for an
  * insert, a replace or an update. */
+#include <assert.h>
 #include <string.h>
 
 #include "doc.h"
@@ -211,7 +212,9 @@ void store_doc_full(bson_t *doc, const struct dapi_dialog *d)
  * partitions, the sweeper's delete, a revocation) makes it match nothing: a conflict,
  * and the consumer reloads and applies again, or gives up the batch when its partitions
  * are gone. This is what keeps a stale member's late write from landing on a newer state,
- * a tombstone above all. MongoDB serves it from the _id index; FerretDB's SQLite backend
+ * a tombstone above all. The one write that matches a tombstone replaces an expired one
+ * (a dialogId used again after its tombstone's TTL), guarded on that tombstone's version
+ * all the same. MongoDB serves it from the _id index; FerretDB's SQLite backend
  * does too with deploy/ferretdb-patch.sh (stock 1.24 scans the collection for any filter
  * beyond a lone _id: correct, but slow). */
 void store_doc_guard(bson_t *filter, const struct dapi_dialog *d)
@@ -219,9 +222,15 @@ void store_doc_guard(bson_t *filter, const struct dapi_dialog *d)
 	bson_t absent;
 
 	BSON_APPEND_UTF8(filter, "_id", d->id);
-	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_REVOKED, &absent);
-	BSON_APPEND_BOOL(&absent, "$exists", false);
-	bson_append_document_end(filter, &absent);
+	if (d->loaded_state == DAPI_DIALOG_TOMBSTONE) {
+		/* only an expired tombstone is ever written over (apply.h, dapi_apply_rules) */
+		assert(d->fresh);
+		BSON_APPEND_BOOL(filter, DAPI_DOC_REVOKED, true);
+	} else {
+		BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_REVOKED, &absent);
+		BSON_APPEND_BOOL(&absent, "$exists", false);
+		bson_append_document_end(filter, &absent);
+	}
 	if (d->loaded_applied.known) {
 		BSON_APPEND_INT32(filter, DAPI_DOC_APPLIED "." DAPI_DOC_PARTITION,
 		                  d->loaded_applied.partition);

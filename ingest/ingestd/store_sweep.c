@@ -35,7 +35,7 @@ bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tom
 	return ok;
 }
 
-/* Reads the _id of each document of cur into page. */
+/* Reads the _id and revokedAt of each document of cur into page. */
 static bool read_ids(mongoc_cursor_t *cur, struct dapi_id_page *page, bson_error_t *err)
 {
 	const bson_t *doc;
@@ -46,8 +46,13 @@ static bool read_ids(mongoc_cursor_t *cur, struct dapi_id_page *page, bson_error
 		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
 		const char *id = bson_iter_utf8(&it, &len);
-		if (len <= DAPI_ID_MAX)
-			memcpy(page->ids[page->n++], id, len + 1);
+		if (len > DAPI_ID_MAX)
+			continue;
+		page->at[page->n] = bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED_AT) &&
+		                                    BSON_ITER_HOLDS_DATE_TIME(&it)
+		                            ? bson_iter_date_time(&it)
+		                            : 0;
+		memcpy(page->ids[page->n++], id, len + 1);
 	}
 	return !mongoc_cursor_error(cur, err);
 }
@@ -59,47 +64,14 @@ bool dapi_store_tombstone_ids(struct dapi_store *st, const char *after, struct d
 	mongoc_collection_t *coll = store_get(st, &client);
 	bson_t *filter = BCON_NEW(DAPI_DOC_REVOKED, BCON_BOOL(true), "_id", "{", "$gt",
 	                          BCON_UTF8(after), "}");
-	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "sort", "{", "_id",
-	                        BCON_INT32(1), "}", "limit", BCON_INT64(DAPI_ID_PAGE));
+	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), DAPI_DOC_REVOKED_AT,
+	                        BCON_INT32(1), "}", "sort", "{", "_id", BCON_INT32(1), "}", "limit",
+	                        BCON_INT64(DAPI_ID_PAGE));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	bool ok = read_ids(cur, page, err);
 	mongoc_cursor_destroy(cur);
 	bson_destroy(opts);
 	bson_destroy(filter);
-	store_put(st, client, coll);
-	return ok;
-}
-
-bool dapi_store_consented(struct dapi_store *st, const char *const *ids, size_t n, bool *consented,
-                          bson_error_t *err)
-{
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = store_get(st, &client);
-	bson_t filter = BSON_INITIALIZER, absent;
-	bool ok = true;
-
-	for (size_t i = 0; i < n; i++)
-		consented[i] = false;
-	BSON_APPEND_BOOL(&filter, DAPI_DOC_CONSENT, true);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_DOC_REVOKED, &absent);
-	BSON_APPEND_BOOL(&absent, "$exists", false);
-	bson_append_document_end(&filter, &absent);
-	dapi_mongo_append_in(&filter, "_id", ids, n);
-	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}");
-	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, &filter, opts, NULL);
-	const bson_t *doc;
-	bson_iter_t it;
-	while (mongoc_cursor_next(cur, &doc)) {
-		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
-			continue;
-		const char *id = bson_iter_utf8(&it, NULL);
-		for (size_t i = 0; i < n; i++)
-			consented[i] = consented[i] || !strcmp(ids[i], id);
-	}
-	ok = !mongoc_cursor_error(cur, err);
-	mongoc_cursor_destroy(cur);
-	bson_destroy(opts);
-	bson_destroy(&filter);
 	store_put(st, client, coll);
 	return ok;
 }

@@ -12,11 +12,34 @@
  * ingestd and the query service; MongoDB loses little (a round trip per 32 writes). */
 #define WRITE_CHUNK 32
 
+/* The guarded write of a dialog the store holds: a tombstone replaces it, an expired
+ * incarnation with nothing in its place is deleted, a new incarnation replaces it whole,
+ * anything else is an update. False when the document would be too large. */
+static bool add_guarded(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, bson_t *filter,
+                        bson_t *doc)
+{
+	store_doc_guard(filter, d);
+	if (d->state == DAPI_DIALOG_TOMBSTONE) {
+		store_doc_tombstone(doc, d);
+		return mongoc_bulk_operation_replace_one_with_opts(bulk, filter, doc, NULL, NULL);
+	}
+	if (d->state == DAPI_DIALOG_ABSENT)
+		return mongoc_bulk_operation_remove_one_with_opts(bulk, filter, NULL, NULL);
+	if (d->fresh) {
+		store_doc_full(doc, d);
+		return doc->len < DAPI_DOC_MAX_BYTES &&
+		       mongoc_bulk_operation_replace_one_with_opts(bulk, filter, doc, NULL, NULL);
+	}
+	store_doc_update(doc, d);
+	return d->loaded_bytes + doc->len < DAPI_DOC_MAX_BYTES &&
+	       mongoc_bulk_operation_update_one_with_opts(bulk, filter, doc, NULL, NULL);
+}
+
 /* Adds the write for one changed dialog; returns false when it would be too large. */
 static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, bool *is_insert)
 {
 	bson_t doc = BSON_INITIALIZER, filter = BSON_INITIALIZER;
-	bool ok = true;
+	bool ok;
 
 	*is_insert = d->loaded_state == DAPI_DIALOG_ABSENT;
 	if (*is_insert) {
@@ -27,17 +50,7 @@ static bool add_op(mongoc_bulk_operation_t *bulk, const struct dapi_dialog *d, b
 		ok = doc.len < DAPI_DOC_MAX_BYTES &&
 		     mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, NULL);
 	} else {
-		store_doc_guard(&filter, d);
-		if (d->state == DAPI_DIALOG_TOMBSTONE) {
-			store_doc_tombstone(&doc, d);
-			ok = mongoc_bulk_operation_replace_one_with_opts(bulk, &filter, &doc, NULL,
-			                                                 NULL);
-		} else {
-			store_doc_update(&doc, d);
-			ok = d->loaded_bytes + doc.len < DAPI_DOC_MAX_BYTES &&
-			     mongoc_bulk_operation_update_one_with_opts(bulk, &filter, &doc, NULL,
-			                                                NULL);
-		}
+		ok = add_guarded(bulk, d, &filter, &doc);
 	}
 	bson_destroy(&doc);
 	bson_destroy(&filter);
@@ -116,8 +129,11 @@ static enum dapi_write_status read_reply(const bson_t *reply, bool ok, struct ch
 	if (wce_len > 5) /* not the 5-byte empty array */
 		status = DAPI_WRITE_TRANSIENT;
 	if (status == DAPI_WRITE_OK) {
+		/* a guarded delete (an expired incarnation) that matched counts as removed */
 		int64_t matched =
-		        bson_iter_init_find(&it, reply, "nMatched") ? bson_iter_as_int64(&it) : 0;
+		        (bson_iter_init_find(&it, reply, "nMatched") ? bson_iter_as_int64(&it)
+		                                                     : 0) +
+		        (bson_iter_init_find(&it, reply, "nRemoved") ? bson_iter_as_int64(&it) : 0);
 		if ((size_t)matched + c->failed_updates < c->nupdates)
 			status = DAPI_WRITE_CONFLICT;
 	}

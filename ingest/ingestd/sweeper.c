@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "frontier.h"
 #include "key_sweep.h"
 #include "log.h"
 #include "metrics.h"
@@ -16,7 +17,12 @@ struct dapi_sweeper {
 	struct dapi_store *st;
 	struct dapi_keystore *keys; /* borrowed; NULL: sealing off */
 	struct dapi_cache *cache;
+	struct dapi_frontier *frontier;
+	char identity[600]; /* who this sweeper is, for the key store's claim */
+	bool take_keys, owner, owner_known;
 	int64_t pending_ttl, tombstone_ttl, interval;
+	int64_t clock_ahead; /* DAPI_TEST_CLOCK_AHEAD: tests that simulate days passing */
+	struct dapi_series *m_frontier, *m_owner;
 	struct dapi_series *m_pending, *m_tombstones, *m_keys;
 	struct dapi_series *m_ok, *m_failed, *m_last_ok;
 	atomic_bool stop;
@@ -28,16 +34,37 @@ struct dapi_sweeper {
  * surely swept too. */
 #define KEY_MARGIN_MS (2 * DAPI_KEY_CACHE_TTL_MS)
 
-/* The data keys: those of tombstones before the tombstones go (their deletion is what
- * erases the sealed copies), and after the pending dialogs, those left unused. */
-static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t now, bson_error_t *err)
+/* Whether this sweeper holds the key store's claim (checked every pass: another group may
+ * have taken it). Logged when that changes. */
+static bool holds_keys(struct dapi_sweeper *sw, bson_error_t *err)
+{
+	char holder[600];
+	bool owner = false;
+	if (!dapi_keystore_sweeper(sw->keys, sw->identity, sw->take_keys, &owner, holder,
+	                           sizeof(holder), err))
+		return false;
+	sw->take_keys = false; /* taken once */
+	if (owner != sw->owner || !sw->owner_known)
+		DAPI_INFO(owner ? "key_sweep_claimed" : "key_sweep_elsewhere", "{s:s, s:s}", "self",
+		          sw->identity, "holder", holder);
+	sw->owner = owner;
+	sw->owner_known = true;
+	dapi_series_set(sw->m_owner, owner ? 1 : -1);
+	return true;
+}
+
+/* The data keys: those the tombstones cover before the tombstones go (their deletion is
+ * what erases the sealed copies), and after the pending dialogs, those never consented and
+ * unused since the frontier's pending TTL (plus the ingress's key cache). */
+static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t frontier,
+                       bson_error_t *err)
 {
 	int64_t deleted = 0;
-	bool ok = !sw->keys ||
-	          (tombstones ? dapi_key_sweep_tombstones(sw->st, sw->keys, &deleted, err)
-	                      : dapi_key_sweep_unused(sw->st, sw->keys,
-	                                              now - sw->pending_ttl - KEY_MARGIN_MS,
-	                                              &deleted, err));
+	bool ok = tombstones ? dapi_key_sweep_tombstones(sw->st, sw->keys, sw->tombstone_ttl,
+	                                                 &deleted, err)
+	                     : dapi_key_sweep_unused(sw->keys,
+	                                             frontier - sw->pending_ttl - KEY_MARGIN_MS,
+	                                             &deleted, err);
 	dapi_series_add(sw->m_keys, (double)deleted);
 	if (deleted)
 		DAPI_INFO("keys_swept", "{s:s, s:I}", "kind", tombstones ? "tombstone" : "unused",
@@ -45,14 +72,32 @@ static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t now, bs
 	return ok;
 }
 
+/* One pass, judged by the frontier: what the group has applied, in the topic's time. */
+static bool sweep_at(struct dapi_sweeper *sw, int64_t frontier, int64_t *pending,
+                     int64_t *tombstones, bson_error_t *err)
+{
+	if (sw->keys && !holds_keys(sw, err))
+		return false;
+	bool keys = sw->keys && sw->owner;
+	return (!keys || sweep_keys(sw, true, frontier, err)) &&
+	       dapi_store_sweep(sw->st, frontier - sw->pending_ttl, frontier - sw->tombstone_ttl,
+	                        pending, tombstones, err) &&
+	       (!keys || sweep_keys(sw, false, frontier, err));
+}
+
 static void sweep_once(struct dapi_sweeper *sw)
 {
-	int64_t now = dapi_time_now_ms(), pending = 0, tombstones = 0;
-	bson_error_t err;
-	bool ok = sweep_keys(sw, true, now, &err) &&
-	          dapi_store_sweep(sw->st, now - sw->pending_ttl, now - sw->tombstone_ttl, &pending,
-	                           &tombstones, &err) &&
-	          sweep_keys(sw, false, now, &err);
+	int64_t frontier = 0, pending = 0, tombstones = 0;
+	bson_error_t err = { 0 };
+	char errstr[512];
+	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms() + sw->clock_ahead, &frontier,
+	                            errstr, sizeof(errstr));
+	if (!ok)
+		bson_set_error(&err, 0, 1, "%s", errstr);
+	else {
+		dapi_series_set(sw->m_frontier, (double)frontier / 1000);
+		ok = sweep_at(sw, frontier, &pending, &tombstones, &err);
+	}
 
 	dapi_series_add(sw->m_pending, (double)pending);
 	dapi_series_add(sw->m_tombstones, (double)tombstones);
@@ -104,6 +149,7 @@ static bool open_store(struct dapi_sweeper *sw, const struct dapi_mongo_opts *mo
 
 static void sweeper_free(struct dapi_sweeper *sw)
 {
+	dapi_frontier_destroy(sw->frontier);
 	dapi_store_destroy(sw->st);
 	if (sw->pool)
 		mongoc_client_pool_destroy(sw->pool);
@@ -127,6 +173,16 @@ static void register_liveness(struct dapi_sweeper *sw)
 	dapi_series_set(dapi_metrics_one("dataapi_sweeper_interval_seconds",
 	                                 "Time between the starts of sweeper passes", DAPI_GAUGE),
 	                (double)sw->interval / 1000);
+	sw->m_frontier = dapi_metrics_one(
+	        "dataapi_sweeper_frontier_timestamp_seconds",
+	        "The group has applied every record older than this: the sweeps' clock (0 before "
+	        "the first pass)",
+	        DAPI_GAUGE);
+	sw->m_owner = dapi_metrics_one("dataapi_sweeper_keys_owner",
+	                               "1: this ingestd sweeps the key store; -1: another group "
+	                               "holds the claim (only revocations delete keys here); 0: "
+	                               "not known yet or sealing off",
+	                               DAPI_GAUGE);
 }
 
 struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
@@ -140,6 +196,13 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	}
 	sw->cache = cache;
 	sw->keys = keys;
+	sw->take_keys = cfg->take_keys;
+	const char *ahead = getenv("DAPI_TEST_CLOCK_AHEAD");
+	if (ahead && dapi_duration_parse(ahead, &sw->clock_ahead))
+		DAPI_WARN("test_clock_ahead", "{s:s}", "detail",
+		          "DAPI_TEST_CLOCK_AHEAD moves the sweeper's clock forward: tests only");
+	snprintf(sw->identity, sizeof(sw->identity), "group=%s topic=%s store=%s.%s", cfg->group,
+	         cfg->kafka->topic, cfg->mongo->db, cfg->mongo->collection);
 	sw->pending_ttl = cfg->pending_ttl_ms;
 	sw->tombstone_ttl = cfg->tombstone_ttl_ms;
 	sw->interval = cfg->interval_ms;
@@ -151,7 +214,10 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
 	sw->m_keys = dapi_keys_deleted_series("sweep");
 	register_liveness(sw);
-	if (!open_store(sw, cfg->mongo, errstr, errstr_size)) {
+	if (!open_store(sw, cfg->mongo, errstr, errstr_size) ||
+	    !(sw->frontier =
+	              dapi_frontier_new(cfg->kafka->brokers, &cfg->kafka->props, cfg->kafka->topic,
+	                                cfg->group, errstr, errstr_size))) {
 		sweeper_free(sw);
 		return NULL;
 	}

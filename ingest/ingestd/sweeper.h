@@ -1,18 +1,24 @@
 /* A thread that erases pending dialogs past --pending-ttl and tombstones past
- * --tombstone-ttl, every interval. */
+ * --tombstone-ttl, every interval, by the group's frontier (frontier.h), not the clock; and,
+ * in the one ingestd group that holds the key store's sweeper claim, the data keys left
+ * behind (keystore.h). */
 #ifndef DAPI_SWEEPER_H
 #define DAPI_SWEEPER_H
 
 #include <stdint.h>
 
 #include "dialog_cache.h"
+#include "kafka.h"
 #include "keystore.h"
 #include "mongo.h"
 #include "store.h"
 
 struct dapi_sweeper_config {
 	const struct dapi_mongo_opts *mongo;
+	const struct dapi_kafka_opts *kafka;
+	const char *group;
 	int64_t pending_ttl_ms, tombstone_ttl_ms, interval_ms;
+	bool take_keys; /* --sweep-keys take: claim the key sweep from whoever holds it */
 };
 
 struct dapi_sweeper;

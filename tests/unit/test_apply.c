@@ -252,6 +252,8 @@ static void a_consent_read_again_after_the_first_message_stays_a_no_op(void **st
 	assert_int_equal(dapi_dialog_apply(&d, &e[0]), DAPI_APPLY_REPLAYED);
 	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
 	struct dapi_event again = at(msg("m0", "c1", "EN", 2), 3, 11); /* "m0" is stored */
+	assert_int_equal(dapi_dialog_apply(&d, &again), DAPI_APPLY_REPLAYED);
+	again.pos.partition = 4; /* from another partition: a duplicate by its eventId */
 	assert_int_equal(dapi_dialog_apply(&d, &again), DAPI_APPLY_DUPLICATE);
 	assert_false(dapi_dialog_changed(&d));
 	dapi_dialog_clear(&d);
@@ -299,6 +301,109 @@ static void no_op_events_do_not_move_the_position(void **state)
 	dapi_dialog_clear(&d);
 }
 
+static void an_old_revocation_read_again_leaves_a_later_incarnation(void **state)
+{
+	/* the document is a later incarnation (its last change at offset 30): the revocation
+	 * at offset 12 of the same partition erased an earlier one, already reflected */
+	struct dapi_dialog d;
+	struct dapi_event old_no = at(consent("n", false, 40), 3, 12);
+	struct dapi_event old_msg = at(msg("x", "c1", "EN", 30), 3, 11);
+
+	loaded(&d, DAPI_DIALOG_CONSENTED);
+	d.doc.applied = (struct dapi_event_position){ true, 3, 30 };
+	assert_int_equal(dapi_dialog_apply(&d, &old_no), DAPI_APPLY_REPLAYED);
+	assert_int_equal(dapi_dialog_apply(&d, &old_msg), DAPI_APPLY_REPLAYED);
+	assert_int_equal(d.state, DAPI_DIALOG_CONSENTED);
+	assert_int_equal(d.n_added, 0);
+	assert_false(dapi_dialog_changed(&d));
+	dapi_dialog_clear(&d);
+}
+
+static void a_tombstone_expires_by_event_time(void **state)
+{
+	const struct dapi_apply_rules rules = { 0, 1000 };
+	struct dapi_dialog d;
+	struct dapi_event late = msg("m1", "c9", "EN", 1049), after = msg("m2", "c9", "EN", 1050);
+	struct dapi_event no = consent("n", false, 2000);
+
+	loaded(&d, DAPI_DIALOG_TOMBSTONE); /* revoked at 50 */
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &late), DAPI_APPLY_DROPPED_REVOKED);
+	assert_false(dapi_dialog_changed(&d));
+	/* a tombstone TTL after the revocation the dialogId starts again, whether or not the
+	 * sweeper has removed the tombstone yet */
+	assert_int_equal(dapi_dialog_apply(&d, &after), DAPI_APPLY_CREATED);
+	assert_int_equal(d.state, DAPI_DIALOG_PENDING);
+	assert_true(d.fresh);
+	assert_true(dapi_dialog_changed(&d));
+	assert_string_equal(d.doc.customer_id, "c9");
+	dapi_dialog_clear(&d);
+
+	/* a revocation after an expired tombstone is a new one, written anew */
+	loaded(&d, DAPI_DIALOG_TOMBSTONE);
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &no), DAPI_APPLY_TOMBSTONED);
+	assert_int_equal(d.doc.revoked_at, 2000);
+	assert_true(dapi_dialog_changed(&d));
+	dapi_dialog_clear(&d);
+}
+
+static void a_pending_dialog_expires_by_event_time(void **state)
+{
+	const struct dapi_apply_rules rules = { 1000, 0 };
+	struct dapi_dialog d;
+	struct dapi_event in_time = consent("y", true, 1099), too_late = consent("y", true, 1100);
+	struct dapi_event again = msg("m0", "c1", "EN", 1100); /* "m0" is the stored message */
+
+	loaded(&d, DAPI_DIALOG_PENDING); /* last message at 100 */
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &in_time), DAPI_APPLY_CONSENTED);
+	dapi_dialog_clear(&d);
+
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &too_late), DAPI_APPLY_CONSENT_ABSENT);
+	assert_int_equal(d.state, DAPI_DIALOG_ABSENT); /* written as a guarded delete */
+	assert_true(d.fresh);
+	assert_true(dapi_dialog_changed(&d));
+	dapi_dialog_clear(&d);
+
+	/* a message after the TTL starts a new incarnation: the old messages are not in it */
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &again), DAPI_APPLY_CREATED);
+	assert_int_equal(d.loaded_count, 0);
+	assert_int_equal(d.n_added, 1);
+	assert_int_equal(d.doc.created_at, 1100);
+	dapi_dialog_clear(&d);
+
+	/* a consented dialog has no TTL */
+	struct dapi_event much_later = msg("m9", "c1", "EN", 100000);
+	loaded(&d, DAPI_DIALOG_CONSENTED);
+	d.rules = &rules;
+	assert_int_equal(dapi_dialog_apply(&d, &much_later), DAPI_APPLY_APPENDED);
+	assert_false(d.fresh);
+	dapi_dialog_clear(&d);
+}
+
+static void an_oversized_message_fails_alone(void **state)
+{
+	struct dapi_dialog d;
+	struct dapi_event big = msg("m1", "c1", "EN", 200), small = msg("m2", "c1", "EN", 201);
+	struct dapi_event yes = consent("y", true, 300);
+
+	loaded(&d, DAPI_DIALOG_PENDING);
+	d.loaded_bytes = DAPI_DIALOG_MAX_BYTES - 200;
+	big.text_len = 150; /* with its fields, past the bound */
+	assert_int_equal(dapi_dialog_apply(&d, &big), DAPI_APPLY_TOO_LARGE);
+	assert_int_equal(d.n_added, 0);
+	small.text_len = 5;
+	assert_int_equal(dapi_dialog_apply(&d, &small), DAPI_APPLY_APPENDED);
+	assert_int_equal(dapi_dialog_apply(&d, &yes), DAPI_APPLY_CONSENTED);
+	assert_int_equal(d.state, DAPI_DIALOG_CONSENTED);
+	dapi_dialog_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +417,10 @@ int main(void)
 		cmocka_unit_test(a_consent_read_again_after_the_first_message_stays_a_no_op),
 		cmocka_unit_test(a_consent_after_the_documents_last_change_applies),
 		cmocka_unit_test(no_op_events_do_not_move_the_position),
+		cmocka_unit_test(an_old_revocation_read_again_leaves_a_later_incarnation),
+		cmocka_unit_test(a_tombstone_expires_by_event_time),
+		cmocka_unit_test(a_pending_dialog_expires_by_event_time),
+		cmocka_unit_test(an_oversized_message_fails_alone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,145 @@
+#include "frontier.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka.h"
+
+#define TIMEOUT_MS 10000
+/* A record is timestamped when the ingress hands it to librdkafka, which may deliver it
+ * up to the produce timeout later: the frontier stays this far behind the clock. */
+#define IN_FLIGHT_MS 60000
+
+struct dapi_frontier {
+	rd_kafka_t *rk;
+	char topic[256];
+};
+
+struct dapi_frontier *dapi_frontier_new(const char *brokers, const struct dapi_props *props,
+                                        const char *topic, const char *group, char *errstr,
+                                        size_t errstr_size)
+{
+	const char *const defaults[] = {
+		"group.id",           group,   "client.id", "dataapi-ingestd-frontier",
+		"enable.auto.commit", "false", NULL
+	};
+	struct dapi_frontier *f = calloc(1, sizeof(*f));
+	rd_kafka_conf_t *conf =
+	        f ? dapi_kafka_conf_new(brokers, defaults, props, errstr, errstr_size) : NULL;
+	if (!f || !conf) {
+		if (!f)
+			snprintf(errstr, errstr_size, "out of memory");
+		free(f);
+		return NULL;
+	}
+	snprintf(f->topic, sizeof(f->topic), "%s", topic);
+	if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size))) {
+		rd_kafka_conf_destroy(conf);
+		free(f);
+		return NULL;
+	}
+	return f; /* conf is now owned by f->rk */
+}
+
+void dapi_frontier_destroy(struct dapi_frontier *f)
+{
+	if (!f)
+		return;
+	rd_kafka_destroy(f->rk);
+	free(f);
+}
+
+/* The group's position in each partition: its committed offset, the low watermark when it
+ * has none; and each partition's high watermark into high[]. NULL with errstr. */
+static rd_kafka_topic_partition_list_t *positions(struct dapi_frontier *f, int64_t **high,
+                                                  char *errstr, size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(f->rk, f->topic, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(f->rk, 0, rkt, &md, TIMEOUT_MS);
+	rd_kafka_topic_destroy(rkt);
+	if (err || md->topic_cnt != 1 || md->topics[0].err) {
+		snprintf(errstr, errstr_size, "no metadata for %s: %s", f->topic,
+		         rd_kafka_err2str(err ? err : md->topics[0].err));
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		return NULL;
+	}
+	int n = md->topics[0].partition_cnt;
+	rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+	*high = calloc(n ? (size_t)n : 1, sizeof(**high));
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(parts, f->topic, p);
+	err = *high ? rd_kafka_committed(f->rk, parts, TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
+	for (int p = 0; !err && p < n; p++) {
+		int64_t lo;
+		err = rd_kafka_query_watermark_offsets(f->rk, f->topic, p, &lo, &(*high)[p],
+		                                       TIMEOUT_MS);
+		if (!err && parts->elems[p].offset < lo) /* none committed, or before the start */
+			parts->elems[p].offset = lo;
+	}
+	if (err) {
+		snprintf(errstr, errstr_size, "committed offsets of %s: %s", f->topic,
+		         rd_kafka_err2str(err));
+		rd_kafka_topic_partition_list_destroy(parts);
+		free(*high);
+		*high = NULL;
+		return NULL;
+	}
+	return parts;
+}
+
+/* Whether every record before time t lies before the committed offsets: the first offset
+ * at or after t (the partition's end when there is none) is not past them. -1: no answer. */
+static int reached(struct dapi_frontier *f, const rd_kafka_topic_partition_list_t *at,
+                   const int64_t *high, int64_t t)
+{
+	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(at);
+	for (int p = 0; p < q->cnt; p++)
+		q->elems[p].offset = t;
+	rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(f->rk, q, TIMEOUT_MS);
+	int yes = err ? -1 : 1;
+	for (int p = 0; yes == 1 && p < q->cnt; p++) {
+		int64_t first = q->elems[p].offset >= 0 ? q->elems[p].offset : high[p];
+		if (q->elems[p].err)
+			yes = -1;
+		else if (at->elems[p].offset < first)
+			yes = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(q);
+	return yes;
+}
+
+bool dapi_frontier_get(struct dapi_frontier *f, int64_t now_ms, int64_t *t_ms, char *errstr,
+                       size_t errstr_size)
+{
+	int64_t *high = NULL;
+	rd_kafka_topic_partition_list_t *at = positions(f, &high, errstr, errstr_size);
+	if (!at)
+		return false;
+	/* seconds: lo is reached (nothing is older than the epoch), hi is the latest asked */
+	int64_t lo = 0, hi = (now_ms - IN_FLIGHT_MS) / 1000;
+	int r = reached(f, at, high, hi * 1000);
+	if (r == 1)
+		lo = hi;
+	while (r >= 0 && lo < hi) {
+		int64_t mid = lo + (hi - lo + 1) / 2;
+		r = reached(f, at, high, mid * 1000);
+		if (r == 1)
+			lo = mid;
+		else if (r == 0)
+			hi = mid - 1;
+	}
+	rd_kafka_topic_partition_list_destroy(at);
+	free(high);
+	if (r < 0) {
+		snprintf(errstr, errstr_size, "offsets for times of %s did not come back",
+		         f->topic);
+		return false;
+	}
+	*t_ms = lo * 1000;
+	return true;
+}

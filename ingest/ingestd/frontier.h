@@ -1,0 +1,30 @@
+/* How far the consumer group has applied the topic, in the topic's own time: the sweeps'
+ * clock. A pending dialog is past its TTL, and a key unused long enough, only when the
+ * group has applied everything that could have consented it; judged by wall-clock time, a
+ * replay, a lagging member or an empty database would erase what later records keep. */
+#ifndef DAPI_FRONTIER_H
+#define DAPI_FRONTIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct dapi_frontier;
+
+/* A Kafka handle for the group's committed offsets (it never joins the group). NULL with
+ * errstr. */
+struct dapi_frontier *dapi_frontier_new(const char *brokers, const struct dapi_props *props,
+                                        const char *topic, const char *group, char *errstr,
+                                        size_t errstr_size);
+void dapi_frontier_destroy(struct dapi_frontier *f);
+
+/* The latest time T, to the second and at most now_ms less a minute (records still on
+ * their way to the broker), such that every record of the topic whose timestamp is before
+ * T lies before the group's committed offset of its partition: everything older than T
+ * has been applied. False when Kafka did not answer (errstr). */
+bool dapi_frontier_get(struct dapi_frontier *f, int64_t now_ms, int64_t *t_ms, char *errstr,
+                       size_t errstr_size);
+
+#endif
