@@ -228,7 +228,9 @@ int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 
 bool dapi_dialog_changed(const struct dapi_dialog *d)
 {
-	return d->state != d->loaded_state || d->n_added > 0 || d->fresh;
+	/* fresh: the loaded document is replaced or deleted, if there was one */
+	return d->state != d->loaded_state || d->n_added > 0 ||
+	       (d->fresh && d->loaded_state != DAPI_DIALOG_ABSENT);
 }
 
 const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)

@@ -8,9 +8,11 @@
 #include "kafka.h"
 
 #define TIMEOUT_MS 10000
-/* A record is timestamped when the ingress hands it to librdkafka, which may deliver it
- * up to the produce timeout later: the frontier stays this far behind the clock. */
-#define IN_FLIGHT_MS 60000
+/* An event's receivedAt comes before its record's timestamp (the key fetch, the seal), and
+ * the record reaches the broker up to the ingress's --produce-timeout (5 s) after that
+ * timestamp: records newer than the clock less this may still be on their way, and events
+ * received this long before the record-time frontier may still be behind it. */
+#define IN_FLIGHT_MS 10000
 
 struct dapi_frontier {
 	rd_kafka_t *rk;
@@ -140,6 +142,6 @@ bool dapi_frontier_get(struct dapi_frontier *f, int64_t now_ms, int64_t *t_ms, c
 		         f->topic);
 		return false;
 	}
-	*t_ms = lo * 1000;
+	*t_ms = lo * 1000 - IN_FLIGHT_MS; /* in receivedAt terms */
 	return true;
 }

@@ -20,10 +20,12 @@ struct dapi_frontier *dapi_frontier_new(const char *brokers, const struct dapi_p
                                         size_t errstr_size);
 void dapi_frontier_destroy(struct dapi_frontier *f);
 
-/* The latest time T, to the second and at most now_ms less a minute (records still on
- * their way to the broker), such that every record of the topic whose timestamp is before
- * T lies before the group's committed offset of its partition: everything older than T
- * has been applied. False when Kafka did not answer (errstr). */
+/* A time T such that every event received (receivedAt) before T has been applied: the
+ * latest record time R, to the second and at most now_ms less 10 s (records still on their
+ * way to the broker), such that every record of the topic timestamped before R lies before
+ * the group's committed offset of its partition, less 10 s (an event is received before
+ * its record is timestamped). Assumes the ingress's --produce-timeout is at most 10 s.
+ * False when Kafka did not answer (errstr). */
 bool dapi_frontier_get(struct dapi_frontier *f, int64_t now_ms, int64_t *t_ms, char *errstr,
                        size_t errstr_size);
 

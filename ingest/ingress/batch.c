@@ -306,6 +306,8 @@ static char *encode_line(struct batch *b, struct batch_line *l, size_t *len)
 	};
 	char *sealed = NULL, *value;
 
+	if (ev.type == DAPI_EVENT_CONSENT && !ev.granted) /* its key is about to go */
+		keycache_forget(b->in->keycache, ev.dialog_id);
 	memcpy(ev.language, l->req.language, sizeof(ev.language));
 	if (l->key >= 0) {
 		struct batch_key *k = &b->keys[l->key];

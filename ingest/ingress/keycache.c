@@ -114,3 +114,17 @@ void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[
 	victim->expires_ms = now_ms + kc->ttl_ms;
 	pthread_mutex_unlock(&kc->lock);
 }
+
+void keycache_forget(struct keycache *kc, const char *dialog_id)
+{
+	uint64_t h1, h2;
+	if (!kc)
+		return;
+	hash_id(dialog_id, &h1, &h2);
+	pthread_mutex_lock(&kc->lock);
+	struct slot *set = set_of(kc, h1);
+	for (int w = 0; w < WAYS; w++)
+		if (set[w].h1 == h1 && set[w].h2 == h2)
+			OPENSSL_cleanse(&set[w], sizeof(set[w]));
+	pthread_mutex_unlock(&kc->lock);
+}

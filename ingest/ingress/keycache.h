@@ -25,4 +25,9 @@ bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
 void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[DAPI_AEAD_KEY],
                   int64_t now_ms);
 
+/* Wipes the dialog's key if held: a revocation passed through this ingress, and the key is
+ * about to be deleted (a message after it fetches the key store's answer again). NULL kc is
+ * a no-op. */
+void keycache_forget(struct keycache *kc, const char *dialog_id);
+
 #endif

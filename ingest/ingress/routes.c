@@ -327,6 +327,8 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 	body = dapi_http_body(r, &len);
 	if (!dapi_consent_req_parse(body, len, &ev.granted, &err))
 		return reply_invalid(r, &err);
+	if (!ev.granted)
+		keycache_forget(in->keycache, ev.dialog_id);
 	return publish(r, in, &ev);
 }
 

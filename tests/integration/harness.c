@@ -343,20 +343,26 @@ static int partition_count(rd_kafka_t *rk, const char *topic)
 
 bool kafka_wait_drained(const struct stack *s, int timeout_ms)
 {
-	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_CONSUMER, "dataapi-ingestd");
+	return kafka_wait_group_drained(s, s->topic, "dataapi-ingestd", timeout_ms);
+}
+
+bool kafka_wait_group_drained(const struct stack *s, const char *topic, const char *group,
+                              int timeout_ms)
+{
+	rd_kafka_t *rk = kafka_client(s, RD_KAFKA_CONSUMER, group);
 	long end = now_ms() + timeout_ms;
-	int n = partition_count(rk, s->topic);
+	int n = partition_count(rk, topic);
 	bool drained = false;
 
 	assert_true(n > 0);
 	while (!drained && now_ms() < end) {
 		rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 		for (int p = 0; p < n; p++)
-			rd_kafka_topic_partition_list_add(parts, s->topic, p);
+			rd_kafka_topic_partition_list_add(parts, topic, p);
 		drained = rd_kafka_committed(rk, parts, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
 		for (int p = 0; drained && p < n; p++) {
 			int64_t lo, hi, committed = parts->elems[p].offset;
-			if (rd_kafka_query_watermark_offsets(rk, s->topic, p, &lo, &hi, 5000))
+			if (rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 5000))
 				drained = false;
 			else if (hi > 0 && committed < hi)
 				drained = false;
@@ -438,5 +444,16 @@ bson_t *mongo_find_in(const struct stack *s, const char *db, const char *collect
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);
 	bson_destroy(filter);
+	return out;
+}
+
+const char *time_now_text(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	return out;
 }

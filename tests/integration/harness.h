@@ -79,6 +79,9 @@ int kafka_produce(const struct stack *s, const char *topic, const char *key, con
                   size_t len);
 /* Waits until the ingestd group has committed every record of the topic. */
 bool kafka_wait_drained(const struct stack *s, int timeout_ms);
+/* The same for any topic and group. */
+bool kafka_wait_group_drained(const struct stack *s, const char *topic, const char *group,
+                              int timeout_ms);
 /* Looks for a record with this key on the DLQ topic; fills the dlq.reason header. */
 bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t reason_size,
                     int timeout_ms);
@@ -90,5 +93,9 @@ bson_t *mongo_find_in(const struct stack *s, const char *db, const char *collect
                       const char *id);
 
 void sleep_ms(int ms);
+
+/* Now as RFC 3339 UTC with milliseconds ("2026-12-07T10:00:00.123Z"), for hand-made
+ * events: a fixed date would age past the pending TTL and change what a consent does. */
+const char *time_now_text(char out[32]);
 
 #endif

@@ -373,9 +373,9 @@ static void redrive_never_brings_back_an_erased_dialog(void **state)
 	         d, d, when);
 	assert_int_equal(kafka_produce(&S, dlq, d, ev, strlen(ev)), 0);
 
-	/* the tombstone expires */
+	/* the tombstone expires (the sweep trails what the group applied by 20 s) */
 	bson_t *doc = NULL;
-	for (int i = 0; i < 150; i++) {
+	for (int i = 0; i < 600; i++) {
 		bson_destroy(doc);
 		if (!(doc = mongo_find(&S, d)))
 			break;
@@ -424,7 +424,7 @@ static void sweepers_erase_expired_pending_dialogs_and_tombstones(void **state)
 	assert_true(kafka_wait_drained(&S, 30000));
 
 	bson_t *p = NULL, *t = NULL;
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 600; i++) { /* the sweep trails what the group applied by 20 s */
 		bson_destroy(p);
 		bson_destroy(t);
 		p = mongo_find(&S, pending);

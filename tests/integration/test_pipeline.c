@@ -384,12 +384,12 @@ static void a_retried_request_is_stored_once(void **state)
 static void the_same_event_produced_twice_is_stored_once(void **state)
 {
 	const char *c = uid("c"), *d = uid("dup");
-	char ev[512];
+	char ev[512], now[32];
 	snprintf(ev, sizeof(ev),
 	         "{\"v\":1,\"type\":\"message\",\"eventId\":\"%s-e1\",\"dialogId\":\"%s\","
 	         "\"customerId\":\"%s\",\"text\":\"dup\",\"language\":\"EN\","
-	         "\"receivedAt\":\"2026-11-22T10:00:00.000Z\"}",
-	         d, d, c);
+	         "\"receivedAt\":\"%s\"}",
+	         d, d, c, time_now_text(now));
 	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0);
 	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0);
 	assert_int_equal(post_consent(d, true), 202);
@@ -406,7 +406,7 @@ static void the_same_event_produced_twice_is_stored_once(void **state)
 static void poison_goes_to_the_dlq_and_later_events_apply(void **state)
 {
 	const char *c = uid("c"), *d = uid("poison");
-	char reason[64] = "", ev[512];
+	char reason[64] = "", ev[512], now[32];
 	static const char *const poisons[] = {
 		"not json at all",
 		"{\"v\":9,\"type\":\"message\"}",
@@ -435,8 +435,8 @@ static void poison_goes_to_the_dlq_and_later_events_apply(void **state)
 		snprintf(ev, sizeof(ev),
 		         "{\"v\":1,\"type\":\"message\",\"eventId\":\"ok-%d\",\"dialogId\":\"%s\","
 		         "\"customerId\":\"%s\",\"text\":\"fine\",\"language\":\"EN\","
-		         "\"receivedAt\":\"2026-11-22T10:00:00Z\"}",
-		         i, key, c);
+		         "\"receivedAt\":\"%s\"}",
+		         i, key, c, time_now_text(now));
 		assert_int_equal(kafka_produce(&S, S.topic, key, ev, strlen(ev)), 0);
 		assert_int_equal(post_consent(key, true), 202);
 	}

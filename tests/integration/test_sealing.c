@@ -217,14 +217,16 @@ static void erasure_deletes_the_key_and_a_replay_shreds_the_dialog(void **state)
 /* A sealed record whose box was altered is dead-lettered as seal_invalid, never applied. */
 static void a_tampered_sealed_record_goes_to_the_dlq(void **state)
 {
-	char d[128], ev[1024], reason[64];
+	char d[128], ev[1024], reason[64], now[32];
 	snprintf(d, sizeof(d), "%s-tamper", run_id());
 	post_message(S.ingress, "cust-t", d, "genuine"); /* the dialog has a key */
+	/* received after the key was made: had it been received long before, the key would be
+	 * a later incarnation's and the event merely shredded (its own key gone) */
 	snprintf(ev, sizeof(ev),
 	         "{\"v\":2,\"type\":\"message\",\"eventId\":\"%s-forged\",\"dialogId\":\"%s\","
-	         "\"receivedAt\":\"2026-11-30T10:00:00Z\",\"sealed\":"
+	         "\"receivedAt\":\"%s\",\"sealed\":"
 	         "\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
-	         d, d);
+	         d, d, time_now_text(now));
 	assert_int_equal(kafka_produce(&S, S.topic, d, ev, strlen(ev)), 0);
 	assert_true(kafka_find_dlq(&S, d, reason, sizeof(reason), 30000));
 	assert_string_equal(reason, "seal_invalid");

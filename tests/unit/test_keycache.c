@@ -84,12 +84,30 @@ static void a_cache_under_capacity_keeps_every_dialog(void **state)
 	keycache_destroy(kc);
 }
 
+static void a_revoked_dialogs_key_is_forgotten(void **state)
+{
+	struct keycache *kc = keycache_new(64, 1000);
+	uint8_t a[DAPI_AEAD_KEY], b[DAPI_AEAD_KEY], got[DAPI_AEAD_KEY];
+	memset(a, 1, sizeof(a));
+	memset(b, 2, sizeof(b));
+	keycache_put(kc, "d-1", a, 0);
+	keycache_put(kc, "d-2", b, 0);
+	keycache_forget(kc, "d-1");
+	keycache_forget(kc, "d-9"); /* not held: nothing happens */
+	assert_false(keycache_get(kc, "d-1", 1, got));
+	assert_true(keycache_get(kc, "d-2", 1, got));
+	assert_memory_equal(got, b, DAPI_AEAD_KEY);
+	keycache_forget(NULL, "d-2");
+	keycache_destroy(kc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(keys_come_back_until_they_expire),
 		cmocka_unit_test(a_full_cache_never_mixes_dialogs),
 		cmocka_unit_test(a_cache_under_capacity_keeps_every_dialog),
+		cmocka_unit_test(a_revoked_dialogs_key_is_forgotten),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

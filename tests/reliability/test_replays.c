@@ -1,0 +1,571 @@
+/* Replays and rebuilds never lose a consented dialog or bring back an erased one
+ * (docs/reliability.md, "Replays"). Each scenario runs a live system of its own beside the
+ * stack: a topic, a dialog store, a key store and a group of its own, the stack's broker,
+ * database and binaries. Time that a scenario needs to pass (days) is simulated: the
+ * sweeper's clock runs ahead (DAPI_TEST_CLOCK_AHEAD) and keys' usedAt is set back, as an
+ * operator would meet them days after the fact. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <mongoc/mongoc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define WAIT_MS 120000
+
+static struct stack S;
+
+/* One live system: its names, its ingress and its ingestd. */
+struct mini {
+	char topic[160], group[160], db[160], keys[160];
+	char ingress[128], admin[128];
+	pid_t ingress_pid, ingestd_pid;
+};
+
+static int setup(void **state)
+{
+	stack_load(&S);
+	return 0;
+}
+
+static void make_topic(const char *topic)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "\"%s\" topics --state-dir \"%s\" -- --create --if-not-exists --topic %s "
+	         "--partitions 3 --replication-factor 1 >/dev/null",
+	         getenv("DAPI_STACK_SCRIPT"), S.state_dir, topic);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void mini_init(struct mini *m, const char *name)
+{
+	char dlq[200];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->topic, sizeof(m->topic), "replays.%s.%s", run_id(), name);
+	snprintf(m->group, sizeof(m->group), "replays-%s-%s", run_id(), name);
+	snprintf(m->db, sizeof(m->db), "replays_%ld_%s", (long)getpid(), name);
+	snprintf(m->keys, sizeof(m->keys), "replays_keys_%ld_%s", (long)getpid(), name);
+	snprintf(dlq, sizeof(dlq), "%s.dlq", m->topic);
+	make_topic(m->topic);
+	make_topic(dlq);
+}
+
+/* An ingestd on m's topic and key store, with its group, database and extra arguments
+ * (NULL-terminated, at most 8); its admin URL into admin. */
+static pid_t spawn_ingestd(const struct mini *m, const char *log, const char *group, const char *db,
+                           const char *const *extra, char admin[128])
+{
+	char port[16], *args[32];
+	int n = 0;
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(admin, 128, "http://127.0.0.1:%s", port);
+	const char *base[] = { "--kafka-brokers",
+		               S.brokers,
+		               "--topic",
+		               m->topic,
+		               "--mongodb-uri",
+		               S.mongodb_uri,
+		               "--database",
+		               db,
+		               "--keys-database",
+		               m->keys,
+		               "--group",
+		               group,
+		               "--admin-port",
+		               port,
+		               "--sweep-interval",
+		               "1s",
+		               "-X",
+		               "auto.commit.interval.ms=200" };
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		args[n++] = (char *)base[i];
+	for (int i = 0; extra && extra[i]; i++)
+		args[n++] = (char *)extra[i];
+	args[n] = NULL;
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingestd", log, args);
+	char url[256];
+	snprintf(url, sizeof(url), "%s/healthz", admin);
+	assert_int_equal(http_wait_status(url, 200, 60000), 200);
+	return pid;
+}
+
+static void start_ingress(struct mini *m)
+{
+	char port[16], tokens[600], url[256];
+	snprintf(port, sizeof(port), "%d", free_port());
+	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
+	snprintf(m->ingress, sizeof(m->ingress), "http://127.0.0.1:%s", port);
+	m->ingress_pid = spawn_program(&S, "ingest/dataapi-ingress", "replays-ingress",
+	                               (char *[]){ "--port", port, "--kafka-brokers", S.brokers,
+	                                           "--topic", m->topic, "--keys-database", m->keys,
+	                                           "--tokens-file", tokens, NULL });
+	snprintf(url, sizeof(url), "%s/readyz", m->ingress);
+	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+}
+
+static void stop(pid_t pid)
+{
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid, 60000), 0);
+}
+
+static void post(const struct mini *m, const char *path, const char *body)
+{
+	char url[512], auth[200];
+	snprintf(url, sizeof(url), "%s%s", m->ingress, path);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	const char *headers[] = { auth, "Content-Type: application/json", NULL };
+	for (int attempt = 0; attempt < 50; attempt++) {
+		struct http_res res;
+		int rc = http_do("POST", url, body, strlen(body), headers, &res);
+		long status = rc == 0 ? res.status : 0;
+		if (rc == 0)
+			http_res_free(&res);
+		if (status == 202)
+			return;
+		sleep_ms(200);
+	}
+	fail_msg("POST %s was never accepted", path);
+}
+
+static void message(const struct mini *m, const char *customer, const char *dialog,
+                    const char *text)
+{
+	char path[300], body[600];
+	snprintf(path, sizeof(path), "/data/%s/%s", customer, dialog);
+	snprintf(body, sizeof(body), "{\"text\":\"%s\",\"language\":\"EN\"}", text);
+	post(m, path, body);
+}
+
+static void consent(const struct mini *m, const char *dialog, bool granted)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "/consents/%s", dialog);
+	post(m, path, granted ? "true" : "false");
+}
+
+static mongoc_collection_t *coll_of(mongoc_client_t **client, const char *db, const char *name)
+{
+	*client = mongoc_client_new(S.mongodb_uri);
+	assert_non_null(*client);
+	return mongoc_client_get_collection(*client, db, name);
+}
+
+static int64_t count_in(const char *db, const char *name, const bson_t *filter)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *c = coll_of(&client, db, name);
+	bson_error_t err;
+	int64_t n = mongoc_collection_count_documents(c, filter, NULL, NULL, NULL, &err);
+	assert_true(n >= 0);
+	mongoc_collection_destroy(c);
+	mongoc_client_destroy(client);
+	return n;
+}
+
+static int64_t keys_of(const struct mini *m)
+{
+	bson_t all = BSON_INITIALIZER;
+	int64_t n = count_in(m->keys, "dialog_keys", &all);
+	bson_destroy(&all);
+	return n;
+}
+
+static bool has_key(const struct mini *m, const char *dialog)
+{
+	bson_t *doc = mongo_find_in(&S, m->keys, "dialog_keys", dialog);
+	if (doc)
+		bson_destroy(doc);
+	return doc != NULL;
+}
+
+/* The stored document as JSON (NULL when there is none). */
+static json_t *doc_json(const char *db, const char *id)
+{
+	bson_t *doc = mongo_find_in(&S, db, "dialogs", id);
+	if (!doc)
+		return NULL;
+	char *text = bson_as_relaxed_extended_json(doc, NULL);
+	json_t *j = json_loads(text, 0, NULL);
+	bson_free(text);
+	bson_destroy(doc);
+	return j;
+}
+
+/* Sets every key's usedAt days back: nobody sealed with them since. */
+static void keys_quiet_for(const struct mini *m, int days)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *c = coll_of(&client, m->keys, "dialog_keys");
+	int64_t then = (int64_t)(time(NULL) - days * 86400LL) * 1000;
+	bson_t all = BSON_INITIALIZER;
+	bson_t *update = BCON_NEW("$set", "{", "usedAt", BCON_DATE_TIME(then), "}");
+	assert_true(mongoc_collection_update_many(c, &all, update, NULL, NULL, NULL));
+	bson_destroy(update);
+	bson_destroy(&all);
+	mongoc_collection_destroy(c);
+	mongoc_client_destroy(client);
+}
+
+static void drop_db(const char *name)
+{
+	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
+	mongoc_database_t *db = mongoc_client_get_database(client, name);
+	mongoc_database_drop(db, NULL);
+	mongoc_database_destroy(db);
+	mongoc_client_destroy(client);
+}
+
+static double admin_metric(const char *admin, const char *series)
+{
+	char url[300];
+	struct http_res res;
+	double v = -1;
+	snprintf(url, sizeof(url), "%s/metrics", admin);
+	if (http_get(url, &res) != 200)
+		return -1;
+	for (char *p = res.body; p && (p = strstr(p, series)); p++)
+		if ((p == res.body || p[-1] == '\n') && p[strlen(series)] == ' ') {
+			v = atof(p + strlen(series) + 1);
+			break;
+		}
+	http_res_free(&res);
+	return v;
+}
+
+/* Waits until ingestd at admin has completed n more sweeper passes than `since`. */
+static void wait_sweeps(const char *admin, double since, int n)
+{
+	for (int i = 0; i < 600; i++) {
+		if (admin_metric(admin, "dataapi_sweeper_runs_total{result=\"ok\"}") >= since + n)
+			return;
+		sleep_ms(100);
+	}
+	fail_msg("the sweeper did not complete %d passes", n);
+}
+
+static double sweeps(const char *admin)
+{
+	return admin_metric(admin, "dataapi_sweeper_runs_total{result=\"ok\"}");
+}
+
+#define DIALOGS   150
+#define CONSENTED 109
+
+static void dialog_id(char *out, size_t size, int i)
+{
+	snprintf(out, size, "d%03d", i);
+}
+
+/* 150 dialogs of two messages each, the first 109 consented, through the live system. */
+static void fill(struct mini *m)
+{
+	for (int i = 0; i < DIALOGS; i++) {
+		char d[32], customer[32];
+		dialog_id(d, sizeof(d), i);
+		snprintf(customer, sizeof(customer), "c%02d", i % 40);
+		message(m, customer, d, "first words");
+		message(m, customer, d, "second words");
+		if (i < CONSENTED)
+			consent(m, d, true);
+	}
+	assert_true(kafka_wait_group_drained(&S, m->topic, m->group, WAIT_MS));
+}
+
+/* Every consented dialog of db is the document the live store holds (want[i]); the
+ * pending ones are gone; returns how many consented matched. */
+static int same_consented(const char *db, json_t **want)
+{
+	int same = 0;
+	for (int i = 0; i < DIALOGS; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		json_t *got = doc_json(db, d);
+		if (i < CONSENTED && got && json_equal(got, want[i]))
+			same++;
+		if (i >= CONSENTED)
+			assert_null(got);
+		json_decref(got);
+	}
+	return same;
+}
+
+/* docs/operations.md, "Rebuild the store", step by step, four days after the data was
+ * written (past the 72 h pending TTL) with every key quiet since: the consented dialogs
+ * come back exactly and keep their keys; the pending ones are erased, keys included, as the
+ * live system would have done by then. Then a replay into a scratch database beside it,
+ * as its own group with a pending TTL of 5 s: not one live key goes, and every consented
+ * dialog is rebuilt there too. */
+static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dialog(void **state)
+{
+	struct mini m;
+	json_t *want[DIALOGS] = { 0 };
+	mini_init(&m, "rebuild");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, NULL, m.admin);
+	fill(&m);
+	for (int i = 0; i < CONSENTED; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		assert_non_null(want[i] = doc_json(m.db, d));
+	}
+	assert_int_equal(keys_of(&m), DIALOGS);
+	keys_quiet_for(&m, 4);
+
+	/* 1. stop every ingestd of the group; drop the database; replay from earliest */
+	stop(m.ingestd_pid);
+	drop_db(m.db);
+	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
+	m.ingestd_pid =
+	        spawn_ingestd(&m, "replays-rebuild", m.group, m.db,
+	                      (const char *[]){ "--replay-from", "earliest", NULL }, m.admin);
+	unsetenv("DAPI_TEST_CLOCK_AHEAD");
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	wait_sweeps(m.admin, sweeps(m.admin), 2);
+	int rebuilt = same_consented(m.db, want);
+	int64_t keys = keys_of(&m);
+	printf("rebuild: %d dialogs (%d consented); consented rebuilt exactly %d; keys %d -> "
+	       "%lld\n",
+	       DIALOGS, CONSENTED, rebuilt, DIALOGS, (long long)keys);
+	assert_int_equal(rebuilt, CONSENTED);
+	assert_int_equal(keys, CONSENTED);
+	for (int i = 0; i < DIALOGS; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		assert_int_equal(has_key(&m, d), i < CONSENTED);
+	}
+
+	/* 2. a scratch replay beside the live system: its own group and database */
+	char scratch_db[200], scratch_group[200], scratch_admin[128];
+	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
+	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
+	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
+	pid_t scratch = spawn_ingestd(
+	        &m, "replays-scratch", scratch_group, scratch_db,
+	        (const char *[]){ "--replay-from", "earliest", "--pending-ttl", "5s", NULL },
+	        scratch_admin);
+	unsetenv("DAPI_TEST_CLOCK_AHEAD");
+	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
+	wait_sweeps(scratch_admin, sweeps(scratch_admin), 2);
+	/* it never held the key sweep: the live group claimed it first */
+	assert_true(admin_metric(scratch_admin, "dataapi_sweeper_keys_owner") == -1);
+	int scratch_same = same_consented(scratch_db, want);
+	keys = keys_of(&m);
+	printf("scratch replay: consented rebuilt exactly %d of %d; live keys %d -> %lld\n",
+	       scratch_same, CONSENTED, CONSENTED, (long long)keys);
+	assert_int_equal(keys, CONSENTED);
+	assert_int_equal(scratch_same, CONSENTED);
+	assert_int_equal(same_consented(m.db, want), CONSENTED); /* the live store untouched */
+	stop(scratch);
+
+	stop(m.ingestd_pid);
+	stop(m.ingress_pid);
+	for (int i = 0; i < CONSENTED; i++)
+		json_decref(want[i]);
+	drop_db(scratch_db);
+	drop_db(m.db);
+	drop_db(m.keys);
+}
+
+/* A dialogId used again after its tombstone expired (a tombstone TTL of 3 s): the live
+ * store holds the consented second incarnation; a replay over the live store and one into
+ * an empty database both leave it, and its key, as they were. */
+static void a_dialog_id_used_again_after_its_tombstone_survives_replays(void **state)
+{
+	struct mini m;
+	const char *ttl[] = { "--tombstone-ttl", "3s", NULL };
+	const char *replay[] = { "--tombstone-ttl", "3s", "--replay-from", "earliest", NULL };
+	char scratch_db[200], scratch_group[200], scratch_admin[128];
+	mini_init(&m, "reuse");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
+
+	message(&m, "c1", "again", "the first incarnation");
+	consent(&m, "again", true);
+	consent(&m, "again", false);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	assert_false(has_key(&m, "again"));
+	sleep_ms(4000); /* past the tombstone's TTL */
+	message(&m, "c2", "again", "the second incarnation");
+	consent(&m, "again", true);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	json_t *want = doc_json(m.db, "again");
+	assert_non_null(want);
+	char *text = json_dumps(want, 0);
+	assert_non_null(strstr(text, "the second incarnation"));
+	assert_null(strstr(text, "the first incarnation"));
+	assert_true(json_is_true(json_object_get(want, "consent")));
+	free(text);
+	assert_true(has_key(&m, "again"));
+
+	/* over the live store */
+	stop(m.ingestd_pid);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-over", m.group, m.db, replay, m.admin);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	json_t *got = doc_json(m.db, "again");
+	assert_true(got && json_equal(got, want));
+	json_decref(got);
+	assert_true(has_key(&m, "again"));
+
+	/* into an empty database */
+	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
+	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
+	pid_t scratch = spawn_ingestd(&m, "replays-scratch", scratch_group, scratch_db, replay,
+	                              scratch_admin);
+	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
+	got = doc_json(scratch_db, "again");
+	assert_true(got && json_equal(got, want));
+	json_decref(got);
+	assert_true(has_key(&m, "again"));
+	printf("reuse: second incarnation kept over the live store and in an empty one; key "
+	       "kept\n");
+	stop(scratch);
+	stop(m.ingestd_pid);
+	stop(m.ingress_pid);
+	json_decref(want);
+	drop_db(scratch_db);
+	drop_db(m.db);
+	drop_db(m.keys);
+}
+
+/* A revocation the store refuses (the document's appliedThrough edited by hand) goes to
+ * the DLQ and the dialog stays as it was: so does its key. Then a pending dialog that
+ * expired (a pending TTL of 3 s) and was written to again: live and in a rebuild, only the
+ * new message is there. */
+static void a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erased(void **state)
+{
+	struct mini m;
+	const char *ttl[] = { "--pending-ttl", "3s", NULL };
+	const char *replay[] = { "--pending-ttl", "3s", "--replay-from", "earliest", NULL };
+	char scratch_db[200], scratch_group[200], scratch_admin[128];
+	mini_init(&m, "refused");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
+
+	message(&m, "c1", "edited", "kept words");
+	consent(&m, "edited", true);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	mongoc_client_t *client;
+	mongoc_collection_t *c = coll_of(&client, m.db, "dialogs");
+	bson_t *filter = BCON_NEW("_id", BCON_UTF8("edited"));
+	bson_t *update = BCON_NEW("$set", "{", "appliedThrough", BCON_UTF8("by hand"), "}");
+	assert_true(mongoc_collection_update_one(c, filter, update, NULL, NULL, NULL));
+	bson_destroy(update);
+	bson_destroy(filter);
+	mongoc_collection_destroy(c);
+	mongoc_client_destroy(client);
+	/* ingestd may hold the document as it wrote it: a restart forgets that */
+	stop(m.ingestd_pid);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
+	double dlq_before = admin_metric(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}");
+	consent(&m, "edited", false);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	assert_true(admin_metric(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}") >
+	            (dlq_before < 0 ? 0 : dlq_before));
+	json_t *doc = doc_json(m.db, "edited");
+	assert_non_null(doc);
+	assert_true(json_is_true(json_object_get(doc, "consent")));
+	json_decref(doc);
+	assert_true(has_key(&m, "edited"));
+
+	message(&m, "c1", "lapsed", "words erased by the pending TTL");
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	sleep_ms(4000);
+	message(&m, "c1", "lapsed", "words of a new start");
+	consent(&m, "lapsed", true);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	json_t *want = doc_json(m.db, "lapsed");
+	assert_non_null(want);
+	char *text = json_dumps(want, 0);
+	assert_null(strstr(text, "erased by the pending TTL"));
+	assert_non_null(strstr(text, "words of a new start"));
+	free(text);
+	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
+	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
+	pid_t scratch = spawn_ingestd(&m, "replays-scratch", scratch_group, scratch_db, replay,
+	                              scratch_admin);
+	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
+	json_t *got = doc_json(scratch_db, "lapsed");
+	assert_true(got && json_equal(got, want));
+	json_decref(got);
+	json_decref(want);
+	stop(scratch);
+	stop(m.ingestd_pid);
+	stop(m.ingress_pid);
+	drop_db(scratch_db);
+	drop_db(m.db);
+	drop_db(m.keys);
+}
+
+/* 1,100 messages of 16,000 bytes and a consent, consumed in batches that put the last
+ * messages and the consent together: the messages past the document's bound are
+ * dead-lettered one by one, the consent applies. */
+static void an_oversized_message_fails_alone(void **state)
+{
+	struct mini m;
+	char url[512], auth[200];
+	mini_init(&m, "large");
+	start_ingress(&m);
+	snprintf(url, sizeof(url), "%s/batch", m.ingress);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	const char *headers[] = { auth, "Content-Type: application/x-ndjson", NULL };
+	size_t text_len = 16000, line_cap = text_len + 200, lines = 60;
+	char *body = malloc(lines * line_cap), *text = malloc(text_len + 1);
+	memset(text, 'w', text_len);
+	text[text_len] = '\0';
+	for (int sent = 0; sent < 1100;) {
+		size_t len = 0;
+		for (size_t l = 0; l < lines && sent < 1100; l++, sent++)
+			len += (size_t)snprintf(
+			        body + len, line_cap,
+			        "{\"customerId\":\"c1\",\"dialogId\":\"big\",\"text\":"
+			        "\"%s\",\"language\":\"EN\"}\n",
+			        text);
+		struct http_res res;
+		assert_int_equal(http_do("POST", url, body, len, headers, &res), 0);
+		assert_int_equal(res.status, 200);
+		assert_null(strstr(res.body, "\"failed\":1"));
+		http_res_free(&res);
+	}
+	consent(&m, "big", true);
+	free(body);
+	free(text);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, NULL, m.admin);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, 300000));
+	json_t *doc = doc_json(m.db, "big");
+	assert_non_null(doc);
+	size_t stored = json_array_size(json_object_get(doc, "messages"));
+	double dead = admin_metric(m.admin, "dataapi_dlq_total{reason=\"dialog_too_large\"}");
+	printf("oversized: %zu messages stored, %.0f dead-lettered alone, consent %s\n", stored,
+	       dead, json_is_true(json_object_get(doc, "consent")) ? "applied" : "lost");
+	assert_true(json_is_true(json_object_get(doc, "consent")));
+	assert_true(stored > 900 && stored < 1100);
+	assert_true(dead == (double)(1100 - stored));
+	json_decref(doc);
+	stop(m.ingestd_pid);
+	stop(m.ingress_pid);
+	drop_db(m.db);
+	drop_db(m.keys);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		        a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dialog),
+		cmocka_unit_test(a_dialog_id_used_again_after_its_tombstone_survives_replays),
+		cmocka_unit_test(
+		        a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erased),
+		cmocka_unit_test(an_oversized_message_fails_alone),
+	};
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
