@@ -52,3 +52,23 @@ fail:
 	rd_kafka_conf_destroy(conf);
 	return NULL;
 }
+
+int dapi_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                               size_t errstr_size)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	int n = -1;
+	rd_kafka_topic_destroy(rkt);
+	if (!err && md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	else
+		snprintf(errstr, errstr_size, "no metadata for topic %s: %s", topic,
+		         rd_kafka_err2str(err                  ? err
+		                          : md->topic_cnt == 1 ? md->topics[0].err
+		                                               : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	return n;
+}

@@ -34,4 +34,9 @@ struct dapi_kafka_opts {
 int dapi_kafka_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *errstr,
                         size_t errstr_size);
 
+/* The partitions of topic, from the cluster's metadata (waits up to timeout_ms); -1 with
+ * errstr when the metadata does not come back or names no such topic. */
+int dapi_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+
 #endif

@@ -11,19 +11,10 @@ struct dlq_reader {
 /* Assigns every partition of topic from its start. */
 static bool assign_all(struct dlq_reader *r, const char *topic, char *errstr, size_t errstr_size)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(r->rk, topic, NULL);
-	rd_kafka_resp_err_t err = rd_kafka_metadata(r->rk, 0, rkt, &md, 10000);
-	rd_kafka_topic_destroy(rkt);
-	if (err || md->topics[0].err) {
-		snprintf(errstr, errstr_size, "no metadata for %s: %s", topic,
-		         rd_kafka_err2str(err ? err : md->topics[0].err));
-		if (md)
-			rd_kafka_metadata_destroy(md);
+	rd_kafka_resp_err_t err;
+	if ((r->partitions = dapi_kafka_partition_count(r->rk, topic, 10000, errstr, errstr_size)) <
+	    0)
 		return false;
-	}
-	r->partitions = md->topics[0].partition_cnt;
-	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(r->partitions);
 	for (int p = 0; p < r->partitions; p++)
 		rd_kafka_topic_partition_list_add(parts, topic, p)->offset =

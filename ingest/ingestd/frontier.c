@@ -58,24 +58,15 @@ void dapi_frontier_destroy(struct dapi_frontier *f)
 static rd_kafka_topic_partition_list_t *positions(struct dapi_frontier *f, int64_t **high,
                                                   char *errstr, size_t errstr_size)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(f->rk, f->topic, NULL);
-	rd_kafka_resp_err_t err = rd_kafka_metadata(f->rk, 0, rkt, &md, TIMEOUT_MS);
-	rd_kafka_topic_destroy(rkt);
-	if (err || md->topic_cnt != 1 || md->topics[0].err) {
-		snprintf(errstr, errstr_size, "no metadata for %s: %s", f->topic,
-		         rd_kafka_err2str(err ? err : md->topics[0].err));
-		if (md)
-			rd_kafka_metadata_destroy(md);
+	int n = dapi_kafka_partition_count(f->rk, f->topic, TIMEOUT_MS, errstr, errstr_size);
+	if (n < 0)
 		return NULL;
-	}
-	int n = md->topics[0].partition_cnt;
-	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 	*high = calloc(n ? (size_t)n : 1, sizeof(**high));
 	for (int p = 0; p < n; p++)
 		rd_kafka_topic_partition_list_add(parts, f->topic, p);
-	err = *high ? rd_kafka_committed(f->rk, parts, TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
+	rd_kafka_resp_err_t err =
+	        *high ? rd_kafka_committed(f->rk, parts, TIMEOUT_MS) : RD_KAFKA_RESP_ERR__FAIL;
 	for (int p = 0; !err && p < n; p++) {
 		int64_t lo;
 		err = rd_kafka_query_watermark_offsets(f->rk, f->topic, p, &lo, &(*high)[p],

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -12,19 +13,10 @@ static rd_kafka_topic_partition_list_t *start_positions(rd_kafka_t *rk, const ch
                                                         bool earliest, int64_t at, char *errstr,
                                                         size_t errstr_size)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
-	rd_kafka_topic_destroy(rkt);
-	if (err || md->topic_cnt != 1 || md->topics[0].err) {
-		snprintf(errstr, errstr_size, "replay: no metadata for topic %s: %s", topic,
-		         rd_kafka_err2str(err ? err : md->topics[0].err));
-		if (md)
-			rd_kafka_metadata_destroy(md);
+	rd_kafka_resp_err_t err;
+	int n = dapi_kafka_partition_count(rk, topic, 10000, errstr, errstr_size);
+	if (n < 0)
 		return NULL;
-	}
-	int n = md->topics[0].partition_cnt;
-	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
 	for (int p = 0; p < n; p++) {
 		int64_t lo, hi;

@@ -260,6 +260,32 @@ static double sweeps(const char *admin)
 	return admin_metric(admin, "dataapi_sweeper_runs_total{result=\"ok\"}");
 }
 
+/* Replays m's topic from earliest into an empty database as a group of its own (extra:
+ * its flags, --replay-from included) and checks that dialog id comes out as want. */
+static void scratch_rebuilds(const struct mini *m, const char *const *extra, const char *id,
+                             const json_t *want)
+{
+	char db[200], group[200], admin[128];
+	snprintf(db, sizeof(db), "%s_scratch", m->db);
+	snprintf(group, sizeof(group), "%s-scratch", m->group);
+	pid_t pid = spawn_ingestd(m, "replays-scratch", group, db, extra, admin);
+	assert_true(kafka_wait_group_drained(&S, m->topic, group, WAIT_MS));
+	json_t *got = doc_json(db, id);
+	assert_true(got && json_equal(got, want));
+	json_decref(got);
+	stop(pid);
+	drop_db(db);
+}
+
+/* Stops m's programs and drops its databases. */
+static void mini_down(struct mini *m)
+{
+	stop(m->ingestd_pid);
+	stop(m->ingress_pid);
+	drop_db(m->db);
+	drop_db(m->keys);
+}
+
 #define DIALOGS   150
 #define CONSENTED 109
 
@@ -369,13 +395,10 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	assert_int_equal(same_consented(m.db, want), CONSENTED); /* the live store untouched */
 	stop(scratch);
 
-	stop(m.ingestd_pid);
-	stop(m.ingress_pid);
 	for (int i = 0; i < CONSENTED; i++)
 		json_decref(want[i]);
 	drop_db(scratch_db);
-	drop_db(m.db);
-	drop_db(m.keys);
+	mini_down(&m);
 }
 
 /* A dialogId used again after its tombstone expired (a tombstone TTL of 3 s): the live
@@ -386,7 +409,6 @@ static void a_dialog_id_used_again_after_its_tombstone_survives_replays(void **s
 	struct mini m;
 	const char *ttl[] = { "--tombstone-ttl", "3s", NULL };
 	const char *replay[] = { "--tombstone-ttl", "3s", "--replay-from", "earliest", NULL };
-	char scratch_db[200], scratch_group[200], scratch_admin[128];
 	mini_init(&m, "reuse");
 	start_ingress(&m);
 	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
@@ -419,24 +441,12 @@ static void a_dialog_id_used_again_after_its_tombstone_survives_replays(void **s
 	assert_true(has_key(&m, "again"));
 
 	/* into an empty database */
-	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
-	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
-	pid_t scratch = spawn_ingestd(&m, "replays-scratch", scratch_group, scratch_db, replay,
-	                              scratch_admin);
-	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
-	got = doc_json(scratch_db, "again");
-	assert_true(got && json_equal(got, want));
-	json_decref(got);
+	scratch_rebuilds(&m, replay, "again", want);
 	assert_true(has_key(&m, "again"));
 	printf("reuse: second incarnation kept over the live store and in an empty one; key "
 	       "kept\n");
-	stop(scratch);
-	stop(m.ingestd_pid);
-	stop(m.ingress_pid);
 	json_decref(want);
-	drop_db(scratch_db);
-	drop_db(m.db);
-	drop_db(m.keys);
+	mini_down(&m);
 }
 
 /* A revocation the store refuses (the document's appliedThrough edited by hand) goes to
@@ -448,7 +458,6 @@ static void a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erase
 	struct mini m;
 	const char *ttl[] = { "--pending-ttl", "3s", NULL };
 	const char *replay[] = { "--pending-ttl", "3s", "--replay-from", "earliest", NULL };
-	char scratch_db[200], scratch_group[200], scratch_admin[128];
 	mini_init(&m, "refused");
 	start_ingress(&m);
 	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
@@ -491,21 +500,9 @@ static void a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erase
 	assert_null(strstr(text, "erased by the pending TTL"));
 	assert_non_null(strstr(text, "words of a new start"));
 	free(text);
-	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
-	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
-	pid_t scratch = spawn_ingestd(&m, "replays-scratch", scratch_group, scratch_db, replay,
-	                              scratch_admin);
-	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
-	json_t *got = doc_json(scratch_db, "lapsed");
-	assert_true(got && json_equal(got, want));
-	json_decref(got);
+	scratch_rebuilds(&m, replay, "lapsed", want);
 	json_decref(want);
-	stop(scratch);
-	stop(m.ingestd_pid);
-	stop(m.ingress_pid);
-	drop_db(scratch_db);
-	drop_db(m.db);
-	drop_db(m.keys);
+	mini_down(&m);
 }
 
 /* 1,100 messages of 16,000 bytes and a consent, consumed in batches that put the last
@@ -553,10 +550,7 @@ static void an_oversized_message_fails_alone(void **state)
 	assert_true(stored > 900 && stored < 1100);
 	assert_true(dead == (double)(1100 - stored));
 	json_decref(doc);
-	stop(m.ingestd_pid);
-	stop(m.ingress_pid);
-	drop_db(m.db);
-	drop_db(m.keys);
+	mini_down(&m);
 }
 
 int main(void)
