@@ -175,8 +175,8 @@ static void register_liveness(struct dapi_sweeper *sw)
 	                (double)sw->interval / 1000);
 	sw->m_frontier = dapi_metrics_one(
 	        "dataapi_sweeper_frontier_timestamp_seconds",
-	        "The group has applied every record older than this: the sweeps' clock (0 before "
-	        "the first pass)",
+	        "Every event received before this has been applied by the group: the sweeps' "
+	        "clock (0 before the first pass)",
 	        DAPI_GAUGE);
 	sw->m_owner = dapi_metrics_one("dataapi_sweeper_keys_owner",
 	                               "1: this ingestd sweeps the key store; -1: another group "
