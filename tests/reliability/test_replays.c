@@ -332,7 +332,9 @@ static int same_consented(const char *db, json_t **want)
  * come back exactly and keep their keys; the pending ones are erased, keys included, as the
  * live system would have done by then. Then a replay into a scratch database beside it,
  * as its own group with a pending TTL of 5 s: not one live key goes, and every consented
- * dialog is rebuilt there too. */
+ * dialog is rebuilt there too. Both replays go two records a batch, so that sweeps run
+ * while they are under way (a sweep judged by the clock would erase dialogs whose consent
+ * is still ahead). */
 static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dialog(void **state)
 {
 	struct mini m;
@@ -347,15 +349,17 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 		assert_non_null(want[i] = doc_json(m.db, d));
 	}
 	assert_int_equal(keys_of(&m), DIALOGS);
-	keys_quiet_for(&m, 4);
 
-	/* 1. stop every ingestd of the group; drop the database; replay from earliest */
+	/* 1. stop every ingestd of the group (four days pass: no key used since); drop the
+	 * database; replay from earliest */
 	stop(m.ingestd_pid);
+	keys_quiet_for(&m, 4);
 	drop_db(m.db);
 	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
-	m.ingestd_pid =
-	        spawn_ingestd(&m, "replays-rebuild", m.group, m.db,
-	                      (const char *[]){ "--replay-from", "earliest", NULL }, m.admin);
+	m.ingestd_pid = spawn_ingestd(
+	        &m, "replays-rebuild", m.group, m.db,
+	        (const char *[]){ "--replay-from", "earliest", "--batch-size", "2", NULL },
+	        m.admin);
 	unsetenv("DAPI_TEST_CLOCK_AHEAD");
 	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
 	wait_sweeps(m.admin, sweeps(m.admin), 2);
@@ -366,6 +370,11 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	       DIALOGS, CONSENTED, rebuilt, DIALOGS, (long long)keys);
 	assert_int_equal(rebuilt, CONSENTED);
 	assert_int_equal(keys, CONSENTED);
+	/* the pending dialogs' keys, never consented and quiet for four days, were deleted by
+	 * this ingestd's sweeper (their messages then shredded, as a live system's would be);
+	 * the consented ones, kept whatever the rebuilding store showed meanwhile */
+	assert_true(admin_metric(m.admin, "dataapi_data_keys_deleted_total{by=\"sweep\"}") ==
+	            DIALOGS - CONSENTED);
 	for (int i = 0; i < DIALOGS; i++) {
 		char d[32];
 		dialog_id(d, sizeof(d), i);
@@ -377,10 +386,11 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	snprintf(scratch_db, sizeof(scratch_db), "%s_scratch", m.db);
 	snprintf(scratch_group, sizeof(scratch_group), "%s-scratch", m.group);
 	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
-	pid_t scratch = spawn_ingestd(
-	        &m, "replays-scratch", scratch_group, scratch_db,
-	        (const char *[]){ "--replay-from", "earliest", "--pending-ttl", "5s", NULL },
-	        scratch_admin);
+	pid_t scratch =
+	        spawn_ingestd(&m, "replays-scratch", scratch_group, scratch_db,
+	                      (const char *[]){ "--replay-from", "earliest", "--pending-ttl", "5s",
+	                                        "--batch-size", "2", NULL },
+	                      scratch_admin);
 	unsetenv("DAPI_TEST_CLOCK_AHEAD");
 	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
 	wait_sweeps(scratch_admin, sweeps(scratch_admin), 2);
@@ -398,6 +408,96 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	for (int i = 0; i < CONSENTED; i++)
 		json_decref(want[i]);
 	drop_db(scratch_db);
+	mini_down(&m);
+}
+
+/* n one-message dialogs "f0000".. through POST /batch, 1,000 lines a request. */
+#define FILLERS 2000
+static void post_fillers(const struct mini *m, int n)
+{
+	char url[512], auth[200];
+	snprintf(url, sizeof(url), "%s/batch", m->ingress);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	const char *headers[] = { auth, "Content-Type: application/x-ndjson", NULL };
+	char *body = malloc(1000 * 100);
+	for (int sent = 0; sent < n;) {
+		size_t len = 0;
+		for (int l = 0; l < 1000 && sent < n; l++, sent++)
+			len += (size_t)snprintf(body + len, 100,
+			                        "{\"customerId\":\"c9\",\"dialogId\":\"f%04d\","
+			                        "\"text\":\"filler\",\"language\":\"EN\"}\n",
+			                        sent);
+		struct http_res res;
+		assert_int_equal(http_do("POST", url, body, len, headers, &res), 0);
+		assert_int_equal(res.status, 200);
+		assert_non_null(strstr(res.body, "\"failed\":0"));
+		assert_non_null(strstr(res.body, "\"rejected\":0"));
+		http_res_free(&res);
+	}
+	free(body);
+}
+
+/* A replay as a group of its own into a scratch database, nothing edited, only its
+ * sweeper's clock four days ahead: every dialog is replayed, one record a batch, with a
+ * sweep every 100 ms and 2,000 records between the messages and their consents; the ones
+ * never consented wait in the scratch store while the replay runs (its frontier is the
+ * records' time) and are erased once it has caught up, exactly those; the keys all stay
+ * (the live group holds the key sweep, and its own clock says nothing has expired). */
+static void a_replay_erases_what_expired_only_once_caught_up(void **state)
+{
+	struct mini m;
+	json_t *want[30] = { 0 };
+	char db[200], group[200], admin[128];
+	mini_init(&m, "caughtup");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, NULL, m.admin);
+	for (int i = 0; i < 30; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		message(&m, "c1", d, "words");
+	}
+	/* between the messages and their consents, records that take the replay seconds */
+	post_fillers(&m, FILLERS);
+	for (int i = 0; i < 20; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		consent(&m, d, true);
+	}
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	for (int i = 0; i < 20; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		assert_non_null(want[i] = doc_json(m.db, d));
+	}
+	snprintf(db, sizeof(db), "%s_scratch", m.db);
+	snprintf(group, sizeof(group), "%s-scratch", m.group);
+	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
+	pid_t pid = spawn_ingestd(&m, "replays-caughtup", group, db,
+	                          (const char *[]){ "--replay-from", "earliest", "--batch-size",
+	                                            "1", "--sweep-interval", "100ms", NULL },
+	                          admin);
+	unsetenv("DAPI_TEST_CLOCK_AHEAD");
+	assert_true(kafka_wait_group_drained(&S, m.topic, group, WAIT_MS));
+	wait_sweeps(admin, sweeps(admin), 2);
+	int same = 0;
+	for (int i = 0; i < 30; i++) {
+		char d[32];
+		dialog_id(d, sizeof(d), i);
+		json_t *got = doc_json(db, d);
+		same += i < 20 && got && json_equal(got, want[i]);
+		assert_true(i < 20 || !got);
+		json_decref(got);
+		json_decref(i < 20 ? want[i] : NULL);
+	}
+	double erased = admin_metric(admin, "dataapi_sweeper_deleted_total{kind=\"pending\"}");
+	printf("caught up: %d of 20 consented rebuilt exactly; %.0f pending erased after the "
+	       "replay (10 + %d fillers); keys %d -> %lld\n",
+	       same, erased, FILLERS, 30 + FILLERS, (long long)keys_of(&m));
+	assert_int_equal(same, 20);
+	assert_true(erased == 10 + FILLERS);
+	assert_int_equal(keys_of(&m), 30 + FILLERS);
+	stop(pid);
+	drop_db(db);
 	mini_down(&m);
 }
 
@@ -558,6 +658,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		        a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dialog),
+		cmocka_unit_test(a_replay_erases_what_expired_only_once_caught_up),
 		cmocka_unit_test(a_dialog_id_used_again_after_its_tombstone_survives_replays),
 		cmocka_unit_test(
 		        a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erased),
