@@ -1,6 +1,7 @@
 /* dataapi-ingestd: wiring. Options, then the store (waiting for MongoDB), the DLQ producer,
- * the dialog cache, the sweeper, the consumer and the admin server; the consumer loop
- * until SIGTERM; one ladder tears down after a failure or a stop. */
+ * the dialog cache, the consumer (which moves the offsets of --replay-from), the sweeper and
+ * the admin server; the consumer loop until SIGTERM; one ladder tears down after a failure
+ * or a stop. */
 #include <stdio.h>
 
 #include "admin.h"
@@ -116,9 +117,11 @@ int main(int argc, char **argv)
 	    !(store = open_store(&o, pool, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(dlq = new_dlq_producer(&o, errstr, sizeof(errstr))) ||
 	    !new_cache(&o, &cache, errstr, sizeof(errstr)) ||
-	    !(sweeper = dapi_sweeper_start(&swcfg, cache, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(consumer =
 	              new_consumer(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
+	    /* after the consumer: --replay-from has moved the group's offsets back, so the
+	     * sweeper's first frontier is the rebuilding store's, not the one before it */
+	    !(sweeper = dapi_sweeper_start(&swcfg, cache, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(admin = ingestd_admin_start(&o, dapi_consumer_handle(consumer), errstr,
 	                                  sizeof(errstr)))) {
 		rc = *errstr ? 1 : 0; /* no reason: a stop while waiting for MongoDB */
