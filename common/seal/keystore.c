@@ -302,14 +302,14 @@ static void created_filter(bson_t *filter, const char *id, const char *op, int64
 	bson_append_document_end(filter, &cmp);
 }
 
-/* Runs an unordered bulk of one operation an id (by _id: an index lookup on every server)
- * and adds the reply's count field to *count. */
-static bool run_bulk(mongoc_bulk_operation_t *bulk, const char *field, int64_t *count,
+/* Runs an unordered bulk of one operation an id (by _id: an index lookup on every server),
+ * when built (ok), adds the reply's count field to *count, and destroys it either way. */
+static bool run_bulk(mongoc_bulk_operation_t *bulk, bool ok, const char *field, int64_t *count,
                      bson_error_t *err)
 {
-	bson_t reply;
+	bson_t reply = BSON_INITIALIZER;
 	bson_iter_t it;
-	bool ok = mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
+	ok = ok && mongoc_bulk_operation_execute(bulk, &reply, err) != 0;
 	if (ok && count && bson_iter_init_find(&it, &reply, field))
 		*count += bson_iter_as_int64(&it);
 	bson_destroy(&reply);
@@ -347,8 +347,7 @@ bool dapi_keystore_mark_consented(struct dapi_keystore *ks, const char *const *i
 		ok = mongoc_bulk_operation_update_one_with_opts(bulk, &filter, update, NULL, err);
 		bson_destroy(&filter);
 	}
-	ok = ok ? run_bulk(bulk, "nModified", NULL, err)
-	        : (mongoc_bulk_operation_destroy(bulk), false);
+	ok = run_bulk(bulk, ok, "nModified", NULL, err);
 	bson_destroy(update);
 	put_coll(ks, client, coll);
 	return ok;
@@ -372,8 +371,7 @@ bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *i
 		ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &filter, NULL, err);
 		bson_destroy(&filter);
 	}
-	ok = ok ? run_bulk(bulk, "nRemoved", deleted, err)
-	        : (mongoc_bulk_operation_destroy(bulk), false);
+	ok = run_bulk(bulk, ok, "nRemoved", deleted, err);
 	put_coll(ks, client, coll);
 	return ok;
 }

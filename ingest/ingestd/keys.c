@@ -228,12 +228,14 @@ int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items,
 	struct key_op op;
 	bool ok = key_op_alloc(&op, c->cfg.keys, n);
 
-	/* every dialog a granted consent of the batch leaves consented, also when the consent
-	 * was already reflected (a crash after the write, a replay): marking is idempotent */
+	/* every dialog a granted consent of the batch consented, also when the consent was
+	 * already reflected (a crash after the write, a replay): marking is idempotent. A
+	 * consent that found the dialog consented already (noop) was marked by the first. */
 	for (size_t i = 0; ok && c->cfg.keys && i < n; i++) {
 		const struct item *it = &items[i];
 		if (it->decode_reason || it->shredded || it->ev.type != DAPI_EVENT_CONSENT ||
-		    !it->ev.granted)
+		    !it->ev.granted ||
+		    (it->outcome != DAPI_APPLY_CONSENTED && it->outcome != DAPI_APPLY_REPLAYED))
 			continue;
 		const struct dapi_dialog *d = &dialogs[it->dialog];
 		if (d->state != DAPI_DIALOG_CONSENTED || rejected[it->dialog])

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <librdkafka/rdkafka.h>
+#include <math.h>
 #include <mongoc/mongoc.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -456,4 +457,46 @@ const char *time_now_text(char out[32])
 	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 	return out;
+}
+
+void kafka_create_topic(const struct stack *s, const char *topic, int partitions)
+{
+	char cmd[2048];
+	const char *script = getenv("DAPI_STACK_SCRIPT");
+	assert_non_null(script);
+	snprintf(cmd, sizeof(cmd),
+	         "\"%s\" topics --state-dir \"%s\" -- --create --if-not-exists --topic %s "
+	         "--partitions %d --replication-factor 1 >/dev/null",
+	         script, s->state_dir, topic, partitions);
+	assert_int_equal(system(cmd), 0);
+}
+
+double metric_value(const char *base, const char *series)
+{
+	char url[256];
+	struct http_res r;
+	double v = NAN;
+	size_t n = strlen(series);
+	snprintf(url, sizeof(url), "%s/metrics", base);
+	if (http_get(url, &r) != 200)
+		return NAN;
+	for (const char *p = r.body; p && (p = strstr(p, series)); p += n)
+		if ((p == r.body || p[-1] == '\n') && p[n] == ' ') {
+			v = strtod(p + n + 1, NULL);
+			break;
+		}
+	http_res_free(&r);
+	return v;
+}
+
+void mongo_drop_db(const struct stack *s, const char *name)
+{
+	bson_error_t err;
+	mongoc_client_t *client = mongoc_client_new(s->mongodb_uri);
+	mongoc_database_t *db = mongoc_client_get_database(client, name);
+	bool ok = mongoc_database_drop(db, &err);
+	mongoc_database_destroy(db);
+	mongoc_client_destroy(client);
+	if (!ok && !strstr(err.message, "ns not found"))
+		fail_msg("dropping %s: %s", name, err.message);
 }

@@ -86,6 +86,15 @@ bool kafka_wait_group_drained(const struct stack *s, const char *topic, const ch
 bool kafka_find_dlq(const struct stack *s, const char *key, char *reason, size_t reason_size,
                     int timeout_ms);
 
+/* Creates topic (partitions, replication 1) on the stack's broker, if it does not exist. */
+void kafka_create_topic(const struct stack *s, const char *topic, int partitions);
+
+/* The value of one series ("name{labels}") on base's /metrics; NAN when it is not there. */
+double metric_value(const char *base, const char *series);
+
+/* Drops a database of the stack's server (fails the test if the server refuses). */
+void mongo_drop_db(const struct stack *s, const char *db);
+
 /* The stored document with that _id (caller destroys), or NULL. */
 bson_t *mongo_find(const struct stack *s, const char *id);
 /* The same in any database and collection of the stack's server. */

@@ -25,16 +25,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void make_topic(const char *topic, int partitions)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "\"%s\" topics --state-dir \"%s\" -- --create --if-not-exists --topic %s "
-	         "--partitions %d --replication-factor 1 >/dev/null",
-	         getenv("DAPI_STACK_SCRIPT"), S.state_dir, topic, partitions);
-	assert_int_equal(system(cmd), 0);
-}
-
 static rd_kafka_t *client(rd_kafka_type_t type, const char *group)
 {
 	char err[256];
@@ -95,7 +85,7 @@ static void follows_the_committed_offsets(void **state)
 	char topic[200], group[200];
 	int64_t now = (int64_t)time(NULL) * 1000;
 	snprintf(topic, sizeof(topic), "frontier.%s", run_id());
-	make_topic(topic, 3);
+	kafka_create_topic(&S, topic, 3);
 	produce(topic, 3);
 
 	/* nothing committed: only what is older than the first record */

@@ -162,16 +162,6 @@ static void assert_page_plans(void)
 	}
 }
 
-static void drop_database(void)
-{
-	bson_error_t err;
-	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
-	mongoc_database_t *db = mongoc_client_get_database(client, "dataapi");
-	assert_true(mongoc_database_drop(db, &err));
-	mongoc_database_destroy(db);
-	mongoc_client_destroy(client);
-}
-
 static void replay_into_an_empty_database_rebuilds_it(void **state)
 {
 	char url[512], d[128];
@@ -198,7 +188,7 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	char *before = canonical_dump();
 	assert_true(strlen(before) > 100);
 
-	drop_database();
+	mongo_drop_db(&S, "dataapi");
 	char *empty = canonical_dump();
 	assert_string_equal(empty, "[]");
 	free(empty);
@@ -219,7 +209,7 @@ static void replay_into_an_empty_database_rebuilds_it(void **state)
 	/* The same with Kafka's own tool moving the offsets, and a plain ingestd. */
 	char cmd[1024];
 	assert_int_equal(stack_ctl(&S, "stop", "ingestd"), 0);
-	drop_database();
+	mongo_drop_db(&S, "dataapi");
 	snprintf(cmd, sizeof(cmd),
 	         "'%s' consumer-groups --state-dir '%s' -- --group dataapi-ingestd --topic '%s' "
 	         "--reset-offsets --to-earliest --execute >&2",

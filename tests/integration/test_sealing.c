@@ -121,23 +121,6 @@ static json_t *as_json(const bson_t *doc)
 	return j;
 }
 
-/* A metric of an admin server, or -1. */
-static double admin_metric(const char *base, const char *series)
-{
-	char url[256];
-	struct http_res r;
-	double v = -1;
-	snprintf(url, sizeof(url), "%s/metrics", base);
-	if (http_get(url, &r) == 200 && r.body) {
-		size_t n = strlen(series);
-		for (const char *p = r.body; (p = strstr(p, series)); p += n)
-			if ((p == r.body || p[-1] == '\n') && p[n] == ' ')
-				v = strtod(p + n + 1, NULL);
-	}
-	http_res_free(&r);
-	return v;
-}
-
 static void erasure_deletes_the_key_and_a_replay_shreds_the_dialog(void **state)
 {
 	char kept[128], erased[128], db[128], port[16], group[160], admin[128];
@@ -201,17 +184,13 @@ static void erasure_deletes_the_key_and_a_replay_shreds_the_dialog(void **state)
 		bson_free(text);
 		bson_destroy(gone);
 	}
-	assert_true(admin_metric(admin, "dataapi_events_shredded_total") >= 2);
+	assert_true(metric_value(admin, "dataapi_events_shredded_total") >= 2);
 	kill(pid, SIGTERM);
 	assert_int_equal(wait_exit(pid, 30000), 0);
 	json_decref(want);
 	bson_destroy(orig);
 	bson_destroy(copy);
-	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
-	mongoc_database_t *rdb = mongoc_client_get_database(client, db);
-	mongoc_database_drop(rdb, NULL);
-	mongoc_database_destroy(rdb);
-	mongoc_client_destroy(client);
+	mongo_drop_db(&S, db);
 }
 
 /* A sealed record whose box was altered is dead-lettered as seal_invalid, never applied. */

@@ -37,16 +37,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static void make_topic(const char *topic)
-{
-	char cmd[2048];
-	snprintf(cmd, sizeof(cmd),
-	         "\"%s\" topics --state-dir \"%s\" -- --create --if-not-exists --topic %s "
-	         "--partitions 3 --replication-factor 1 >/dev/null",
-	         getenv("DAPI_STACK_SCRIPT"), S.state_dir, topic);
-	assert_int_equal(system(cmd), 0);
-}
-
 static void mini_init(struct mini *m, const char *name)
 {
 	char dlq[200];
@@ -56,8 +46,8 @@ static void mini_init(struct mini *m, const char *name)
 	snprintf(m->db, sizeof(m->db), "replays_%ld_%s", (long)getpid(), name);
 	snprintf(m->keys, sizeof(m->keys), "replays_keys_%ld_%s", (long)getpid(), name);
 	snprintf(dlq, sizeof(dlq), "%s.dlq", m->topic);
-	make_topic(m->topic);
-	make_topic(dlq);
+	kafka_create_topic(&S, m->topic, 3);
+	kafka_create_topic(&S, dlq, 3);
 }
 
 /* An ingestd on m's topic and key store, with its group, database and extra arguments
@@ -217,38 +207,11 @@ static void keys_quiet_for(const struct mini *m, int days)
 	mongoc_client_destroy(client);
 }
 
-static void drop_db(const char *name)
-{
-	mongoc_client_t *client = mongoc_client_new(S.mongodb_uri);
-	mongoc_database_t *db = mongoc_client_get_database(client, name);
-	mongoc_database_drop(db, NULL);
-	mongoc_database_destroy(db);
-	mongoc_client_destroy(client);
-}
-
-/* The series' value, NAN when ingestd does not export it. */
-static double admin_metric(const char *admin, const char *series)
-{
-	char url[300];
-	struct http_res res;
-	double v = NAN;
-	snprintf(url, sizeof(url), "%s/metrics", admin);
-	if (http_get(url, &res) != 200)
-		return NAN;
-	for (char *p = res.body; p && (p = strstr(p, series)); p++)
-		if ((p == res.body || p[-1] == '\n') && p[strlen(series)] == ' ') {
-			v = atof(p + strlen(series) + 1);
-			break;
-		}
-	http_res_free(&res);
-	return v;
-}
-
 /* Waits until ingestd at admin has completed n more sweeper passes than `since`. */
 static void wait_sweeps(const char *admin, double since, int n)
 {
 	for (int i = 0; i < 600; i++) {
-		if (admin_metric(admin, "dataapi_sweeper_runs_total{result=\"ok\"}") >= since + n)
+		if (metric_value(admin, "dataapi_sweeper_runs_total{result=\"ok\"}") >= since + n)
 			return;
 		sleep_ms(100);
 	}
@@ -257,7 +220,7 @@ static void wait_sweeps(const char *admin, double since, int n)
 
 static double sweeps(const char *admin)
 {
-	return admin_metric(admin, "dataapi_sweeper_runs_total{result=\"ok\"}");
+	return metric_value(admin, "dataapi_sweeper_runs_total{result=\"ok\"}");
 }
 
 /* Replays m's topic from earliest into an empty database as a group of its own (extra:
@@ -274,7 +237,7 @@ static void scratch_rebuilds(const struct mini *m, const char *const *extra, con
 	assert_true(got && json_equal(got, want));
 	json_decref(got);
 	stop(pid);
-	drop_db(db);
+	mongo_drop_db(&S, db);
 }
 
 /* Stops m's programs and drops its databases. */
@@ -282,8 +245,8 @@ static void mini_down(struct mini *m)
 {
 	stop(m->ingestd_pid);
 	stop(m->ingress_pid);
-	drop_db(m->db);
-	drop_db(m->keys);
+	mongo_drop_db(&S, m->db);
+	mongo_drop_db(&S, m->keys);
 }
 
 #define DIALOGS   150
@@ -354,7 +317,7 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	 * database; replay from earliest */
 	stop(m.ingestd_pid);
 	keys_quiet_for(&m, 4);
-	drop_db(m.db);
+	mongo_drop_db(&S, m.db);
 	setenv("DAPI_TEST_CLOCK_AHEAD", "96h", 1);
 	m.ingestd_pid = spawn_ingestd(
 	        &m, "replays-rebuild", m.group, m.db,
@@ -373,7 +336,7 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	/* the pending dialogs' keys, never consented and quiet for four days, were deleted by
 	 * this ingestd's sweeper (their messages then shredded, as a live system's would be);
 	 * the consented ones, kept whatever the rebuilding store showed meanwhile */
-	assert_true(admin_metric(m.admin, "dataapi_data_keys_deleted_total{by=\"sweep\"}") ==
+	assert_true(metric_value(m.admin, "dataapi_data_keys_deleted_total{by=\"sweep\"}") ==
 	            DIALOGS - CONSENTED);
 	for (int i = 0; i < DIALOGS; i++) {
 		char d[32];
@@ -395,7 +358,7 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 	assert_true(kafka_wait_group_drained(&S, m.topic, scratch_group, WAIT_MS));
 	wait_sweeps(scratch_admin, sweeps(scratch_admin), 2);
 	/* it never held the key sweep: the live group claimed it first */
-	assert_true(admin_metric(scratch_admin, "dataapi_sweeper_keys_owner") == -1);
+	assert_true(metric_value(scratch_admin, "dataapi_sweeper_keys_owner") == -1);
 	int scratch_same = same_consented(scratch_db, want);
 	keys = keys_of(&m);
 	printf("scratch replay: consented rebuilt exactly %d of %d; live keys %d -> %lld\n",
@@ -407,7 +370,7 @@ static void a_rebuild_and_a_scratch_replay_of_old_data_keep_every_consented_dial
 
 	for (int i = 0; i < CONSENTED; i++)
 		json_decref(want[i]);
-	drop_db(scratch_db);
+	mongo_drop_db(&S, scratch_db);
 	mini_down(&m);
 }
 
@@ -489,7 +452,7 @@ static void a_replay_erases_what_expired_only_once_caught_up(void **state)
 		json_decref(got);
 		json_decref(i < 20 ? want[i] : NULL);
 	}
-	double erased = admin_metric(admin, "dataapi_sweeper_deleted_total{kind=\"pending\"}");
+	double erased = metric_value(admin, "dataapi_sweeper_deleted_total{kind=\"pending\"}");
 	printf("caught up: %d of 20 consented rebuilt exactly; %.0f pending erased after the "
 	       "replay (10 + %d fillers); keys %d -> %lld\n",
 	       same, erased, FILLERS, 30 + FILLERS, (long long)keys_of(&m));
@@ -497,7 +460,7 @@ static void a_replay_erases_what_expired_only_once_caught_up(void **state)
 	assert_true(erased == 10 + FILLERS);
 	assert_int_equal(keys_of(&m), 30 + FILLERS);
 	stop(pid);
-	drop_db(db);
+	mongo_drop_db(&S, db);
 	mini_down(&m);
 }
 
@@ -577,10 +540,10 @@ static void a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erase
 	/* ingestd may hold the document as it wrote it: a restart forgets that */
 	stop(m.ingestd_pid);
 	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
-	double dlq_before = admin_metric(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}");
+	double dlq_before = metric_value(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}");
 	consent(&m, "edited", false);
 	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
-	assert_true(admin_metric(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}") >
+	assert_true(metric_value(m.admin, "dataapi_dlq_total{reason=\"store_untrusted\"}") >
 	            (isnan(dlq_before) ? 0 : dlq_before));
 	json_t *doc = doc_json(m.db, "edited");
 	assert_non_null(doc);
@@ -643,7 +606,7 @@ static void an_oversized_message_fails_alone(void **state)
 	json_t *doc = doc_json(m.db, "big");
 	assert_non_null(doc);
 	size_t stored = json_array_size(json_object_get(doc, "messages"));
-	double dead = admin_metric(m.admin, "dataapi_dlq_total{reason=\"dialog_too_large\"}");
+	double dead = metric_value(m.admin, "dataapi_dlq_total{reason=\"dialog_too_large\"}");
 	printf("oversized: %zu messages stored, %.0f dead-lettered alone, consent %s\n", stored,
 	       dead, json_is_true(json_object_get(doc, "consent")) ? "applied" : "lost");
 	assert_true(json_is_true(json_object_get(doc, "consent")));
