@@ -54,6 +54,14 @@ int dapi_service_configured(const char *component, int rc, const char *errstr, i
 		return 2;
 	}
 	dapi_log_init(component, log_level);
+	const char *ahead = getenv("DAPI_TEST_CLOCK_AHEAD");
+	int64_t ahead_ms = 0;
+	if (ahead && dapi_duration_parse(ahead, &ahead_ms)) {
+		dapi_time_run_ahead(ahead_ms);
+		DAPI_WARN("test_clock_ahead", "{s:s, s:f}", "detail",
+		          "DAPI_TEST_CLOCK_AHEAD moves this program's clock forward: tests only",
+		          "aheadSeconds", (double)ahead_ms / 1000);
+	}
 	return 0;
 }
 

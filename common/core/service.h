@@ -30,7 +30,8 @@ void dapi_failpoint(const char *name);
 
 /* The end of option loading, the same in every program. rc is dapi_config_load's, or -1
  * when a check of the program's own failed (errstr says why). Prints a refusal on stderr
- * as "dataapi-<component>: <errstr>", else sets up logging at log_level. Returns 0 to run,
+ * as "dataapi-<component>: <errstr>", else sets up logging at log_level and, for tests,
+ * moves the clock forward by DAPI_TEST_CLOCK_AHEAD (a duration) when set. Returns 0 to run,
  * 1 after --help (exit 0) or 2 after a refusal (exit 2): what each program's
  * <program>_configure returns. */
 int dapi_service_configured(const char *component, int rc, const char *errstr, int log_level);

@@ -7,11 +7,18 @@
 #include <string.h>
 #include <time.h>
 
+static int64_t clock_ahead_ms; /* set once at start, before any thread */
+
+void dapi_time_run_ahead(int64_t ms)
+{
+	clock_ahead_ms = ms;
+}
+
 int64_t dapi_time_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + clock_ahead_ms;
 }
 
 int64_t dapi_time_mono_ms(void)

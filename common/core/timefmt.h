@@ -9,6 +9,11 @@
 
 int64_t dapi_time_now_ms(void);
 
+/* Moves dapi_time_now_ms forward by ms from now on (tests that simulate time passing: the
+ * DAPI_TEST_CLOCK_AHEAD variable, read by dapi_service_configured). Call before any thread
+ * starts. */
+void dapi_time_run_ahead(int64_t ms);
+
 /* Monotonic milliseconds, for timeouts and latencies. */
 int64_t dapi_time_mono_ms(void);
 

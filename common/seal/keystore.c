@@ -1,6 +1,7 @@
 #include "keystore.h"
 
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 struct dapi_keystore {
 	struct dapi_keystore_config cfg;
 	char db[64], collection[64];
+	pthread_mutex_t lock;      /* guards the two below */
+	int64_t lapse, lapse_read_ms; /* lapse_ms's: the last value, when it was read */
 };
 
 struct dapi_keystore *dapi_keystore_new(const struct dapi_keystore_config *cfg)
@@ -24,6 +27,7 @@ struct dapi_keystore *dapi_keystore_new(const struct dapi_keystore_config *cfg)
 	snprintf(ks->collection, sizeof(ks->collection), "%s", cfg->collection);
 	ks->cfg.db = ks->db;
 	ks->cfg.collection = ks->collection;
+	pthread_mutex_init(&ks->lock, NULL);
 	return ks;
 }
 
@@ -34,6 +38,8 @@ void dapi_keystore_one_by_one(struct dapi_keystore *ks, bool on)
 
 void dapi_keystore_destroy(struct dapi_keystore *ks)
 {
+	if (ks)
+		pthread_mutex_destroy(&ks->lock);
 	free(ks);
 }
 
@@ -99,13 +105,40 @@ static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id
 	return true;
 }
 
-/* One findAndModify upsert; the document after it in *doc (the caller destroys it). */
-static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, const bson_t *update,
-                       bson_t *reply, bson_error_t *err)
+/* {consented: false, usedAt: {$lt: before}}, after what filter holds: a key of a dialog
+ * that never consented and has been quiet since before. */
+static void append_quiet(bson_t *filter, int64_t before)
 {
-	bson_t query = BSON_INITIALIZER;
+	bson_t lt;
+	BSON_APPEND_BOOL(filter, DAPI_KEY_CONSENTED, false);
+	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_KEY_USED_AT, &lt);
+	BSON_APPEND_DATE_TIME(&lt, "$lt", before);
+	bson_append_document_end(filter, &lt);
+}
+
+/* One findAndModify upsert of the dialog's key, unless it lapsed (lapsed_before > 0: a
+ * key quiet since then does not match, and the upsert fails on its _id instead); the
+ * document after it in *reply (the caller destroys it). */
+static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, int64_t lapsed_before,
+                       const bson_t *update, bson_t *reply, bson_error_t *err)
+{
+	bson_t query = BSON_INITIALIZER, or, alive, ne, gte;
 	mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
 	BSON_APPEND_UTF8(&query, "_id", dialog_id);
+	if (lapsed_before > 0) { /* {$or: [{consented: {$ne: false}}, {usedAt: {$gte: t}}]} */
+		BSON_APPEND_ARRAY_BEGIN(&query, "$or", &or);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alive);
+		BSON_APPEND_DOCUMENT_BEGIN(&alive, DAPI_KEY_CONSENTED, &ne);
+		BSON_APPEND_BOOL(&ne, "$ne", false);
+		bson_append_document_end(&alive, &ne);
+		bson_append_document_end(&or, &alive);
+		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alive);
+		BSON_APPEND_DOCUMENT_BEGIN(&alive, DAPI_KEY_USED_AT, &gte);
+		BSON_APPEND_DATE_TIME(&gte, "$gte", lapsed_before);
+		bson_append_document_end(&alive, &gte);
+		bson_append_document_end(&or, &alive);
+		bson_append_array_end(&query, &or);
+	}
 	mongoc_find_and_modify_opts_set_update(opts, update);
 	mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
 	                                                    MONGOC_FIND_AND_MODIFY_RETURN_NEW);
@@ -115,36 +148,115 @@ static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, const b
 	return ok;
 }
 
-enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
-                                                 uint8_t dek[DAPI_AEAD_KEY], bson_error_t *err)
+static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
+                        uint8_t dek[DAPI_AEAD_KEY], bson_t *doc);
+
+/* Replaces the lapsed key of dialog_id (still quiet since lapsed_before) by a fresh one,
+ * into dek. OK, ABSENT when no lapsed key was there any more (another replica replaced or
+ * used it: ask again), UNAVAILABLE on a store error. */
+static enum dapi_key_status replace_lapsed(struct dapi_keystore *ks, mongoc_collection_t *coll,
+                                           const char *dialog_id, int64_t now,
+                                           int64_t lapsed_before, uint8_t dek[DAPI_AEAD_KEY],
+                                           bson_error_t *err)
 {
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = get_coll(ks, &client);
-	enum dapi_key_status status = DAPI_KEY_UNAVAILABLE;
-	bson_t update = BSON_INITIALIZER, reply;
+	bson_t filter = BSON_INITIALIZER, doc = BSON_INITIALIZER, reply;
+	bson_iter_t it;
+	enum dapi_key_status st = DAPI_KEY_UNAVAILABLE;
+	BSON_APPEND_UTF8(&filter, "_id", dialog_id);
+	append_quiet(&filter, lapsed_before);
+	if (!new_key_doc(ks, dialog_id, now, dek, &doc))
+		bson_set_error(err, 0, 0, "no random bytes for a data key");
+	else if (mongoc_collection_replace_one(coll, &filter, &doc, NULL, &reply, err))
+		st = bson_iter_init_find(&it, &reply, "modifiedCount") &&
+		                     bson_iter_as_int64(&it) == 1
+		             ? DAPI_KEY_OK
+		             : DAPI_KEY_ABSENT;
+	else
+		bson_init(&reply);
+	if (st != DAPI_KEY_OK)
+		OPENSSL_cleanse(dek, DAPI_AEAD_KEY);
+	bson_destroy(&reply);
+	bson_destroy(&doc);
+	bson_destroy(&filter);
+	return st;
+}
+
+static bool read_published_ttl(struct dapi_keystore *ks, int64_t *ttl);
+
+/* The pending TTL the key store's sweeper published, re-read at most once a minute: a key
+ * quiet for that, plus an ingress's key cache and the allowed clock skew, is a lapsed
+ * dialog's (0: not known, no key lapses). */
+static int64_t lapse_ms(struct dapi_keystore *ks)
+{
+	int64_t now = dapi_time_mono_ms(), ttl = 0;
+	pthread_mutex_lock(&ks->lock);
+	bool stale = ks->lapse_read_ms == 0 || now - ks->lapse_read_ms >= 60 * 1000;
+	if (stale)
+		ks->lapse_read_ms = now; /* one reader at a time; the others use the last value */
+	pthread_mutex_unlock(&ks->lock);
+	if (stale && read_published_ttl(ks, &ttl)) {
+		pthread_mutex_lock(&ks->lock);
+		ks->lapse = ttl > 0 ? ttl + DAPI_KEY_CACHE_TTL_MS + DAPI_KEY_SKEW_MS : 0;
+		pthread_mutex_unlock(&ks->lock);
+	}
+	pthread_mutex_lock(&ks->lock);
+	int64_t lapse = ks->lapse;
+	pthread_mutex_unlock(&ks->lock);
+	return lapse;
+}
+
+/* The key document in a findAndModify reply, unwrapped into dek; UNAVAILABLE when the
+ * reply holds none. */
+static enum dapi_key_status reply_key(const struct dapi_keystore *ks, const char *dialog_id,
+                                      const bson_t *reply, uint8_t dek[DAPI_AEAD_KEY])
+{
 	bson_iter_t it;
 	bson_t value;
 	const uint8_t *data;
 	uint32_t len;
+	if (!bson_iter_init_find(&it, reply, "value") || !BSON_ITER_HOLDS_DOCUMENT(&it))
+		return DAPI_KEY_UNAVAILABLE;
+	bson_iter_document(&it, &len, &data);
+	return bson_init_static(&value, data, len) ? unwrap_doc(ks, dialog_id, &value, dek)
+	                                           : DAPI_KEY_UNAVAILABLE;
+}
 
-	if (!new_key_update(ks, dialog_id, dapi_time_now_ms(), &update)) {
+enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
+                                                 uint8_t dek[DAPI_AEAD_KEY], bool *replaced,
+                                                 bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	enum dapi_key_status status = DAPI_KEY_UNAVAILABLE;
+	int64_t now = dapi_time_now_ms(), lapse = lapse_ms(ks);
+	int64_t lapsed_before = lapse > 0 ? now - lapse : 0;
+	bson_t update = BSON_INITIALIZER, reply;
+
+	*replaced = false;
+	if (!new_key_update(ks, dialog_id, now, &update)) {
 		bson_set_error(err, 0, 0, "no random bytes for a data key");
 		goto out;
 	}
 	/* Two replicas creating the same dialog's key at once: one upsert may fail on the
-	 * unique _id; the second attempt finds the winner's key. */
-	for (int attempt = 0; attempt < 2 && status == DAPI_KEY_UNAVAILABLE; attempt++) {
-		bool ok = upsert_key(coll, dialog_id, &update, &reply, err);
-		if (ok && bson_iter_init_find(&it, &reply, "value") &&
-		    BSON_ITER_HOLDS_DOCUMENT(&it)) {
-			bson_iter_document(&it, &len, &data);
-			if (bson_init_static(&value, data, len))
-				status = unwrap_doc(ks, dialog_id, &value, dek);
-		}
+	 * unique _id; the next attempt finds the winner's key. A lapsed key fails the upsert
+	 * the same way: it is replaced (once, by one replica) and the next attempt finds the
+	 * replacement. */
+	for (int attempt = 0; attempt < 3 && status == DAPI_KEY_UNAVAILABLE; attempt++) {
+		bool ok = upsert_key(coll, dialog_id, lapsed_before, &update, &reply, err);
+		if (ok)
+			status = reply_key(ks, dialog_id, &reply, dek);
 		bson_destroy(&reply);
 		if (ok && status == DAPI_KEY_UNAVAILABLE) {
 			bson_set_error(err, 0, 0, "findAndModify returned no key document");
 			break;
+		}
+		if (!ok && err->code == 11000 && lapsed_before > 0) {
+			status = replace_lapsed(ks, coll, dialog_id, now, lapsed_before, dek, err);
+			*replaced = status == DAPI_KEY_OK;
+			if (status == DAPI_KEY_ABSENT)
+				status = DAPI_KEY_UNAVAILABLE; /* ask again */
+			else if (status == DAPI_KEY_UNAVAILABLE)
+				break;
 		}
 	}
 out:
@@ -381,7 +493,7 @@ bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *cons
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
-	bson_t filter = BSON_INITIALIZER, reply, lt;
+	bson_t filter = BSON_INITIALIZER, reply;
 	bson_iter_t it;
 	bool ok;
 
@@ -391,10 +503,7 @@ bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *cons
 		return true;
 	coll = get_coll(ks, &client);
 	ids_filter(ids, n, &filter);
-	BSON_APPEND_BOOL(&filter, DAPI_KEY_CONSENTED, false);
-	BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_USED_AT, &lt);
-	BSON_APPEND_DATE_TIME(&lt, "$lt", used_before);
-	bson_append_document_end(&filter, &lt);
+	append_quiet(&filter, used_before);
 	ok = mongoc_collection_delete_many(coll, &filter, NULL, &reply, err);
 	if (ok && deleted && bson_iter_init_find(&it, &reply, "deletedCount"))
 		*deleted = bson_iter_as_int64(&it);
@@ -435,42 +544,76 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 	return ok;
 }
 
-/* The sweeper's claim lives beside the keys, in <collection>_sweeper. */
-static bool read_holder(mongoc_collection_t *coll, char *holder, size_t holder_size,
-                        bson_error_t *err)
+/* The sweeper's claim lives beside the keys, in <collection>_sweeper:
+ * {_id: "sweeper", identity, claimedAt, pendingTtlMs}. */
+static mongoc_collection_t *sweeper_coll(struct dapi_keystore *ks, mongoc_client_t **client)
+{
+	char name[80];
+	*client = mongoc_client_pool_pop(ks->cfg.pool);
+	snprintf(name, sizeof(name), "%s_sweeper", ks->collection);
+	return mongoc_client_get_collection(*client, ks->db, name);
+}
+
+/* The claim document's identity into holder and pendingTtlMs into *ttl (0 when absent). */
+static bool read_claim(mongoc_collection_t *coll, char *holder, size_t holder_size,
+                       int64_t *ttl, bson_error_t *err)
 {
 	bson_t *filter = BCON_NEW("_id", BCON_UTF8("sweeper"));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
 	const bson_t *doc;
 	bson_iter_t it;
 	snprintf(holder, holder_size, "%s", "");
-	if (mongoc_cursor_next(cur, &doc) && bson_iter_init_find(&it, doc, "identity") &&
-	    BSON_ITER_HOLDS_UTF8(&it))
-		snprintf(holder, holder_size, "%s", bson_iter_utf8(&it, NULL));
+	*ttl = 0;
+	if (mongoc_cursor_next(cur, &doc)) {
+		if (bson_iter_init_find(&it, doc, "identity") && BSON_ITER_HOLDS_UTF8(&it))
+			snprintf(holder, holder_size, "%s", bson_iter_utf8(&it, NULL));
+		if (bson_iter_init_find(&it, doc, "pendingTtlMs") && BSON_ITER_HOLDS_NUMBER(&it))
+			*ttl = bson_iter_as_int64(&it);
+	}
 	bool ok = !mongoc_cursor_error(cur, err);
 	mongoc_cursor_destroy(cur);
 	bson_destroy(filter);
 	return ok;
 }
 
-bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, bool take, bool *owner,
-                           char *holder, size_t holder_size, bson_error_t *err)
+static bool read_published_ttl(struct dapi_keystore *ks, int64_t *ttl)
 {
-	char name[80];
-	mongoc_client_t *client = mongoc_client_pool_pop(ks->cfg.pool);
-	snprintf(name, sizeof(name), "%s_sweeper", ks->collection);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, ks->db, name);
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = sweeper_coll(ks, &client);
+	char holder[600];
+	bson_error_t err;
+	bool ok = read_claim(coll, holder, sizeof(holder), ttl, &err);
+	mongoc_collection_destroy(coll);
+	mongoc_client_pool_push(ks->cfg.pool, client);
+	return ok;
+}
+
+bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, int64_t pending_ttl_ms,
+                           bool take, bool *owner, char *holder, size_t holder_size,
+                           bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = sweeper_coll(ks, &client);
 	bson_t *filter = BCON_NEW("_id", BCON_UTF8("sweeper"));
 	bson_t *doc = BCON_NEW("_id", BCON_UTF8("sweeper"), "identity", BCON_UTF8(identity),
-	                       "claimedAt", BCON_DATE_TIME(dapi_time_now_ms()));
+	                       "claimedAt", BCON_DATE_TIME(dapi_time_now_ms()), "pendingTtlMs",
+	                       BCON_INT64(pending_ttl_ms));
+	bson_t *mine = BCON_NEW("_id", BCON_UTF8("sweeper"), "identity", BCON_UTF8(identity));
+	bson_t *publish = BCON_NEW("$set", "{", "pendingTtlMs", BCON_INT64(pending_ttl_ms), "}");
 	bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
 	bson_error_t ignored;
+	int64_t published = 0;
 	bool ok = take ? mongoc_collection_replace_one(coll, filter, doc, opts, NULL, err)
 	               : (mongoc_collection_insert_one(coll, doc, NULL, NULL, &ignored), true);
 	/* a failed insert is the claim of another (or ours from before): read who holds it */
-	ok = ok && read_holder(coll, holder, holder_size, err);
+	ok = ok && read_claim(coll, holder, holder_size, &published, err);
 	*owner = ok && !strcmp(holder, identity);
+	/* the holder publishes its pending TTL: the ingress lapses keys by it */
+	if (*owner && published != pending_ttl_ms)
+		ok = mongoc_collection_update_one(coll, mine, publish, NULL, NULL, err);
 	bson_destroy(opts);
+	bson_destroy(publish);
+	bson_destroy(mine);
 	bson_destroy(doc);
 	bson_destroy(filter);
 	mongoc_collection_destroy(coll);

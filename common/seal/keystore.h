@@ -18,6 +18,10 @@
  * the sweeper spares keys used within the pending TTL plus twice this. */
 #define DAPI_KEY_CACHE_TTL_MS (10 * 60 * 1000)
 
+/* Keys are stamped by one ingress's clock and events by another's: within this, a key and
+ * an event are taken as of the same time. */
+#define DAPI_KEY_SKEW_MS (60 * 1000)
+
 struct dapi_keystore_config {
 	mongoc_client_pool_t *pool; /* borrowed; its URI's write concern is the keys' */
 	const char *db, *collection;
@@ -45,9 +49,14 @@ enum dapi_key_status {
 /* The dialog's data key, created (one random key, wrapped by the newest master key) when it
  * has none, atomically: every replica gets the same key. Marks the key used now (usedAt),
  * which keeps the pending-TTL sweep from erasing a key that events were just sealed with.
- * Returns when the store acknowledged the write. */
+ * A key never consented and quiet for the pending TTL the sweeper published, plus
+ * DAPI_KEY_CACHE_TTL_MS and DAPI_KEY_SKEW_MS, is a lapsed dialog's (ingestd erases that
+ * incarnation whatever comes next): it is replaced by a fresh key (*replaced), so that
+ * the new incarnation's events never open the erased one's. Returns when the store
+ * acknowledged the write. */
 enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
-                                                 uint8_t dek[DAPI_AEAD_KEY], bson_error_t *err);
+                                                 uint8_t dek[DAPI_AEAD_KEY], bool *replaced,
+                                                 bson_error_t *err);
 
 /* Creates a fresh key for each of ids[0..n) (distinct) in one unordered insertMany, so that
  * many new dialogs cost one round trip: status[i] DAPI_KEY_OK with deks[i] for each key
@@ -93,8 +102,10 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 /* The key store's sweeper: the one consumer (group, topic and dialog store: `identity`)
  * allowed to delete keys other than by applying a revocation. The first to ask claims it
  * (take: claims it from whoever had it). *owner is true when identity holds it; holder
- * (holder_size bytes) receives the holder's identity. False on a store error. */
-bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, bool take, bool *owner,
-                           char *holder, size_t holder_size, bson_error_t *err);
+ * (holder_size bytes) receives the holder's identity. The holder publishes its pending
+ * TTL there, which the ingress's key lapse follows. False on a store error. */
+bool dapi_keystore_sweeper(struct dapi_keystore *ks, const char *identity, int64_t pending_ttl_ms,
+                           bool take, bool *owner, char *holder, size_t holder_size,
+                           bson_error_t *err);
 
 #endif

@@ -35,10 +35,6 @@ static size_t sealed_dialogs(const struct item *items, size_t n, const char **id
 	return nid;
 }
 
-/* Keys are stamped by the ingress's clock and events by another ingress's: within this,
- * a key and an event are taken as of the same time. */
-#define KEY_SKEW_MS DAPI_KEY_CACHE_TTL_MS
-
 static void shred(struct dapi_consumer *c, struct item *it)
 {
 	it->shredded = true;
@@ -54,7 +50,7 @@ static void open_item(struct dapi_consumer *c, struct item *it, enum dapi_key_st
 	case DAPI_KEY_OK:
 		it->decode_reason = dapi_seal_open_event(&it->ev, dek, c->cfg.max_text, it->detail,
 		                                         sizeof(it->detail));
-		if (it->decode_reason && created > it->ev.received_at + KEY_SKEW_MS) {
+		if (it->decode_reason && created > it->ev.received_at + DAPI_KEY_SKEW_MS) {
 			it->decode_reason = NULL;
 			shred(c, it);
 		}
@@ -198,8 +194,8 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	/* A revocation covers the keys made up to its own time (and the clock skew between
 	 * ingress hosts), never a key of a dialogId used again after its tombstone expired.
 	 * Keys made later for messages the tombstone dropped go with the tombstone sweep. */
-	int64_t reach = c->cfg.rules.tombstone_ttl_ms < KEY_SKEW_MS ? c->cfg.rules.tombstone_ttl_ms
-	                                                            : KEY_SKEW_MS;
+	int64_t reach = c->cfg.rules.tombstone_ttl_ms < DAPI_KEY_SKEW_MS ? c->cfg.rules.tombstone_ttl_ms
+	                                                            : DAPI_KEY_SKEW_MS;
 	struct key_op op;
 	bool ok = key_op_alloc(&op, c->cfg.keys, nd);
 
@@ -241,7 +237,7 @@ int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items,
 		if (d->state != DAPI_DIALOG_CONSENTED || rejected[it->dialog])
 			continue;
 		op.ids[op.n] = d->id;
-		op.bound[op.n++] = it->ev.received_at + KEY_SKEW_MS;
+		op.bound[op.n++] = it->ev.received_at + DAPI_KEY_SKEW_MS;
 	}
 	ok = ok && (op.n == 0 || until_done(c, mark_consented, &op));
 	key_op_free(&op);

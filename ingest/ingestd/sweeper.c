@@ -21,7 +21,6 @@ struct dapi_sweeper {
 	char identity[600]; /* who this sweeper is, for the key store's claim */
 	bool take_keys, owner, owner_known;
 	int64_t pending_ttl, tombstone_ttl, interval;
-	int64_t clock_ahead; /* DAPI_TEST_CLOCK_AHEAD: tests that simulate days passing */
 	struct dapi_series *m_frontier, *m_owner;
 	struct dapi_series *m_pending, *m_tombstones, *m_keys;
 	struct dapi_series *m_ok, *m_failed, *m_last_ok;
@@ -40,8 +39,8 @@ static bool holds_keys(struct dapi_sweeper *sw, bson_error_t *err)
 {
 	char holder[600];
 	bool owner = false;
-	if (!dapi_keystore_sweeper(sw->keys, sw->identity, sw->take_keys, &owner, holder,
-	                           sizeof(holder), err))
+	if (!dapi_keystore_sweeper(sw->keys, sw->identity, sw->pending_ttl, sw->take_keys,
+	                           &owner, holder, sizeof(holder), err))
 		return false;
 	sw->take_keys = false; /* taken once */
 	if (owner != sw->owner || !sw->owner_known)
@@ -90,7 +89,7 @@ static void sweep_once(struct dapi_sweeper *sw)
 	int64_t frontier = 0, pending = 0, tombstones = 0;
 	bson_error_t err = { 0 };
 	char errstr[512];
-	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms() + sw->clock_ahead, &frontier,
+	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms(), &frontier,
 	                            errstr, sizeof(errstr));
 	if (!ok)
 		bson_set_error(&err, 0, 1, "%s", errstr);
@@ -197,10 +196,6 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	sw->cache = cache;
 	sw->keys = keys;
 	sw->take_keys = cfg->take_keys;
-	const char *ahead = getenv("DAPI_TEST_CLOCK_AHEAD");
-	if (ahead && dapi_duration_parse(ahead, &sw->clock_ahead))
-		DAPI_WARN("test_clock_ahead", "{s:s}", "detail",
-		          "DAPI_TEST_CLOCK_AHEAD moves the sweeper's clock forward: tests only");
 	snprintf(sw->identity, sizeof(sw->identity), "group=%s topic=%s store=%s.%s", cfg->group,
 	         cfg->kafka->topic, cfg->mongo->db, cfg->mongo->collection);
 	sw->pending_ttl = cfg->pending_ttl_ms;

@@ -32,7 +32,7 @@ struct keyfetch {
 	int queued, queue_max, nthreads;
 	atomic_bool stopping;
 	struct dapi_series *m_result[3]; /* ok, unavailable, unusable */
-	struct dapi_series *m_duration;
+	struct dapi_series *m_duration, *m_replaced;
 	pthread_t threads[];
 };
 
@@ -86,7 +86,13 @@ static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		if (status[i] != DAPI_KEY_ABSENT)
 			continue;
-		status[i] = dapi_keystore_get_or_create(kf->ks, ids[i], deks[i], &err);
+		bool replaced = false;
+		status[i] = dapi_keystore_get_or_create(kf->ks, ids[i], deks[i], &replaced, &err);
+		if (replaced) {
+			dapi_series_add(kf->m_replaced, 1);
+			DAPI_INFO("data_key_replaced", "{s:s, s:s}", "dialogId", ids[i], "reason",
+			          "the dialog lapsed unconsented (pending TTL): a new incarnation");
+		}
 		if (status[i] == DAPI_KEY_UNAVAILABLE)
 			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
 		else if (status[i] != DAPI_KEY_OK)
@@ -120,6 +126,12 @@ static void register_metrics(struct keyfetch *kf)
 	        dapi_metrics_family("dataapi_key_store_duration_seconds",
 	                            "One round of key-store work for up to 256 dialogs",
 	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
+	        "");
+	kf->m_replaced = dapi_metrics_series(
+	        dapi_metrics_family("dataapi_keys_replaced_total",
+	                            "Data keys of dialogs that lapsed unconsented, replaced by a "
+	                            "fresh key for the dialogId's next incarnation",
+	                            DAPI_COUNTER, NULL, 0),
 	        "");
 }
 

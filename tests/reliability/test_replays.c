@@ -89,18 +89,29 @@ static pid_t spawn_ingestd(const struct mini *m, const char *log, const char *gr
 	return pid;
 }
 
-static void start_ingress(struct mini *m)
+/* An ingress on m's topic and key store, its clock `ahead` of the machine's (NULL: not);
+ * its URL into url. */
+static pid_t spawn_ingress(const struct mini *m, const char *ahead, char url[128])
 {
-	char port[16], tokens[600], url[256];
+	char port[16], tokens[600], ready[256];
 	snprintf(port, sizeof(port), "%d", free_port());
 	snprintf(tokens, sizeof(tokens), "%s/tokens", S.state_dir);
-	snprintf(m->ingress, sizeof(m->ingress), "http://127.0.0.1:%s", port);
-	m->ingress_pid = spawn_program(&S, "ingest/dataapi-ingress", "replays-ingress",
-	                               (char *[]){ "--port", port, "--kafka-brokers", S.brokers,
-	                                           "--topic", m->topic, "--keys-database", m->keys,
-	                                           "--tokens-file", tokens, NULL });
-	snprintf(url, sizeof(url), "%s/readyz", m->ingress);
-	assert_int_equal(http_wait_status(url, 200, 30000), 200);
+	snprintf(url, 128, "http://127.0.0.1:%s", port);
+	if (ahead)
+		setenv("DAPI_TEST_CLOCK_AHEAD", ahead, 1);
+	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "replays-ingress",
+	                          (char *[]){ "--port", port, "--kafka-brokers", S.brokers,
+	                                      "--topic", (char *)m->topic, "--keys-database", (char *)m->keys,
+	                                      "--tokens-file", tokens, NULL });
+	unsetenv("DAPI_TEST_CLOCK_AHEAD");
+	snprintf(ready, sizeof(ready), "%s/readyz", url);
+	assert_int_equal(http_wait_status(ready, 200, 30000), 200);
+	return pid;
+}
+
+static void start_ingress(struct mini *m)
+{
+	m->ingress_pid = spawn_ingress(m, NULL, m->ingress);
 }
 
 static void stop(pid_t pid)
@@ -179,6 +190,20 @@ static bool has_key(const struct mini *m, const char *dialog)
 	return doc != NULL;
 }
 
+/* The createdAt of dialog's key (0 when it has none). */
+static int64_t key_created(const struct mini *m, const char *dialog)
+{
+	bson_t *doc = mongo_find_in(&S, m->keys, "dialog_keys", dialog);
+	bson_iter_t it;
+	int64_t at = doc && bson_iter_init_find(&it, doc, "createdAt") &&
+	                             BSON_ITER_HOLDS_DATE_TIME(&it)
+	                     ? bson_iter_date_time(&it)
+	                     : 0;
+	if (doc)
+		bson_destroy(doc);
+	return at;
+}
+
 /* The stored document as JSON (NULL when there is none). */
 static json_t *doc_json(const char *db, const char *id)
 {
@@ -223,10 +248,17 @@ static double sweeps(const char *admin)
 	return metric_value(admin, "dataapi_sweeper_runs_total{result=\"ok\"}");
 }
 
+static double metric_or_zero(const char *admin, const char *series)
+{
+	double v = metric_value(admin, series);
+	return isnan(v) ? 0 : v;
+}
+
 /* Replays m's topic from earliest into an empty database as a group of its own (extra:
- * its flags, --replay-from included) and checks that dialog id comes out as want. */
-static void scratch_rebuilds(const struct mini *m, const char *const *extra, const char *id,
-                             const json_t *want)
+ * its flags, --replay-from included) and checks that dialog id comes out as want. Returns
+ * how many events the replay counted shredded (their key gone). */
+static double scratch_rebuilds(const struct mini *m, const char *const *extra, const char *id,
+                               const json_t *want)
 {
 	char db[200], group[200], admin[128];
 	snprintf(db, sizeof(db), "%s_scratch", m->db);
@@ -236,8 +268,10 @@ static void scratch_rebuilds(const struct mini *m, const char *const *extra, con
 	json_t *got = doc_json(db, id);
 	assert_true(got && json_equal(got, want));
 	json_decref(got);
+	double shredded = metric_or_zero(admin, "dataapi_events_shredded_total");
 	stop(pid);
 	mongo_drop_db(&S, db);
+	return shredded;
 }
 
 /* Stops m's programs and drops its databases. */
@@ -568,6 +602,79 @@ static void a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erase
 	mini_down(&m);
 }
 
+/* The stored text of db's dialog (a JSON dump the caller frees; NULL when absent). */
+static char *dialog_text(const char *db, const char *id)
+{
+	json_t *doc = doc_json(db, id);
+	char *text = doc ? json_dumps(doc, 0) : NULL;
+	json_decref(doc);
+	return text;
+}
+
+/* A pending dialog that lapsed (a pending TTL of 3 s) and is written to again by an
+ * ingress whose clock is 15 minutes on: more than the TTL, the key cache's 10 minutes and
+ * the minute of skew after its key was last used, so the key is replaced, and the erased
+ * message's copy in the topic no longer opens (a replay counts it shredded). Written to
+ * again 5 minutes on instead, the key may still serve a message sealed with it minutes ago
+ * and is kept. */
+static void a_lapsed_dialog_gets_a_new_key(void **state)
+{
+	struct mini m, later;
+	char url[128];
+	const char *ttl[] = { "--pending-ttl", "3s", NULL };
+	const char *replay[] = { "--pending-ttl", "3s", "--replay-from", "earliest", NULL };
+	mini_init(&m, "lapse");
+	/* the owner publishes its pending TTL before the ingress first reads it */
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, ttl, m.admin);
+	for (int i = 0; i < 300 && metric_value(m.admin, "dataapi_sweeper_keys_owner") != 1; i++)
+		sleep_ms(100);
+	assert_true(metric_value(m.admin, "dataapi_sweeper_keys_owner") == 1);
+	start_ingress(&m);
+	message(&m, "c1", "lapse", "words erased by the pending TTL");
+	message(&m, "c1", "kept", "words sealed minutes ago");
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	int64_t first = key_created(&m, "lapse"), kept = key_created(&m, "kept");
+	assert_true(first > 0 && kept > 0);
+
+	later = m;
+	pid_t pid = spawn_ingress(&m, "15m", url);
+	snprintf(later.ingress, sizeof(later.ingress), "%s", url);
+	message(&later, "c1", "lapse", "words of a new start");
+	consent(&later, "lapse", true);
+	stop(pid);
+	pid = spawn_ingress(&m, "5m", url);
+	snprintf(later.ingress, sizeof(later.ingress), "%s", url);
+	message(&later, "c1", "kept", "words five minutes on");
+	consent(&later, "kept", true);
+	double replaced = metric_value(url, "dataapi_keys_replaced_total");
+	stop(pid);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+
+	int64_t second = key_created(&m, "lapse");
+	printf("lapse: key createdAt %+lld ms after the lapse; kept key %+lld ms; %.0f replaced "
+	       "by the 5-minute ingress\n",
+	       (long long)(second - first), (long long)(key_created(&m, "kept") - kept), replaced);
+	assert_true(second >= first + 15 * 60 * 1000 - 60 * 1000);
+	assert_int_equal(key_created(&m, "kept"), kept);
+	assert_true(replaced == 0);
+	char *text = dialog_text(m.db, "lapse");
+	assert_non_null(text);
+	assert_null(strstr(text, "erased by the pending TTL"));
+	assert_non_null(strstr(text, "words of a new start"));
+	free(text);
+
+	json_t *want = doc_json(m.db, "lapse");
+	double shredded = scratch_rebuilds(&m, replay, "lapse", want);
+	printf("lapse: rebuilt the same; %.0f event(s) shredded in the replay\n", shredded);
+	assert_true(shredded == 1); /* the erased message, no longer readable anywhere */
+	json_decref(want);
+	want = doc_json(m.db, "kept");
+	assert_non_null(want);
+	scratch_rebuilds(&m, replay, "kept", want);
+	json_decref(want);
+	mini_down(&m);
+}
+
 /* 1,100 messages of 16,000 bytes and a consent, consumed in batches that put the last
  * messages and the consent together: the messages past the document's bound are
  * dead-lettered one by one, the consent applies. */
@@ -625,6 +732,7 @@ int main(void)
 		cmocka_unit_test(a_dialog_id_used_again_after_its_tombstone_survives_replays),
 		cmocka_unit_test(
 		        a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erased),
+		cmocka_unit_test(a_lapsed_dialog_gets_a_new_key),
 		cmocka_unit_test(an_oversized_message_fails_alone),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
