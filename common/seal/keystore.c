@@ -13,7 +13,7 @@
 struct dapi_keystore {
 	struct dapi_keystore_config cfg;
 	char db[64], collection[64];
-	pthread_mutex_t lock;      /* guards the two below */
+	pthread_mutex_t lock;         /* guards the two below */
 	int64_t lapse, lapse_read_ms; /* lapse_ms's: the last value, when it was read */
 };
 
@@ -126,18 +126,18 @@ static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, int64_t
 	mongoc_find_and_modify_opts_t *opts = mongoc_find_and_modify_opts_new();
 	BSON_APPEND_UTF8(&query, "_id", dialog_id);
 	if (lapsed_before > 0) { /* {$or: [{consented: {$ne: false}}, {usedAt: {$gte: t}}]} */
-		BSON_APPEND_ARRAY_BEGIN(&query, "$or", &or);
-		BSON_APPEND_DOCUMENT_BEGIN(&or, "0", &alive);
+		BSON_APPEND_ARRAY_BEGIN(&query, "$or", & or);
+		BSON_APPEND_DOCUMENT_BEGIN(& or, "0", &alive);
 		BSON_APPEND_DOCUMENT_BEGIN(&alive, DAPI_KEY_CONSENTED, &ne);
 		BSON_APPEND_BOOL(&ne, "$ne", false);
 		bson_append_document_end(&alive, &ne);
-		bson_append_document_end(&or, &alive);
-		BSON_APPEND_DOCUMENT_BEGIN(&or, "1", &alive);
+		bson_append_document_end(& or, &alive);
+		BSON_APPEND_DOCUMENT_BEGIN(& or, "1", &alive);
 		BSON_APPEND_DOCUMENT_BEGIN(&alive, DAPI_KEY_USED_AT, &gte);
 		BSON_APPEND_DATE_TIME(&gte, "$gte", lapsed_before);
 		bson_append_document_end(&alive, &gte);
-		bson_append_document_end(&or, &alive);
-		bson_append_array_end(&query, &or);
+		bson_append_document_end(& or, &alive);
+		bson_append_array_end(&query, & or);
 	}
 	mongoc_find_and_modify_opts_set_update(opts, update);
 	mongoc_find_and_modify_opts_set_flags(opts, MONGOC_FIND_AND_MODIFY_UPSERT |
@@ -555,8 +555,8 @@ static mongoc_collection_t *sweeper_coll(struct dapi_keystore *ks, mongoc_client
 }
 
 /* The claim document's identity into holder and pendingTtlMs into *ttl (0 when absent). */
-static bool read_claim(mongoc_collection_t *coll, char *holder, size_t holder_size,
-                       int64_t *ttl, bson_error_t *err)
+static bool read_claim(mongoc_collection_t *coll, char *holder, size_t holder_size, int64_t *ttl,
+                       bson_error_t *err)
 {
 	bson_t *filter = BCON_NEW("_id", BCON_UTF8("sweeper"));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);

@@ -1,4 +1,4 @@
-/* One batch of records: decode, group by dialog, load (cache, then store), apply in
+/* One batch of records: decode, find their dialogs, load (cache, then store), apply in
  * record order, write with one guarded bulk per chunk, dead-letter what cannot be applied,
  * then store the offsets. */
 #include <assert.h>
@@ -9,12 +9,13 @@
 #include "consumer_internal.h"
 #include "dialog_cache.h"
 #include "dlq.h"
+#include "idset.h"
 #include "log.h"
 #include "service.h"
 #include "timefmt.h"
 
 /* The batch's working state: items[order[k]] for k < n_order are the decodable records,
- * grouped by dialog; dialogs[item.dialog] is each one's dialog. */
+ * in record order; dialogs[item.dialog] is each one's dialog. */
 struct batch {
 	struct item *items;
 	size_t n;
@@ -49,30 +50,26 @@ static void decode_item(const struct dapi_consumer *c, struct item *it)
 	}
 }
 
-static struct item *sort_base;
-
-/* Groups by dialogId, keeping record order inside a dialog. */
-static int by_dialog(const void *a, const void *b)
-{
-	size_t i = *(const size_t *)a, j = *(const size_t *)b;
-	int c = strcmp(sort_base[i].ev.dialog_id, sort_base[j].ev.dialog_id);
-	return c ? c : (i > j) - (i < j);
-}
-
-/* Builds the batch's distinct dialogs; returns how many (order[] lists decodable items
- * grouped by dialog). */
-static size_t group_dialogs(struct item *items, size_t *order, size_t n_order,
+/* Builds the batch's distinct dialogs (each item's into item.dialog); returns how many,
+ * or SIZE_MAX when out of memory. */
+static size_t group_dialogs(struct item *items, const size_t *order, size_t n_order,
                             struct dapi_dialog *dialogs)
 {
-	size_t nd = 0;
-	sort_base = items;
-	qsort(order, n_order, sizeof(*order), by_dialog);
-	for (size_t k = 0; k < n_order; k++) {
-		struct item *it = &items[order[k]];
-		if (nd == 0 || strcmp(dialogs[nd - 1].id, it->ev.dialog_id) != 0)
-			dapi_dialog_init(&dialogs[nd++], it->ev.dialog_id);
-		it->dialog = nd - 1;
-	}
+	const char **names = calloc(n_order ? n_order : 1, sizeof(*names));
+	const char **ids = calloc(n_order ? n_order : 1, sizeof(*ids));
+	size_t *index = calloc(n_order ? n_order : 1, sizeof(*index));
+	size_t nd = names && ids && index ? 0 : SIZE_MAX;
+	for (size_t k = 0; nd == 0 && k < n_order; k++)
+		names[k] = items[order[k]].ev.dialog_id;
+	if (nd == 0)
+		nd = dapi_distinct(names, n_order, ids, index);
+	for (size_t d = 0; nd != SIZE_MAX && d < nd; d++)
+		dapi_dialog_init(&dialogs[d], ids[d]);
+	for (size_t k = 0; nd != SIZE_MAX && k < n_order; k++)
+		items[order[k]].dialog = index[k];
+	free(names);
+	free(ids);
+	free(index);
 	return nd;
 }
 
@@ -162,46 +159,56 @@ static enum dapi_write_status attempt(struct dapi_consumer *c, struct batch *b, 
 	return status;
 }
 
+struct dead_letters {
+	struct dapi_consumer *c;
+	struct item *items;
+	size_t n;
+};
+
+/* One attempt to send every item that has a reason to the DLQ, waiting until Kafka has
+ * them all; counted once Kafka has them, not per attempt. */
+static bool send_dead_letters(void *arg, bson_error_t *err)
+{
+	struct dead_letters *dl = arg;
+	struct dapi_consumer *c = dl->c;
+	struct dapi_dlq_batch b = { 0 };
+	for (size_t i = 0; i < dl->n; i++) {
+		const struct item *it = &dl->items[i];
+		const char *reason = item_reason(it);
+		if (!reason)
+			continue;
+		if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, it->rkm, reason, it->detail, &b) != 0)
+			atomic_fetch_add(&b.failed, 1);
+		DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason, "detail",
+		          it->detail, "partition", it->rkm->partition, "offset",
+		          (json_int_t)it->rkm->offset);
+	}
+	while (atomic_load(&b.pending) > 0)
+		dapi_producer_flush(c->dlq, 100);
+	if (atomic_load(&b.failed) > 0) {
+		bson_set_error(err, 0, 0, "%d dead letters not acknowledged by Kafka",
+		               atomic_load(&b.failed));
+		return false;
+	}
+	for (size_t i = 0; i < dl->n; i++) {
+		const char *reason = item_reason(&dl->items[i]);
+		char labels[80];
+		if (!reason)
+			continue;
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
+		dapi_metrics_inc(c->m_dlq, labels, 1);
+	}
+	return true;
+}
+
 /* Sends every item that has a reason to the DLQ and waits until Kafka has them all. */
 static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
 {
-	int64_t backoff = 100;
-
-	for (;;) {
-		struct dapi_dlq_batch b = { 0 };
-		int sent = 0;
-		for (size_t i = 0; i < n; i++) {
-			const char *reason = item_reason(&items[i]);
-			if (!reason)
-				continue;
-			if (dapi_dlq_send(c->dlq, c->cfg.dlq_topic, items[i].rkm, reason,
-			                  items[i].detail, &b) != 0)
-				atomic_fetch_add(&b.failed, 1);
-			DAPI_WARN("dead_lettered", "{s:s, s:s, s:i, s:I}", "reason", reason,
-			          "detail", items[i].detail, "partition", items[i].rkm->partition,
-			          "offset", (json_int_t)items[i].rkm->offset);
-			sent++;
-		}
-		if (sent == 0)
-			return 0;
-		while (atomic_load(&b.pending) > 0)
-			dapi_producer_flush(c->dlq, 100);
-		if (atomic_load(&b.failed) == 0) {
-			/* counted once Kafka has them, not per attempt */
-			for (size_t i = 0; i < n; i++) {
-				const char *reason = item_reason(&items[i]);
-				char labels[80];
-				if (!reason)
-					continue;
-				snprintf(labels, sizeof(labels), "reason=\"%s\"", reason);
-				dapi_metrics_inc(c->m_dlq, labels, 1);
-			}
-			return 0;
-		}
-		DAPI_WARN("dlq_retry", "{s:i}", "failed", atomic_load(&b.failed));
-		if (!dapi_consumer_backoff(c, &backoff))
-			return -1;
-	}
+	struct dead_letters dl = { c, items, n };
+	bool any = false;
+	for (size_t i = 0; i < n && !any; i++)
+		any = item_reason(&items[i]) != NULL;
+	return !any || dapi_consumer_retry(c, "dlq_retry", NULL, send_dead_letters, &dl) ? 0 : -1;
 }
 
 static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
@@ -244,6 +251,10 @@ static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *i
 		if (!items[i].decode_reason && !items[i].shredded)
 			b->order[b->n_order++] = i;
 	b->nd = group_dialogs(items, b->order, b->n_order, b->dialogs);
+	if (b->nd == SIZE_MAX) {
+		b->nd = 0;
+		return false;
+	}
 	assert(b->nd <= b->n_order && b->n_order <= n);
 	return true;
 }

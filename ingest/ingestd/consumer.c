@@ -90,6 +90,22 @@ bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms)
 	return !dapi_stop_requested;
 }
 
+bool dapi_consumer_retry(struct dapi_consumer *c, const char *event, struct dapi_series *count,
+                         bool (*op)(void *arg, bson_error_t *err), void *arg)
+{
+	int64_t backoff = 100;
+	bson_error_t err = { 0 };
+	while (!op(arg, &err)) {
+		DAPI_WARN(event, "{s:s, s:I}", "detail", err.message, "retryInMs",
+		          (json_int_t)backoff);
+		if (count)
+			dapi_series_add(count, 1);
+		if (!dapi_consumer_backoff(c, &backoff))
+			return false;
+	}
+	return true;
+}
+
 /* The librdkafka consumer, its offsets moved for --replay-from, subscribed to the topic.
  * NULL with errstr. */
 static rd_kafka_t *join_group(struct dapi_consumer *c, char *errstr, size_t errstr_size)

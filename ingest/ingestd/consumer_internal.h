@@ -38,6 +38,13 @@ int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n);
  * stop was requested: the caller gives the batch up uncommitted. */
 bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms);
 
+/* Runs op(arg) until it succeeds, after a growing pause each time it fails (logged as
+ * `event` with the error, and counted in `count` unless NULL). False when a stop
+ * came first. Every retry of a batch's dependencies but the write (which has its own
+ * policy for conflicts and lost partitions) goes through this. */
+bool dapi_consumer_retry(struct dapi_consumer *c, const char *event, struct dapi_series *count,
+                         bool (*op)(void *arg, bson_error_t *err), void *arg);
+
 /* Opens the batch's sealed (v2) events with their dialogs' data keys: an event whose key is
  * gone is marked shredded, one that does not open gets its DLQ reason. Waits out a key-store
  * outage. Returns 0, or -1 on a stop meanwhile. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idset.h"
+
 /* A dialog with more messages than this is read back each time: its ids would make the
  * entry large, and such dialogs are rare. */
 #define MAX_IDS 1000
@@ -95,10 +97,7 @@ size_t dapi_cache_size(const struct dapi_cache *c)
 
 static struct entry **slot(struct dapi_cache *c, const char *id)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)id; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	struct entry **s = &c->buckets[h & (c->n_buckets - 1)];
+	struct entry **s = &c->buckets[dapi_fnv1a(id) & (c->n_buckets - 1)];
 	while (*s && strcmp((*s)->id, id) != 0)
 		s = &(*s)->next;
 	return s;

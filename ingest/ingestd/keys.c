@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "consumer_internal.h"
+#include "idset.h"
 #include "log.h"
 #include "seal.h"
 #include "service.h"
@@ -19,19 +20,17 @@ static bool sealed_message(const struct item *it)
 	       it->ev.version == DAPI_EVENT_VERSION_SEALED;
 }
 
-/* The distinct dialog ids of the sealed events into ids; returns how many. */
-static size_t sealed_dialogs(const struct item *items, size_t n, const char **ids)
+/* The distinct dialog ids of the sealed events into ids, each event's into key[i];
+ * returns how many (SIZE_MAX when out of memory). */
+static size_t sealed_dialogs(const struct item *items, size_t n, const char **ids, size_t *key)
 {
-	size_t nid = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!sealed_message(&items[i]))
-			continue;
-		size_t k = 0;
-		while (k < nid && strcmp(ids[k], items[i].ev.dialog_id) != 0)
-			k++;
-		if (k == nid)
-			ids[nid++] = items[i].ev.dialog_id;
-	}
+	const char **names = calloc(n ? n : 1, sizeof(*names));
+	if (!names)
+		return SIZE_MAX;
+	for (size_t i = 0; i < n; i++)
+		names[i] = sealed_message(&items[i]) ? items[i].ev.dialog_id : NULL;
+	size_t nid = dapi_distinct(names, n, ids, key);
+	free(names);
 	return nid;
 }
 
@@ -70,21 +69,20 @@ static void open_item(struct dapi_consumer *c, struct item *it, enum dapi_key_st
 	}
 }
 
-/* The keys of ids[0..nid), waiting out an outage; false on a stop. */
-static bool find_keys(struct dapi_consumer *c, const char **ids, size_t nid,
-                      uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                      int64_t *created)
+/* The keys of ids[0..nid) (a key_find), waiting out an outage; false on a stop. */
+struct key_find {
+	struct dapi_keystore *ks;
+	const char **ids;
+	size_t nid;
+	uint8_t (*deks)[DAPI_AEAD_KEY];
+	enum dapi_key_status *status;
+	int64_t *created;
+};
+
+static bool find_keys(void *arg, bson_error_t *err)
 {
-	int64_t backoff = 100;
-	bson_error_t err;
-	while (!dapi_keystore_find(c->cfg.keys, ids, nid, deks, status, created, &err)) {
-		DAPI_WARN("key_store_unavailable", "{s:s, s:I}", "detail", err.message, "retryInMs",
-		          (json_int_t)backoff);
-		dapi_series_add(c->m_retries, 1);
-		if (!dapi_consumer_backoff(c, &backoff))
-			return false;
-	}
-	return true;
+	struct key_find *f = arg;
+	return dapi_keystore_find(f->ks, f->ids, f->nid, f->deks, f->status, f->created, err);
 }
 
 /* Without sealing, a sealed event cannot be opened: DLQ. */
@@ -99,19 +97,16 @@ static void refuse_sealed(struct item *items, size_t n)
 	}
 }
 
-/* Opens each sealed event with the key found for its dialog (ids[k], status[k], deks[k],
- * created[k]). */
-static void open_all(struct dapi_consumer *c, struct item *items, size_t n, const char **ids,
+/* Opens each sealed event with the key found for its dialog (k = key[i]: status[k],
+ * deks[k], created[k]). */
+static void open_all(struct dapi_consumer *c, struct item *items, size_t n, const size_t *key,
                      const enum dapi_key_status *status, uint8_t (*deks)[DAPI_AEAD_KEY],
                      const int64_t *created)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!sealed_message(&items[i]))
-			continue;
-		size_t k = 0;
-		while (strcmp(ids[k], items[i].ev.dialog_id) != 0)
-			k++;
-		open_item(c, &items[i], status[k], deks[k], created[k]);
+		size_t k = key[i];
+		if (sealed_message(&items[i]) && k != SIZE_MAX)
+			open_item(c, &items[i], status[k], deks[k], created[k]);
 	}
 }
 
@@ -122,35 +117,29 @@ int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n
 	uint8_t(*deks)[DAPI_AEAD_KEY] = calloc(cap, sizeof(*deks));
 	enum dapi_key_status *status = calloc(cap, sizeof(*status));
 	int64_t *created = calloc(cap, sizeof(*created));
-	int rc = ids && deks && status && created ? 0 : -1;
+	size_t *key = calloc(cap, sizeof(*key));
+	int rc = ids && deks && status && created && key ? 0 : -1;
 
 	if (rc == 0 && !c->cfg.keys)
 		refuse_sealed(items, n);
-	else if (rc == 0 && (nid = sealed_dialogs(items, n, ids)) > 0)
-		rc = find_keys(c, ids, nid, deks, status, created) ? 0 : -1;
+	else if (rc == 0 && (nid = sealed_dialogs(items, n, ids, key)) == SIZE_MAX)
+		rc = -1;
+	else if (rc == 0 && nid > 0) {
+		struct key_find f = { c->cfg.keys, ids, nid, deks, status, created };
+		rc = dapi_consumer_retry(c, "key_store_unavailable", c->m_retries, find_keys, &f)
+		             ? 0
+		             : -1;
+	}
 	if (rc == 0 && c->cfg.keys)
-		open_all(c, items, n, ids, status, deks, created);
+		open_all(c, items, n, key, status, deks, created);
 	if (deks)
 		OPENSSL_cleanse(deks, cap * sizeof(*deks));
 	free(ids);
 	free(deks);
 	free(status);
 	free(created);
+	free(key);
 	return rc;
-}
-
-/* Runs op until the key store answers; false on a stop meanwhile. */
-static bool until_done(struct dapi_consumer *c, bool (*op)(void *arg, bson_error_t *err), void *arg)
-{
-	int64_t backoff = 100;
-	bson_error_t err;
-	while (!op(arg, &err)) {
-		DAPI_WARN("key_store_unavailable", "{s:s, s:I}", "detail", err.message, "retryInMs",
-		          (json_int_t)backoff);
-		if (!dapi_consumer_backoff(c, &backoff))
-			return false;
-	}
-	return true;
 }
 
 /* The dialogs a key operation names: ids[i], with a time bound[i] each. */
@@ -194,8 +183,9 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	/* A revocation covers the keys made up to its own time (and the clock skew between
 	 * ingress hosts), never a key of a dialogId used again after its tombstone expired.
 	 * Keys made later for messages the tombstone dropped go with the tombstone sweep. */
-	int64_t reach = c->cfg.rules.tombstone_ttl_ms < DAPI_KEY_SKEW_MS ? c->cfg.rules.tombstone_ttl_ms
-	                                                            : DAPI_KEY_SKEW_MS;
+	int64_t reach = c->cfg.rules.tombstone_ttl_ms < DAPI_KEY_SKEW_MS
+	                        ? c->cfg.rules.tombstone_ttl_ms
+	                        : DAPI_KEY_SKEW_MS;
 	struct key_op op;
 	bool ok = key_op_alloc(&op, c->cfg.keys, nd);
 
@@ -209,7 +199,8 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	}
 	if (ok && op.n > 0) /* the tombstones are written, the keys not yet deleted */
 		dapi_failpoint("after_tombstone_write");
-	ok = ok && (op.n == 0 || until_done(c, delete_revoked, &op));
+	ok = ok && (op.n == 0 || dapi_consumer_retry(c, "key_store_unavailable", c->m_retries,
+	                                             delete_revoked, &op));
 	if (ok && op.done > 0) {
 		dapi_series_add(c->m_keys_erased, (double)op.done);
 		DAPI_INFO("data_keys_deleted", "{s:I}", "count", (json_int_t)op.done);
@@ -239,7 +230,8 @@ int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items,
 		op.ids[op.n] = d->id;
 		op.bound[op.n++] = it->ev.received_at + DAPI_KEY_SKEW_MS;
 	}
-	ok = ok && (op.n == 0 || until_done(c, mark_consented, &op));
+	ok = ok && (op.n == 0 || dapi_consumer_retry(c, "key_store_unavailable", c->m_retries,
+	                                             mark_consented, &op));
 	key_op_free(&op);
 	return ok ? 0 : -1;
 }

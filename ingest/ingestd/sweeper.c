@@ -39,8 +39,8 @@ static bool holds_keys(struct dapi_sweeper *sw, bson_error_t *err)
 {
 	char holder[600];
 	bool owner = false;
-	if (!dapi_keystore_sweeper(sw->keys, sw->identity, sw->pending_ttl, sw->take_keys,
-	                           &owner, holder, sizeof(holder), err))
+	if (!dapi_keystore_sweeper(sw->keys, sw->identity, sw->pending_ttl, sw->take_keys, &owner,
+	                           holder, sizeof(holder), err))
 		return false;
 	sw->take_keys = false; /* taken once */
 	if (owner != sw->owner || !sw->owner_known)
@@ -89,8 +89,8 @@ static void sweep_once(struct dapi_sweeper *sw)
 	int64_t frontier = 0, pending = 0, tombstones = 0;
 	bson_error_t err = { 0 };
 	char errstr[512];
-	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms(), &frontier,
-	                            errstr, sizeof(errstr));
+	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms(), &frontier, errstr,
+	                            sizeof(errstr));
 	if (!ok)
 		bson_set_error(&err, 0, 1, "%s", errstr);
 	else {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ids.h"
+#include "idset.h"
 #include "ingress_internal.h"
 #include "jsonw.h"
 #include "log.h"
@@ -207,52 +208,42 @@ static struct batch *batch_new(struct dapi_http_req *r, struct ingress *in, size
 
 /* ---- keys ------------------------------------------------------------------------- */
 
-/* The slot of a line's dialog: found through an open-addressing table of slot numbers
- * (size 2n, -1 empty), or added. */
-static int key_slot(struct batch *b, int *table, size_t size, const char *dialog_id)
-{
-	size_t h = 14695981039346656037u;
-	for (const char *p = dialog_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211u;
-	for (size_t i = h % size;; i = (i + 1) % size) {
-		if (table[i] < 0) {
-			struct batch_key *k = &b->keys[b->nkeys];
-			k->b = b;
-			k->dialog_id = dialog_id;
-			atomic_init(&k->status, -1);
-			table[i] = (int)b->nkeys++;
-			return table[i];
-		}
-		if (!strcmp(b->keys[table[i]].dialog_id, dialog_id))
-			return table[i];
-	}
-}
-
-/* Gives every valid message line its dialog's key slot; a slot whose key is cached is
- * ready. False when out of memory. */
+/* Gives every valid message line its dialog's key slot (one a distinct dialog); a slot
+ * whose key is cached is ready. False when out of memory. */
 static bool assign_keys(struct batch *b)
 {
-	size_t size = 2 * b->nlines;
-	int *table = malloc(size * sizeof(*table));
+	const char **ids = calloc(b->nlines ? b->nlines : 1, sizeof(*ids));
+	const char **distinct = calloc(b->nlines ? b->nlines : 1, sizeof(*distinct));
+	size_t *slot = calloc(b->nlines ? b->nlines : 1, sizeof(*slot));
 	int64_t now = dapi_time_mono_ms();
+	bool ok = ids && distinct && slot;
 
-	if (!table || !(b->keys = calloc(b->nlines, sizeof(*b->keys)))) {
-		free(table);
-		return false;
+	for (size_t i = 0; ok && i < b->nlines; i++) {
+		const struct batch_line *l = &b->lines[i];
+		if (atomic_load(&l->state) == LINE_WAITING && l->req.type == DAPI_EVENT_MESSAGE)
+			ids[i] = l->req.dialog_id;
 	}
-	memset(table, 0xff, size * sizeof(*table));
-	for (size_t i = 0; i < b->nlines; i++) {
-		struct batch_line *l = &b->lines[i];
-		if (atomic_load(&l->state) != LINE_WAITING || l->req.type != DAPI_EVENT_MESSAGE)
-			continue;
-		l->key = key_slot(b, table, size, l->req.dialog_id);
-		struct batch_key *k = &b->keys[l->key];
-		if (atomic_load(&k->status) < 0 &&
-		    keycache_get(b->in->keycache, k->dialog_id, now, k->dek))
-			atomic_store(&k->status, DAPI_KEY_OK);
+	if (ok)
+		b->nkeys = dapi_distinct(ids, b->nlines, distinct, slot);
+	ok = ok && b->nkeys != SIZE_MAX &&
+	     (b->keys = calloc(b->nkeys ? b->nkeys : 1, sizeof(*b->keys)));
+	if (!ok)
+		b->nkeys = 0;
+	for (size_t k = 0; ok && k < b->nkeys; k++) {
+		struct batch_key *key = &b->keys[k];
+		key->b = b;
+		key->dialog_id = distinct[k];
+		atomic_init(&key->status, -1);
+		if (keycache_get(b->in->keycache, key->dialog_id, now, key->dek))
+			atomic_store(&key->status, DAPI_KEY_OK);
 	}
-	free(table);
-	return true;
+	for (size_t i = 0; ok && i < b->nlines; i++)
+		if (ids[i])
+			b->lines[i].key = (int)slot[i];
+	free(ids);
+	free(distinct);
+	free(slot);
+	return ok;
 }
 
 /* Suspends the request and queues a fetch for every key not cached; true when it waits

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idset.h"
+
 /* Ways a set: with 4, 100,000 dialogs in 262,144 slots overflowed their sets for about 2 %
  * of them (a set's dialogs follow a Poisson law of mean 1.5), which then evicted each other
  * on every message and went back to the key store each time (B1 sealed fell to 0.67 of
@@ -56,13 +58,12 @@ void keycache_destroy(struct keycache *kc)
 
 static void hash_id(const char *id, uint64_t *h1, uint64_t *h2)
 {
-	uint64_t a = 1469598103934665603ULL, b = 0x9e3779b97f4a7c15ULL;
+	uint64_t b = 0x9e3779b97f4a7c15ULL; /* a multiply-xorshift, independent of FNV-1a */
 	for (const char *p = id; *p; p++) {
-		a = (a ^ (uint8_t)*p) * 1099511628211ULL; /* FNV-1a */
 		b = (b ^ (uint8_t)*p) * 0xff51afd7ed558ccdULL;
 		b ^= b >> 33;
 	}
-	*h1 = a;
+	*h1 = dapi_fnv1a(id);
 	*h2 = b | 1; /* never 0, so an empty slot never matches */
 }
 

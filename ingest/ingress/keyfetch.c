@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idset.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
@@ -54,19 +55,21 @@ static size_t take(struct keyfetch *kf, struct job **jobs, size_t max)
 	return n;
 }
 
-/* The distinct dialogs of jobs into ids; job_id[j] the index of job j's dialog. */
+/* The distinct dialogs of jobs into ids; job_id[j] the index of job j's dialog. Out of
+ * memory, each job is its own (a dialog twice is then fetched twice: the same key). */
 static size_t distinct(struct job **jobs, size_t n, const char **ids, size_t *job_id)
 {
-	size_t nid = 0;
+	const char *names[BATCH];
+	for (size_t j = 0; j < n; j++)
+		names[j] = jobs[j]->dialog_id;
+	size_t nid = dapi_distinct(names, n, ids, job_id);
+	if (nid != SIZE_MAX)
+		return nid;
 	for (size_t j = 0; j < n; j++) {
-		size_t k = 0;
-		while (k < nid && strcmp(ids[k], jobs[j]->dialog_id) != 0)
-			k++;
-		if (k == nid)
-			ids[nid++] = jobs[j]->dialog_id;
-		job_id[j] = k;
+		ids[j] = names[j];
+		job_id[j] = j;
 	}
-	return nid;
+	return n;
 }
 
 /* Gets or creates the keys of ids[0..n): the new ones in one insertMany, the existing ones

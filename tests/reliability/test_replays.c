@@ -101,8 +101,8 @@ static pid_t spawn_ingress(const struct mini *m, const char *ahead, char url[128
 		setenv("DAPI_TEST_CLOCK_AHEAD", ahead, 1);
 	pid_t pid = spawn_program(&S, "ingest/dataapi-ingress", "replays-ingress",
 	                          (char *[]){ "--port", port, "--kafka-brokers", S.brokers,
-	                                      "--topic", (char *)m->topic, "--keys-database", (char *)m->keys,
-	                                      "--tokens-file", tokens, NULL });
+	                                      "--topic", (char *)m->topic, "--keys-database",
+	                                      (char *)m->keys, "--tokens-file", tokens, NULL });
 	unsetenv("DAPI_TEST_CLOCK_AHEAD");
 	snprintf(ready, sizeof(ready), "%s/readyz", url);
 	assert_int_equal(http_wait_status(ready, 200, 30000), 200);
@@ -195,10 +195,10 @@ static int64_t key_created(const struct mini *m, const char *dialog)
 {
 	bson_t *doc = mongo_find_in(&S, m->keys, "dialog_keys", dialog);
 	bson_iter_t it;
-	int64_t at = doc && bson_iter_init_find(&it, doc, "createdAt") &&
-	                             BSON_ITER_HOLDS_DATE_TIME(&it)
-	                     ? bson_iter_date_time(&it)
-	                     : 0;
+	int64_t at =
+	        doc && bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it)
+	                ? bson_iter_date_time(&it)
+	                : 0;
 	if (doc)
 		bson_destroy(doc);
 	return at;
