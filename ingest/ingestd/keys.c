@@ -100,46 +100,55 @@ static void refuse_sealed(struct item *items, size_t n)
 /* Opens each sealed event with the key found for its dialog (k = key[i]: status[k],
  * deks[k], created[k]). */
 static void open_all(struct dapi_consumer *c, struct item *items, size_t n, const size_t *key,
-                     const enum dapi_key_status *status, uint8_t (*deks)[DAPI_AEAD_KEY],
-                     const int64_t *created)
+                     const struct key_find *f)
 {
 	for (size_t i = 0; i < n; i++) {
 		size_t k = key[i];
 		if (sealed_message(&items[i]) && k != SIZE_MAX)
-			open_item(c, &items[i], status[k], deks[k], created[k]);
+			open_item(c, &items[i], f->status[k], f->deks[k], f->created[k]);
 	}
+}
+
+static bool key_find_alloc(struct key_find *f, struct dapi_keystore *ks, size_t cap)
+{
+	*f = (struct key_find){ .ks = ks };
+	f->ids = calloc(cap, sizeof(*f->ids));
+	f->deks = calloc(cap, sizeof(*f->deks));
+	f->status = calloc(cap, sizeof(*f->status));
+	f->created = calloc(cap, sizeof(*f->created));
+	return f->ids && f->deks && f->status && f->created;
+}
+
+static void key_find_free(struct key_find *f, size_t cap)
+{
+	if (f->deks)
+		OPENSSL_cleanse(f->deks, cap * sizeof(*f->deks));
+	free(f->ids);
+	free(f->deks);
+	free(f->status);
+	free(f->created);
 }
 
 int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n)
 {
-	size_t cap = n ? n : 1, nid;
-	const char **ids = calloc(cap, sizeof(*ids));
-	uint8_t(*deks)[DAPI_AEAD_KEY] = calloc(cap, sizeof(*deks));
-	enum dapi_key_status *status = calloc(cap, sizeof(*status));
-	int64_t *created = calloc(cap, sizeof(*created));
+	size_t cap = n ? n : 1;
+	struct key_find f;
 	size_t *key = calloc(cap, sizeof(*key));
-	int rc = ids && deks && status && created && key ? 0 : -1;
+	bool ok = key_find_alloc(&f, c->cfg.keys, cap) && key;
 
-	if (rc == 0 && !c->cfg.keys)
+	if (ok && !c->cfg.keys)
 		refuse_sealed(items, n);
-	else if (rc == 0 && (nid = sealed_dialogs(items, n, ids, key)) == SIZE_MAX)
-		rc = -1;
-	else if (rc == 0 && nid > 0) {
-		struct key_find f = { c->cfg.keys, ids, nid, deks, status, created };
-		rc = dapi_consumer_retry(c, "key_store_unavailable", c->m_retries, find_keys, &f)
-		             ? 0
-		             : -1;
+	else if (ok && (f.nid = sealed_dialogs(items, n, f.ids, key)) == SIZE_MAX)
+		ok = false;
+	else if (ok) {
+		ok = f.nid == 0 ||
+		     dapi_consumer_retry(c, "key_store_unavailable", c->m_retries, find_keys, &f);
+		if (ok)
+			open_all(c, items, n, key, &f);
 	}
-	if (rc == 0 && c->cfg.keys)
-		open_all(c, items, n, key, status, deks, created);
-	if (deks)
-		OPENSSL_cleanse(deks, cap * sizeof(*deks));
-	free(ids);
-	free(deks);
-	free(status);
-	free(created);
+	key_find_free(&f, cap);
 	free(key);
-	return rc;
+	return ok ? 0 : -1;
 }
 
 /* The dialogs a key operation names: ids[i], with a time bound[i] each. */

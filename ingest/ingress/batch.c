@@ -208,28 +208,16 @@ static struct batch *batch_new(struct dapi_http_req *r, struct ingress *in, size
 
 /* ---- keys ------------------------------------------------------------------------- */
 
-/* Gives every valid message line its dialog's key slot (one a distinct dialog); a slot
- * whose key is cached is ready. False when out of memory. */
-static bool assign_keys(struct batch *b)
+/* One key slot for each distinct dialog among ids (the lines' own: NULL for a line that
+ * seals nothing), ready when its key is cached; each line's slot from slot[]. */
+static bool make_key_slots(struct batch *b, const char **ids, const char **distinct, size_t *slot)
 {
-	const char **ids = calloc(b->nlines ? b->nlines : 1, sizeof(*ids));
-	const char **distinct = calloc(b->nlines ? b->nlines : 1, sizeof(*distinct));
-	size_t *slot = calloc(b->nlines ? b->nlines : 1, sizeof(*slot));
 	int64_t now = dapi_time_mono_ms();
-	bool ok = ids && distinct && slot;
-
-	for (size_t i = 0; ok && i < b->nlines; i++) {
-		const struct batch_line *l = &b->lines[i];
-		if (atomic_load(&l->state) == LINE_WAITING && l->req.type == DAPI_EVENT_MESSAGE)
-			ids[i] = l->req.dialog_id;
-	}
-	if (ok)
-		b->nkeys = dapi_distinct(ids, b->nlines, distinct, slot);
-	ok = ok && b->nkeys != SIZE_MAX &&
-	     (b->keys = calloc(b->nkeys ? b->nkeys : 1, sizeof(*b->keys)));
-	if (!ok)
-		b->nkeys = 0;
-	for (size_t k = 0; ok && k < b->nkeys; k++) {
+	size_t n = dapi_distinct(ids, b->nlines, distinct, slot);
+	if (n == SIZE_MAX || !(b->keys = calloc(n ? n : 1, sizeof(*b->keys))))
+		return false;
+	b->nkeys = n;
+	for (size_t k = 0; k < n; k++) {
 		struct batch_key *key = &b->keys[k];
 		key->b = b;
 		key->dialog_id = distinct[k];
@@ -237,9 +225,25 @@ static bool assign_keys(struct batch *b)
 		if (keycache_get(b->in->keycache, key->dialog_id, now, key->dek))
 			atomic_store(&key->status, DAPI_KEY_OK);
 	}
-	for (size_t i = 0; ok && i < b->nlines; i++)
+	for (size_t i = 0; i < b->nlines; i++)
 		if (ids[i])
 			b->lines[i].key = (int)slot[i];
+	return true;
+}
+
+/* Gives every valid message line its dialog's key slot. False when out of memory. */
+static bool assign_keys(struct batch *b)
+{
+	size_t cap = b->nlines ? b->nlines : 1;
+	const char **ids = calloc(cap, sizeof(*ids)), **distinct = calloc(cap, sizeof(*distinct));
+	size_t *slot = calloc(cap, sizeof(*slot));
+	bool ok = ids && distinct && slot;
+	for (size_t i = 0; ok && i < b->nlines; i++) {
+		const struct batch_line *l = &b->lines[i];
+		if (atomic_load(&l->state) == LINE_WAITING && l->req.type == DAPI_EVENT_MESSAGE)
+			ids[i] = l->req.dialog_id;
+	}
+	ok = ok && make_key_slots(b, ids, distinct, slot);
 	free(ids);
 	free(distinct);
 	free(slot);
