@@ -78,10 +78,14 @@ static bool sweep_at(struct dapi_sweeper *sw, int64_t frontier, int64_t *pending
 	if (sw->keys && !holds_keys(sw, err))
 		return false;
 	bool keys = sw->keys && sw->owner;
-	return (!keys || sweep_keys(sw, true, frontier, err)) &&
-	       dapi_store_sweep(sw->st, frontier - sw->pending_ttl, frontier - sw->tombstone_ttl,
-	                        pending, tombstones, err) &&
-	       (!keys || sweep_keys(sw, false, frontier, err));
+	if (keys && !sweep_keys(sw, true, frontier, err))
+		return false;
+	bool ok = dapi_store_sweep(sw->st, frontier - sw->pending_ttl,
+	                           frontier - sw->tombstone_ttl, pending, tombstones, err);
+	/* counted as soon as they are gone, not after the keys' sweep */
+	dapi_series_add(sw->m_pending, (double)*pending);
+	dapi_series_add(sw->m_tombstones, (double)*tombstones);
+	return ok && (!keys || sweep_keys(sw, false, frontier, err));
 }
 
 static void sweep_once(struct dapi_sweeper *sw)
@@ -98,8 +102,6 @@ static void sweep_once(struct dapi_sweeper *sw)
 		ok = sweep_at(sw, frontier, &pending, &tombstones, &err);
 	}
 
-	dapi_series_add(sw->m_pending, (double)pending);
-	dapi_series_add(sw->m_tombstones, (double)tombstones);
 	dapi_series_add(ok ? sw->m_ok : sw->m_failed, 1);
 	if (ok)
 		dapi_series_set(sw->m_last_ok, (double)dapi_time_now_ms() / 1000);
