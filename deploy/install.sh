@@ -8,19 +8,34 @@
 #   - prometheus and promtool (alert rule tests) unpacked from Debian's package into the
 #     cache (not installed: the package would start a system service)
 # Everything downloaded is cached in $DATAAPI_CACHE (default ~/.cache/dataapi); a second
-# run only checks. Usage: deploy/install.sh [--no-servers]
+# run only checks. Usage: deploy/install.sh [--run] [--no-servers]
+#   --run         only what building and running the system needs (deploy/stack.sh up):
+#                 no test compilers, test tools, Prometheus
+#   --no-servers  no Kafka jars, no FerretDB
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
-servers=1
-[ "${1:-}" = "--no-servers" ] && servers=0
+servers=1 tests=1
+for arg in "$@"; do
+  case "$arg" in
+    --run) tests=0 ;;
+    --no-servers) servers=0 ;;
+    *) dapi_die "install.sh: unknown argument $arg (--run, --no-servers)" ;;
+  esac
+done
 
-dapi_install_packages
+if [ "$tests" = 1 ]; then
+  dapi_install_packages
+else
+  dapi_install_packages "${DAPI_RUN_PACKAGES[@]}"
+fi
 dapi_check_toolchains
-dapi_check_python_yaml
-dapi_install_pytools
-dapi_install_prometheus
+if [ "$tests" = 1 ]; then
+  dapi_check_python_yaml
+  dapi_install_pytools
+  dapi_install_prometheus
+fi
 if [ "$servers" = 1 ]; then
   dapi_fetch_kafka
   dapi_build_ferretdb

@@ -14,12 +14,14 @@ dapi_die() { printf '[dataapi] error: %s\n' "$*" >&2; exit 1; }
 
 # Everything the build and the tests use, installed with --no-install-recommends: what a
 # package only recommends (clang's sanitizer and libFuzzer runtimes, libclang-rt-14-dev) is
-# named here. tests/packages_test.py fails when the build uses a file of a package that this
-# list does not bring in.
-DAPI_PACKAGES=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl python3
-  librdkafka-dev libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
-  libcurl4-openssl-dev libssl-dev kcat maven python3-yaml python3-venv wrk valgrind
-  clang-format)
+# named here. tests/packages_test.py fails when the build uses a file of a package that
+# these lists do not bring in. Running needs the first list (deploy/stack.sh up installs
+# only it: a first start stays short); the tests, benchmarks and fuzzers add the second.
+DAPI_RUN_PACKAGES=(build-essential cmake ninja-build pkg-config curl python3 librdkafka-dev
+  libmongoc-dev libbson-dev libmicrohttpd-dev libjansson-dev libssl-dev kcat maven)
+DAPI_TEST_PACKAGES=(clang libclang-rt-14-dev libcmocka-dev libcurl4-openssl-dev python3-yaml
+  python3-venv wrk valgrind clang-format)
+DAPI_PACKAGES=("${DAPI_RUN_PACKAGES[@]}" "${DAPI_TEST_PACKAGES[@]}")
 
 # Test tools from PyPI, pinned, each in a virtual environment of its own under the cache:
 # schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) and lizard (function length
@@ -37,9 +39,11 @@ DAPI_PROMETHEUS_DIR="$DAPI_CACHE/prometheus-deb"
 DAPI_PROMTOOL="$DAPI_PROMETHEUS_DIR/usr/bin/promtool"
 DAPI_PROMETHEUS="$DAPI_PROMETHEUS_DIR/usr/bin/prometheus"
 
+# dapi_install_packages [PACKAGE...]: those missing (default: every one the project uses).
 dapi_install_packages() {
   local missing=() p
-  for p in "${DAPI_PACKAGES[@]}"; do
+  [ $# -gt 0 ] || set -- "${DAPI_PACKAGES[@]}"
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

@@ -232,7 +232,8 @@ start_app() {
 
 build_project() {
   dapi_log "building DataAPI into $build"
-  cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DBUILD_TESTING=OFF >/dev/null
   cmake --build "$build" >/dev/null
 }
 
@@ -240,7 +241,7 @@ case "$cmd" in
   up)
     choose_ports
     if [ "$do_build" = 1 ]; then
-      "$here/install.sh"
+      "$here/install.sh" --run
       build_project
     fi
     start_db

@@ -14,6 +14,10 @@ What it collects, from the build directory given as the only argument:
   - the sanitizer and libFuzzer runtimes the compilers link (-print-file-name),
   - every command the scripts and tests run.
 It needs no network: apt-cache reads the installed packages' metadata.
+
+The same holds of the first start, which installs DAPI_RUN_PACKAGES alone: every header
+the programs' own objects read (not those of tests/ and bench/), every library the four
+programs load, and the commands deploy/stack.sh up runs must come from that list.
 """
 import os
 import shutil
@@ -39,9 +43,15 @@ def run(*cmd):
     return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout
 
 
-def declared_packages():
-    out = run("bash", "-c", f'. "{ROOT}/deploy/lib.sh"; printf "%s\\n" "${{DAPI_PACKAGES[@]}}"')
+def declared_packages(name="DAPI_PACKAGES"):
+    out = run("bash", "-c", f'. "{ROOT}/deploy/lib.sh"; printf "%s\\n" "${{{name}[@]}}"')
     return [p for p in out.split() if p]
+
+
+# What deploy/stack.sh up runs (its build included), and the programs it starts.
+RUN_COMMANDS = ["cc", "gcc", "cmake", "ninja", "pkg-config", "curl", "kcat", "mvn", "ld", "ar"]
+PROGRAMS = ["ingest/dataapi-ingress", "ingest/dataapi-ingestd", "ingest/dataapi-dlq",
+            "query/dataapi-query"]
 
 
 def closure(packages):
@@ -71,11 +81,18 @@ def base_packages():
     return base
 
 
-def header_files(build):
+def header_files(build, programs_only=False):
+    """System headers the objects read; programs_only: not those of tests/ and bench/."""
     out = run("ninja", "-C", build, "-t", "deps")
-    return {l.strip() for l in out.splitlines()
-            if l.startswith(" ") and l.strip().startswith("/usr/") and
-            not l.strip().startswith("/usr/local/")}
+    found, skip = set(), False
+    for l in out.splitlines():
+        if not l.startswith(" "):
+            skip = programs_only and l.startswith(("tests/", "bench/"))
+            continue
+        l = l.strip()
+        if not skip and l.startswith("/usr/") and not l.startswith("/usr/local/"):
+            found.add(l)
+    return found
 
 
 def is_elf(path):
@@ -86,6 +103,16 @@ def is_elf(path):
         return False
 
 
+def loaded_by(path):
+    libs = set()
+    for line in run("ldd", path).splitlines():
+        parts = line.split("=>")
+        target = (parts[1] if len(parts) > 1 else parts[0]).split("(")[0].strip()
+        if target.startswith("/"):
+            libs.add(target)
+    return libs
+
+
 def shared_libraries(build):
     libs = set()
     for dirpath, _, files in os.walk(build):
@@ -93,13 +120,8 @@ def shared_libraries(build):
             continue
         for name in files:
             path = os.path.join(dirpath, name)
-            if not (os.access(path, os.X_OK) and is_elf(path)):
-                continue
-            for line in run("ldd", path).splitlines():
-                parts = line.split("=>")
-                target = (parts[1] if len(parts) > 1 else parts[0]).split("(")[0].strip()
-                if target.startswith("/"):
-                    libs.add(target)
+            if os.access(path, os.X_OK) and is_elf(path):
+                libs |= loaded_by(path)
     return libs
 
 
@@ -118,9 +140,9 @@ def runtime_files(problems):
     return files
 
 
-def command_files(problems):
+def command_files(problems, commands=COMMANDS):
     files = set()
-    for cmd in COMMANDS:
+    for cmd in commands:
         path = shutil.which(cmd)
         if not path:
             problems.append(f"command {cmd}: not found (the scripts or tests run it)")
@@ -152,13 +174,10 @@ def owners_of(paths):
     return found
 
 
-def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build-asan")
-    problems = []
-    declared = declared_packages()
+def check(files, declared, what, problems):
+    """Adds a problem for each file whose package the declared list does not bring in;
+    returns {package: a file of it}."""
     allowed = closure(declared) | base_packages()
-    files = header_files(build) | shared_libraries(build)
-    files |= runtime_files(problems) | command_files(problems)
     found = owners_of(sorted(files))
     owners = {}
     for path in sorted(files):
@@ -171,11 +190,30 @@ def main():
     for pkg, path in sorted(owners.items()):
         if pkg in allowed or pkg.startswith(PREREQUISITE_PREFIXES):
             continue
-        problems.append(f"{pkg} (for {path}) is not installed by deploy/install.sh: add it to "
-                        "DAPI_PACKAGES in deploy/lib.sh")
+        problems.append(f"{pkg} (for {path}) is not installed by {what}")
+    return owners, len(allowed)
+
+
+def main():
+    build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build-asan")
+    problems = []
+    declared = declared_packages()
+    files = header_files(build) | shared_libraries(build)
+    files |= runtime_files(problems) | command_files(problems)
+    owners, allowed = check(files, declared, "deploy/install.sh: add it to DAPI_PACKAGES in "
+                            "deploy/lib.sh", problems)
+    run_files = header_files(build, programs_only=True)
+    for program in PROGRAMS:
+        run_files |= loaded_by(os.path.join(build, program))
+    run_files |= command_files(problems, RUN_COMMANDS)
+    run_declared = declared_packages("DAPI_RUN_PACKAGES")
+    run_owners, _ = check(run_files, run_declared, "deploy/stack.sh up (install.sh --run): "
+                          "add it to DAPI_RUN_PACKAGES in deploy/lib.sh", problems)
     checked = len(files)
     print(f"packages: {checked} files from {len(owners)} packages checked against "
-          f"{len(declared)} declared packages ({len(allowed)} with their dependencies)")
+          f"{len(declared)} declared packages ({allowed} with their dependencies); the first "
+          f"start's {len(run_files)} files from {len(run_owners)} packages against "
+          f"{len(run_declared)} run packages")
     for p in problems:
         print("  " + p)
     print(f"{checked - len(problems)} passed, {len(problems)} failed")
