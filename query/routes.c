@@ -256,14 +256,26 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 
+/* docs/openapi-query.yaml, compiled in (dapi_embed). */
+extern const char dapi_query_openapi[];
+extern const size_t dapi_query_openapi_len;
+
+/* GET /openapi.yaml: what this service serves, as OpenAPI. */
+static enum MHD_Result handle_openapi(struct dapi_http_req *r, void *app)
+{
+	return dapi_http_reply_static(r, "application/yaml", dapi_query_openapi,
+	                              dapi_query_openapi_len);
+}
+
 /* clang-format off */
 const struct dapi_http_route query_routes[] = {
-	{"GET", "/data",        handle_list,              0, DAPI_ROLE_READER},
-	{"GET", "/data/export", handle_export,            0, DAPI_ROLE_READER},
-	{"GET", "/data/*/*",    handle_one,               0, DAPI_ROLE_READER},
-	{"GET", "/healthz",     dapi_http_handle_healthz, 0, DAPI_ROLE_PUBLIC},
-	{"GET", "/readyz",      handle_readyz,            0, DAPI_ROLE_PUBLIC},
-	{"GET", "/metrics",     dapi_http_handle_metrics, 0, DAPI_ROLE_PUBLIC},
+	{"GET", "/data",         handle_list,              0, DAPI_ROLE_READER},
+	{"GET", "/data/export",  handle_export,            0, DAPI_ROLE_READER},
+	{"GET", "/data/*/*",     handle_one,               0, DAPI_ROLE_READER},
+	{"GET", "/healthz",      dapi_http_handle_healthz, 0, DAPI_ROLE_PUBLIC},
+	{"GET", "/readyz",       handle_readyz,            0, DAPI_ROLE_PUBLIC},
+	{"GET", "/metrics",      dapi_http_handle_metrics, 0, DAPI_ROLE_PUBLIC},
+	{"GET", "/openapi.yaml", handle_openapi,           0, DAPI_ROLE_PUBLIC},
 };
 /* clang-format on */
 const size_t query_nroutes = sizeof(query_routes) / sizeof(query_routes[0]);

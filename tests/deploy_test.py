@@ -93,8 +93,11 @@ def compose():
     topics = svc["kafka-topics"]["command"][0]
     check("compose creates topic and dlq", "dataapi.events dataapi.events.dlq" in topics
           and f"--partitions {PARTITIONS}" in topics)
-    mount = svc["proxy"]["volumes"][0].split(":")[0]
-    check("compose proxy config exists", os.path.exists(os.path.join(ROOT, mount)))
+    for volume in svc["proxy"]["volumes"]:
+        mount = volume.split(":")[0]
+        check(f"compose proxy mount {mount} exists", os.path.exists(os.path.join(ROOT, mount)))
+    check("compose proxy serves the whole API's document",
+          "./docs/openapi.yaml:/etc/nginx/openapi.yaml:ro" in svc["proxy"]["volumes"])
     check("compose proxy port", "127.0.0.1:8000:8000" in svc["proxy"]["ports"])
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         r = subprocess.run(["docker", "compose", "-f", os.path.join(ROOT, "docker-compose.yml"),
@@ -142,6 +145,10 @@ def nginx():
     check("proxy GET /data -> query", re.search(r"default\s+dataapi_query;", conf) is not None)
     check("proxy /consents -> ingress",
           re.search(r"location /consents/ \{\s*proxy_pass http://dataapi_ingress;", conf) is not None)
+    check("proxy /batch -> ingress",
+          re.search(r"location = /batch \{[^}]*proxy_pass http://dataapi_ingress;", conf) is not None)
+    check("proxy /openapi.yaml is the whole document",
+          re.search(r"location = /openapi.yaml \{\s*alias /etc/nginx/openapi.yaml;", conf) is not None)
     check("proxy streams export", "proxy_buffering off" in conf)
     check("proxy upstreams", "server ingress:8080" in conf and "server query:8081" in conf)
     check("proxy limits connections per client",

@@ -262,6 +262,17 @@ enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app)
 	return dapi_http_reply(r, MHD_HTTP_OK, resp);
 }
 
+enum MHD_Result dapi_http_reply_static(struct dapi_http_req *r, const char *content_type,
+                                       const char *data, size_t len)
+{
+	struct MHD_Response *resp =
+	        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", content_type);
+	return dapi_http_reply(r, MHD_HTTP_OK, resp);
+}
+
 /* Records one finished request. Methods outside the usual set are folded into "other" so
  * clients cannot grow the label set. */
 static void count_request(const struct dapi_http_req *r)

@@ -123,4 +123,9 @@ enum MHD_Result dapi_http_handle_healthz(struct dapi_http_req *r, void *app);
 /* GET /metrics: the process's metrics registry in Prometheus text format. */
 enum MHD_Result dapi_http_handle_metrics(struct dapi_http_req *r, void *app);
 
+/* 200 with len bytes of data that live as long as the process (a document compiled in),
+ * as content_type. */
+enum MHD_Result dapi_http_reply_static(struct dapi_http_req *r, const char *content_type,
+                                       const char *data, size_t len);
+
 #endif

@@ -344,15 +344,27 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 	return dapi_http_reply_json(r, MHD_HTTP_OK, json_pack("{s:s}", "status", "ready"));
 }
 
+/* docs/openapi-ingress.yaml, compiled in (dapi_embed). */
+extern const char dapi_ingress_openapi[];
+extern const size_t dapi_ingress_openapi_len;
+
+/* GET /openapi.yaml: what this service serves, as OpenAPI. */
+static enum MHD_Result handle_openapi(struct dapi_http_req *r, void *app)
+{
+	return dapi_http_reply_static(r, "application/yaml", dapi_ingress_openapi,
+	                              dapi_ingress_openapi_len);
+}
+
 /* clang-format off */
 const struct dapi_http_route ingress_routes[] = {
-	{"POST", "/data/*/*",   handle_message,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
-	{"POST", "/consents/*", handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
-	{"POST", "/batch",      ingress_handle_batch,     DAPI_ROUTE_BODY | DAPI_ROUTE_BULK,
-	                                                                   DAPI_ROLE_WRITER},
-	{"GET",  "/healthz",    dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
-	{"GET",  "/readyz",     handle_readyz,            0,               DAPI_ROLE_PUBLIC},
-	{"GET",  "/metrics",    dapi_http_handle_metrics, 0,               DAPI_ROLE_PUBLIC},
+	{"POST", "/data/*/*",     handle_message,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
+	{"POST", "/consents/*",   handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
+	{"POST", "/batch",        ingress_handle_batch,     DAPI_ROUTE_BODY | DAPI_ROUTE_BULK,
+	                                                                     DAPI_ROLE_WRITER},
+	{"GET",  "/healthz",      dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
+	{"GET",  "/readyz",       handle_readyz,            0,               DAPI_ROLE_PUBLIC},
+	{"GET",  "/metrics",      dapi_http_handle_metrics, 0,               DAPI_ROLE_PUBLIC},
+	{"GET",  "/openapi.yaml", handle_openapi,           0,               DAPI_ROLE_PUBLIC},
 };
 /* clang-format on */
 const size_t ingress_nroutes = sizeof(ingress_routes) / sizeof(ingress_routes[0]);
