@@ -1,4 +1,4 @@
-/* B3's export ceiling: the export's own query (dapi_export_query: the same filter, sort
+/* B3's export ceiling: the export's own query (query_export_query: the same filter, sort
  * and batch size) through the driver, every document read and counted, nothing rendered
  * or sent. What GET /data/export could reach if turning BSON into NDJSON and writing it
  * to a socket cost nothing.
@@ -11,8 +11,8 @@
 
 int main(int argc, char **argv)
 {
-	struct dapi_query_params p;
-	struct dapi_dialogs q;
+	struct query_params p;
+	struct query_dialogs q;
 	bson_error_t err;
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	const bson_t *doc;
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 		return rc;
 	mongoc_client_t *client = mongoc_client_pool_pop(q.pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q.db, q.collection);
-	dapi_export_query(&q, &p, &filter, &opts);
+	query_export_query(&q, &p, &filter, &opts);
 	int64_t start = bson_get_monotonic_time();
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
 	while (mongoc_cursor_next(cursor, &doc))

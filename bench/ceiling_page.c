@@ -1,4 +1,4 @@
-/* B3's page ceiling: a page's own find (dapi_dialogs_find_command: the same filter, sort,
+/* B3's page ceiling: a page's own find (query_dialogs_find_command: the same filter, sort,
  * skip and limit GET /data sends) through the driver on one client, one after the other,
  * every document read and counted, nothing rendered and no total counted. What GET /data
  * could reach if counting and rendering cost nothing.
@@ -50,8 +50,8 @@ static bool one_page(mongoc_collection_t *coll, const bson_t *filter, const bson
 
 int main(int argc, char **argv)
 {
-	struct dapi_query_params p;
-	struct dapi_dialogs q;
+	struct query_params p;
+	struct query_dialogs q;
 	bson_error_t err;
 	bson_t cmd = BSON_INITIALIZER, filter, opts = BSON_INITIALIZER;
 	static double ms[100000];
@@ -63,7 +63,7 @@ int main(int argc, char **argv)
 		return rc;
 	mongoc_client_t *client = mongoc_client_pool_pop(q.pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q.db, q.collection);
-	dapi_dialogs_find_command(&q, &p, &cmd);
+	query_dialogs_find_command(&q, &p, &cmd);
 	split_command(&cmd, &filter, &opts);
 	int64_t start = bson_get_monotonic_time(), end = start + atoll(argv[5]) * 1000000;
 	while (ok && n < sizeof(ms) / sizeof(ms[0]) && bson_get_monotonic_time() < end) {

@@ -1,5 +1,5 @@
 /* B3's plan column: what the server plans for one GET /data page, from its explain of the
- * very find command the query service sends (dapi_dialogs_find_command), in one line
+ * very find command the query service sends (query_dialogs_find_command), in one line
  * (plan.h says how to read it).
  * Usage: dapi-bench-explain <uri> <db> <collection> '<query string>'
  *        (the query string of the page, e.g. 'limit=100&language=DE') */
@@ -11,15 +11,15 @@
 
 int main(int argc, char **argv)
 {
-	struct dapi_query_params p;
-	struct dapi_dialogs q;
+	struct query_params p;
+	struct query_dialogs q;
 	bson_error_t err;
 	bson_t reply;
 	int rc = bench_query_start(argc, argv, 5, "", true, &p, &q);
 
 	if (rc)
 		return rc;
-	if (dapi_dialogs_explain(&q, &p, &reply, &err)) {
+	if (query_dialogs_explain(&q, &p, &reply, &err)) {
 		char line[640];
 		bench_plan_describe(&reply, line, sizeof(line));
 		printf("%s\n", line);

@@ -6,7 +6,7 @@
 #include "mongo.h"
 
 int bench_query_start(int argc, char **argv, int nargs, const char *usage, bool paging,
-                      struct dapi_query_params *p, struct dapi_dialogs *q)
+                      struct query_params *p, struct query_dialogs *q)
 {
 	struct dapi_input_error ierr;
 	char errstr[256];
@@ -16,16 +16,16 @@ int bench_query_start(int argc, char **argv, int nargs, const char *usage, bool 
 		        usage);
 		return 2;
 	}
-	dapi_query_params_init(p, paging);
-	if (!dapi_query_params_parse(p, argv[4], &ierr)) {
+	query_params_init(p, paging);
+	if (!query_params_parse(p, argv[4], &ierr)) {
 		fprintf(stderr, "%s\n", ierr.message);
 		return 2;
 	}
 	dapi_mongo_init();
-	*q = (struct dapi_dialogs){ .db = argv[2],
-		                    .collection = argv[3],
-		                    .max_time_ms = 600000,
-		                    .export_time_ms = 600000 };
+	*q = (struct query_dialogs){ .db = argv[2],
+		                     .collection = argv[3],
+		                     .max_time_ms = 600000,
+		                     .export_time_ms = 600000 };
 	const char *name = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
 	/* the socket waits as long as a query may run (a page over 200,000 dialogs on
 	 * FerretDB takes over the default 30 s) */
@@ -37,7 +37,7 @@ int bench_query_start(int argc, char **argv, int nargs, const char *usage, bool 
 	return 0;
 }
 
-void bench_query_stop(struct dapi_dialogs *q)
+void bench_query_stop(struct query_dialogs *q)
 {
 	mongoc_client_pool_destroy(q->pool);
 	mongoc_cleanup();

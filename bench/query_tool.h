@@ -14,9 +14,9 @@
  * the exit status after a message on stderr (2: bad arguments, 1: no pool). argc must be
  * nargs; usage names the arguments after those four. */
 int bench_query_start(int argc, char **argv, int nargs, const char *usage, bool paging,
-                      struct dapi_query_params *p, struct dapi_dialogs *q);
+                      struct query_params *p, struct query_dialogs *q);
 
 /* Closes what bench_query_start opened. */
-void bench_query_stop(struct dapi_dialogs *q);
+void bench_query_stop(struct query_dialogs *q);
 
 #endif

@@ -17,7 +17,7 @@
  * explicit all the same, so that no write gone wrong (a stale writer, a restore, a hand
  * edit) can make erased data readable. The server checks it at the fetch every page does
  * anyway; it costs no index key. */
-static void build_filter(const struct dapi_query_params *p, bool with_cursor, bson_t *filter)
+static void build_filter(const struct query_params *p, bool with_cursor, bson_t *filter)
 {
 	bson_t absent;
 
@@ -47,7 +47,7 @@ static void build_filter(const struct dapi_query_params *p, bool with_cursor, bs
 	}
 }
 
-static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t skip,
+static void build_find_opts(const struct query_dialogs *q, int64_t limit, int64_t skip,
                             int64_t max_time_ms, bson_t *opts)
 {
 	bson_t sort;
@@ -63,11 +63,11 @@ static void build_find_opts(const struct dapi_dialogs *q, int64_t limit, int64_t
 }
 
 /* A pooled client, or NULL with err after the pool's bounded wait (every client busy). */
-static mongoc_client_t *pop_client(const struct dapi_dialogs *q, bson_error_t *err)
+static mongoc_client_t *pop_client(const struct query_dialogs *q, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(q->pool);
 	if (!client)
-		bson_set_error(err, DAPI_DIALOGS_BUSY, 1, "every database client is busy");
+		bson_set_error(err, QUERY_DIALOGS_BUSY, 1, "every database client is busy");
 	return client;
 }
 
@@ -76,7 +76,7 @@ static mongoc_client_t *pop_client(const struct dapi_dialogs *q, bson_error_t *e
 
 /* A page's filter and find options: one place for the page and for its explain. A page
  * that counts by scanning has no limit: it reads every match (in large batches). */
-static void build_page(const struct dapi_dialogs *q, const struct dapi_query_params *p, bool scan,
+static void build_page(const struct query_dialogs *q, const struct query_params *p, bool scan,
                        bson_t *filter, bson_t *opts)
 {
 	build_filter(p, true, filter);
@@ -86,8 +86,8 @@ static void build_page(const struct dapi_dialogs *q, const struct dapi_query_par
 		BSON_APPEND_INT32(opts, "batchSize", SCAN_BATCH);
 }
 
-void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                               bson_t *cmd)
+void query_dialogs_find_command(const struct query_dialogs *q, const struct query_params *p,
+                                bson_t *cmd)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 
@@ -99,8 +99,8 @@ void dapi_dialogs_find_command(const struct dapi_dialogs *q, const struct dapi_q
 	bson_destroy(&opts);
 }
 
-bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                          bson_t *reply, bson_error_t *err)
+bool query_dialogs_explain(const struct query_dialogs *q, const struct query_params *p,
+                           bson_t *reply, bson_error_t *err)
 {
 	bson_t cmd = BSON_INITIALIZER, find;
 	mongoc_client_t *client = pop_client(q, err);
@@ -111,7 +111,7 @@ bool dapi_dialogs_explain(const struct dapi_dialogs *q, const struct dapi_query_
 		return false;
 	}
 	BSON_APPEND_DOCUMENT_BEGIN(&cmd, "explain", &find);
-	dapi_dialogs_find_command(q, p, &find);
+	query_dialogs_find_command(q, p, &find);
 	bson_append_document_end(&cmd, &find);
 	BSON_APPEND_UTF8(&cmd, "verbosity", "queryPlanner");
 	ok = mongoc_client_read_command_with_opts(client, q->db, &cmd, NULL, NULL, reply, err);
@@ -134,7 +134,7 @@ static bool page_oom(bson_error_t *err)
 }
 
 /* The reply of a page that failed is dropped: ok as given. */
-static bool page_done(struct dapi_page *page, bool ok)
+static bool page_done(struct query_page *page, bool ok)
 {
 	if (!ok) {
 		free(page->body);
@@ -145,7 +145,7 @@ static bool page_done(struct dapi_page *page, bool ok)
 
 /* The count for "total", on a client of its own, so that it can run beside the page. */
 struct count_job {
-	const struct dapi_dialogs *q;
+	const struct query_dialogs *q;
 	bson_t filter, opts;
 	int64_t total;
 	bson_error_t err;
@@ -170,28 +170,28 @@ static void *run_count(void *arg)
 
 /* Reads the page's documents into the reply's items, rendering each once, and stops at the
  * limit or before the dialog that would take the items past their byte bound. */
-static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_cursor_t *cursor, struct dapi_page *page, size_t *cap, int64_t *seen,
+static bool read_page(const struct query_dialogs *q, const struct query_params *p,
+                      mongoc_cursor_t *cursor, struct query_page *page, size_t *cap, int64_t *seen,
                       bson_error_t *err)
 {
 	const bson_t *doc;
-	struct dapi_position last = { 0 };
+	struct query_position last = { 0 };
 
 	while (mongoc_cursor_next(cursor, &doc)) {
 		++*seen;
-		if (!dapi_render_servable(doc)) {
+		if (!query_render_servable(doc)) {
 			skipped_unservable();
 			continue;
 		}
-		switch (dapi_page_item(page, cap, q->page_bytes_max, doc, &last)) {
-		case DAPI_ITEM_OOM:
+		switch (query_page_item(page, cap, q->page_bytes_max, doc, &last)) {
+		case QUERY_ITEM_OOM:
 			return page_oom(err);
-		case DAPI_ITEM_CUT:
+		case QUERY_ITEM_CUT:
 			return true;
-		case DAPI_ITEM_ADDED:
+		case QUERY_ITEM_ADDED:
 			break;
 		}
-		dapi_page_position(doc, &last);
+		query_page_position(doc, &last);
 		if (page->count == p->limit) {
 			page->has_next = true;
 			page->next_pos = last;
@@ -203,32 +203,32 @@ static bool read_page(const struct dapi_dialogs *q, const struct dapi_query_para
 
 /* How this page's server is best counted: the configured way, or AUTO decided once per
  * process from the server's explain (not while the explain fails: COUNT meanwhile). */
-static enum dapi_total total_mode(const struct dapi_dialogs *q, mongoc_client_t *client)
+static enum query_total total_mode(const struct query_dialogs *q, mongoc_client_t *client)
 {
-	static atomic_int resolved; /* enum dapi_total; AUTO: not yet */
+	static atomic_int resolved; /* enum query_total; AUTO: not yet */
 	int mode = atomic_load(&resolved);
 	bson_t *filter;
 
-	if (q->total != DAPI_TOTAL_AUTO)
+	if (q->total != QUERY_TOTAL_AUTO)
 		return q->total;
-	if (mode != DAPI_TOTAL_AUTO)
-		return (enum dapi_total)mode;
+	if (mode != QUERY_TOTAL_AUTO)
+		return (enum query_total)mode;
 	filter = BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true));
 	switch (dapi_mongo_filter_pushdown(client, q->db, q->collection, filter)) {
 	case 0:
-		mode = DAPI_TOTAL_SCAN;
+		mode = QUERY_TOTAL_SCAN;
 		break;
 	case 1:
-		mode = DAPI_TOTAL_COUNT;
+		mode = QUERY_TOTAL_COUNT;
 		break;
 	default:
 		bson_destroy(filter);
-		return DAPI_TOTAL_COUNT;
+		return QUERY_TOTAL_COUNT;
 	}
 	bson_destroy(filter);
-	if (atomic_exchange(&resolved, mode) == DAPI_TOTAL_AUTO)
-		DAPI_INFO("page_total", "{s:s}", "by", mode == DAPI_TOTAL_SCAN ? "scan" : "count");
-	return (enum dapi_total)mode;
+	if (atomic_exchange(&resolved, mode) == QUERY_TOTAL_AUTO)
+		DAPI_INFO("page_total", "{s:s}", "by", mode == QUERY_TOTAL_SCAN ? "scan" : "count");
+	return (enum query_total)mode;
 }
 
 /* After a scanning page's items: counts the matches left in its cursor into *seen. */
@@ -243,7 +243,7 @@ static bool count_rest(mongoc_cursor_t *cursor, int64_t *seen, bson_error_t *err
 /* The options of a read by _id: one document in one batch, so that no cursor is left open
  * on the server (a server that keeps one after a full first batch would cost a killCursors
  * round trip a read). */
-static bson_t *by_id_opts(const struct dapi_dialogs *q)
+static bson_t *by_id_opts(const struct query_dialogs *q)
 {
 	return BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true), "maxTimeMS",
 	                BCON_INT64(q->max_time_ms));
@@ -281,9 +281,9 @@ static bool in_language(const bson_t *doc, const char *language)
 
 /* Whether a dialog read by _id still matches page p's filter: erased or changed since the
  * page's scan, it is left out. */
-static bool still_matches(const bson_t *doc, const struct dapi_query_params *p)
+static bool still_matches(const bson_t *doc, const struct query_params *p)
 {
-	return dapi_render_servable(doc) && consented(doc) &&
+	return query_render_servable(doc) && consented(doc) &&
 	       (!p->customer_id[0] || of_customer(doc, p->customer_id)) &&
 	       (!p->language[0] || in_language(doc, p->language));
 }
@@ -298,8 +298,8 @@ static bool still_matches(const bson_t *doc, const struct dapi_query_params *p)
  * and sorted either way) but sends a few bytes of each instead of the whole dialog. Keeps
  * the first p->limit servable keys, counts every match into *total (-1 when it cannot tell:
  * an offset past the end) and tells whether any came after the kept ones (*more). */
-static bool scan_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_collection_t *coll, struct dapi_position *keys, int64_t *nkeys,
+static bool scan_keys(const struct query_dialogs *q, const struct query_params *p,
+                      mongoc_collection_t *coll, struct query_position *keys, int64_t *nkeys,
                       bool *more, int64_t *total, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER, proj;
@@ -319,8 +319,8 @@ static bool scan_keys(const struct dapi_dialogs *q, const struct dapi_query_para
 		++seen;
 		if (*nkeys == p->limit)
 			*more = true;
-		else if (dapi_render_servable(doc))
-			dapi_page_position(doc, &keys[(*nkeys)++]);
+		else if (query_render_servable(doc))
+			query_page_position(doc, &keys[(*nkeys)++]);
 		else
 			skipped_unservable();
 	}
@@ -335,9 +335,9 @@ static bool scan_keys(const struct dapi_dialogs *q, const struct dapi_query_para
 
 /* One dialog by _id into the page, when it still matches (a page full by bytes is cut before
  * it, after before); false on a read error or out of memory (err set). */
-static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_params *p,
+static bool fetch_item(const struct query_dialogs *q, const struct query_params *p,
                        mongoc_collection_t *coll, const bson_t *opts, const char *id,
-                       const struct dapi_position *before, struct dapi_page *page, size_t *cap,
+                       const struct query_position *before, struct query_page *page, size_t *cap,
                        bson_error_t *err)
 {
 	bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
@@ -347,7 +347,7 @@ static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_par
 
 	if (mongoc_cursor_next(cursor, &doc)) {
 		ok = !still_matches(doc, p) ||
-		     dapi_page_item(page, cap, q->page_bytes_max, doc, before) != DAPI_ITEM_OOM ||
+		     query_page_item(page, cap, q->page_bytes_max, doc, before) != QUERY_ITEM_OOM ||
 		     page_oom(err);
 	} else {
 		ok = !mongoc_cursor_error(cursor, err);
@@ -361,9 +361,9 @@ static bool fetch_item(const struct dapi_dialogs *q, const struct dapi_query_par
  * read by _id, in order. A dialog erased or changed since the keys were read is left out and
  * the page goes on after it (its cursor is made from the keys), so a short page still leads
  * to the rest (more: matches came after the keys). */
-static bool render_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                        mongoc_collection_t *coll, const struct dapi_position *keys, int64_t nkeys,
-                        bool more, struct dapi_page *page, size_t *cap, bson_error_t *err)
+static bool render_keys(const struct query_dialogs *q, const struct query_params *p,
+                        mongoc_collection_t *coll, const struct query_position *keys, int64_t nkeys,
+                        bool more, struct query_page *page, size_t *cap, bson_error_t *err)
 {
 	bson_t *opts = by_id_opts(q);
 	bool ok = true;
@@ -381,11 +381,11 @@ static bool render_keys(const struct dapi_dialogs *q, const struct dapi_query_pa
 
 /* A first or offset page on a server that scans, its dialogs fetched by key: the scan of
  * the keys (one pass over the matches, counting them), then each dialog by _id. */
-static bool keyed_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                       mongoc_collection_t *coll, struct dapi_page *page, size_t *cap,
+static bool keyed_page(const struct query_dialogs *q, const struct query_params *p,
+                       mongoc_collection_t *coll, struct query_page *page, size_t *cap,
                        int64_t *total, bson_error_t *err)
 {
-	struct dapi_position *keys = calloc((size_t)p->limit, sizeof(*keys));
+	struct query_position *keys = calloc((size_t)p->limit, sizeof(*keys));
 	int64_t nkeys = 0;
 	bool more = false, ok = keys != NULL;
 
@@ -399,9 +399,9 @@ static bool keyed_page(const struct dapi_dialogs *q, const struct dapi_query_par
 
 /* The page's find, its dialogs rendered as they arrive; a scanning page (scan) reads on to
  * count every match into *total (-1 when it cannot tell: an offset past the end). */
-static bool streamed_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                          mongoc_collection_t *coll, bool scan, struct dapi_page *page, size_t *cap,
-                          int64_t *total, bson_error_t *err)
+static bool streamed_page(const struct query_dialogs *q, const struct query_params *p,
+                          mongoc_collection_t *coll, bool scan, struct query_page *page,
+                          size_t *cap, int64_t *total, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	mongoc_cursor_t *cursor;
@@ -424,8 +424,8 @@ static bool streamed_page(const struct dapi_dialogs *q, const struct dapi_query_
 
 /* Runs the page on a pooled client and renders it; a scanning page (scan) also counts every
  * match into *total: by keys then fetches when it is small, else streamed. */
-static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                      mongoc_client_t *client, bool scan, struct dapi_page *page, size_t *cap,
+static bool find_page(const struct query_dialogs *q, const struct query_params *p,
+                      mongoc_client_t *client, bool scan, struct query_page *page, size_t *cap,
                       int64_t *total, bson_error_t *err)
 {
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, q->db, q->collection);
@@ -443,8 +443,8 @@ static bool find_page(const struct dapi_dialogs *q, const struct dapi_query_para
  * page are two queries, run side by side (the two round trips overlap). Neither side waits
  * for a client while holding one, so pages cannot starve the pool, and a pool with none
  * free answers within its wait (waitQueueTimeoutMS). */
-static bool page_and_total(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                           struct dapi_page *page, size_t *cap, struct count_job *job,
+static bool page_and_total(const struct query_dialogs *q, const struct query_params *p,
+                           struct query_page *page, size_t *cap, struct count_job *job,
                            bson_error_t *err)
 {
 	bool carried = p->has_cursor && p->after_total >= 0, counting, scan, ok;
@@ -453,7 +453,7 @@ static bool page_and_total(const struct dapi_dialogs *q, const struct dapi_query
 
 	if (!client)
 		return false;
-	scan = !carried && !p->has_cursor && total_mode(q, client) == DAPI_TOTAL_SCAN;
+	scan = !carried && !p->has_cursor && total_mode(q, client) == QUERY_TOTAL_SCAN;
 	counting = !carried && !scan && pthread_create(&counter, NULL, run_count, job) == 0;
 	ok = find_page(q, p, client, scan, page, cap, &job->total, err);
 	mongoc_client_pool_push(q->pool, client);
@@ -469,8 +469,8 @@ static bool page_and_total(const struct dapi_dialogs *q, const struct dapi_query
 	return ok;
 }
 
-bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                       struct dapi_page *page, bson_error_t *err)
+bool query_dialogs_page(const struct query_dialogs *q, const struct query_params *p,
+                        struct query_page *page, bson_error_t *err)
 {
 	struct count_job job = { .q = q, .filter = BSON_INITIALIZER, .opts = BSON_INITIALIZER };
 	size_t cap = 0;
@@ -480,17 +480,17 @@ bool dapi_dialogs_page(const struct dapi_dialogs *q, const struct dapi_query_par
 	build_filter(p, false, &job.filter);
 	BSON_APPEND_INT64(&job.opts, "maxTimeMS", q->max_time_ms);
 	job.total = p->after_total;
-	ok = (dapi_page_begin(page, &cap) || page_oom(err)) &&
+	ok = (query_page_begin(page, &cap) || page_oom(err)) &&
 	     page_and_total(q, p, page, &cap, &job, err) &&
-	     (dapi_page_finish(page, &cap, p) || page_oom(err));
+	     (query_page_finish(page, &cap, p) || page_oom(err));
 	bson_destroy(&job.filter);
 	bson_destroy(&job.opts);
 	return page_done(page, ok);
 }
 
-bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                               const struct dapi_position *keys, int64_t nkeys, bool more,
-                               int64_t total, struct dapi_page *page, bson_error_t *err)
+bool query_dialogs_page_of_keys(const struct query_dialogs *q, const struct query_params *p,
+                                const struct query_position *keys, int64_t nkeys, bool more,
+                                int64_t total, struct query_page *page, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
@@ -502,17 +502,17 @@ bool dapi_dialogs_page_of_keys(const struct dapi_dialogs *q, const struct dapi_q
 	if (!(client = pop_client(q, err)))
 		return false;
 	coll = mongoc_client_get_collection(client, q->db, q->collection);
-	ok = (dapi_page_begin(page, &cap) || page_oom(err)) &&
+	ok = (query_page_begin(page, &cap) || page_oom(err)) &&
 	     render_keys(q, p, coll, keys, nkeys > p->limit ? p->limit : nkeys, more, page, &cap,
 	                 err) &&
-	     (dapi_page_finish(page, &cap, p) || page_oom(err));
+	     (query_page_finish(page, &cap, p) || page_oom(err));
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(q->pool, client);
 	return page_done(page, ok);
 }
 
-int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, const char *dialog_id,
-                     json_t **item, bson_error_t *err)
+int query_dialogs_get(const struct query_dialogs *q, const char *customer_id, const char *dialog_id,
+                      json_t **item, bson_error_t *err)
 {
 	mongoc_client_t *client = pop_client(q, err);
 	mongoc_collection_t *coll;
@@ -530,7 +530,7 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 	cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &doc)) {
 		if (consented(doc) && of_customer(doc, customer_id)) {
-			*item = dapi_render_dialog(doc);
+			*item = query_render_dialog(doc);
 			rc = 1;
 		}
 	} else if (mongoc_cursor_error(cursor, err)) {
@@ -544,7 +544,7 @@ int dapi_dialogs_get(const struct dapi_dialogs *q, const char *customer_id, cons
 	return rc;
 }
 
-struct dapi_export {
+struct query_export {
 	mongoc_client_pool_t *pool;
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
@@ -553,18 +553,18 @@ struct dapi_export {
 	bool exhausted; /* the cursor must not be advanced again */
 };
 
-void dapi_export_query(const struct dapi_dialogs *q, const struct dapi_query_params *p,
-                       bson_t *filter, bson_t *opts)
+void query_export_query(const struct query_dialogs *q, const struct query_params *p, bson_t *filter,
+                        bson_t *opts)
 {
 	build_filter(p, false, filter);
 	build_find_opts(q, 0, 0, q->export_time_ms, opts); /* an export's own, longer deadline */
 	BSON_APPEND_INT32(opts, "batchSize", 500);
 }
 
-struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
-                                     const struct dapi_query_params *p, bson_error_t *err)
+struct query_export *query_export_open(const struct query_dialogs *q, const struct query_params *p,
+                                       bson_error_t *err)
 {
-	struct dapi_export *ex = calloc(1, sizeof(*ex));
+	struct query_export *ex = calloc(1, sizeof(*ex));
 	bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
 	const bson_t *doc;
 	bool found = false;
@@ -580,19 +580,19 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 		return NULL;
 	}
 	ex->coll = mongoc_client_get_collection(ex->client, q->db, q->collection);
-	dapi_export_query(q, p, &filter, &opts);
+	query_export_query(q, p, &filter, &opts);
 	ex->cursor = mongoc_collection_find_with_opts(ex->coll, &filter, &opts, NULL);
 	bson_destroy(&filter);
 	bson_destroy(&opts);
 	while (!found && mongoc_cursor_next(ex->cursor, &doc)) {
-		found = dapi_render_servable(doc);
+		found = query_render_servable(doc);
 		if (!found)
 			skipped_unservable();
 	}
 	if (found) {
 		ex->first = bson_copy(doc);
 	} else if (mongoc_cursor_error(ex->cursor, err)) {
-		dapi_export_close(ex);
+		query_export_close(ex);
 		return NULL;
 	} else {
 		ex->exhausted = true; /* no match at all: an empty, complete stream */
@@ -602,7 +602,7 @@ struct dapi_export *dapi_export_open(const struct dapi_dialogs *q,
 
 static char *line_of(const bson_t *doc, size_t *len)
 {
-	char *text = dapi_render_dialog_text(doc, len), *line;
+	char *text = query_render_dialog_text(doc, len), *line;
 	if (!text)
 		return NULL;
 	*len += 1;
@@ -616,7 +616,7 @@ static char *line_of(const bson_t *doc, size_t *len)
 	return line;
 }
 
-char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
+char *query_export_next(struct query_export *ex, size_t *len, bool *failed)
 {
 	const bson_t *doc;
 	bson_error_t err;
@@ -633,7 +633,7 @@ char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
 	if (ex->exhausted)
 		return NULL;
 	while (mongoc_cursor_next(ex->cursor, &doc)) {
-		if (!dapi_render_servable(doc)) {
+		if (!query_render_servable(doc)) {
 			skipped_unservable();
 			continue;
 		}
@@ -646,7 +646,7 @@ char *dapi_export_next(struct dapi_export *ex, size_t *len, bool *failed)
 	return NULL;
 }
 
-void dapi_export_close(struct dapi_export *ex)
+void query_export_close(struct query_export *ex)
 {
 	if (!ex)
 		return;

@@ -7,7 +7,7 @@ static const char summary[] =
         "Serves consented DataAPI dialogs read-only over HTTP: GET /data (pages),\n"
         "GET /data/{customerId}/{dialogId}, GET /data/export (NDJSON stream).";
 
-/* In the order of enum dapi_total. */
+/* In the order of enum query_total. */
 static const char *const total_names[] = { "auto", "count", "scan", NULL };
 
 int query_configure(struct query_opts *o, int argc, char **argv)

@@ -1,7 +1,7 @@
 /* dataapi-query's options: the table of flags and environment variables, and what it
  * fills. */
-#ifndef DAPI_QUERY_FLAGS_H
-#define DAPI_QUERY_FLAGS_H
+#ifndef QUERY_FLAGS_H
+#define QUERY_FLAGS_H
 
 #include <stdint.h>
 
@@ -14,7 +14,7 @@ struct query_opts {
 	struct dapi_mongo_opts mongo;
 	int64_t max_time_ms, retry_after_s, pool_wait_ms, page_bytes;
 	int64_t exports_max, export_time_ms, export_rate;
-	int total; /* enum dapi_total */
+	int total; /* enum query_total */
 	int log_level;
 };
 

@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 	dapi_mongo_init();
 	q = (struct query){ .dialogs = { NULL, o.mongo.db, o.mongo.collection, o.max_time_ms,
 		                         o.export_time_ms, (size_t)o.page_bytes,
-		                         (enum dapi_total)o.total },
+		                         (enum query_total)o.total },
 		            .retry_after_s = (int)o.retry_after_s,
 		            .exports_max = (int)o.exports_max,
 		            .export_deadline_ms = o.export_time_ms,

@@ -12,7 +12,7 @@ static const char head[] = "{\"items\":[";
 #define ITEMS_START (sizeof(head) - 2) /* where the array's '[' is */
 
 /* Appends len bytes of text to the page's reply, keeping it NUL-terminated. */
-static bool page_put(struct dapi_page *page, size_t *cap, const char *text, size_t len)
+static bool page_put(struct query_page *page, size_t *cap, const char *text, size_t len)
 {
 	if (page->len + len + 1 > *cap) {
 		size_t ncap = *cap * 2 > page->len + len + 1 ? *cap * 2 : page->len + len + 1;
@@ -28,41 +28,41 @@ static bool page_put(struct dapi_page *page, size_t *cap, const char *text, size
 	return true;
 }
 
-bool dapi_page_begin(struct dapi_page *page, size_t *cap)
+bool query_page_begin(struct query_page *page, size_t *cap)
 {
 	return page_put(page, cap, head, sizeof(head) - 1);
 }
 
-enum dapi_page_item dapi_page_item(struct dapi_page *page, size_t *cap, size_t bytes_max,
-                                   const bson_t *doc, const struct dapi_position *last)
+enum query_page_item query_page_item(struct query_page *page, size_t *cap, size_t bytes_max,
+                                     const bson_t *doc, const struct query_position *last)
 {
 	size_t len;
-	char *text = dapi_render_dialog_text(doc, &len);
+	char *text = query_render_dialog_text(doc, &len);
 	bool ok;
 
 	if (!text)
-		return DAPI_ITEM_OOM;
+		return QUERY_ITEM_OOM;
 	/* the array with it: a comma, the item, the closing bracket */
 	if (page->count > 0 && page->len - ITEMS_START + 1 + len + 1 > bytes_max) {
 		free(text);
 		page->cut = page->has_next = true;
 		page->next_pos = *last;
-		return DAPI_ITEM_CUT;
+		return QUERY_ITEM_CUT;
 	}
 	ok = (page->count == 0 || page_put(page, cap, ",", 1)) && page_put(page, cap, text, len);
 	free(text);
 	if (!ok)
-		return DAPI_ITEM_OOM;
+		return QUERY_ITEM_OOM;
 	page->count++;
-	return DAPI_ITEM_ADDED;
+	return QUERY_ITEM_ADDED;
 }
 
-bool dapi_page_finish(struct dapi_page *page, size_t *cap, const struct dapi_query_params *p)
+bool query_page_finish(struct query_page *page, size_t *cap, const struct query_params *p)
 {
-	char tail[DAPI_CURSOR_MAX + 128];
+	char tail[QUERY_CURSOR_MAX + 128];
 	if (page->has_next) {
-		bool ok = dapi_cursor_encode(page->next_pos.ms, page->next_pos.id, page->total,
-		                             page->next);
+		bool ok = query_cursor_encode(page->next_pos.ms, page->next_pos.id, page->total,
+		                              page->next);
 		assert(ok); /* a servable document's id is valid */
 		(void)ok;
 	}
@@ -75,7 +75,7 @@ bool dapi_page_finish(struct dapi_page *page, size_t *cap, const struct dapi_que
 	return page_put(page, cap, tail, (size_t)n);
 }
 
-void dapi_page_position(const bson_t *doc, struct dapi_position *pos)
+void query_page_position(const bson_t *doc, struct query_position *pos)
 {
 	bson_iter_t it;
 	pos->ms = 0;

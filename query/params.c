@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dapi_query_params_init(struct dapi_query_params *p, bool paging)
+void query_params_init(struct query_params *p, bool paging)
 {
 	memset(p, 0, sizeof(*p));
 	p->paging = paging;
-	p->limit = DAPI_LIMIT_DEFAULT;
+	p->limit = QUERY_LIMIT_DEFAULT;
 	p->after_total = -1;
 }
 
@@ -37,7 +37,7 @@ static bool twice(struct dapi_input_error *err, const char *field)
 	return dapi_input_fail(err, "invalid_parameter", field, "%s given twice", field);
 }
 
-static bool set_language(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+static bool set_language(struct query_params *p, const char *v, struct dapi_input_error *err)
 {
 	if (p->language[0])
 		return twice(err, "language");
@@ -47,7 +47,7 @@ static bool set_language(struct dapi_query_params *p, const char *v, struct dapi
 	return true;
 }
 
-static bool set_customer(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+static bool set_customer(struct query_params *p, const char *v, struct dapi_input_error *err)
 {
 	if (p->customer_id[0])
 		return twice(err, "customerId");
@@ -58,32 +58,33 @@ static bool set_customer(struct dapi_query_params *p, const char *v, struct dapi
 	return true;
 }
 
-static bool set_limit(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+static bool set_limit(struct query_params *p, const char *v, struct dapi_input_error *err)
 {
 	if (p->has_limit)
 		return twice(err, "limit");
-	if (!parse_uint(v, 1, DAPI_LIMIT_MAX, &p->limit))
+	if (!parse_uint(v, 1, QUERY_LIMIT_MAX, &p->limit))
 		return dapi_input_fail(err, "invalid_parameter", "limit",
-		                       "limit must be a whole number from 1 to %d", DAPI_LIMIT_MAX);
+		                       "limit must be a whole number from 1 to %d",
+		                       QUERY_LIMIT_MAX);
 	return p->has_limit = true;
 }
 
-static bool set_offset(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+static bool set_offset(struct query_params *p, const char *v, struct dapi_input_error *err)
 {
 	if (p->has_offset)
 		return twice(err, "offset");
-	if (!parse_uint(v, 0, DAPI_OFFSET_MAX, &p->offset))
+	if (!parse_uint(v, 0, QUERY_OFFSET_MAX, &p->offset))
 		return dapi_input_fail(err, "invalid_parameter", "offset",
 		                       "offset must be a whole number from 0 to %d",
-		                       DAPI_OFFSET_MAX);
+		                       QUERY_OFFSET_MAX);
 	return p->has_offset = true;
 }
 
-static bool set_cursor(struct dapi_query_params *p, const char *v, struct dapi_input_error *err)
+static bool set_cursor(struct query_params *p, const char *v, struct dapi_input_error *err)
 {
 	if (p->has_cursor)
 		return twice(err, "cursor");
-	if (!dapi_cursor_decode(v, &p->after_ms, p->after_id, &p->after_total))
+	if (!query_cursor_decode(v, &p->after_ms, p->after_id, &p->after_total))
 		return dapi_input_fail(err, "invalid_parameter", "cursor",
 		                       "cursor is not a nextCursor value from this API");
 	return p->has_cursor = true;
@@ -93,7 +94,7 @@ static bool set_cursor(struct dapi_query_params *p, const char *v, struct dapi_i
 static const struct param {
 	const char *name, *field;
 	bool paging_only;
-	bool (*set)(struct dapi_query_params *, const char *, struct dapi_input_error *);
+	bool (*set)(struct query_params *, const char *, struct dapi_input_error *);
 } params[] = {
 	{ "language", "language", false, set_language },
 	{ "customerId", "customerId", false, set_customer },
@@ -103,8 +104,8 @@ static const struct param {
 	{ "cursor", "cursor", true, set_cursor },
 };
 
-bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const char *value,
-                           struct dapi_input_error *err)
+bool query_params_add(struct query_params *p, const char *key, const char *value,
+                      struct dapi_input_error *err)
 {
 	const struct param *param = NULL;
 
@@ -123,8 +124,7 @@ bool dapi_query_params_add(struct dapi_query_params *p, const char *key, const c
 	return param->set(p, value, err);
 }
 
-bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
-                             struct dapi_input_error *err)
+bool query_params_parse(struct query_params *p, const char *qs, struct dapi_input_error *err)
 {
 	char buf[1024], *save = NULL;
 
@@ -135,7 +135,7 @@ bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
 		char *eq = strchr(arg, '=');
 		if (eq)
 			*eq = '\0';
-		if (!dapi_query_params_add(p, arg, eq ? eq + 1 : NULL, err))
+		if (!query_params_add(p, arg, eq ? eq + 1 : NULL, err))
 			return false;
 	}
 	return true;
@@ -145,7 +145,8 @@ bool dapi_query_params_parse(struct dapi_query_params *p, const char *qs,
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-bool dapi_cursor_encode(int64_t ms, const char *dialog_id, int64_t total, char out[DAPI_CURSOR_MAX])
+bool query_cursor_encode(int64_t ms, const char *dialog_id, int64_t total,
+                         char out[QUERY_CURSOR_MAX])
 {
 	char raw[DAPI_ID_MAX + 64];
 	size_t n, o = 0;
@@ -162,7 +163,7 @@ bool dapi_cursor_encode(int64_t ms, const char *dialog_id, int64_t total, char o
 		                     (long long)ms, dialog_id);
 	else
 		n = (size_t)snprintf(raw, sizeof(raw), "%lld:%s", (long long)ms, dialog_id);
-	assert(n < sizeof(raw) && (n * 4 + 2) / 3 < DAPI_CURSOR_MAX);
+	assert(n < sizeof(raw) && (n * 4 + 2) / 3 < QUERY_CURSOR_MAX);
 	for (size_t i = 0; i < n; i++) {
 		acc = (acc << 8) | (uint8_t)raw[i];
 		bits += 8;
@@ -179,7 +180,7 @@ bool dapi_cursor_encode(int64_t ms, const char *dialog_id, int64_t total, char o
 
 /* Decodes unpadded base64url into raw (NUL-terminated); false for any other character,
  * non-canonical trailing bits or a decoded NUL. */
-static bool b64url_decode(const char *token, size_t len, char raw[DAPI_CURSOR_MAX])
+static bool b64url_decode(const char *token, size_t len, char raw[QUERY_CURSOR_MAX])
 {
 	size_t n = 0;
 	uint32_t acc = 0;
@@ -218,13 +219,13 @@ static bool read_total(char *raw, int64_t *total, char **rest)
 	return !errno && *end == ':';
 }
 
-bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1], int64_t *total)
+bool query_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1], int64_t *total)
 {
-	char raw[DAPI_CURSOR_MAX], canonical[DAPI_CURSOR_MAX], *colon, *end, *pos;
+	char raw[QUERY_CURSOR_MAX], canonical[QUERY_CURSOR_MAX], *colon, *end, *pos;
 	size_t len = strlen(token);
 
-	if (len == 0 || len >= DAPI_CURSOR_MAX || len % 4 == 1 || !b64url_decode(token, len, raw) ||
-	    !read_total(raw, total, &pos))
+	if (len == 0 || len >= QUERY_CURSOR_MAX || len % 4 == 1 ||
+	    !b64url_decode(token, len, raw) || !read_total(raw, total, &pos))
 		return false;
 	colon = strchr(pos, ':');
 	if (!colon || colon == pos)
@@ -237,6 +238,6 @@ bool dapi_cursor_decode(const char *token, int64_t *ms, char id[DAPI_ID_MAX + 1]
 		return false;
 	strcpy(id, colon + 1);
 	/* Only the token we would have issued: one position, one token ("07:d" is not "7:d"). */
-	dapi_cursor_encode(*ms, id, *total, canonical);
+	query_cursor_encode(*ms, id, *total, canonical);
 	return strcmp(canonical, token) == 0;
 }

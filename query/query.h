@@ -1,6 +1,6 @@
 /* The query service: read-only HTTP API over the dialogs collection. */
-#ifndef DAPI_QUERY_H
-#define DAPI_QUERY_H
+#ifndef QUERY_H
+#define QUERY_H
 
 #include "dialogs.h"
 #include "http.h"
@@ -10,7 +10,7 @@
 #include "mongo.h"
 
 struct query {
-	struct dapi_dialogs dialogs;
+	struct query_dialogs dialogs;
 	struct dapi_mongo_probe *probe; /* /readyz, never a pooled client */
 	int retry_after_s;
 	int exports_max;            /* concurrent exports; more are answered 503 */

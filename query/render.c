@@ -42,7 +42,7 @@ static json_t *render_message(bson_iter_t *msg)
 	return m;
 }
 
-json_t *dapi_render_dialog(const bson_t *doc)
+json_t *query_render_dialog(const bson_t *doc)
 {
 	json_t *out = json_object(), *languages = json_array(), *messages = json_array();
 	json_t *customer = json_null(), *dialog = json_null(), *consented = json_null(),
@@ -84,16 +84,16 @@ json_t *dapi_render_dialog(const bson_t *doc)
 	return out;
 }
 
-char *dapi_render_dialog_text(const bson_t *doc, size_t *len)
+char *query_render_dialog_text(const bson_t *doc, size_t *len)
 {
-	json_t *item = dapi_render_dialog(doc);
+	json_t *item = query_render_dialog(doc);
 	char *text = item ? json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(item);
 	*len = text ? strlen(text) : 0;
 	return text;
 }
 
-bool dapi_render_servable(const bson_t *doc)
+bool query_render_servable(const bson_t *doc)
 {
 	bson_iter_t it;
 	uint32_t len;

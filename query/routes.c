@@ -9,7 +9,7 @@
 #include "query.h"
 
 struct param_walk {
-	struct dapi_query_params *p;
+	struct query_params *p;
 	struct dapi_input_error err;
 	bool ok;
 };
@@ -17,17 +17,17 @@ struct param_walk {
 static bool add_param(void *cls, const char *key, const char *value)
 {
 	struct param_walk *w = cls;
-	w->ok = dapi_query_params_add(w->p, key, value, &w->err);
+	w->ok = query_params_add(w->p, key, value, &w->err);
 	return w->ok;
 }
 
 /* Reads the query string into p; replies 400 and returns false when it is refused. */
-static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bool paging,
+static bool read_params(struct dapi_http_req *r, struct query_params *p, bool paging,
                         enum MHD_Result *ret)
 {
 	struct param_walk w = { .p = p, .ok = true };
 
-	dapi_query_params_init(p, paging);
+	query_params_init(p, paging);
 	dapi_http_each_query(r, add_param, &w);
 	if (!w.ok)
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, w.err.code, w.err.message,
@@ -39,7 +39,7 @@ static bool read_params(struct dapi_http_req *r, struct dapi_query_params *p, bo
 static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q, const char *route,
                                    const bson_error_t *err)
 {
-	bool busy = err->domain == DAPI_DIALOGS_BUSY;
+	bool busy = err->domain == QUERY_DIALOGS_BUSY;
 	DAPI_WARN(busy ? "store_busy" : "store_unavailable", "{s:s, s:s, s:i}", "route", route,
 	          "detail", err->message, "code", (int)err->code);
 	return dapi_http_reply_unavailable(r,
@@ -51,14 +51,14 @@ static enum MHD_Result unavailable(struct dapi_http_req *r, struct query *q, con
 static enum MHD_Result handle_list(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
-	struct dapi_query_params p;
-	struct dapi_page page;
+	struct query_params p;
+	struct query_page page;
 	enum MHD_Result ret;
 	bson_error_t err;
 
 	if (!read_params(r, &p, true, &ret))
 		return ret;
-	if (!dapi_dialogs_page(&q->dialogs, &p, &page, &err))
+	if (!query_dialogs_page(&q->dialogs, &p, &page, &err))
 		return unavailable(r, q, "/data", &err);
 	dapi_series_observe(q->m_page_items, (double)page.count);
 	return dapi_http_reply_json_text(r, MHD_HTTP_OK, page.body, page.len);
@@ -68,7 +68,7 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
 	const char *customer = dapi_http_param(r, 0), *dialog = dapi_http_param(r, 1);
-	struct dapi_query_params p;
+	struct query_params p;
 	bson_error_t err;
 	json_t *item;
 	int found;
@@ -81,12 +81,12 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 		                             "dialogId " DAPI_ID_RULE, "dialogId");
 	/* No parameters belong here; refuse them like everywhere else. */
 	struct param_walk w = { .p = &p, .ok = true };
-	dapi_query_params_init(&p, false);
+	query_params_init(&p, false);
 	dapi_http_each_query(r, add_param, &w);
 	if (!w.ok || p.language[0] || p.customer_id[0])
 		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
 		                             "this route takes no parameters", NULL);
-	found = dapi_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
+	found = query_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
 	if (found < 0)
 		return unavailable(r, q, "/data/*/*", &err);
 	if (found == 0)
@@ -106,7 +106,7 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
  * database client returns to the pool at once. */
 struct export_stream {
 	struct query *q;
-	struct dapi_export *ex;
+	struct query_export *ex;
 	char *line;
 	size_t len, sent;
 	bool done;
@@ -156,7 +156,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 			s->len = s->sent = 0;
 			if (s->done)
 				break;
-			s->line = dapi_export_next(s->ex, &s->len, &failed);
+			s->line = query_export_next(s->ex, &s->len, &failed);
 			if (s->line)
 				dapi_series_add(s->q->m_export_items, 1);
 			if (!s->line) {
@@ -183,7 +183,7 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void export_free(void *cls)
 {
 	struct export_stream *s = cls;
-	dapi_export_close(s->ex); /* the client goes back to the pool */
+	query_export_close(s->ex); /* the client goes back to the pool */
 	dapi_series_add(s->q->m_exports, -1);
 	atomic_fetch_sub(&s->q->exports, 1);
 	free(s->line);
@@ -193,7 +193,7 @@ static void export_free(void *cls)
 static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
-	struct dapi_query_params p;
+	struct query_params p;
 	struct export_stream *s;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -216,7 +216,7 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 	s->q = q;
 	s->window_start = now_ms();
 	s->deadline = s->window_start + q->export_deadline_ms;
-	s->ex = dapi_export_open(&q->dialogs, &p, &err);
+	s->ex = query_export_open(&q->dialogs, &p, &err);
 	if (!s->ex) {
 		free(s);
 		atomic_fetch_sub(&q->exports, 1);
@@ -257,14 +257,13 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 }
 
 /* docs/openapi-query.yaml, compiled in (dapi_embed). */
-extern const char dapi_query_openapi[];
-extern const size_t dapi_query_openapi_len;
+extern const char query_openapi[];
+extern const size_t query_openapi_len;
 
 /* GET /openapi.yaml: what this service serves, as OpenAPI. */
 static enum MHD_Result handle_openapi(struct dapi_http_req *r, void *app)
 {
-	return dapi_http_reply_static(r, "application/yaml", dapi_query_openapi,
-	                              dapi_query_openapi_len);
+	return dapi_http_reply_static(r, "application/yaml", query_openapi, query_openapi_len);
 }
 
 /* clang-format off */

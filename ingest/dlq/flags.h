@@ -1,6 +1,6 @@
 /* dataapi-dlq's options: the table of flags and environment variables, and what it fills. */
-#ifndef DAPI_DLQ_FLAGS_H
-#define DAPI_DLQ_FLAGS_H
+#ifndef DLQ_FLAGS_H
+#define DLQ_FLAGS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* Reads a topic once from the start of every partition to its end as it was when read:
  * no group, nothing committed. */
-#ifndef DAPI_DLQ_READER_H
-#define DAPI_DLQ_READER_H
+#ifndef DLQ_READER_H
+#define DLQ_READER_H
 
 #include <librdkafka/rdkafka.h>
 

@@ -1,7 +1,7 @@
 /* What a dead-letter record says: its headers, its key, its age, the headers it had before
  * the DLQ. */
-#ifndef DAPI_DLQ_RECORD_H
-#define DAPI_DLQ_RECORD_H
+#ifndef DLQ_RECORD_H
+#define DLQ_RECORD_H
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>

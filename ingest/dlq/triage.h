@@ -1,7 +1,7 @@
 /* What happens to one dead-letter record: skipped (no match), listed, re-driven, kept back
  * as too old, or failed; printed as one JSON line of metadata (never the value). */
-#ifndef DAPI_DLQ_TRIAGE_H
-#define DAPI_DLQ_TRIAGE_H
+#ifndef DLQ_TRIAGE_H
+#define DLQ_TRIAGE_H
 
 #include "dlq.h"
 #include "flags.h"

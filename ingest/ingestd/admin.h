@@ -1,8 +1,8 @@
 /* ingestd's small admin HTTP server: /healthz, /readyz (MongoDB ping and Kafka metadata),
  * /metrics. No data, so no authentication. A thread per connection, and a MongoDB probe
  * client of its own: a /readyz waiting on a slow database holds only itself. */
-#ifndef DAPI_ADMIN_H
-#define DAPI_ADMIN_H
+#ifndef INGESTD_ADMIN_H
+#define INGESTD_ADMIN_H
 
 #include <librdkafka/rdkafka.h>
 

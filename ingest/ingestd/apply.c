@@ -3,13 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dapi_dialog_init(struct dapi_dialog *d, const char *id)
+void ingestd_dialog_init(struct ingestd_dialog *d, const char *id)
 {
 	memset(d, 0, sizeof(*d));
 	d->id = id;
 }
 
-void dapi_dialog_clear(struct dapi_dialog *d)
+void ingestd_dialog_clear(struct ingestd_dialog *d)
 {
 	for (size_t i = 0; i < d->loaded_count; i++)
 		free(d->loaded_ids[i]);
@@ -36,7 +36,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id)
+int ingestd_dialog_add_loaded_id(struct ingestd_dialog *d, const char *event_id)
 {
 	char *copy = strdup(event_id), **ids;
 	if (!copy)
@@ -51,7 +51,7 @@ int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id)
 	return 0;
 }
 
-int dapi_dialog_add_language(struct dapi_dialog *d, const char *language)
+int ingestd_dialog_add_language(struct ingestd_dialog *d, const char *language)
 {
 	char tag[DAPI_LANG_MAX + 1];
 	size_t len = strlen(language);
@@ -69,7 +69,7 @@ int dapi_dialog_add_language(struct dapi_dialog *d, const char *language)
 	return 0;
 }
 
-static bool has_event(const struct dapi_dialog *d, const char *event_id)
+static bool has_event(const struct ingestd_dialog *d, const char *event_id)
 {
 	for (size_t i = 0; i < d->loaded_count; i++)
 		if (!strcmp(d->loaded_ids[i], event_id))
@@ -88,37 +88,37 @@ static size_t message_bytes(const struct dapi_event *ev)
 }
 
 /* The document's size before this batch's messages: nothing when it is written anew. */
-static size_t base_bytes(const struct dapi_dialog *d)
+static size_t base_bytes(const struct ingestd_dialog *d)
 {
-	return d->fresh || d->loaded_state == DAPI_DIALOG_ABSENT ? 0 : d->loaded_bytes;
+	return d->fresh || d->loaded_state == INGESTD_DIALOG_ABSENT ? 0 : d->loaded_bytes;
 }
 
-static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
+static int apply_message(struct ingestd_dialog *d, const struct dapi_event *ev)
 {
-	enum dapi_apply_outcome outcome = DAPI_APPLY_APPENDED;
+	enum ingestd_apply_outcome outcome = INGESTD_APPLY_APPENDED;
 	size_t cost = message_bytes(ev);
 
 	switch (d->state) {
-	case DAPI_DIALOG_TOMBSTONE:
-		return DAPI_APPLY_DROPPED_REVOKED;
-	case DAPI_DIALOG_ABSENT:
-		outcome = DAPI_APPLY_CREATED;
+	case INGESTD_DIALOG_TOMBSTONE:
+		return INGESTD_APPLY_DROPPED_REVOKED;
+	case INGESTD_DIALOG_ABSENT:
+		outcome = INGESTD_APPLY_CREATED;
 		break;
-	case DAPI_DIALOG_PENDING:
-	case DAPI_DIALOG_CONSENTED:
+	case INGESTD_DIALOG_PENDING:
+	case INGESTD_DIALOG_CONSENTED:
 		if (strcmp(d->doc.customer_id, ev->customer_id) != 0)
-			return DAPI_APPLY_CUSTOMER_MISMATCH;
+			return INGESTD_APPLY_CUSTOMER_MISMATCH;
 		if (has_event(d, ev->event_id))
-			return DAPI_APPLY_DUPLICATE;
+			return INGESTD_APPLY_DUPLICATE;
 		break;
 	}
-	if (base_bytes(d) + d->added_bytes + cost > DAPI_DIALOG_MAX_BYTES)
-		return DAPI_APPLY_TOO_LARGE; /* this message alone; the dialog's others go on */
+	if (base_bytes(d) + d->added_bytes + cost > INGESTD_DIALOG_MAX_BYTES)
+		return INGESTD_APPLY_TOO_LARGE; /* this message alone; the dialog's others go on */
 	if (grow((void **)&d->added, &d->cap_added, d->n_added + 1, sizeof(*d->added)) < 0 ||
-	    dapi_dialog_add_language(d, ev->language) == -1)
+	    ingestd_dialog_add_language(d, ev->language) == -1)
 		return -1;
-	if (outcome == DAPI_APPLY_CREATED) {
-		d->state = DAPI_DIALOG_PENDING;
+	if (outcome == INGESTD_APPLY_CREATED) {
+		d->state = INGESTD_DIALOG_PENDING;
 		strcpy(d->doc.customer_id, ev->customer_id);
 		d->doc.created_at = ev->received_at;
 	}
@@ -131,9 +131,9 @@ static int apply_message(struct dapi_dialog *d, const struct dapi_event *ev)
 }
 
 /* Drops every piece of personal data; what remains is the tombstone. */
-static void erase(struct dapi_dialog *d, int64_t at)
+static void erase(struct ingestd_dialog *d, int64_t at)
 {
-	d->state = DAPI_DIALOG_TOMBSTONE;
+	d->state = INGESTD_DIALOG_TOMBSTONE;
 	d->doc.revoked_at = at;
 	d->doc.customer_id[0] = '\0';
 	d->n_added = 0;
@@ -144,79 +144,79 @@ static void erase(struct dapi_dialog *d, int64_t at)
 
 /* The loaded incarnation is over: the dialog is absent for this event, and what the batch
  * writes replaces the loaded document (or deletes it). Its position stays: the version. */
-static void expire(struct dapi_dialog *d)
+static void expire(struct ingestd_dialog *d)
 {
 	for (size_t i = 0; i < d->loaded_count; i++)
 		free(d->loaded_ids[i]);
 	d->loaded_count = 0;
 	erase(d, 0);
-	d->state = DAPI_DIALOG_ABSENT;
+	d->state = INGESTD_DIALOG_ABSENT;
 	d->fresh = true;
 }
 
 /* Whether ev comes a lifetime (d->rules) after the dialog's last message (pending) or its
  * revocation (tombstone). Consented dialogs never expire here. */
-static bool expired_at(const struct dapi_dialog *d, const struct dapi_event *ev)
+static bool expired_at(const struct ingestd_dialog *d, const struct dapi_event *ev)
 {
-	const struct dapi_apply_rules *r = d->rules;
+	const struct ingestd_apply_rules *r = d->rules;
 	if (!r)
 		return false;
-	if (d->state == DAPI_DIALOG_TOMBSTONE)
+	if (d->state == INGESTD_DIALOG_TOMBSTONE)
 		return r->tombstone_ttl_ms > 0 &&
 		       ev->received_at - d->doc.revoked_at >= r->tombstone_ttl_ms;
-	return d->state == DAPI_DIALOG_PENDING && r->pending_ttl_ms > 0 &&
+	return d->state == INGESTD_DIALOG_PENDING && r->pending_ttl_ms > 0 &&
 	       d->doc.last_message_at > 0 &&
 	       ev->received_at - d->doc.last_message_at >= r->pending_ttl_ms;
 }
 
 /* Whether ev was read from the same partition as the document's last change, not after it. */
-static bool read_before(const struct dapi_event *ev, const struct dapi_dialog *d)
+static bool read_before(const struct dapi_event *ev, const struct ingestd_dialog *d)
 {
 	return ev->pos.known && d->doc.applied.known &&
 	       ev->pos.partition == d->doc.applied.partition &&
 	       ev->pos.offset <= d->doc.applied.offset;
 }
 
-static int apply_consent(struct dapi_dialog *d, const struct dapi_event *ev)
+static int apply_consent(struct ingestd_dialog *d, const struct dapi_event *ev)
 {
 	if (ev->granted) {
 		switch (d->state) {
-		case DAPI_DIALOG_ABSENT:
-			return DAPI_APPLY_CONSENT_ABSENT;
-		case DAPI_DIALOG_PENDING:
-			d->state = DAPI_DIALOG_CONSENTED;
+		case INGESTD_DIALOG_ABSENT:
+			return INGESTD_APPLY_CONSENT_ABSENT;
+		case INGESTD_DIALOG_PENDING:
+			d->state = INGESTD_DIALOG_CONSENTED;
 			d->doc.consented_at = ev->received_at;
-			return DAPI_APPLY_CONSENTED;
+			return INGESTD_APPLY_CONSENTED;
 		default:
-			return DAPI_APPLY_NOOP;
+			return INGESTD_APPLY_NOOP;
 		}
 	}
 	switch (d->state) {
-	case DAPI_DIALOG_ABSENT:
+	case INGESTD_DIALOG_ABSENT:
 		erase(d, ev->received_at);
-		return DAPI_APPLY_TOMBSTONED;
-	case DAPI_DIALOG_PENDING:
-	case DAPI_DIALOG_CONSENTED:
+		return INGESTD_APPLY_TOMBSTONED;
+	case INGESTD_DIALOG_PENDING:
+	case INGESTD_DIALOG_CONSENTED:
 		erase(d, ev->received_at);
-		return DAPI_APPLY_ERASED;
+		return INGESTD_APPLY_ERASED;
 	default:
-		return DAPI_APPLY_NOOP;
+		return INGESTD_APPLY_NOOP;
 	}
 }
 
-int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
+int ingestd_dialog_apply(struct ingestd_dialog *d, const struct dapi_event *ev)
 {
 	if (read_before(ev, d))
-		return DAPI_APPLY_REPLAYED;
+		return INGESTD_APPLY_REPLAYED;
 	if (expired_at(d, ev))
 		expire(d);
 	int outcome = ev->type == DAPI_EVENT_MESSAGE ? apply_message(d, ev) : apply_consent(d, ev);
 	switch (outcome) {
-	case DAPI_APPLY_CREATED:
-	case DAPI_APPLY_APPENDED:
-	case DAPI_APPLY_CONSENTED:
-	case DAPI_APPLY_ERASED:
-	case DAPI_APPLY_TOMBSTONED:
+	case INGESTD_APPLY_CREATED:
+	case INGESTD_APPLY_APPENDED:
+	case INGESTD_APPLY_CONSENTED:
+	case INGESTD_APPLY_ERASED:
+	case INGESTD_APPLY_TOMBSTONED:
 		if (ev->pos.known)
 			d->doc.applied = ev->pos;
 		break;
@@ -226,20 +226,20 @@ int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev)
 	return outcome;
 }
 
-bool dapi_dialog_changed(const struct dapi_dialog *d)
+bool ingestd_dialog_changed(const struct ingestd_dialog *d)
 {
 	/* fresh: the loaded document is replaced or deleted, if there was one */
 	return d->state != d->loaded_state || d->n_added > 0 ||
-	       (d->fresh && d->loaded_state != DAPI_DIALOG_ABSENT);
+	       (d->fresh && d->loaded_state != INGESTD_DIALOG_ABSENT);
 }
 
-const char *dapi_apply_outcome_name(enum dapi_apply_outcome o)
+const char *ingestd_apply_outcome_name(enum ingestd_apply_outcome o)
 {
-	static const char *const names[DAPI_APPLY_OUTCOMES] = {
+	static const char *const names[INGESTD_APPLY_OUTCOMES] = {
 		"created",         "appended",          "duplicate",
 		"dropped_revoked", "customer_mismatch", "consented",
 		"consent_absent",  "replayed",          "noop",
 		"erased",          "tombstoned",        "too_large",
 	};
-	return o < DAPI_APPLY_OUTCOMES ? names[o] : "unknown";
+	return o < INGESTD_APPLY_OUTCOMES ? names[o] : "unknown";
 }

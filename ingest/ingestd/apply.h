@@ -2,8 +2,8 @@
  * docs/architecture.md, "State table and idempotency"), applied in memory: a dialog as
  * loaded from the store plus the events of one batch, in order. Pure: no I/O. The store
  * turns the result into one write. */
-#ifndef DAPI_APPLY_H
-#define DAPI_APPLY_H
+#ifndef INGESTD_APPLY_H
+#define INGESTD_APPLY_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,45 +12,45 @@
 #include "event.h"
 #include "validate.h"
 
-enum dapi_dialog_state {
-	DAPI_DIALOG_ABSENT,
-	DAPI_DIALOG_PENDING,   /* consent: false */
-	DAPI_DIALOG_CONSENTED, /* consent: true */
-	DAPI_DIALOG_TOMBSTONE, /* revoked: true, no personal data */
+enum ingestd_dialog_state {
+	INGESTD_DIALOG_ABSENT,
+	INGESTD_DIALOG_PENDING,   /* consent: false */
+	INGESTD_DIALOG_CONSENTED, /* consent: true */
+	INGESTD_DIALOG_TOMBSTONE, /* revoked: true, no personal data */
 };
 
 /* Largest dialog document a batch grows by its messages: a message that would take the
  * document past it fails alone (dialog_too_large), its dialog's other events still apply.
  * Below the store's hard bound (store.h), which counts every field exactly. */
-#define DAPI_DIALOG_MAX_BYTES (16 * 1024 * 1024 - 128 * 1024)
+#define INGESTD_DIALOG_MAX_BYTES (16 * 1024 * 1024 - 128 * 1024)
 
 /* The lifetimes the state table applies by event time (SPEC.md: pending dialogs with no
  * message for the pending TTL are erased, tombstones expire after theirs). An event that
  * arrives (receivedAt) that long after the dialog's last message, or its revocation, finds
  * that incarnation over, whether or not a sweep has removed it yet: the outcome is the
  * topic's alone, the same live and in any replay. 0: never. */
-struct dapi_apply_rules {
+struct ingestd_apply_rules {
 	int64_t pending_ttl_ms, tombstone_ttl_ms;
 };
 
-enum dapi_apply_outcome {
-	DAPI_APPLY_CREATED,           /* message: absent -> pending */
-	DAPI_APPLY_APPENDED,          /* message: appended */
-	DAPI_APPLY_DUPLICATE,         /* message: eventId already stored */
-	DAPI_APPLY_DROPPED_REVOKED,   /* message: dialog is a tombstone */
-	DAPI_APPLY_CUSTOMER_MISMATCH, /* message: other customerId -> DLQ */
-	DAPI_APPLY_CONSENTED,         /* consent true: pending -> consented */
-	DAPI_APPLY_CONSENT_ABSENT,    /* consent true on an absent dialog: no-op, counted */
-	DAPI_APPLY_REPLAYED,          /* read again from an offset the document reflects */
-	DAPI_APPLY_NOOP,              /* consent that changes nothing */
-	DAPI_APPLY_ERASED,            /* consent false: data erased, tombstone */
-	DAPI_APPLY_TOMBSTONED,        /* consent false on an absent dialog: tombstone */
-	DAPI_APPLY_TOO_LARGE,         /* message: the document would pass its bound -> DLQ */
-	DAPI_APPLY_OUTCOMES
+enum ingestd_apply_outcome {
+	INGESTD_APPLY_CREATED,           /* message: absent -> pending */
+	INGESTD_APPLY_APPENDED,          /* message: appended */
+	INGESTD_APPLY_DUPLICATE,         /* message: eventId already stored */
+	INGESTD_APPLY_DROPPED_REVOKED,   /* message: dialog is a tombstone */
+	INGESTD_APPLY_CUSTOMER_MISMATCH, /* message: other customerId -> DLQ */
+	INGESTD_APPLY_CONSENTED,         /* consent true: pending -> consented */
+	INGESTD_APPLY_CONSENT_ABSENT,    /* consent true on an absent dialog: no-op, counted */
+	INGESTD_APPLY_REPLAYED,          /* read again from an offset the document reflects */
+	INGESTD_APPLY_NOOP,              /* consent that changes nothing */
+	INGESTD_APPLY_ERASED,            /* consent false: data erased, tombstone */
+	INGESTD_APPLY_TOMBSTONED,        /* consent false on an absent dialog: tombstone */
+	INGESTD_APPLY_TOO_LARGE,         /* message: the document would pass its bound -> DLQ */
+	INGESTD_APPLY_OUTCOMES
 };
 
 /* A dialog document's own fields, beside its messages and languages. */
-struct dapi_dialog_doc {
+struct ingestd_dialog_doc {
 	char customer_id[DAPI_ID_MAX + 1];
 	int64_t created_at, last_message_at, consented_at, revoked_at; /* ms; 0 = unset */
 	/* The last event that changed the document (stored as appliedThrough): a consent
@@ -58,14 +58,14 @@ struct dapi_dialog_doc {
 	struct dapi_event_position applied;
 };
 
-struct dapi_dialog {
-	const char *id;                       /* borrowed from the batch's events */
-	const struct dapi_apply_rules *rules; /* borrowed; NULL: nothing expires */
-	enum dapi_dialog_state state, loaded_state;
+struct ingestd_dialog {
+	const char *id;                          /* borrowed from the batch's events */
+	const struct ingestd_apply_rules *rules; /* borrowed; NULL: nothing expires */
+	enum ingestd_dialog_state state, loaded_state;
 	/* the loaded incarnation expired (rules): the write replaces the loaded version whole,
 	 * or deletes it when nothing took its place */
 	bool fresh;
-	struct dapi_dialog_doc doc;
+	struct ingestd_dialog_doc doc;
 	/* messages as loaded: count and eventIds (for de-duplication) */
 	size_t loaded_count;
 	char **loaded_ids;
@@ -86,14 +86,14 @@ struct dapi_dialog {
 
 /* An absent dialog with that id (borrowed, as the events own it); the store or the cache
  * fills the loaded fields before events are applied. */
-void dapi_dialog_init(struct dapi_dialog *d, const char *id);
-void dapi_dialog_clear(struct dapi_dialog *d);
+void ingestd_dialog_init(struct ingestd_dialog *d, const char *id);
+void ingestd_dialog_clear(struct ingestd_dialog *d);
 
 /* Copies a stored message's eventId (loading). Returns -1 when out of memory. */
-int dapi_dialog_add_loaded_id(struct dapi_dialog *d, const char *event_id);
+int ingestd_dialog_add_loaded_id(struct ingestd_dialog *d, const char *event_id);
 /* Adds a language if new. Returns -1 when out of memory, -2 when it is not a normalized
  * language tag (events carry only those; a stored entry may not). */
-int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
+int ingestd_dialog_add_language(struct ingestd_dialog *d, const char *language);
 
 /* Applies one event (its dialogId is d->id). ev must outlive d. Returns -1 only when out
  * of memory, else the outcome.
@@ -107,13 +107,13 @@ int dapi_dialog_add_language(struct dapi_dialog *d, const char *language);
  * eventId (events read from another partition, after the topic was recreated).
  *
  * With d->rules, an incarnation past its lifetime at the event's receivedAt is over before
- * the event applies (see dapi_apply_rules): a message then starts a new pending dialog, a
+ * the event applies (see ingestd_apply_rules): a message then starts a new pending dialog, a
  * consent finds the dialog absent. */
-int dapi_dialog_apply(struct dapi_dialog *d, const struct dapi_event *ev);
+int ingestd_dialog_apply(struct ingestd_dialog *d, const struct dapi_event *ev);
 
 /* Whether the batch changed the dialog, i.e. whether a write is needed. */
-bool dapi_dialog_changed(const struct dapi_dialog *d);
+bool ingestd_dialog_changed(const struct ingestd_dialog *d);
 
-const char *dapi_apply_outcome_name(enum dapi_apply_outcome o);
+const char *ingestd_apply_outcome_name(enum ingestd_apply_outcome o);
 
 #endif

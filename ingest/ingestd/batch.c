@@ -20,7 +20,7 @@ struct batch {
 	struct item *items;
 	size_t n;
 	size_t *order, n_order;
-	struct dapi_dialog *dialogs;
+	struct ingestd_dialog *dialogs;
 	size_t nd;
 	bool *known;           /* dialogs[i] came from the cache */
 	const char **rejected; /* dialogs[i]'s DLQ reason from the store, or NULL */
@@ -33,7 +33,7 @@ static const char *item_reason(const struct item *it)
 	return it->decode_reason ? it->decode_reason : it->apply_reason;
 }
 
-static void decode_item(const struct dapi_consumer *c, struct item *it)
+static void decode_item(const struct ingestd_consumer *c, struct item *it)
 {
 	const rd_kafka_message_t *m = it->rkm;
 
@@ -53,7 +53,7 @@ static void decode_item(const struct dapi_consumer *c, struct item *it)
 /* Builds the batch's distinct dialogs (each item's into item.dialog); returns how many,
  * or SIZE_MAX when out of memory. */
 static size_t group_dialogs(struct item *items, const size_t *order, size_t n_order,
-                            struct dapi_dialog *dialogs)
+                            struct ingestd_dialog *dialogs)
 {
 	const char **names = calloc(n_order ? n_order : 1, sizeof(*names));
 	const char **ids = calloc(n_order ? n_order : 1, sizeof(*ids));
@@ -64,7 +64,7 @@ static size_t group_dialogs(struct item *items, const size_t *order, size_t n_or
 	if (nd == 0)
 		nd = dapi_distinct(names, n_order, ids, index);
 	for (size_t d = 0; nd != SIZE_MAX && d < nd; d++)
-		dapi_dialog_init(&dialogs[d], ids[d]);
+		ingestd_dialog_init(&dialogs[d], ids[d]);
 	for (size_t k = 0; nd != SIZE_MAX && k < n_order; k++)
 		items[order[k]].dialog = index[k];
 	free(names);
@@ -74,41 +74,42 @@ static size_t group_dialogs(struct item *items, const size_t *order, size_t n_or
 }
 
 /* Fills each dialog's state: from the cache where it has it, else from the store. */
-static bool load_dialogs(struct dapi_consumer *c, struct batch *b, int64_t now, bson_error_t *err)
+static bool load_dialogs(struct ingestd_consumer *c, struct batch *b, int64_t now,
+                         bson_error_t *err)
 {
 	size_t hits = 0;
 	for (size_t i = 0; i < b->nd; i++)
-		hits += b->known[i] = dapi_cache_get(c->cfg.cache, &b->dialogs[i], now);
+		hits += b->known[i] = ingestd_cache_get(c->cfg.cache, &b->dialogs[i], now);
 	dapi_metrics_inc(c->m_reads, "source=\"cache\"", (double)hits);
 	dapi_metrics_inc(c->m_reads, "source=\"store\"", (double)(b->nd - hits));
-	if (!dapi_store_load(c->store, b->dialogs, b->nd, b->known, err))
+	if (!ingestd_store_load(c->store, b->dialogs, b->nd, b->known, err))
 		return false;
 	dapi_series_observe(c->m_load, (double)(dapi_time_mono_ms() - now) / 1000.0);
 	return true;
 }
 
 /* Applies every decodable event to its dialog, in record order; false when out of memory. */
-static bool apply_events(const struct dapi_consumer *c, struct batch *b, bson_error_t *err)
+static bool apply_events(const struct ingestd_consumer *c, struct batch *b, bson_error_t *err)
 {
 	for (size_t i = 0; i < b->nd; i++)
 		b->dialogs[i].rules = &c->cfg.rules;
 	for (size_t k = 0; k < b->n_order; k++) {
 		struct item *it = &b->items[b->order[k]];
 		it->apply_reason = NULL;
-		it->outcome = dapi_dialog_apply(&b->dialogs[it->dialog], &it->ev);
+		it->outcome = ingestd_dialog_apply(&b->dialogs[it->dialog], &it->ev);
 		if (it->outcome < 0) {
 			bson_set_error(err, 0, 0, "out of memory applying events");
 			return false;
 		}
-		if (it->outcome == DAPI_APPLY_CUSTOMER_MISMATCH) {
+		if (it->outcome == INGESTD_APPLY_CUSTOMER_MISMATCH) {
 			it->apply_reason = "customer_mismatch";
 			snprintf(it->detail, sizeof(it->detail),
 			         "customerId differs from the dialog's");
-		} else if (it->outcome == DAPI_APPLY_TOO_LARGE) {
+		} else if (it->outcome == INGESTD_APPLY_TOO_LARGE) {
 			it->apply_reason = "dialog_too_large";
 			snprintf(it->detail, sizeof(it->detail),
 			         "the message would take the dialog's document past %d bytes",
-			         DAPI_DIALOG_MAX_BYTES);
+			         INGESTD_DIALOG_MAX_BYTES);
 		}
 	}
 	return true;
@@ -133,34 +134,35 @@ static void mark_rejected(struct batch *b)
 }
 
 /* Applies the events to the dialogs as loaded, then writes. */
-static enum dapi_write_status attempt(struct dapi_consumer *c, struct batch *b, bson_error_t *err)
+static enum ingestd_write_status attempt(struct ingestd_consumer *c, struct batch *b,
+                                         bson_error_t *err)
 {
 	int64_t now = dapi_time_mono_ms();
 
 	if (!load_dialogs(c, b, now, err))
-		return DAPI_WRITE_TRANSIENT;
+		return INGESTD_WRITE_TRANSIENT;
 	if (rd_kafka_assignment_lost(c->rk)) {
 		/* Another member may own these partitions now: writing from this state could
 		 * undo its work. */
 		bson_set_error(err, 0, 0, "partition assignment lost");
-		return DAPI_WRITE_LOST;
+		return INGESTD_WRITE_LOST;
 	}
 	if (!apply_events(c, b, err))
-		return DAPI_WRITE_TRANSIENT;
+		return INGESTD_WRITE_TRANSIENT;
 	int64_t write_start = dapi_time_mono_ms();
-	enum dapi_write_status status =
-	        dapi_store_write(c->store, b->dialogs, b->nd, b->rejected, err);
+	enum ingestd_write_status status =
+	        ingestd_store_write(c->store, b->dialogs, b->nd, b->rejected, err);
 	dapi_series_observe(c->m_write, (double)(dapi_time_mono_ms() - write_start) / 1000.0);
-	if (status != DAPI_WRITE_OK)
+	if (status != INGESTD_WRITE_OK)
 		return status;
 	for (size_t i = 0; i < b->nd; i++)
-		dapi_cache_put(c->cfg.cache, &b->dialogs[i], b->rejected[i] == NULL, now);
+		ingestd_cache_put(c->cfg.cache, &b->dialogs[i], b->rejected[i] == NULL, now);
 	mark_rejected(b);
 	return status;
 }
 
 struct dead_letters {
-	struct dapi_consumer *c;
+	struct ingestd_consumer *c;
 	struct item *items;
 	size_t n;
 };
@@ -170,7 +172,7 @@ struct dead_letters {
 static bool send_dead_letters(void *arg, bson_error_t *err)
 {
 	struct dead_letters *dl = arg;
-	struct dapi_consumer *c = dl->c;
+	struct ingestd_consumer *c = dl->c;
 	struct dapi_dlq_batch b = { 0 };
 	for (size_t i = 0; i < dl->n; i++) {
 		const struct item *it = &dl->items[i];
@@ -202,16 +204,17 @@ static bool send_dead_letters(void *arg, bson_error_t *err)
 }
 
 /* Sends every item that has a reason to the DLQ and waits until Kafka has them all. */
-static int dead_letter(struct dapi_consumer *c, struct item *items, size_t n)
+static int dead_letter(struct ingestd_consumer *c, struct item *items, size_t n)
 {
 	struct dead_letters dl = { c, items, n };
 	bool any = false;
 	for (size_t i = 0; i < n && !any; i++)
 		any = item_reason(&items[i]) != NULL;
-	return !any || dapi_consumer_retry(c, "dlq_retry", NULL, send_dead_letters, &dl) ? 0 : -1;
+	return !any || ingestd_consumer_retry(c, "dlq_retry", NULL, send_dead_letters, &dl) ? 0
+	                                                                                    : -1;
 }
 
-static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
+static void store_offsets(struct ingestd_consumer *c, struct item *items, size_t n)
 {
 	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)n);
 	rd_kafka_resp_err_t err;
@@ -234,7 +237,7 @@ static void store_offsets(struct dapi_consumer *c, struct item *items, size_t n)
 
 /* Allocates b's arrays, decodes every record, opens the sealed ones and groups the
  * applicable ones by dialog. False when out of memory or on a stop while keys are away. */
-static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *items, size_t n)
+static bool batch_begin(struct ingestd_consumer *c, struct batch *b, struct item *items, size_t n)
 {
 	*b = (struct batch){ .items = items, .n = n, .started_ms = dapi_time_mono_ms() };
 	b->order = malloc(n * sizeof(*b->order));
@@ -245,7 +248,7 @@ static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *i
 		return false;
 	for (size_t i = 0; i < n; i++)
 		decode_item(c, &items[i]);
-	if (dapi_batch_open_sealed(c, items, n) < 0)
+	if (ingestd_batch_open_sealed(c, items, n) < 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!items[i].decode_reason && !items[i].shredded)
@@ -262,7 +265,7 @@ static bool batch_begin(struct dapi_consumer *c, struct batch *b, struct item *i
 static void batch_end(struct batch *b)
 {
 	for (size_t i = 0; b->dialogs && i < b->nd; i++)
-		dapi_dialog_clear(&b->dialogs[i]);
+		ingestd_dialog_clear(&b->dialogs[i]);
 	free(b->order);
 	free(b->dialogs);
 	free(b->rejected);
@@ -272,37 +275,37 @@ static void batch_end(struct batch *b)
 /* Attempts until the batch is written: 0; 1 when the partitions were lost; -1 on a stop
  * while the database is unavailable. Conflicts are retried at once (three times), errors
  * after a growing pause. */
-static int write_until_done(struct dapi_consumer *c, struct batch *b)
+static int write_until_done(struct ingestd_consumer *c, struct batch *b)
 {
 	int64_t backoff = 100;
 	int conflicts = 0;
 
 	for (;;) {
 		bson_error_t err = { 0 };
-		enum dapi_write_status st = attempt(c, b, &err);
-		if (st == DAPI_WRITE_OK)
+		enum ingestd_write_status st = attempt(c, b, &err);
+		if (st == INGESTD_WRITE_OK)
 			return 0;
 		/* A conflict means another writer; after an error, what was written is unknown. */
-		dapi_cache_clear(c->cfg.cache);
-		if (st == DAPI_WRITE_LOST) {
+		ingestd_cache_clear(c->cfg.cache);
+		if (st == INGESTD_WRITE_LOST) {
 			/* Abandoned uncommitted: the partitions' new owner applies these events. */
 			DAPI_WARN("batch_abandoned", "{s:s}", "detail", err.message);
 			return 1;
 		}
 		dapi_series_add(c->m_retries, 1);
-		if (st == DAPI_WRITE_CONFLICT && ++conflicts <= 3) {
+		if (st == INGESTD_WRITE_CONFLICT && ++conflicts <= 3) {
 			DAPI_INFO("write_conflict", "{s:i}", "attempt", conflicts);
 			continue;
 		}
 		DAPI_WARN("store_unavailable", "{s:s, s:I}", "detail",
-		          st == DAPI_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
+		          st == INGESTD_WRITE_CONFLICT ? "repeated write conflicts" : err.message,
 		          "retryInMs", (json_int_t)backoff);
-		if (!dapi_consumer_backoff(c, &backoff))
+		if (!ingestd_consumer_backoff(c, &backoff))
 			return -1; /* not stored: the batch is consumed again after restart */
 	}
 }
 
-static void count_applied(struct dapi_consumer *c, const struct batch *b)
+static void count_applied(struct ingestd_consumer *c, const struct batch *b)
 {
 	for (size_t k = 0; k < b->n_order; k++) {
 		const struct item *it = &b->items[b->order[k]];
@@ -310,20 +313,21 @@ static void count_applied(struct dapi_consumer *c, const struct batch *b)
 		if (it->apply_reason)
 			continue;
 		snprintf(labels, sizeof(labels), "type=\"%s\",outcome=\"%s\"",
-		         dapi_event_type_name(it->ev.type), dapi_apply_outcome_name(it->outcome));
+		         dapi_event_type_name(it->ev.type),
+		         ingestd_apply_outcome_name(it->outcome));
 		dapi_metrics_inc(c->m_applied, labels, 1);
 	}
 }
 
-int dapi_batch_process(struct dapi_consumer *c, struct item *items, size_t n)
+int ingestd_batch_process(struct ingestd_consumer *c, struct item *items, size_t n)
 {
 	struct batch b;
 	int rc = batch_begin(c, &b, items, n) ? write_until_done(c, &b) : -1;
 
 	/* The data first, then the keys: a crash between the two is repaired by consuming the
 	 * batch again (offsets are stored after both). */
-	if (rc == 0 && (dapi_batch_mark_consented(c, items, n, b.dialogs, b.rejected) < 0 ||
-	                dapi_batch_erase_keys(c, b.dialogs, b.nd, b.rejected) < 0))
+	if (rc == 0 && (ingestd_batch_mark_consented(c, items, n, b.dialogs, b.rejected) < 0 ||
+	                ingestd_batch_erase_keys(c, b.dialogs, b.nd, b.rejected) < 0))
 		rc = -1;
 	if (rc == 0 && dead_letter(c, items, n) < 0)
 		rc = -1;

@@ -21,11 +21,11 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
-	struct dapi_consumer *c = opaque;
+	struct ingestd_consumer *c = opaque;
 	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
 	/* Whoever owned these partitions meanwhile may have written their dialogs. */
-	dapi_cache_clear(c->cfg.cache);
+	ingestd_cache_clear(c->cfg.cache);
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		DAPI_INFO("partitions_assigned", "{s:i}", "count", parts->cnt);
@@ -44,7 +44,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_assign(rk, NULL);
 }
 
-static void register_metrics(struct dapi_consumer *c)
+static void register_metrics(struct ingestd_consumer *c)
 {
 	c->m_applied = dapi_metrics_family("dataapi_events_applied_total",
 	                                   "Events applied to the store, by type and outcome",
@@ -77,10 +77,10 @@ static void register_metrics(struct dapi_consumer *c)
 	                                 "Sealed events whose dialog's data key is gone (erased): "
 	                                 "skipped, not dead-lettered",
 	                                 DAPI_COUNTER);
-	c->m_keys_erased = dapi_keys_deleted_series("revocation");
+	c->m_keys_erased = ingestd_keys_deleted_series("revocation");
 }
 
-bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms)
+bool ingestd_consumer_backoff(struct ingestd_consumer *c, int64_t *backoff_ms)
 {
 	if (dapi_stop_requested)
 		return false;
@@ -90,8 +90,9 @@ bool dapi_consumer_backoff(struct dapi_consumer *c, int64_t *backoff_ms)
 	return !dapi_stop_requested;
 }
 
-bool dapi_consumer_retry(struct dapi_consumer *c, const char *event, struct dapi_series *count,
-                         bool (*op)(void *arg, bson_error_t *err), void *arg)
+bool ingestd_consumer_retry(struct ingestd_consumer *c, const char *event,
+                            struct dapi_series *count, bool (*op)(void *arg, bson_error_t *err),
+                            void *arg)
 {
 	int64_t backoff = 100;
 	bson_error_t err = { 0 };
@@ -100,7 +101,7 @@ bool dapi_consumer_retry(struct dapi_consumer *c, const char *event, struct dapi
 		          (json_int_t)backoff);
 		if (count)
 			dapi_series_add(count, 1);
-		if (!dapi_consumer_backoff(c, &backoff))
+		if (!ingestd_consumer_backoff(c, &backoff))
 			return false;
 	}
 	return true;
@@ -108,9 +109,9 @@ bool dapi_consumer_retry(struct dapi_consumer *c, const char *event, struct dapi
 
 /* The librdkafka consumer, its offsets moved for --replay-from, subscribed to the topic.
  * NULL with errstr. */
-static rd_kafka_t *join_group(struct dapi_consumer *c, char *errstr, size_t errstr_size)
+static rd_kafka_t *join_group(struct ingestd_consumer *c, char *errstr, size_t errstr_size)
 {
-	const struct dapi_consumer_config *cfg = &c->cfg;
+	const struct ingestd_consumer_config *cfg = &c->cfg;
 	/* clang-format off */
 	const char *const defaults[] = {
 		"group.id",                 cfg->group,
@@ -143,7 +144,8 @@ static rd_kafka_t *join_group(struct dapi_consumer *c, char *errstr, size_t errs
 	}
 	rd_kafka_poll_set_consumer(rk); /* conf is now owned by rk */
 	if (cfg->replay_from && *cfg->replay_from &&
-	    dapi_replay_move_offsets(rk, cfg->topic, cfg->replay_from, errstr, errstr_size) < 0) {
+	    ingestd_replay_move_offsets(rk, cfg->topic, cfg->replay_from, errstr, errstr_size) <
+	            0) {
 		rd_kafka_destroy(rk);
 		return NULL;
 	}
@@ -160,11 +162,12 @@ static rd_kafka_t *join_group(struct dapi_consumer *c, char *errstr, size_t errs
 	return rk;
 }
 
-struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
-                                        struct dapi_store *store, struct dapi_producer *dlq,
-                                        char *errstr, size_t errstr_size)
+struct ingestd_consumer *ingestd_consumer_new(const struct ingestd_consumer_config *cfg,
+                                              struct ingestd_store *store,
+                                              struct dapi_producer *dlq, char *errstr,
+                                              size_t errstr_size)
 {
-	struct dapi_consumer *c = calloc(1, sizeof(*c));
+	struct ingestd_consumer *c = calloc(1, sizeof(*c));
 	if (!c) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
@@ -180,7 +183,7 @@ struct dapi_consumer *dapi_consumer_new(const struct dapi_consumer_config *cfg,
 	return c;
 }
 
-void dapi_consumer_destroy(struct dapi_consumer *c)
+void ingestd_consumer_destroy(struct ingestd_consumer *c)
 {
 	if (!c)
 		return;
@@ -189,7 +192,7 @@ void dapi_consumer_destroy(struct dapi_consumer *c)
 	free(c);
 }
 
-rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c)
+rd_kafka_t *ingestd_consumer_handle(struct ingestd_consumer *c)
 {
 	return c->rk;
 }
@@ -197,7 +200,7 @@ rd_kafka_t *dapi_consumer_handle(struct dapi_consumer *c)
 /* librdkafka's statistics: consumer lag per assigned partition into a gauge. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-	struct dapi_consumer *c = opaque;
+	struct ingestd_consumer *c = opaque;
 	json_t *root = json_loadb(json, len, 0, NULL), *topic, *part;
 	const char *tname, *pname;
 
@@ -224,7 +227,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 /* ---- loop ------------------------------------------------------------------------- */
 
 /* Returns a record, or NULL (nothing, or an error event that was logged). */
-static rd_kafka_message_t *poll_one(struct dapi_consumer *c, int timeout_ms, int *fatal)
+static rd_kafka_message_t *poll_one(struct ingestd_consumer *c, int timeout_ms, int *fatal)
 {
 	rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
 	if (!m || !m->err)
@@ -239,7 +242,7 @@ static rd_kafka_message_t *poll_one(struct dapi_consumer *c, int timeout_ms, int
 	return NULL;
 }
 
-int dapi_consumer_run(struct dapi_consumer *c)
+int ingestd_consumer_run(struct ingestd_consumer *c)
 {
 	size_t cap = (size_t)c->cfg.batch_max;
 	struct item *items = calloc(cap, sizeof(*items));
@@ -255,7 +258,7 @@ int dapi_consumer_run(struct dapi_consumer *c)
 		items[n++].rkm = m;
 		while (n < cap && (m = poll_one(c, 0, &fatal)))
 			items[n++].rkm = m;
-		int done = dapi_batch_process(c, items, n);
+		int done = ingestd_batch_process(c, items, n);
 		for (size_t i = 0; i < n; i++) {
 			dapi_event_clear(&items[i].ev);
 			rd_kafka_message_destroy(items[i].rkm);

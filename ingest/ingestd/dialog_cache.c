@@ -14,14 +14,14 @@ struct entry {
 	struct entry *next;
 	char *id;
 	int64_t stamp;
-	enum dapi_dialog_state state;
-	struct dapi_dialog_doc doc;
+	enum ingestd_dialog_state state;
+	struct ingestd_dialog_doc doc;
 	size_t bytes, n_ids, n_languages;
 	char **ids;
 	char (*languages)[DAPI_LANG_MAX + 1];
 };
 
-struct dapi_cache {
+struct ingestd_cache {
 	struct entry **buckets;
 	size_t n_buckets, size, capacity, ids, max_ids;
 	int64_t max_age_ms;
@@ -38,9 +38,9 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
-struct dapi_cache *dapi_cache_new(size_t capacity, int64_t max_age_ms)
+struct ingestd_cache *ingestd_cache_new(size_t capacity, int64_t max_age_ms)
 {
-	struct dapi_cache *c;
+	struct ingestd_cache *c;
 	if (capacity == 0)
 		return NULL;
 	c = calloc(1, sizeof(*c));
@@ -60,7 +60,7 @@ struct dapi_cache *dapi_cache_new(size_t capacity, int64_t max_age_ms)
 	return c;
 }
 
-void dapi_cache_clear(struct dapi_cache *c)
+void ingestd_cache_clear(struct ingestd_cache *c)
 {
 	if (!c)
 		return;
@@ -75,27 +75,27 @@ void dapi_cache_clear(struct dapi_cache *c)
 	c->ids = 0;
 }
 
-void dapi_cache_invalidate(struct dapi_cache *c)
+void ingestd_cache_invalidate(struct ingestd_cache *c)
 {
 	if (c)
 		atomic_store(&c->invalid, true);
 }
 
-void dapi_cache_destroy(struct dapi_cache *c)
+void ingestd_cache_destroy(struct ingestd_cache *c)
 {
 	if (!c)
 		return;
-	dapi_cache_clear(c);
+	ingestd_cache_clear(c);
 	free(c->buckets);
 	free(c);
 }
 
-size_t dapi_cache_size(const struct dapi_cache *c)
+size_t ingestd_cache_size(const struct ingestd_cache *c)
 {
 	return c ? c->size : 0;
 }
 
-static struct entry **slot(struct dapi_cache *c, const char *id)
+static struct entry **slot(struct ingestd_cache *c, const char *id)
 {
 	struct entry **s = &c->buckets[dapi_fnv1a(id) & (c->n_buckets - 1)];
 	while (*s && strcmp((*s)->id, id) != 0)
@@ -103,17 +103,17 @@ static struct entry **slot(struct dapi_cache *c, const char *id)
 	return s;
 }
 
-bool dapi_cache_get(struct dapi_cache *c, struct dapi_dialog *d, int64_t now_ms)
+bool ingestd_cache_get(struct ingestd_cache *c, struct ingestd_dialog *d, int64_t now_ms)
 {
 	const char *id = d->id;
 	struct entry *e;
 
-	dapi_dialog_clear(d);
-	dapi_dialog_init(d, id);
+	ingestd_dialog_clear(d);
+	ingestd_dialog_init(d, id);
 	if (!c)
 		return false;
 	if (atomic_exchange(&c->invalid, false))
-		dapi_cache_clear(c);
+		ingestd_cache_clear(c);
 	e = *slot(c, id);
 	if (!e || now_ms - e->stamp > c->max_age_ms)
 		return false;
@@ -122,30 +122,31 @@ bool dapi_cache_get(struct dapi_cache *c, struct dapi_dialog *d, int64_t now_ms)
 	d->loaded_applied = e->doc.applied;
 	d->loaded_bytes = e->bytes;
 	for (size_t i = 0; i < e->n_languages; i++)
-		if (dapi_dialog_add_language(d, e->languages[i]) < 0)
+		if (ingestd_dialog_add_language(d, e->languages[i]) < 0)
 			goto oom;
 	for (size_t i = 0; i < e->n_ids; i++)
-		if (dapi_dialog_add_loaded_id(d, e->ids[i]) < 0)
+		if (ingestd_dialog_add_loaded_id(d, e->ids[i]) < 0)
 			goto oom;
 	return true;
 oom:
-	dapi_dialog_clear(d);
-	dapi_dialog_init(d, id);
+	ingestd_dialog_clear(d);
+	ingestd_dialog_init(d, id);
 	return false;
 }
 
 /* The entry for d as written; NULL when out of memory. */
-static struct entry *entry_new(const struct dapi_dialog *d, int64_t now_ms)
+static struct entry *entry_new(const struct ingestd_dialog *d, int64_t now_ms)
 {
 	struct entry *e = calloc(1, sizeof(*e));
-	size_t n_ids = d->state == DAPI_DIALOG_TOMBSTONE ? 0 : d->loaded_count + d->n_added;
+	size_t n_ids = d->state == INGESTD_DIALOG_TOMBSTONE ? 0 : d->loaded_count + d->n_added;
 	if (!e || !(e->id = strdup(d->id)))
 		goto fail;
 	e->stamp = now_ms;
 	e->state = d->state;
 	e->doc = d->doc;
 	/* what the stored document weighs, near enough for the size check before a write */
-	e->bytes = d->state == DAPI_DIALOG_TOMBSTONE ? 128 : (d->fresh ? 0 : d->loaded_bytes) + 256;
+	e->bytes =
+	        d->state == INGESTD_DIALOG_TOMBSTONE ? 128 : (d->fresh ? 0 : d->loaded_bytes) + 256;
 	if (n_ids && !(e->ids = calloc(n_ids, sizeof(*e->ids))))
 		goto fail;
 	for (size_t i = 0; i < n_ids; i++) {
@@ -170,7 +171,8 @@ fail:
 	return NULL;
 }
 
-void dapi_cache_put(struct dapi_cache *c, const struct dapi_dialog *d, bool written, int64_t now_ms)
+void ingestd_cache_put(struct ingestd_cache *c, const struct ingestd_dialog *d, bool written,
+                       int64_t now_ms)
 {
 	struct entry **s, *e;
 	if (!c)
@@ -183,10 +185,10 @@ void dapi_cache_put(struct dapi_cache *c, const struct dapi_dialog *d, bool writ
 		entry_free(e);
 		c->size--;
 	}
-	if (!written || d->state == DAPI_DIALOG_ABSENT || d->loaded_count + d->n_added > MAX_IDS)
+	if (!written || d->state == INGESTD_DIALOG_ABSENT || d->loaded_count + d->n_added > MAX_IDS)
 		return;
 	if (c->size >= c->capacity || c->ids + d->loaded_count + d->n_added > c->max_ids) {
-		dapi_cache_clear(c);
+		ingestd_cache_clear(c);
 		s = slot(c, d->id);
 	}
 	e = entry_new(d, now_ms);

@@ -12,13 +12,13 @@ static const char summary[] =
         "Consumes DataAPI events from Kafka as a consumer-group member and applies them to\n"
         "MongoDB in order per dialog; offsets are committed only after MongoDB acknowledged.";
 
-static const char *const load_by_names[] = { [DAPI_LOAD_AUTO] = "auto",
-	                                     [DAPI_LOAD_IN] = "in",
-	                                     [DAPI_LOAD_BY_ID] = "id",
-	                                     [DAPI_LOAD_BY_ID + 1] = NULL };
-static const char *const indexes_names[] = {
-	[DAPI_INDEXES_AUTO] = "auto", [DAPI_INDEXES_ALL] = "all", [DAPI_INDEXES_ALL + 1] = NULL
-};
+static const char *const load_by_names[] = { [INGESTD_LOAD_AUTO] = "auto",
+	                                     [INGESTD_LOAD_IN] = "in",
+	                                     [INGESTD_LOAD_BY_ID] = "id",
+	                                     [INGESTD_LOAD_BY_ID + 1] = NULL };
+static const char *const indexes_names[] = { [INGESTD_INDEXES_AUTO] = "auto",
+	                                     [INGESTD_INDEXES_ALL] = "all",
+	                                     [INGESTD_INDEXES_ALL + 1] = NULL };
 
 /* What the table cannot check, and the DLQ topic's default. */
 static int check(struct ingestd_opts *o, const char *dlq_topic, char *errstr, size_t errstr_size)

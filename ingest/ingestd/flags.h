@@ -1,7 +1,7 @@
 /* dataapi-ingestd's options: the table of flags and environment variables, and what it
  * fills. */
-#ifndef DAPI_INGESTD_FLAGS_H
-#define DAPI_INGESTD_FLAGS_H
+#ifndef INGESTD_FLAGS_H
+#define INGESTD_FLAGS_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,8 +18,8 @@ struct ingestd_opts {
 	const char *group, *replay_from, *admin_bind;
 	int64_t batch_max, max_text, backoff_max_ms, cache_dialogs, cache_max_age_ms;
 	int64_t pending_ttl_ms, tombstone_ttl_ms, sweep_every_ms, admin_port;
-	int load_by; /* enum dapi_load_by */
-	int indexes; /* enum dapi_indexes */
+	int load_by; /* enum ingestd_load_by */
+	int indexes; /* enum ingestd_indexes */
 	int log_level;
 	bool take_key_sweep;
 };

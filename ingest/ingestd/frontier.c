@@ -14,20 +14,20 @@
  * received this long before the record-time frontier may still be behind it. */
 #define IN_FLIGHT_MS 10000
 
-struct dapi_frontier {
+struct ingestd_frontier {
 	rd_kafka_t *rk;
 	char topic[256];
 };
 
-struct dapi_frontier *dapi_frontier_new(const char *brokers, const struct dapi_props *props,
-                                        const char *topic, const char *group, char *errstr,
-                                        size_t errstr_size)
+struct ingestd_frontier *ingestd_frontier_new(const char *brokers, const struct dapi_props *props,
+                                              const char *topic, const char *group, char *errstr,
+                                              size_t errstr_size)
 {
 	const char *const defaults[] = {
 		"group.id",           group,   "client.id", "dataapi-ingestd-frontier",
 		"enable.auto.commit", "false", NULL
 	};
-	struct dapi_frontier *f = calloc(1, sizeof(*f));
+	struct ingestd_frontier *f = calloc(1, sizeof(*f));
 	rd_kafka_conf_t *conf =
 	        f ? dapi_kafka_conf_new(brokers, defaults, props, errstr, errstr_size) : NULL;
 	if (!f || !conf) {
@@ -45,7 +45,7 @@ struct dapi_frontier *dapi_frontier_new(const char *brokers, const struct dapi_p
 	return f; /* conf is now owned by f->rk */
 }
 
-void dapi_frontier_destroy(struct dapi_frontier *f)
+void ingestd_frontier_destroy(struct ingestd_frontier *f)
 {
 	if (!f)
 		return;
@@ -55,7 +55,7 @@ void dapi_frontier_destroy(struct dapi_frontier *f)
 
 /* The group's position in each partition: its committed offset, the low watermark when it
  * has none; and each partition's high watermark into high[]. NULL with errstr. */
-static rd_kafka_topic_partition_list_t *positions(struct dapi_frontier *f, int64_t **high,
+static rd_kafka_topic_partition_list_t *positions(struct ingestd_frontier *f, int64_t **high,
                                                   char *errstr, size_t errstr_size)
 {
 	int n = dapi_kafka_partition_count(f->rk, f->topic, TIMEOUT_MS, errstr, errstr_size);
@@ -87,7 +87,7 @@ static rd_kafka_topic_partition_list_t *positions(struct dapi_frontier *f, int64
 
 /* Whether every record before time t lies before the committed offsets: the first offset
  * at or after t (the partition's end when there is none) is not past them. -1: no answer. */
-static int reached(struct dapi_frontier *f, const rd_kafka_topic_partition_list_t *at,
+static int reached(struct ingestd_frontier *f, const rd_kafka_topic_partition_list_t *at,
                    const int64_t *high, int64_t t)
 {
 	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(at);
@@ -106,8 +106,8 @@ static int reached(struct dapi_frontier *f, const rd_kafka_topic_partition_list_
 	return yes;
 }
 
-bool dapi_frontier_get(struct dapi_frontier *f, int64_t now_ms, int64_t *t_ms, char *errstr,
-                       size_t errstr_size)
+bool ingestd_frontier_get(struct ingestd_frontier *f, int64_t now_ms, int64_t *t_ms, char *errstr,
+                          size_t errstr_size)
 {
 	int64_t *high = NULL;
 	rd_kafka_topic_partition_list_t *at = positions(f, &high, errstr, errstr_size);

@@ -4,17 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks,
-                               int64_t tombstone_ttl, int64_t *deleted, bson_error_t *err)
+bool ingestd_key_sweep_tombstones(struct ingestd_store *st, struct dapi_keystore *ks,
+                                  int64_t tombstone_ttl, int64_t *deleted, bson_error_t *err)
 {
-	struct dapi_id_page *page = malloc(sizeof(*page));
-	const char *ids[DAPI_ID_PAGE];
-	int64_t before[DAPI_ID_PAGE];
+	struct ingestd_id_page *page = malloc(sizeof(*page));
+	const char *ids[INGESTD_ID_PAGE];
+	int64_t before[INGESTD_ID_PAGE];
 	char after[DAPI_ID_MAX + 1] = "";
 	bool ok = page != NULL;
 
 	*deleted = 0;
-	while (ok && (ok = dapi_store_tombstone_ids(st, after, page, err)) && page->n > 0) {
+	while (ok && (ok = ingestd_store_tombstone_ids(st, after, page, err)) && page->n > 0) {
 		int64_t n = 0;
 		for (size_t i = 0; i < page->n; i++) {
 			ids[i] = page->ids[i];
@@ -28,18 +28,18 @@ bool dapi_key_sweep_tombstones(struct dapi_store *st, struct dapi_keystore *ks,
 	return ok;
 }
 
-bool dapi_key_sweep_unused(struct dapi_keystore *ks, int64_t used_before, int64_t *deleted,
-                           bson_error_t *err)
+bool ingestd_key_sweep_unused(struct dapi_keystore *ks, int64_t used_before, int64_t *deleted,
+                              bson_error_t *err)
 {
-	struct dapi_id_page *page = malloc(sizeof(*page));
-	const char *ids[DAPI_ID_PAGE];
+	struct ingestd_id_page *page = malloc(sizeof(*page));
+	const char *ids[INGESTD_ID_PAGE];
 	char after[DAPI_ID_MAX + 1] = "";
 	bool ok = page != NULL;
 
 	*deleted = 0;
 	while (ok &&
 	       (ok = dapi_keystore_unused_ids(ks, used_before, after, &page->ids[0][0],
-	                                      DAPI_ID_PAGE, &page->n, err)) &&
+	                                      INGESTD_ID_PAGE, &page->n, err)) &&
 	       page->n > 0) {
 		int64_t n = 0;
 		for (size_t i = 0; i < page->n; i++)
@@ -53,7 +53,7 @@ bool dapi_key_sweep_unused(struct dapi_keystore *ks, int64_t used_before, int64_
 	return ok;
 }
 
-struct dapi_series *dapi_keys_deleted_series(const char *by)
+struct dapi_series *ingestd_keys_deleted_series(const char *by)
 {
 	char labels[64];
 	snprintf(labels, sizeof(labels), "by=\"%s\"", by);

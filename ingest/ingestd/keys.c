@@ -34,7 +34,7 @@ static size_t sealed_dialogs(const struct item *items, size_t n, const char **id
 	return nid;
 }
 
-static void shred(struct dapi_consumer *c, struct item *it)
+static void shred(struct ingestd_consumer *c, struct item *it)
 {
 	it->shredded = true;
 	dapi_series_add(c->m_shredded, 1);
@@ -42,7 +42,7 @@ static void shred(struct dapi_consumer *c, struct item *it)
 
 /* What a key's status makes of a sealed event: opened, shredded, or a DLQ reason. A key
  * made well after the event is a later incarnation's: the event's own key is gone. */
-static void open_item(struct dapi_consumer *c, struct item *it, enum dapi_key_status st,
+static void open_item(struct ingestd_consumer *c, struct item *it, enum dapi_key_status st,
                       const uint8_t *dek, int64_t created)
 {
 	switch (st) {
@@ -99,7 +99,7 @@ static void refuse_sealed(struct item *items, size_t n)
 
 /* Opens each sealed event with the key found for its dialog (k = key[i]: status[k],
  * deks[k], created[k]). */
-static void open_all(struct dapi_consumer *c, struct item *items, size_t n, const size_t *key,
+static void open_all(struct ingestd_consumer *c, struct item *items, size_t n, const size_t *key,
                      const struct key_find *f)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -129,7 +129,7 @@ static void key_find_free(struct key_find *f, size_t cap)
 	free(f->created);
 }
 
-int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n)
+int ingestd_batch_open_sealed(struct ingestd_consumer *c, struct item *items, size_t n)
 {
 	size_t cap = n ? n : 1;
 	struct key_find f;
@@ -141,8 +141,8 @@ int dapi_batch_open_sealed(struct dapi_consumer *c, struct item *items, size_t n
 	else if (ok && (f.nid = sealed_dialogs(items, n, f.ids, key)) == SIZE_MAX)
 		ok = false;
 	else if (ok) {
-		ok = f.nid == 0 ||
-		     dapi_consumer_retry(c, "key_store_unavailable", c->m_retries, find_keys, &f);
+		ok = f.nid == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
+		                                          find_keys, &f);
 		if (ok)
 			open_all(c, items, n, key, &f);
 	}
@@ -186,8 +186,8 @@ static void key_op_free(struct key_op *op)
 	free(op->bound);
 }
 
-int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dialogs, size_t nd,
-                          const char *const *rejected)
+int ingestd_batch_erase_keys(struct ingestd_consumer *c, const struct ingestd_dialog *dialogs,
+                             size_t nd, const char *const *rejected)
 {
 	/* A revocation covers the keys made up to its own time (and the clock skew between
 	 * ingress hosts), never a key of a dialogId used again after its tombstone expired.
@@ -201,15 +201,15 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	/* a tombstone the store refused is not written: its dialog is still readable, and
 	 * its key stays with it (the revocation waits in the DLQ) */
 	for (size_t i = 0; ok && c->cfg.keys && i < nd; i++) {
-		if (dialogs[i].state != DAPI_DIALOG_TOMBSTONE || rejected[i])
+		if (dialogs[i].state != INGESTD_DIALOG_TOMBSTONE || rejected[i])
 			continue;
 		op.ids[op.n] = dialogs[i].id;
 		op.bound[op.n++] = dialogs[i].doc.revoked_at + reach;
 	}
 	if (ok && op.n > 0) /* the tombstones are written, the keys not yet deleted */
 		dapi_failpoint("after_tombstone_write");
-	ok = ok && (op.n == 0 || dapi_consumer_retry(c, "key_store_unavailable", c->m_retries,
-	                                             delete_revoked, &op));
+	ok = ok && (op.n == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
+	                                                delete_revoked, &op));
 	if (ok && op.done > 0) {
 		dapi_series_add(c->m_keys_erased, (double)op.done);
 		DAPI_INFO("data_keys_deleted", "{s:I}", "count", (json_int_t)op.done);
@@ -218,8 +218,8 @@ int dapi_batch_erase_keys(struct dapi_consumer *c, const struct dapi_dialog *dia
 	return ok ? 0 : -1;
 }
 
-int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items, size_t n,
-                              const struct dapi_dialog *dialogs, const char *const *rejected)
+int ingestd_batch_mark_consented(struct ingestd_consumer *c, const struct item *items, size_t n,
+                                 const struct ingestd_dialog *dialogs, const char *const *rejected)
 {
 	struct key_op op;
 	bool ok = key_op_alloc(&op, c->cfg.keys, n);
@@ -231,16 +231,17 @@ int dapi_batch_mark_consented(struct dapi_consumer *c, const struct item *items,
 		const struct item *it = &items[i];
 		if (it->decode_reason || it->shredded || it->ev.type != DAPI_EVENT_CONSENT ||
 		    !it->ev.granted ||
-		    (it->outcome != DAPI_APPLY_CONSENTED && it->outcome != DAPI_APPLY_REPLAYED))
+		    (it->outcome != INGESTD_APPLY_CONSENTED &&
+		     it->outcome != INGESTD_APPLY_REPLAYED))
 			continue;
-		const struct dapi_dialog *d = &dialogs[it->dialog];
-		if (d->state != DAPI_DIALOG_CONSENTED || rejected[it->dialog])
+		const struct ingestd_dialog *d = &dialogs[it->dialog];
+		if (d->state != INGESTD_DIALOG_CONSENTED || rejected[it->dialog])
 			continue;
 		op.ids[op.n] = d->id;
 		op.bound[op.n++] = it->ev.received_at + DAPI_KEY_SKEW_MS;
 	}
-	ok = ok && (op.n == 0 || dapi_consumer_retry(c, "key_store_unavailable", c->m_retries,
-	                                             mark_consented, &op));
+	ok = ok && (op.n == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
+	                                                mark_consented, &op));
 	key_op_free(&op);
 	return ok ? 0 : -1;
 }

@@ -16,13 +16,14 @@
  * query. Waits for MongoDB; NULL with errstr on a lasting error, or with none on a stop.
  * The key store (when sealing) then looks keys up as the store loads dialogs: one _id at a
  * time on FerretDB. */
-static struct dapi_store *open_store(const struct ingestd_opts *o, mongoc_client_pool_t *pool,
-                                     struct dapi_keystore *keys, char *errstr, size_t errstr_size)
+static struct ingestd_store *open_store(const struct ingestd_opts *o, mongoc_client_pool_t *pool,
+                                        struct dapi_keystore *keys, char *errstr,
+                                        size_t errstr_size)
 {
-	struct dapi_store *st =
-	        dapi_store_new(pool, o->mongo.db, o->mongo.collection, o->load_by, o->indexes);
+	struct ingestd_store *st =
+	        ingestd_store_new(pool, o->mongo.db, o->mongo.collection, o->load_by, o->indexes);
 	bson_error_t berr;
-	while (st && !dapi_stop_requested && !dapi_store_open(st, &berr)) {
+	while (st && !dapi_stop_requested && !ingestd_store_open(st, &berr)) {
 		if (!dapi_mongo_error_transient(&berr)) {
 			snprintf(errstr, errstr_size, "creating indexes: %.400s", berr.message);
 			break;
@@ -31,13 +32,13 @@ static struct dapi_store *open_store(const struct ingestd_opts *o, mongoc_client
 		dapi_sleep_unless_stopped(1000);
 	}
 	if (st && (dapi_stop_requested || *errstr)) {
-		dapi_store_destroy(st);
+		ingestd_store_destroy(st);
 		return NULL;
 	}
 	if (!st)
 		snprintf(errstr, errstr_size, "out of memory");
 	if (st && keys)
-		dapi_keystore_one_by_one(keys, dapi_store_loads_by_id(st));
+		dapi_keystore_one_by_one(keys, ingestd_store_loads_by_id(st));
 	return st;
 }
 
@@ -56,23 +57,24 @@ static struct dapi_producer *new_dlq_producer(const struct ingestd_opts *o, char
 }
 
 /* --cache-dialogs 0 is no cache: *cache stays NULL. */
-static bool new_cache(const struct ingestd_opts *o, struct dapi_cache **cache, char *errstr,
+static bool new_cache(const struct ingestd_opts *o, struct ingestd_cache **cache, char *errstr,
                       size_t errstr_size)
 {
 	if (o->cache_dialogs == 0)
 		return true;
-	*cache = dapi_cache_new((size_t)o->cache_dialogs, o->cache_max_age_ms);
+	*cache = ingestd_cache_new((size_t)o->cache_dialogs, o->cache_max_age_ms);
 	if (!*cache)
 		snprintf(errstr, errstr_size, "out of memory");
 	return *cache != NULL;
 }
 
-static struct dapi_consumer *new_consumer(const struct ingestd_opts *o, struct dapi_store *store,
-                                          struct dapi_producer *dlq, struct dapi_cache *cache,
-                                          struct dapi_keystore *keys, char *errstr,
-                                          size_t errstr_size)
+static struct ingestd_consumer *new_consumer(const struct ingestd_opts *o,
+                                             struct ingestd_store *store, struct dapi_producer *dlq,
+                                             struct ingestd_cache *cache,
+                                             struct dapi_keystore *keys, char *errstr,
+                                             size_t errstr_size)
 {
-	struct dapi_consumer_config cfg = {
+	struct ingestd_consumer_config cfg = {
 		.brokers = o->kafka.brokers,
 		.props = &o->kafka.props,
 		.topic = o->kafka.topic,
@@ -86,19 +88,19 @@ static struct dapi_consumer *new_consumer(const struct ingestd_opts *o, struct d
 		.keys = keys,
 		.rules = { o->pending_ttl_ms, o->tombstone_ttl_ms },
 	};
-	return dapi_consumer_new(&cfg, store, dlq, errstr, errstr_size);
+	return ingestd_consumer_new(&cfg, store, dlq, errstr, errstr_size);
 }
 
 int main(int argc, char **argv)
 {
 	struct ingestd_opts o;
 	mongoc_client_pool_t *pool = NULL;
-	struct dapi_store *store = NULL;
+	struct ingestd_store *store = NULL;
 	struct dapi_sealing *sealing = NULL;
 	struct dapi_producer *dlq = NULL;
-	struct dapi_cache *cache = NULL;
-	struct dapi_sweeper *sweeper = NULL;
-	struct dapi_consumer *consumer = NULL;
+	struct ingestd_cache *cache = NULL;
+	struct ingestd_sweeper *sweeper = NULL;
+	struct ingestd_consumer *consumer = NULL;
 	struct ingestd_admin *admin = NULL;
 	char errstr[512] = "";
 	int rc;
@@ -107,9 +109,10 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	dapi_signals_install();
 	dapi_mongo_init();
-	struct dapi_sweeper_config swcfg = { &o.mongo,         &o.kafka,           o.group,
-		                             o.pending_ttl_ms, o.tombstone_ttl_ms, o.sweep_every_ms,
-		                             o.take_key_sweep };
+	struct ingestd_sweeper_config swcfg = {
+		&o.mongo,           &o.kafka,         o.group,         o.pending_ttl_ms,
+		o.tombstone_ttl_ms, o.sweep_every_ms, o.take_key_sweep
+	};
 	if (!(pool = dapi_mongo_pool_new(o.mongo.uri, "dataapi-ingestd", 0, 0, errstr,
 	                                 sizeof(errstr))) ||
 	    !(sealing = dapi_sealing_open(&o.sealing, o.mongo.uri, "dataapi-ingestd-keys", errstr,
@@ -121,8 +124,9 @@ int main(int argc, char **argv)
 	              new_consumer(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
 	    /* after the consumer: --replay-from has moved the group's offsets back, so the
 	     * sweeper's first frontier is the rebuilding store's, not the one before it */
-	    !(sweeper = dapi_sweeper_start(&swcfg, cache, sealing->keys, errstr, sizeof(errstr))) ||
-	    !(admin = ingestd_admin_start(&o, dapi_consumer_handle(consumer), errstr,
+	    !(sweeper = ingestd_sweeper_start(&swcfg, cache, sealing->keys, errstr,
+	                                      sizeof(errstr))) ||
+	    !(admin = ingestd_admin_start(&o, ingestd_consumer_handle(consumer), errstr,
 	                                  sizeof(errstr)))) {
 		rc = *errstr ? 1 : 0; /* no reason: a stop while waiting for MongoDB */
 		goto out;
@@ -130,18 +134,18 @@ int main(int argc, char **argv)
 	DAPI_INFO("started", "{s:s, s:s, s:s, s:s, s:i}", "brokers", o.kafka.brokers, "topic",
 	          o.kafka.topic, "group", o.group, "dlq", o.dlq_topic, "adminPort",
 	          ingestd_admin_port(admin));
-	rc = dapi_consumer_run(consumer) == 0 ? 0 : 1;
+	rc = ingestd_consumer_run(consumer) == 0 ? 0 : 1;
 	DAPI_INFO("stopping", NULL);
 out:
 	if (*errstr)
 		DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	ingestd_admin_stop(admin);
-	dapi_consumer_destroy(consumer); /* commits what was stored */
-	dapi_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
-	dapi_cache_destroy(cache);
+	ingestd_consumer_destroy(consumer); /* commits what was stored */
+	ingestd_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
+	ingestd_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
 	dapi_sealing_close(sealing);
-	dapi_store_destroy(store);
+	ingestd_store_destroy(store);
 	if (pool)
 		mongoc_client_pool_destroy(pool);
 	mongoc_cleanup();

@@ -55,8 +55,8 @@ static bool times_to_offsets(rd_kafka_t *rk, const char *topic,
 	return true;
 }
 
-int dapi_replay_move_offsets(rd_kafka_t *rk, const char *topic, const char *from, char *errstr,
-                             size_t errstr_size)
+int ingestd_replay_move_offsets(rd_kafka_t *rk, const char *topic, const char *from, char *errstr,
+                                size_t errstr_size)
 {
 	bool earliest = !strcmp(from, "earliest");
 	int64_t at = 0;

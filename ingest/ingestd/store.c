@@ -6,11 +6,11 @@
 
 #include "store_internal.h"
 
-struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
-                                  const char *collection, enum dapi_load_by load_by,
-                                  enum dapi_indexes indexes)
+struct ingestd_store *ingestd_store_new(mongoc_client_pool_t *pool, const char *db,
+                                        const char *collection, enum ingestd_load_by load_by,
+                                        enum ingestd_indexes indexes)
 {
-	struct dapi_store *st = calloc(1, sizeof(*st));
+	struct ingestd_store *st = calloc(1, sizeof(*st));
 	if (!st)
 		return NULL;
 	st->pool = pool;
@@ -21,24 +21,24 @@ struct dapi_store *dapi_store_new(mongoc_client_pool_t *pool, const char *db,
 	return st;
 }
 
-void dapi_store_destroy(struct dapi_store *st)
+void ingestd_store_destroy(struct ingestd_store *st)
 {
 	free(st);
 }
 
-mongoc_collection_t *store_get(struct dapi_store *st, mongoc_client_t **client)
+mongoc_collection_t *store_get(struct ingestd_store *st, mongoc_client_t **client)
 {
 	*client = mongoc_client_pool_pop(st->pool);
 	return mongoc_client_get_collection(*client, st->db, st->collection);
 }
 
-void store_put(struct dapi_store *st, mongoc_client_t *client, mongoc_collection_t *coll)
+void store_put(struct ingestd_store *st, mongoc_client_t *client, mongoc_collection_t *coll)
 {
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(st->pool, client);
 }
 
-bool dapi_store_loads_by_id(const struct dapi_store *st)
+bool ingestd_store_loads_by_id(const struct ingestd_store *st)
 {
-	return st->load_by == DAPI_LOAD_BY_ID;
+	return st->load_by == INGESTD_LOAD_BY_ID;
 }

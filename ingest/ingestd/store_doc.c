@@ -28,7 +28,7 @@ static bool get_count(const bson_iter_t *it, int64_t max, int64_t *out)
 /* appliedThrough as ingestd writes it ({partition, offset}, whole numbers, nothing else),
  * or absent; false for anything else: the write guard compares it, and a value that can
  * be neither read nor matched exactly would make every write a conflict. */
-static bool parse_applied(struct dapi_dialog *d, const bson_t *doc)
+static bool parse_applied(struct ingestd_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, f;
 	int64_t partition = -1, offset = -1, v;
@@ -50,7 +50,7 @@ static bool parse_applied(struct dapi_dialog *d, const bson_t *doc)
 	return true;
 }
 
-static void append_applied(bson_t *doc, const struct dapi_dialog *d)
+static void append_applied(bson_t *doc, const struct ingestd_dialog *d)
 {
 	bson_t pos;
 	if (!d->doc.applied.known)
@@ -64,7 +64,7 @@ static void append_applied(bson_t *doc, const struct dapi_dialog *d)
 /* A customerId that is not a valid id stays empty: no event's matches it, so every message
  * for the dialog goes to the DLQ (customer_mismatch) instead of being mixed with a
  * document nobody can vouch for. */
-static void parse_customer(struct dapi_dialog *d, const bson_t *doc)
+static void parse_customer(struct ingestd_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it;
 	if (bson_iter_init_find(&it, doc, DAPI_DOC_CUSTOMER_ID) && BSON_ITER_HOLDS_UTF8(&it)) {
@@ -77,7 +77,7 @@ static void parse_customer(struct dapi_dialog *d, const bson_t *doc)
 
 /* languages is derived from the messages: an entry that is not a language tag is dropped
  * here, and the next write stores the list without it. False when out of memory. */
-static bool parse_languages(struct dapi_dialog *d, const bson_t *doc)
+static bool parse_languages(struct ingestd_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, arr;
 	int odd = 0;
@@ -87,7 +87,7 @@ static bool parse_languages(struct dapi_dialog *d, const bson_t *doc)
 		return true;
 	while (bson_iter_next(&arr)) {
 		int rc = BSON_ITER_HOLDS_UTF8(&arr)
-		                 ? dapi_dialog_add_language(d, bson_iter_utf8(&arr, NULL))
+		                 ? ingestd_dialog_add_language(d, bson_iter_utf8(&arr, NULL))
 		                 : -2;
 		if (rc == -1)
 			return false;
@@ -100,7 +100,7 @@ static bool parse_languages(struct dapi_dialog *d, const bson_t *doc)
 
 /* The eventIds of the stored messages (an entry without one counts as ""). False when out
  * of memory. */
-static bool parse_message_ids(struct dapi_dialog *d, const bson_t *doc)
+static bool parse_message_ids(struct ingestd_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it, arr, el;
 
@@ -112,13 +112,13 @@ static bool parse_message_ids(struct dapi_dialog *d, const bson_t *doc)
 		if (BSON_ITER_HOLDS_DOCUMENT(&arr) && bson_iter_recurse(&arr, &el) &&
 		    bson_iter_find(&el, DAPI_MSG_EVENT_ID) && BSON_ITER_HOLDS_UTF8(&el))
 			id = bson_iter_utf8(&el, NULL);
-		if (dapi_dialog_add_loaded_id(d, id) < 0)
+		if (ingestd_dialog_add_loaded_id(d, id) < 0)
 			return false;
 	}
 	return true;
 }
 
-bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
+bool ingestd_store_parse_dialog(struct ingestd_dialog *d, const bson_t *doc)
 {
 	bson_iter_t it;
 
@@ -126,14 +126,14 @@ bool dapi_store_parse_dialog(struct dapi_dialog *d, const bson_t *doc)
 	d->loaded_untrusted = !parse_applied(d, doc);
 	d->loaded_applied = d->doc.applied;
 	if (bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) && bson_iter_as_bool(&it)) {
-		d->state = d->loaded_state = DAPI_DIALOG_TOMBSTONE;
+		d->state = d->loaded_state = INGESTD_DIALOG_TOMBSTONE;
 		d->doc.revoked_at = get_date(doc, DAPI_DOC_REVOKED_AT);
 		return true;
 	}
 	d->state = d->loaded_state =
 	        bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) && bson_iter_as_bool(&it)
-	                ? DAPI_DIALOG_CONSENTED
-	                : DAPI_DIALOG_PENDING;
+	                ? INGESTD_DIALOG_CONSENTED
+	                : INGESTD_DIALOG_PENDING;
 	parse_customer(d, doc);
 	d->doc.created_at = get_date(doc, DAPI_DOC_CREATED_AT);
 	d->doc.last_message_at = get_date(doc, DAPI_DOC_LAST_MESSAGE_AT);
@@ -155,7 +155,7 @@ static void append_message(bson_t *arr, size_t i, const struct dapi_event *ev)
 	bson_append_document_end(arr, &m);
 }
 
-static void append_messages(bson_t *doc, const char *key, const struct dapi_dialog *d)
+static void append_messages(bson_t *doc, const char *key, const struct ingestd_dialog *d)
 {
 	bson_t arr;
 	bson_append_array_begin(doc, key, -1, &arr);
@@ -164,7 +164,7 @@ static void append_messages(bson_t *doc, const char *key, const struct dapi_dial
 	bson_append_array_end(doc, &arr);
 }
 
-static void append_languages(bson_t *doc, const struct dapi_dialog *d)
+static void append_languages(bson_t *doc, const struct ingestd_dialog *d)
 {
 	bson_t arr;
 	BSON_APPEND_ARRAY_BEGIN(doc, DAPI_DOC_LANGUAGES, &arr);
@@ -178,17 +178,17 @@ static void append_languages(bson_t *doc, const struct dapi_dialog *d)
 }
 
 /* The fields that change when messages arrive or consent is given (appliedThrough too). */
-static void append_mutable(bson_t *doc, const struct dapi_dialog *d)
+static void append_mutable(bson_t *doc, const struct ingestd_dialog *d)
 {
-	BSON_APPEND_BOOL(doc, DAPI_DOC_CONSENT, d->state == DAPI_DIALOG_CONSENTED);
+	BSON_APPEND_BOOL(doc, DAPI_DOC_CONSENT, d->state == INGESTD_DIALOG_CONSENTED);
 	append_languages(doc, d);
 	BSON_APPEND_DATE_TIME(doc, DAPI_DOC_LAST_MESSAGE_AT, d->doc.last_message_at);
-	if (d->state == DAPI_DIALOG_CONSENTED)
+	if (d->state == INGESTD_DIALOG_CONSENTED)
 		BSON_APPEND_DATE_TIME(doc, DAPI_DOC_CONSENTED_AT, d->doc.consented_at);
 	append_applied(doc, d);
 }
 
-void store_doc_tombstone(bson_t *doc, const struct dapi_dialog *d)
+void store_doc_tombstone(bson_t *doc, const struct ingestd_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
 	BSON_APPEND_BOOL(doc, DAPI_DOC_REVOKED, true);
@@ -196,7 +196,7 @@ void store_doc_tombstone(bson_t *doc, const struct dapi_dialog *d)
 	append_applied(doc, d);
 }
 
-void store_doc_full(bson_t *doc, const struct dapi_dialog *d)
+void store_doc_full(bson_t *doc, const struct ingestd_dialog *d)
 {
 	BSON_APPEND_UTF8(doc, "_id", d->id);
 	BSON_APPEND_UTF8(doc, DAPI_DOC_CUSTOMER_ID, d->doc.customer_id);
@@ -217,13 +217,13 @@ void store_doc_full(bson_t *doc, const struct dapi_dialog *d)
  * all the same. MongoDB serves it from the _id index; FerretDB's SQLite backend
  * does too with deploy/ferretdb-patch.sh (stock 1.24 scans the collection for any filter
  * beyond a lone _id: correct, but slow). */
-void store_doc_guard(bson_t *filter, const struct dapi_dialog *d)
+void store_doc_guard(bson_t *filter, const struct ingestd_dialog *d)
 {
 	bson_t absent;
 
 	BSON_APPEND_UTF8(filter, "_id", d->id);
-	if (d->loaded_state == DAPI_DIALOG_TOMBSTONE) {
-		/* only an expired tombstone is ever written over (apply.h, dapi_apply_rules) */
+	if (d->loaded_state == INGESTD_DIALOG_TOMBSTONE) {
+		/* only an expired tombstone is ever written over (apply.h, ingestd_apply_rules) */
 		assert(d->fresh);
 		BSON_APPEND_BOOL(filter, DAPI_DOC_REVOKED, true);
 	} else {
@@ -243,7 +243,7 @@ void store_doc_guard(bson_t *filter, const struct dapi_dialog *d)
 	}
 }
 
-void store_doc_update(bson_t *update, const struct dapi_dialog *d)
+void store_doc_update(bson_t *update, const struct ingestd_dialog *d)
 {
 	bson_t set, push, each;
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$set", &set);

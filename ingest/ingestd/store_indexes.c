@@ -10,7 +10,7 @@
 static const char *const index_names[] = { "consent_recent", "consent_language_recent",
 	                                   "consent_customer_recent", "revoked_at" };
 
-bson_t *dapi_store_index_spec(size_t i)
+bson_t *ingestd_store_index_spec(size_t i)
 {
 	const char *name = i < sizeof(index_names) / sizeof(index_names[0]) ? index_names[i] : NULL;
 
@@ -55,7 +55,7 @@ static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_
 	return ok;
 }
 
-static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_error_t *err)
+static bool ensure_indexes(struct ingestd_store *st, mongoc_client_t *client, bson_error_t *err)
 {
 	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
@@ -72,7 +72,7 @@ static bool ensure_indexes(struct dapi_store *st, mongoc_client_t *client, bson_
 		if (have[i])
 			continue;
 		char key[16];
-		bson_t *spec = dapi_store_index_spec(i);
+		bson_t *spec = ingestd_store_index_spec(i);
 		snprintf(key, sizeof(key), "%d", missing++);
 		BSON_APPEND_DOCUMENT(&list, key, spec);
 		bson_destroy(spec);
@@ -101,7 +101,8 @@ static bool server_is_ferretdb(mongoc_client_t *client, bool *ferretdb, bson_err
 	return ok;
 }
 
-static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store *st, bson_t *filter)
+static bool server_pushes_down(mongoc_client_t *client, const struct ingestd_store *st,
+                               bson_t *filter)
 {
 	/* an explain that fails says nothing: as if it pushed down */
 	bool pushdown = dapi_mongo_filter_pushdown(client, st->db, st->collection, filter) != 0;
@@ -109,20 +110,20 @@ static bool server_pushes_down(mongoc_client_t *client, const struct dapi_store 
 	return pushdown;
 }
 
-bool dapi_store_open(struct dapi_store *st, bson_error_t *err)
+bool ingestd_store_open(struct ingestd_store *st, bson_error_t *err)
 {
 	mongoc_client_t *client = mongoc_client_pool_pop(st->pool);
 	bool ferretdb = false, ok = server_is_ferretdb(client, &ferretdb, err);
-	bool secondary = st->indexes == DAPI_INDEXES_ALL;
+	bool secondary = st->indexes == INGESTD_INDEXES_ALL;
 
-	if (ok && st->load_by == DAPI_LOAD_AUTO)
-		st->load_by = ferretdb ? DAPI_LOAD_BY_ID : DAPI_LOAD_IN;
+	if (ok && st->load_by == INGESTD_LOAD_AUTO)
+		st->load_by = ferretdb ? INGESTD_LOAD_BY_ID : INGESTD_LOAD_IN;
 	if (ok && !secondary)
 		secondary =
 		        server_pushes_down(client, st, BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true)));
 	if (ok)
 		DAPI_INFO("store_server", "{s:b,s:s,s:s}", "ferretdb", ferretdb, "load_by",
-		          st->load_by == DAPI_LOAD_BY_ID ? "id" : "in", "indexes",
+		          st->load_by == INGESTD_LOAD_BY_ID ? "id" : "in", "indexes",
 		          secondary ? "all" : "id only (the server uses no other index)");
 	/* The write guard ({_id, revoked, appliedThrough...}) is the same on every server; one
 	 * that does not narrow it by _id first scans the collection for every update: correct,

@@ -4,8 +4,8 @@
 #include "doc.h"
 #include "store_internal.h"
 
-/* dialogs are sorted by id (dapi_store_load's contract): a binary search per document. */
-static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, const char *id)
+/* dialogs are sorted by id (ingestd_store_load's contract): a binary search per document. */
+static struct ingestd_dialog *find_dialog(struct ingestd_dialog *dialogs, size_t n, const char *id)
 {
 	size_t lo = 0, hi = n;
 	while (lo < hi) {
@@ -22,18 +22,18 @@ static struct dapi_dialog *find_dialog(struct dapi_dialog *dialogs, size_t n, co
 }
 
 /* Reads every document of cursor into its dialog, then destroys the cursor. */
-static bool read_loaded(mongoc_cursor_t *cursor, struct dapi_dialog *dialogs, size_t n,
+static bool read_loaded(mongoc_cursor_t *cursor, struct ingestd_dialog *dialogs, size_t n,
                         bson_error_t *err)
 {
 	const bson_t *doc;
 	bool ok = true;
 	while (ok && mongoc_cursor_next(cursor, &doc)) {
 		bson_iter_t it;
-		struct dapi_dialog *d;
+		struct ingestd_dialog *d;
 		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
 		d = find_dialog(dialogs, n, bson_iter_utf8(&it, NULL));
-		if (d && !dapi_store_parse_dialog(d, doc)) {
+		if (d && !ingestd_store_parse_dialog(d, doc)) {
 			bson_set_error(err, MONGOC_ERROR_CLIENT,
 			               MONGOC_ERROR_CLIENT_NO_ACCEPTABLE_PEER,
 			               "out of memory loading a dialog");
@@ -48,7 +48,7 @@ static bool read_loaded(mongoc_cursor_t *cursor, struct dapi_dialog *dialogs, si
 
 /* One query for the whole batch, everything in the first reply: no server-side cursor
  * stays open between round trips, so none is left behind if this process dies mid-read. */
-static bool load_in(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
+static bool load_in(mongoc_collection_t *coll, struct ingestd_dialog *dialogs, size_t n,
                     const bool *known, bson_error_t *err)
 {
 	bson_t filter = BSON_INITIALIZER, in, ids;
@@ -79,7 +79,7 @@ static bool load_in(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size
 
 /* One query per dialog, by _id equality: the only filter FerretDB's SQLite backend answers
  * from an index ($in scans the collection: 14 s for 100 ids at 20,000 dialogs). */
-static bool load_by_id(mongoc_collection_t *coll, struct dapi_dialog *dialogs, size_t n,
+static bool load_by_id(mongoc_collection_t *coll, struct ingestd_dialog *dialogs, size_t n,
                        const bool *known, bson_error_t *err)
 {
 	bson_t *opts = BCON_NEW("limit", BCON_INT64(1), "singleBatch", BCON_BOOL(true));
@@ -97,8 +97,8 @@ static bool load_by_id(mongoc_collection_t *coll, struct dapi_dialog *dialogs, s
 	return ok;
 }
 
-bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t n,
-                     const bool *known, bson_error_t *err)
+bool ingestd_store_load(struct ingestd_store *st, struct ingestd_dialog *dialogs, size_t n,
+                        const bool *known, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = store_get(st, &client);
@@ -108,11 +108,11 @@ bool dapi_store_load(struct dapi_store *st, struct dapi_dialog *dialogs, size_t 
 		const char *id = dialogs[i].id;
 		if (known && known[i])
 			continue;
-		dapi_dialog_clear(&dialogs[i]);
-		dapi_dialog_init(&dialogs[i], id);
+		ingestd_dialog_clear(&dialogs[i]);
+		ingestd_dialog_init(&dialogs[i], id);
 	}
-	ok = st->load_by == DAPI_LOAD_BY_ID ? load_by_id(coll, dialogs, n, known, err)
-	                                    : load_in(coll, dialogs, n, known, err);
+	ok = st->load_by == INGESTD_LOAD_BY_ID ? load_by_id(coll, dialogs, n, known, err)
+	                                       : load_in(coll, dialogs, n, known, err);
 	store_put(st, client, coll);
 	return ok;
 }

@@ -18,8 +18,8 @@ static bool delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *coun
 	return ok;
 }
 
-bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tombstone_before,
-                      int64_t *pending, int64_t *tombstones, bson_error_t *err)
+bool ingestd_store_sweep(struct ingestd_store *st, int64_t pending_before, int64_t tombstone_before,
+                         int64_t *pending, int64_t *tombstones, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = store_get(st, &client);
@@ -36,12 +36,12 @@ bool dapi_store_sweep(struct dapi_store *st, int64_t pending_before, int64_t tom
 }
 
 /* Reads the _id and revokedAt of each document of cur into page. */
-static bool read_ids(mongoc_cursor_t *cur, struct dapi_id_page *page, bson_error_t *err)
+static bool read_ids(mongoc_cursor_t *cur, struct ingestd_id_page *page, bson_error_t *err)
 {
 	const bson_t *doc;
 	bson_iter_t it;
 	page->n = 0;
-	while (page->n < DAPI_ID_PAGE && mongoc_cursor_next(cur, &doc)) {
+	while (page->n < INGESTD_ID_PAGE && mongoc_cursor_next(cur, &doc)) {
 		uint32_t len;
 		if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
 			continue;
@@ -57,8 +57,8 @@ static bool read_ids(mongoc_cursor_t *cur, struct dapi_id_page *page, bson_error
 	return !mongoc_cursor_error(cur, err);
 }
 
-bool dapi_store_tombstone_ids(struct dapi_store *st, const char *after, struct dapi_id_page *page,
-                              bson_error_t *err)
+bool ingestd_store_tombstone_ids(struct ingestd_store *st, const char *after,
+                                 struct ingestd_id_page *page, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = store_get(st, &client);
@@ -66,7 +66,7 @@ bool dapi_store_tombstone_ids(struct dapi_store *st, const char *after, struct d
 	                          BCON_UTF8(after), "}");
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), DAPI_DOC_REVOKED_AT,
 	                        BCON_INT32(1), "}", "sort", "{", "_id", BCON_INT32(1), "}", "limit",
-	                        BCON_INT64(DAPI_ID_PAGE));
+	                        BCON_INT64(INGESTD_ID_PAGE));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	bool ok = read_ids(cur, page, err);
 	mongoc_cursor_destroy(cur);

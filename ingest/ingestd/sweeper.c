@@ -12,12 +12,12 @@
 #include "service.h"
 #include "timefmt.h"
 
-struct dapi_sweeper {
+struct ingestd_sweeper {
 	mongoc_client_pool_t *pool;
-	struct dapi_store *st;
+	struct ingestd_store *st;
 	struct dapi_keystore *keys; /* borrowed; NULL: sealing off */
-	struct dapi_cache *cache;
-	struct dapi_frontier *frontier;
+	struct ingestd_cache *cache;
+	struct ingestd_frontier *frontier;
 	char identity[600]; /* who this sweeper is, for the key store's claim */
 	bool take_keys, owner, owner_known;
 	int64_t pending_ttl, tombstone_ttl, interval;
@@ -35,7 +35,7 @@ struct dapi_sweeper {
 
 /* Whether this sweeper holds the key store's claim (checked every pass: another group may
  * have taken it). Logged when that changes. */
-static bool holds_keys(struct dapi_sweeper *sw, bson_error_t *err)
+static bool holds_keys(struct ingestd_sweeper *sw, bson_error_t *err)
 {
 	char holder[600];
 	bool owner = false;
@@ -55,15 +55,15 @@ static bool holds_keys(struct dapi_sweeper *sw, bson_error_t *err)
 /* The data keys: those the tombstones cover before the tombstones go (their deletion is
  * what erases the sealed copies), and after the pending dialogs, those never consented and
  * unused since the frontier's pending TTL (plus the ingress's key cache). */
-static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t frontier,
+static bool sweep_keys(struct ingestd_sweeper *sw, bool tombstones, int64_t frontier,
                        bson_error_t *err)
 {
 	int64_t deleted = 0;
-	bool ok = tombstones ? dapi_key_sweep_tombstones(sw->st, sw->keys, sw->tombstone_ttl,
-	                                                 &deleted, err)
-	                     : dapi_key_sweep_unused(sw->keys,
-	                                             frontier - sw->pending_ttl - KEY_MARGIN_MS,
-	                                             &deleted, err);
+	bool ok = tombstones ? ingestd_key_sweep_tombstones(sw->st, sw->keys, sw->tombstone_ttl,
+	                                                    &deleted, err)
+	                     : ingestd_key_sweep_unused(sw->keys,
+	                                                frontier - sw->pending_ttl - KEY_MARGIN_MS,
+	                                                &deleted, err);
 	dapi_series_add(sw->m_keys, (double)deleted);
 	if (deleted)
 		DAPI_INFO("keys_swept", "{s:s, s:I}", "kind", tombstones ? "tombstone" : "unused",
@@ -72,7 +72,7 @@ static bool sweep_keys(struct dapi_sweeper *sw, bool tombstones, int64_t frontie
 }
 
 /* One pass, judged by the frontier: what the group has applied, in the topic's time. */
-static bool sweep_at(struct dapi_sweeper *sw, int64_t frontier, int64_t *pending,
+static bool sweep_at(struct ingestd_sweeper *sw, int64_t frontier, int64_t *pending,
                      int64_t *tombstones, bson_error_t *err)
 {
 	if (sw->keys && !holds_keys(sw, err))
@@ -80,21 +80,21 @@ static bool sweep_at(struct dapi_sweeper *sw, int64_t frontier, int64_t *pending
 	bool keys = sw->keys && sw->owner;
 	if (keys && !sweep_keys(sw, true, frontier, err))
 		return false;
-	bool ok = dapi_store_sweep(sw->st, frontier - sw->pending_ttl,
-	                           frontier - sw->tombstone_ttl, pending, tombstones, err);
+	bool ok = ingestd_store_sweep(sw->st, frontier - sw->pending_ttl,
+	                              frontier - sw->tombstone_ttl, pending, tombstones, err);
 	/* counted as soon as they are gone, not after the keys' sweep */
 	dapi_series_add(sw->m_pending, (double)*pending);
 	dapi_series_add(sw->m_tombstones, (double)*tombstones);
 	return ok && (!keys || sweep_keys(sw, false, frontier, err));
 }
 
-static void sweep_once(struct dapi_sweeper *sw)
+static void sweep_once(struct ingestd_sweeper *sw)
 {
 	int64_t frontier = 0, pending = 0, tombstones = 0;
 	bson_error_t err = { 0 };
 	char errstr[512];
-	bool ok = dapi_frontier_get(sw->frontier, dapi_time_now_ms(), &frontier, errstr,
-	                            sizeof(errstr));
+	bool ok = ingestd_frontier_get(sw->frontier, dapi_time_now_ms(), &frontier, errstr,
+	                               sizeof(errstr));
 	if (!ok)
 		bson_set_error(&err, 0, 1, "%s", errstr);
 	else {
@@ -106,10 +106,10 @@ static void sweep_once(struct dapi_sweeper *sw)
 	if (ok)
 		dapi_series_set(sw->m_last_ok, (double)dapi_time_now_ms() / 1000);
 	if (!ok) { /* some deletions may have happened */
-		dapi_cache_invalidate(sw->cache);
+		ingestd_cache_invalidate(sw->cache);
 		DAPI_WARN("sweep_failed", "{s:s}", "detail", err.message);
 	} else if (pending || tombstones) {
-		dapi_cache_invalidate(sw->cache);
+		ingestd_cache_invalidate(sw->cache);
 		DAPI_INFO("swept", "{s:I, s:I}", "pendingErased", (json_int_t)pending,
 		          "tombstonesRemoved", (json_int_t)tombstones);
 	}
@@ -117,7 +117,7 @@ static void sweep_once(struct dapi_sweeper *sw)
 
 static void *sweep_loop(void *arg)
 {
-	struct dapi_sweeper *sw = arg;
+	struct ingestd_sweeper *sw = arg;
 	int64_t next = dapi_time_mono_ms();
 
 	while (!atomic_load(&sw->stop)) {
@@ -134,24 +134,24 @@ static void *sweep_loop(void *arg)
  * MongoDB after a long backlog): on a pool of its own that waits 10 min for a reply they
  * finish instead of failing at the 30 s the ingest path allows, and nothing waits behind
  * them. */
-static bool open_store(struct dapi_sweeper *sw, const struct dapi_mongo_opts *mongo, char *errstr,
-                       size_t errstr_size)
+static bool open_store(struct ingestd_sweeper *sw, const struct dapi_mongo_opts *mongo,
+                       char *errstr, size_t errstr_size)
 {
 	sw->pool = dapi_mongo_pool_new(mongo->uri, "dataapi-ingestd-sweeper", 600000, 0, errstr,
 	                               errstr_size);
 	if (!sw->pool)
 		return false;
-	sw->st = dapi_store_new(sw->pool, mongo->db, mongo->collection, DAPI_LOAD_BY_ID,
-	                        DAPI_INDEXES_AUTO);
+	sw->st = ingestd_store_new(sw->pool, mongo->db, mongo->collection, INGESTD_LOAD_BY_ID,
+	                           INGESTD_INDEXES_AUTO);
 	if (!sw->st)
 		snprintf(errstr, errstr_size, "out of memory");
 	return sw->st != NULL;
 }
 
-static void sweeper_free(struct dapi_sweeper *sw)
+static void sweeper_free(struct ingestd_sweeper *sw)
 {
-	dapi_frontier_destroy(sw->frontier);
-	dapi_store_destroy(sw->st);
+	ingestd_frontier_destroy(sw->frontier);
+	ingestd_store_destroy(sw->st);
 	if (sw->pool)
 		mongoc_client_pool_destroy(sw->pool);
 	free(sw);
@@ -159,7 +159,7 @@ static void sweeper_free(struct dapi_sweeper *sw)
 
 /* What an alert needs to tell a sweeper that stopped sweeping: its passes, the end of the
  * last complete one, and how often it should run. */
-static void register_liveness(struct dapi_sweeper *sw)
+static void register_liveness(struct ingestd_sweeper *sw)
 {
 	struct dapi_family *runs = dapi_metrics_family(
 	        "dataapi_sweeper_runs_total",
@@ -186,11 +186,12 @@ static void register_liveness(struct dapi_sweeper *sw)
 	                               DAPI_GAUGE);
 }
 
-struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
-                                        struct dapi_cache *cache, struct dapi_keystore *keys,
-                                        char *errstr, size_t errstr_size)
+struct ingestd_sweeper *ingestd_sweeper_start(const struct ingestd_sweeper_config *cfg,
+                                              struct ingestd_cache *cache,
+                                              struct dapi_keystore *keys, char *errstr,
+                                              size_t errstr_size)
 {
-	struct dapi_sweeper *sw = calloc(1, sizeof(*sw));
+	struct ingestd_sweeper *sw = calloc(1, sizeof(*sw));
 	if (!sw) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return NULL;
@@ -209,12 +210,12 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
-	sw->m_keys = dapi_keys_deleted_series("sweep");
+	sw->m_keys = ingestd_keys_deleted_series("sweep");
 	register_liveness(sw);
 	if (!open_store(sw, cfg->mongo, errstr, errstr_size) ||
 	    !(sw->frontier =
-	              dapi_frontier_new(cfg->kafka->brokers, &cfg->kafka->props, cfg->kafka->topic,
-	                                cfg->group, errstr, errstr_size))) {
+	              ingestd_frontier_new(cfg->kafka->brokers, &cfg->kafka->props,
+	                                   cfg->kafka->topic, cfg->group, errstr, errstr_size))) {
 		sweeper_free(sw);
 		return NULL;
 	}
@@ -226,7 +227,7 @@ struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
 	return sw;
 }
 
-void dapi_sweeper_stop(struct dapi_sweeper *sw)
+void ingestd_sweeper_stop(struct ingestd_sweeper *sw)
 {
 	if (!sw)
 		return;

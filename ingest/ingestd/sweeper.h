@@ -2,8 +2,8 @@
  * --tombstone-ttl, every interval, by the group's frontier (frontier.h), not the clock; and,
  * in the one ingestd group that holds the key store's sweeper claim, the data keys left
  * behind (keystore.h). */
-#ifndef DAPI_SWEEPER_H
-#define DAPI_SWEEPER_H
+#ifndef INGESTD_SWEEPER_H
+#define INGESTD_SWEEPER_H
 
 #include <stdint.h>
 
@@ -13,7 +13,7 @@
 #include "mongo.h"
 #include "store.h"
 
-struct dapi_sweeper_config {
+struct ingestd_sweeper_config {
 	const struct dapi_mongo_opts *mongo;
 	const struct dapi_kafka_opts *kafka;
 	const char *group;
@@ -21,16 +21,17 @@ struct dapi_sweeper_config {
 	bool take_keys; /* --sweep-keys take: claim the key sweep from whoever holds it */
 };
 
-struct dapi_sweeper;
+struct ingestd_sweeper;
 
 /* Starts the thread, on a MongoDB client pool and store of its own. cache (borrowed, may be
  * NULL) is invalidated after deletions; keys (borrowed, NULL when sealing is off) lose the
  * data keys of what is erased. Returns NULL with errstr. */
-struct dapi_sweeper *dapi_sweeper_start(const struct dapi_sweeper_config *cfg,
-                                        struct dapi_cache *cache, struct dapi_keystore *keys,
-                                        char *errstr, size_t errstr_size);
+struct ingestd_sweeper *ingestd_sweeper_start(const struct ingestd_sweeper_config *cfg,
+                                              struct ingestd_cache *cache,
+                                              struct dapi_keystore *keys, char *errstr,
+                                              size_t errstr_size);
 
 /* Stops and joins the thread. NULL is a no-op. */
-void dapi_sweeper_stop(struct dapi_sweeper *sw);
+void ingestd_sweeper_stop(struct ingestd_sweeper *sw);
 
 #endif

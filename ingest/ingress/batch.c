@@ -32,7 +32,7 @@ struct batch;
 struct batch_line {
 	struct delivery d; /* the producer's opaque while published */
 	struct batch *b;
-	struct dapi_batch_line req;
+	struct ingress_batch_line req;
 	size_t lineno;
 	atomic_int state; /* enum line_state */
 	const char *why;  /* LINE_FAILED, set before the state */
@@ -40,7 +40,7 @@ struct batch_line {
 	bool late;        /* answered failed while still waiting for its key or report */
 	struct dapi_input_error error;
 	int key; /* its dialog's slot in b->keys (messages under sealing), else -1 */
-	char event_id[DAPI_UUID_BUFSZ];
+	char event_id[INGRESS_UUID_BUFSZ];
 };
 
 /* One dialog's data key, cached or fetched. */
@@ -78,7 +78,7 @@ static void batch_unref(struct batch *b)
 	if (atomic_fetch_sub(&b->refs, 1) != 1)
 		return;
 	for (size_t i = 0; i < b->nlines; i++)
-		dapi_batch_line_clear(&b->lines[i].req);
+		ingress_batch_line_clear(&b->lines[i].req);
 	if (b->keys)
 		OPENSSL_cleanse(b->keys, b->nkeys * sizeof(*b->keys));
 	free(b->lines);
@@ -99,7 +99,7 @@ static void wait_for(struct dapi_http_req *r, struct batch *b, int phase)
 	b->phase = phase;
 	atomic_store(&b->waiting_for, phase);
 	dapi_http_suspend(r);
-	inflight_add(&b->in->waiting, &b->w.entry);
+	ingress_inflight_add(&b->in->waiting, &b->w.entry);
 }
 
 /* One fetch or report of the phase is in: the last one ends its wait. */
@@ -120,7 +120,7 @@ static void batch_overdue(struct waiter *w)
 static void batch_release(struct waiter *w)
 {
 	struct batch *b = (struct batch *)w;
-	inflight_remove(&b->in->waiting, &b->w.entry);
+	ingress_inflight_remove(&b->in->waiting, &b->w.entry);
 	atomic_fetch_sub(&b->in->inflight_count, 1);
 	batch_unref(b);
 }
@@ -141,7 +141,7 @@ static void key_fetched(void *arg, enum dapi_key_status st, const uint8_t *dek)
 	struct batch_key *k = arg;
 	struct batch *b = k->b;
 	if (st == DAPI_KEY_OK) {
-		keycache_put(b->in->keycache, k->dialog_id, dek, dapi_time_mono_ms());
+		ingress_keycache_put(b->in->keycache, k->dialog_id, dek, dapi_time_mono_ms());
 		memcpy(k->dek, dek, DAPI_AEAD_KEY);
 	}
 	atomic_store(&k->status, (int)st);
@@ -156,7 +156,7 @@ static size_t count_lines(const char *body, size_t len)
 {
 	size_t pos = 0, lineno = 0, n = 0, line_len;
 	const char *line;
-	while (dapi_ndjson_next(body, len, &pos, &lineno, &line, &line_len))
+	while (ingress_ndjson_next(body, len, &pos, &lineno, &line, &line_len))
 		n++;
 	return n;
 }
@@ -168,21 +168,23 @@ static void parse_lines(struct batch *b, const char *body, size_t len)
 	size_t pos = 0, lineno = 0, line_len;
 	const char *text;
 
-	for (size_t i = 0; dapi_ndjson_next(body, len, &pos, &lineno, &text, &line_len); i++) {
+	for (size_t i = 0; ingress_ndjson_next(body, len, &pos, &lineno, &text, &line_len); i++) {
 		struct batch_line *l = &b->lines[i];
 		l->d.done = line_delivered;
 		l->b = b;
 		l->lineno = lineno;
 		l->key = -1;
-		if (!dapi_batch_line_parse(text, line_len, b->in->max_text, &l->req, &l->error)) {
+		if (!ingress_batch_line_parse(text, line_len, b->in->max_text, &l->req,
+		                              &l->error)) {
 			atomic_init(&l->state, LINE_REJECTED);
 			continue;
 		}
 		atomic_init(&l->state, LINE_WAITING);
 		if (l->req.idempotency_key)
-			dapi_uuid_from_key(l->req.dialog_id, l->req.idempotency_key, l->event_id);
+			ingress_uuid_from_key(l->req.dialog_id, l->req.idempotency_key,
+			                      l->event_id);
 		else
-			dapi_uuid_v4(l->event_id);
+			ingress_uuid_v4(l->event_id);
 	}
 }
 
@@ -222,7 +224,7 @@ static bool make_key_slots(struct batch *b, const char **ids, const char **disti
 		key->b = b;
 		key->dialog_id = distinct[k];
 		atomic_init(&key->status, -1);
-		if (keycache_get(b->in->keycache, key->dialog_id, now, key->dek))
+		if (ingress_keycache_get(b->in->keycache, key->dialog_id, now, key->dek))
 			atomic_store(&key->status, DAPI_KEY_OK);
 	}
 	for (size_t i = 0; i < b->nlines; i++)
@@ -267,7 +269,7 @@ static bool fetch_keys(struct dapi_http_req *r, struct batch *b)
 			continue;
 		atomic_fetch_add(&b->refs, 1);
 		atomic_fetch_add(&b->keys_pending, 1);
-		if (!keyfetch_submit(b->in->keyfetch, k->dialog_id, key_fetched, k)) {
+		if (!ingress_keyfetch_submit(b->in->keyfetch, k->dialog_id, key_fetched, k)) {
 			atomic_store(&k->status, DAPI_KEY_UNAVAILABLE);
 			atomic_fetch_sub(&b->keys_pending, 1);
 			atomic_fetch_sub(&b->refs, 1);
@@ -302,7 +304,7 @@ static char *encode_line(struct batch *b, struct batch_line *l, size_t *len)
 	char *sealed = NULL, *value;
 
 	if (ev.type == DAPI_EVENT_CONSENT && !ev.granted) /* its key is about to go */
-		keycache_forget(b->in->keycache, ev.dialog_id);
+		ingress_keycache_forget(b->in->keycache, ev.dialog_id);
 	memcpy(ev.language, l->req.language, sizeof(ev.language));
 	if (l->key >= 0) {
 		struct batch_key *k = &b->keys[l->key];
@@ -329,7 +331,7 @@ static enum MHD_Result publish_lines(struct dapi_http_req *r, struct batch *b)
 	size_t len;
 	char *value;
 
-	inflight_remove(&b->in->waiting, &b->w.entry); /* the key wait's deadline */
+	ingress_inflight_remove(&b->in->waiting, &b->w.entry); /* the key wait's deadline */
 	atomic_store(&b->reports_pending, 1);
 	wait_for(r, b, BATCH_PUBLISHED);
 	for (size_t i = 0; i < b->nlines; i++) {
@@ -447,7 +449,7 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct batch *b)
 	size_t len;
 	char *body;
 
-	inflight_remove(&b->in->waiting, &b->w.entry);
+	ingress_inflight_remove(&b->in->waiting, &b->w.entry);
 	t = settle(b);
 	dapi_jsonw_begin(&w, 64 + 128 * b->nlines);
 	dapi_jsonw_int(&w, "lines", (long long)b->nlines);

@@ -1,7 +1,7 @@
 /* dataapi-ingress's options: the table of flags and environment variables, and what it
  * fills. */
-#ifndef DAPI_INGRESS_FLAGS_H
-#define DAPI_INGRESS_FLAGS_H
+#ifndef INGRESS_FLAGS_H
+#define INGRESS_FLAGS_H
 
 #include <stdint.h>
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* 8-4-4-4-12 lower-case hex digits (a hand loop: snprintf cost 6,000 instructions). */
-static void format_uuid(uint8_t b[16], char out[DAPI_UUID_BUFSZ])
+static void format_uuid(uint8_t b[16], char out[INGRESS_UUID_BUFSZ])
 {
 	static const char hex[] = "0123456789abcdef";
 	char *p = out;
@@ -25,7 +25,7 @@ static void format_uuid(uint8_t b[16], char out[DAPI_UUID_BUFSZ])
 	*p = '\0';
 }
 
-void dapi_uuid_v4(char out[DAPI_UUID_BUFSZ])
+void ingress_uuid_v4(char out[INGRESS_UUID_BUFSZ])
 {
 	uint8_t b[16];
 
@@ -45,7 +45,8 @@ static void fetch_sha1(void)
 	sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
 }
 
-void dapi_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[DAPI_UUID_BUFSZ])
+void ingress_uuid_v5(const uint8_t ns[16], const void *name, size_t len,
+                     char out[INGRESS_UUID_BUFSZ])
 {
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;
@@ -65,9 +66,9 @@ void dapi_uuid_v5(const uint8_t ns[16], const void *name, size_t len, char out[D
 	format_uuid(md, out);
 }
 
-void dapi_uuid_from_key(const char *dialog_id, const char *key, char out[DAPI_UUID_BUFSZ])
+void ingress_uuid_from_key(const char *dialog_id, const char *key, char out[INGRESS_UUID_BUFSZ])
 {
-	static const uint8_t ns[16] = DAPI_UUID_NAMESPACE;
+	static const uint8_t ns[16] = INGRESS_UUID_NAMESPACE;
 	size_t dlen = strlen(dialog_id), klen = strlen(key);
 	char name[2 * 256 + 2];
 
@@ -76,5 +77,5 @@ void dapi_uuid_from_key(const char *dialog_id, const char *key, char out[DAPI_UU
 	memcpy(name, dialog_id, dlen);
 	name[dlen] = '\0';
 	memcpy(name + dlen + 1, key, klen);
-	dapi_uuid_v5(ns, name, dlen + 1 + klen, out);
+	ingress_uuid_v5(ns, name, dlen + 1 + klen, out);
 }

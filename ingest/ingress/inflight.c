@@ -4,20 +4,20 @@
 
 #include "timefmt.h"
 
-void inflight_init(struct inflight *r, int64_t timeout_ms)
+void ingress_inflight_init(struct ingress_inflight *r, int64_t timeout_ms)
 {
 	pthread_mutex_init(&r->lock, NULL);
 	r->oldest = r->newest = NULL;
 	r->timeout_ms = timeout_ms;
 }
 
-void inflight_destroy(struct inflight *r)
+void ingress_inflight_destroy(struct ingress_inflight *r)
 {
 	assert(!r->oldest && !r->newest);
 	pthread_mutex_destroy(&r->lock);
 }
 
-void inflight_add(struct inflight *r, struct inflight_entry *e)
+void ingress_inflight_add(struct ingress_inflight *r, struct ingress_inflight_entry *e)
 {
 	pthread_mutex_lock(&r->lock);
 	assert(!e->listed);
@@ -33,7 +33,7 @@ void inflight_add(struct inflight *r, struct inflight_entry *e)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void inflight_remove(struct inflight *r, struct inflight_entry *e)
+void ingress_inflight_remove(struct ingress_inflight *r, struct ingress_inflight_entry *e)
 {
 	pthread_mutex_lock(&r->lock);
 	if (e->listed) {
@@ -50,10 +50,11 @@ void inflight_remove(struct inflight *r, struct inflight_entry *e)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void inflight_expire(struct inflight *r, int64_t now_ms, void (*overdue)(struct inflight_entry *))
+void ingress_inflight_expire(struct ingress_inflight *r, int64_t now_ms,
+                             void (*overdue)(struct ingress_inflight_entry *))
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct inflight_entry *e = r->oldest;
+	for (struct ingress_inflight_entry *e = r->oldest;
 	     e && (now_ms == INT64_MAX || now_ms - e->started_ms >= r->timeout_ms); e = e->next)
 		overdue(e);
 	pthread_mutex_unlock(&r->lock);

@@ -43,7 +43,7 @@ void ingress_state_free(void *state)
 	w->release(w);
 }
 
-static void expire_one(struct inflight_entry *e)
+static void expire_one(struct ingress_inflight_entry *e)
 {
 	struct waiter *w = (struct waiter *)e; /* the entry is a waiter's first member */
 	w->overdue(w);
@@ -51,7 +51,7 @@ static void expire_one(struct inflight_entry *e)
 
 void ingress_expire(struct ingress *in, int64_t now)
 {
-	inflight_expire(&in->waiting, now, expire_one);
+	ingress_inflight_expire(&in->waiting, now, expire_one);
 }
 
 rd_kafka_resp_err_t ingress_produce(struct ingress *in, enum dapi_event_type type,
@@ -70,8 +70,8 @@ rd_kafka_resp_err_t ingress_produce(struct ingress *in, enum dapi_event_type typ
  * fetch thread (it batches; keyfetch.c); 10,000 waiting fetches at most. */
 static bool start_sealing(struct ingress *in, struct dapi_keystore *keys)
 {
-	in->keycache = keycache_new(262144, DAPI_KEY_CACHE_TTL_MS);
-	in->keyfetch = in->keycache ? keyfetch_start(keys, 1, 10000) : NULL;
+	in->keycache = ingress_keycache_new(262144, DAPI_KEY_CACHE_TTL_MS);
+	in->keyfetch = in->keycache ? ingress_keyfetch_start(keys, 1, 10000) : NULL;
 	return in->keyfetch != NULL;
 }
 
@@ -86,7 +86,7 @@ struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size
 	in->max_text = cfg->max_text;
 	in->max_batch_lines = cfg->max_batch_lines ? cfg->max_batch_lines : 1000;
 	in->retry_after_s = cfg->retry_after_s;
-	inflight_init(&in->waiting, cfg->produce_timeout_ms);
+	ingress_inflight_init(&in->waiting, cfg->produce_timeout_ms);
 	register_metrics(in);
 	struct dapi_producer_config pcfg = {
 		.brokers = cfg->brokers,
@@ -150,10 +150,11 @@ void ingress_destroy(struct ingress *in)
 	 * touch a connection of the stopped server. */
 	ingress_expire(in, INT64_MAX);
 	dapi_http_server_destroy(in->server);
-	keyfetch_stop(in->keyfetch); /* their requests were answered: no resume after this */
-	keycache_destroy(in->keycache);
+	ingress_keyfetch_stop(
+	        in->keyfetch); /* their requests were answered: no resume after this */
+	ingress_keycache_destroy(in->keycache);
 	int64_t left = in->drain_end_ms - dapi_time_mono_ms();
 	dapi_producer_destroy(in->producer, left > 0 ? (int)left : 0);
-	inflight_destroy(&in->waiting);
+	ingress_inflight_destroy(&in->waiting);
 	free(in);
 }

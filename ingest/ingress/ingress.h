@@ -1,6 +1,6 @@
 /* The ingress: HTTP requests in, events to Kafka, 202 once Kafka has them. */
-#ifndef DAPI_INGRESS_H
-#define DAPI_INGRESS_H
+#ifndef INGRESS_H
+#define INGRESS_H
 
 #include <stddef.h>
 #include <stdint.h>

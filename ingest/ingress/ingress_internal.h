@@ -1,7 +1,7 @@
 /* What ingress.c (the object's life) and routes.c (its handlers) share; not for the
  * wiring, which sees only ingress.h. */
-#ifndef DAPI_INGRESS_INTERNAL_H
-#define DAPI_INGRESS_INTERNAL_H
+#ifndef INGRESS_INTERNAL_H
+#define INGRESS_INTERNAL_H
 
 #include <stdatomic.h>
 
@@ -19,23 +19,23 @@ struct ingress {
 	const char *topic;
 	size_t max_text, max_batch_lines;
 	int retry_after_s;
-	atomic_int inflight_count; /* requests between validation and their reply */
-	struct inflight waiting;   /* published requests waiting for a delivery report */
-	int64_t drain_end_ms;      /* set by ingress_run: the producer's last flush deadline */
+	atomic_int inflight_count;       /* requests between validation and their reply */
+	struct ingress_inflight waiting; /* published requests waiting for a delivery report */
+	int64_t drain_end_ms; /* set by ingress_run: the producer's last flush deadline */
 	struct dapi_family *m_published, *m_produce, *m_batch_lines;
 	struct dapi_series *m_inflight;
 	/* Sealing (NULL when off): recent dialogs' data keys, and the threads that fetch the
 	 * others from the key store. */
-	struct keycache *keycache;
-	struct keyfetch *keyfetch;
+	struct ingress_keycache *keycache;
+	struct ingress_keyfetch *keyfetch;
 };
 
 /* What the state of every suspended request (dapi_http_state) starts with: its deadline
  * in in->waiting, and how to end it. */
 struct waiter {
-	struct inflight_entry entry;       /* first: the registry's entries are waiters */
-	void (*overdue)(struct waiter *w); /* the deadline passed (under the registry's lock) */
-	void (*release)(struct waiter *w); /* the request completed: unlist, drop its reference */
+	struct ingress_inflight_entry entry; /* first: the registry's entries are waiters */
+	void (*overdue)(struct waiter *w);   /* the deadline passed (under the registry's lock) */
+	void (*release)(struct waiter *w);   /* the request completed: unlist, drop its reference */
 };
 
 /* What the producer's opaque points at: one event waiting for its delivery report. */

@@ -21,16 +21,16 @@ struct slot {
 	uint8_t dek[DAPI_AEAD_KEY];
 };
 
-struct keycache {
+struct ingress_keycache {
 	pthread_mutex_t lock;
 	struct slot *slots; /* sets of WAYS slots */
 	size_t sets_mask;
 	int64_t ttl_ms;
 };
 
-struct keycache *keycache_new(size_t slots, int64_t ttl_ms)
+struct ingress_keycache *ingress_keycache_new(size_t slots, int64_t ttl_ms)
 {
-	struct keycache *kc = calloc(1, sizeof(*kc));
+	struct ingress_keycache *kc = calloc(1, sizeof(*kc));
 	size_t sets = 1;
 	while (sets * WAYS < slots)
 		sets *= 2;
@@ -46,7 +46,7 @@ struct keycache *keycache_new(size_t slots, int64_t ttl_ms)
 	return kc;
 }
 
-void keycache_destroy(struct keycache *kc)
+void ingress_keycache_destroy(struct ingress_keycache *kc)
 {
 	if (!kc)
 		return;
@@ -67,13 +67,13 @@ static void hash_id(const char *id, uint64_t *h1, uint64_t *h2)
 	*h2 = b | 1; /* never 0, so an empty slot never matches */
 }
 
-static struct slot *set_of(struct keycache *kc, uint64_t h1)
+static struct slot *set_of(struct ingress_keycache *kc, uint64_t h1)
 {
 	return &kc->slots[(h1 & kc->sets_mask) * WAYS];
 }
 
-bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
-                  uint8_t dek[DAPI_AEAD_KEY])
+bool ingress_keycache_get(struct ingress_keycache *kc, const char *dialog_id, int64_t now_ms,
+                          uint8_t dek[DAPI_AEAD_KEY])
 {
 	uint64_t h1, h2;
 	bool hit = false;
@@ -93,8 +93,8 @@ bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
 	return hit;
 }
 
-void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[DAPI_AEAD_KEY],
-                  int64_t now_ms)
+void ingress_keycache_put(struct ingress_keycache *kc, const char *dialog_id,
+                          const uint8_t dek[DAPI_AEAD_KEY], int64_t now_ms)
 {
 	uint64_t h1, h2;
 	hash_id(dialog_id, &h1, &h2);
@@ -116,7 +116,7 @@ void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[
 	pthread_mutex_unlock(&kc->lock);
 }
 
-void keycache_forget(struct keycache *kc, const char *dialog_id)
+void ingress_keycache_forget(struct ingress_keycache *kc, const char *dialog_id)
 {
 	uint64_t h1, h2;
 	if (!kc)

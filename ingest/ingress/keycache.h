@@ -3,8 +3,8 @@
  * 16-way set-associative table of `slots` entries of 56 bytes (the one closest to expiry
  * makes room); an entry lives `ttl_ms`, after which the key is fetched again (its usedAt
  * refreshed). Entries are wiped when replaced or expired. Thread-safe. */
-#ifndef DAPI_KEYCACHE_H
-#define DAPI_KEYCACHE_H
+#ifndef INGRESS_KEYCACHE_H
+#define INGRESS_KEYCACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,22 +12,22 @@
 
 #include "aead.h"
 
-struct keycache;
+struct ingress_keycache;
 
 /* NULL when out of memory; slots is rounded up to a power of two (at least 64). */
-struct keycache *keycache_new(size_t slots, int64_t ttl_ms);
-void keycache_destroy(struct keycache *kc);
+struct ingress_keycache *ingress_keycache_new(size_t slots, int64_t ttl_ms);
+void ingress_keycache_destroy(struct ingress_keycache *kc);
 
 /* The key of dialog_id when held and fresh at now_ms. */
-bool keycache_get(struct keycache *kc, const char *dialog_id, int64_t now_ms,
-                  uint8_t dek[DAPI_AEAD_KEY]);
+bool ingress_keycache_get(struct ingress_keycache *kc, const char *dialog_id, int64_t now_ms,
+                          uint8_t dek[DAPI_AEAD_KEY]);
 
-void keycache_put(struct keycache *kc, const char *dialog_id, const uint8_t dek[DAPI_AEAD_KEY],
-                  int64_t now_ms);
+void ingress_keycache_put(struct ingress_keycache *kc, const char *dialog_id,
+                          const uint8_t dek[DAPI_AEAD_KEY], int64_t now_ms);
 
 /* Wipes the dialog's key if held: a revocation passed through this ingress, and the key is
  * about to be deleted (a message after it fetches the key store's answer again). NULL kc is
  * a no-op. */
-void keycache_forget(struct keycache *kc, const char *dialog_id);
+void ingress_keycache_forget(struct ingress_keycache *kc, const char *dialog_id);
 
 #endif

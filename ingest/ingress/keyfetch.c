@@ -21,11 +21,11 @@
 struct job {
 	struct job *next;
 	char dialog_id[DAPI_ID_MAX + 1];
-	keyfetch_done done;
+	ingress_keyfetch_done done;
 	void *arg;
 };
 
-struct keyfetch {
+struct ingress_keyfetch {
 	struct dapi_keystore *ks;
 	pthread_mutex_t lock;
 	pthread_cond_t ready;
@@ -38,7 +38,7 @@ struct keyfetch {
 };
 
 /* Up to max queued jobs into jobs (waits for one); 0 once stopping with none left. */
-static size_t take(struct keyfetch *kf, struct job **jobs, size_t max)
+static size_t take(struct ingress_keyfetch *kf, struct job **jobs, size_t max)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&kf->lock);
@@ -74,7 +74,7 @@ static size_t distinct(struct job **jobs, size_t n, const char **ids, size_t *jo
 
 /* Gets or creates the keys of ids[0..n): the new ones in one insertMany, the existing ones
  * one by one (their usedAt refreshed). */
-static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
+static void fetch_all(struct ingress_keyfetch *kf, const char **ids, size_t n,
                       uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status)
 {
 	bson_error_t err;
@@ -106,7 +106,7 @@ static void fetch_all(struct keyfetch *kf, const char **ids, size_t n,
 	dapi_series_observe(kf->m_duration, (double)(dapi_time_mono_ms() - start) / 1000);
 }
 
-static void count(struct keyfetch *kf, const enum dapi_key_status *status, size_t n)
+static void count(struct ingress_keyfetch *kf, const enum dapi_key_status *status, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		dapi_series_add(kf->m_result[status[i] == DAPI_KEY_OK            ? 0
@@ -115,7 +115,7 @@ static void count(struct keyfetch *kf, const enum dapi_key_status *status, size_
 		                1);
 }
 
-static void register_metrics(struct keyfetch *kf)
+static void register_metrics(struct ingress_keyfetch *kf)
 {
 	static const char *const results[] = { "result=\"ok\"", "result=\"unavailable\"",
 		                               "result=\"unusable\"" };
@@ -140,7 +140,7 @@ static void register_metrics(struct keyfetch *kf)
 
 static void *fetch_loop(void *arg)
 {
-	struct keyfetch *kf = arg;
+	struct ingress_keyfetch *kf = arg;
 	struct job *jobs[BATCH];
 	const char *ids[BATCH];
 	size_t job_id[BATCH], n;
@@ -163,9 +163,10 @@ static void *fetch_loop(void *arg)
 	return NULL;
 }
 
-struct keyfetch *keyfetch_start(struct dapi_keystore *ks, int threads, int queue_max)
+struct ingress_keyfetch *ingress_keyfetch_start(struct dapi_keystore *ks, int threads,
+                                                int queue_max)
 {
-	struct keyfetch *kf = calloc(1, sizeof(*kf) + (size_t)threads * sizeof(pthread_t));
+	struct ingress_keyfetch *kf = calloc(1, sizeof(*kf) + (size_t)threads * sizeof(pthread_t));
 	if (!kf)
 		return NULL;
 	kf->ks = ks;
@@ -175,14 +176,15 @@ struct keyfetch *keyfetch_start(struct dapi_keystore *ks, int threads, int queue
 	pthread_cond_init(&kf->ready, NULL);
 	for (; kf->nthreads < threads; kf->nthreads++) {
 		if (pthread_create(&kf->threads[kf->nthreads], NULL, fetch_loop, kf) != 0) {
-			keyfetch_stop(kf);
+			ingress_keyfetch_stop(kf);
 			return NULL;
 		}
 	}
 	return kf;
 }
 
-bool keyfetch_submit(struct keyfetch *kf, const char *dialog_id, keyfetch_done done, void *arg)
+bool ingress_keyfetch_submit(struct ingress_keyfetch *kf, const char *dialog_id,
+                             ingress_keyfetch_done done, void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	if (!j || strlen(dialog_id) > DAPI_ID_MAX) {
@@ -209,7 +211,7 @@ bool keyfetch_submit(struct keyfetch *kf, const char *dialog_id, keyfetch_done d
 	return ok;
 }
 
-void keyfetch_stop(struct keyfetch *kf)
+void ingress_keyfetch_stop(struct ingress_keyfetch *kf)
 {
 	if (!kf)
 		return;

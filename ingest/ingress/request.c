@@ -64,8 +64,8 @@ static bool take_text(json_t *text, json_t *lang, size_t max_text, const char **
 	return true;
 }
 
-bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
-                            struct dapi_message_req *req, struct dapi_input_error *err)
+bool ingress_message_req_parse(const char *body, size_t len, size_t max_text,
+                               struct ingress_message_req *req, struct dapi_input_error *err)
 {
 	const char *key;
 	json_t *v, *text = NULL, *lang = NULL;
@@ -91,18 +91,18 @@ bool dapi_message_req_parse(const char *body, size_t len, size_t max_text,
 	if (take_text(text, lang, max_text, &req->text, &req->text_len, req->language, err))
 		return true;
 fail:
-	dapi_message_req_clear(req);
+	ingress_message_req_clear(req);
 	return false;
 }
 
-void dapi_message_req_clear(struct dapi_message_req *req)
+void ingress_message_req_clear(struct ingress_message_req *req)
 {
 	json_decref(req->root);
 	memset(req, 0, sizeof(*req));
 }
 
-bool dapi_consent_req_parse(const char *body, size_t len, bool *granted,
-                            struct dapi_input_error *err)
+bool ingress_consent_req_parse(const char *body, size_t len, bool *granted,
+                               struct dapi_input_error *err)
 {
 	json_t *root = load(body, len, err), *v = root;
 	bool ok = true;
@@ -139,8 +139,8 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
-bool dapi_ndjson_next(const char *body, size_t len, size_t *pos, size_t *lineno, const char **line,
-                      size_t *line_len)
+bool ingress_ndjson_next(const char *body, size_t len, size_t *pos, size_t *lineno,
+                         const char **line, size_t *line_len)
 {
 	while (*pos < len) {
 		const char *start = body + *pos;
@@ -174,7 +174,7 @@ static const char *take_id(json_t *root, const char *name, struct dapi_input_err
 }
 
 /* The members a line of its type may have, and the optional idempotency key. */
-static bool check_members(struct dapi_batch_line *out, struct dapi_input_error *err)
+static bool check_members(struct ingress_batch_line *out, struct dapi_input_error *err)
 {
 	static const char *const message[] = { "customerId", "dialogId",       "text",
 		                               "language",   "idempotencyKey", NULL };
@@ -203,8 +203,8 @@ static bool check_members(struct dapi_batch_line *out, struct dapi_input_error *
 	return true;
 }
 
-bool dapi_batch_line_parse(const char *line, size_t len, size_t max_text,
-                           struct dapi_batch_line *out, struct dapi_input_error *err)
+bool ingress_batch_line_parse(const char *line, size_t len, size_t max_text,
+                              struct ingress_batch_line *out, struct dapi_input_error *err)
 {
 	json_t *consent;
 	bool ok = false;
@@ -236,11 +236,11 @@ bool dapi_batch_line_parse(const char *line, size_t len, size_t max_text,
 	}
 done:
 	if (!ok)
-		dapi_batch_line_clear(out);
+		ingress_batch_line_clear(out);
 	return ok;
 }
 
-void dapi_batch_line_clear(struct dapi_batch_line *line)
+void ingress_batch_line_clear(struct ingress_batch_line *line)
 {
 	json_decref(line->root);
 	memset(line, 0, sizeof(*line));

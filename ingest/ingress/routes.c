@@ -32,7 +32,7 @@ struct publish {
 	atomic_bool answered; /* the first of report and deadline wins */
 	rd_kafka_resp_err_t err;
 	enum dapi_event_type type;
-	char event_id[DAPI_UUID_BUFSZ];
+	char event_id[INGRESS_UUID_BUFSZ];
 	char dialog_id[DAPI_ID_MAX + 1];
 	/* A message waits first for its dialog's key (KEY, when it is not cached), then for
 	 * Kafka's delivery report (PUBLISHED). */
@@ -64,7 +64,7 @@ static void publish_release(struct waiter *w)
 {
 	struct publish *pub = (struct publish *)w;
 	struct ingress *in = pub->in;
-	inflight_remove(&in->waiting, &pub->w.entry);
+	ingress_inflight_remove(&in->waiting, &pub->w.entry);
 	atomic_fetch_sub(&in->inflight_count, 1);
 	publish_unref(pub);
 }
@@ -160,7 +160,7 @@ static enum MHD_Result publish(struct dapi_http_req *r, struct ingress *in,
 
 	/* Suspend before producing: the report may arrive before producev returns. */
 	dapi_http_suspend(r);
-	inflight_add(&in->waiting, &pub->w.entry);
+	ingress_inflight_add(&in->waiting, &pub->w.entry);
 	atomic_fetch_add(&pub->refs, 1); /* librdkafka's, dropped by the delivery report */
 	err = ingress_produce(in, ev->type, ev->dialog_id, value, len, &pub->d);
 	if (err) {
@@ -178,7 +178,7 @@ static void key_fetched(void *arg, enum dapi_key_status st, const uint8_t *dek)
 	/* Cached even when the request's deadline answered it already: its retry, and every
 	 * other request of the dialog, find the key then. */
 	if (st == DAPI_KEY_OK)
-		keycache_put(pub->in->keycache, pub->dialog_id, dek, dapi_time_mono_ms());
+		ingress_keycache_put(pub->in->keycache, pub->dialog_id, dek, dapi_time_mono_ms());
 	if (!atomic_exchange(&pub->answered, true)) {
 		pub->key_status = st;
 		if (st == DAPI_KEY_OK)
@@ -199,9 +199,9 @@ static enum MHD_Result await_key(struct dapi_http_req *r, struct ingress *in,
 	pub->phase = PHASE_KEY;
 	pub->key_status = DAPI_KEY_UNAVAILABLE;
 	dapi_http_suspend(r);
-	inflight_add(&in->waiting, &pub->w.entry);
+	ingress_inflight_add(&in->waiting, &pub->w.entry);
 	atomic_fetch_add(&pub->refs, 1); /* the fetch's */
-	if (!keyfetch_submit(in->keyfetch, pub->dialog_id, key_fetched, pub)) {
+	if (!ingress_keyfetch_submit(in->keyfetch, pub->dialog_id, key_fetched, pub)) {
 		answer(pub, RD_KAFKA_RESP_ERR__QUEUE_FULL);
 		publish_unref(pub);
 	}
@@ -212,7 +212,7 @@ static enum MHD_Result await_key(struct dapi_http_req *r, struct ingress *in,
  * a 503 in *ret) when no key came. */
 static bool key_ready(struct dapi_http_req *r, struct publish *pub, enum MHD_Result *ret)
 {
-	inflight_remove(&pub->in->waiting, &pub->w.entry);
+	ingress_inflight_remove(&pub->in->waiting, &pub->w.entry);
 	if (pub->err || pub->key_status != DAPI_KEY_OK) {
 		*ret = dapi_http_reply_unavailable(r, "the key store is not available; retry",
 		                                   pub->in->retry_after_s);
@@ -233,7 +233,7 @@ static enum MHD_Result seal_and_publish(struct dapi_http_req *r, struct ingress 
 
 	if (pub)
 		memcpy(dek, pub->dek, sizeof(dek));
-	else if (!keycache_get(in->keycache, ev->dialog_id, dapi_time_mono_ms(), dek))
+	else if (!ingress_keycache_get(in->keycache, ev->dialog_id, dapi_time_mono_ms(), dek))
 		return await_key(r, in, ev);
 	if (!dapi_seal_event(ev, dek, &sealed))
 		ret = dapi_http_reply_unavailable(r, "the event could not be sealed; retry",
@@ -247,7 +247,8 @@ static enum MHD_Result seal_and_publish(struct dapi_http_req *r, struct ingress 
 
 /* Path ids and the optional Idempotency-Key; fills ev's event id. */
 static bool check_ids(struct dapi_http_req *r, const char *customer_id, const char *dialog_id,
-                      struct dapi_event *ev, char event_id[DAPI_UUID_BUFSZ], enum MHD_Result *ret)
+                      struct dapi_event *ev, char event_id[INGRESS_UUID_BUFSZ],
+                      enum MHD_Result *ret)
 {
 	const char *key = dapi_http_header(r, "Idempotency-Key");
 
@@ -268,9 +269,9 @@ static bool check_ids(struct dapi_http_req *r, const char *customer_id, const ch
 		return false;
 	}
 	if (key)
-		dapi_uuid_from_key(dialog_id, key, event_id);
+		ingress_uuid_from_key(dialog_id, key, event_id);
 	else
-		dapi_uuid_v4(event_id);
+		ingress_uuid_v4(event_id);
 	ev->event_id = event_id;
 	ev->dialog_id = dialog_id;
 	ev->customer_id = customer_id;
@@ -283,9 +284,9 @@ static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
 	struct ingress *in = app;
 	struct publish *pub = *dapi_http_state(r);
 	struct dapi_event ev = { .type = DAPI_EVENT_MESSAGE };
-	struct dapi_message_req req;
+	struct ingress_message_req req;
 	struct dapi_input_error err;
-	char event_id[DAPI_UUID_BUFSZ];
+	char event_id[INGRESS_UUID_BUFSZ];
 	enum MHD_Result ret;
 	const char *body;
 	size_t len;
@@ -299,13 +300,13 @@ static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
 	if (pub) /* the id the request had before its key wait */
 		ev.event_id = pub->event_id;
 	body = dapi_http_body(r, &len);
-	if (!dapi_message_req_parse(body, len, in->max_text, &req, &err))
+	if (!ingress_message_req_parse(body, len, in->max_text, &req, &err))
 		return reply_invalid(r, &err);
 	ev.text = req.text;
 	ev.text_len = req.text_len;
 	memcpy(ev.language, req.language, sizeof(ev.language));
 	ret = in->keycache ? seal_and_publish(r, in, pub, &ev) : publish(r, in, &ev);
-	dapi_message_req_clear(&req);
+	ingress_message_req_clear(&req);
 	return ret;
 }
 
@@ -315,7 +316,7 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 	struct publish *pub = *dapi_http_state(r);
 	struct dapi_event ev = { .type = DAPI_EVENT_CONSENT };
 	struct dapi_input_error err;
-	char event_id[DAPI_UUID_BUFSZ];
+	char event_id[INGRESS_UUID_BUFSZ];
 	enum MHD_Result ret;
 	const char *body;
 	size_t len;
@@ -325,10 +326,10 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 	if (!check_ids(r, NULL, dapi_http_param(r, 0), &ev, event_id, &ret))
 		return ret;
 	body = dapi_http_body(r, &len);
-	if (!dapi_consent_req_parse(body, len, &ev.granted, &err))
+	if (!ingress_consent_req_parse(body, len, &ev.granted, &err))
 		return reply_invalid(r, &err);
 	if (!ev.granted)
-		keycache_forget(in->keycache, ev.dialog_id);
+		ingress_keycache_forget(in->keycache, ev.dialog_id);
 	return publish(r, in, &ev);
 }
 
@@ -345,14 +346,13 @@ static enum MHD_Result handle_readyz(struct dapi_http_req *r, void *app)
 }
 
 /* docs/openapi-ingress.yaml, compiled in (dapi_embed). */
-extern const char dapi_ingress_openapi[];
-extern const size_t dapi_ingress_openapi_len;
+extern const char ingress_openapi[];
+extern const size_t ingress_openapi_len;
 
 /* GET /openapi.yaml: what this service serves, as OpenAPI. */
 static enum MHD_Result handle_openapi(struct dapi_http_req *r, void *app)
 {
-	return dapi_http_reply_static(r, "application/yaml", dapi_ingress_openapi,
-	                              dapi_ingress_openapi_len);
+	return dapi_http_reply_static(r, "application/yaml", ingress_openapi, ingress_openapi_len);
 }
 
 /* clang-format off */

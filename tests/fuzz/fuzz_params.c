@@ -10,10 +10,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s = malloc(size + 1), *save = NULL;
-	struct dapi_query_params p;
+	struct query_params p;
 	struct dapi_input_error err;
 	int64_t ms, ms2, total, total2;
-	char id[DAPI_ID_MAX + 1], id2[DAPI_ID_MAX + 1], cur[DAPI_CURSOR_MAX];
+	char id[DAPI_ID_MAX + 1], id2[DAPI_ID_MAX + 1], cur[QUERY_CURSOR_MAX];
 
 	memcpy(s, data, size);
 	s[size] = '\0';
@@ -25,27 +25,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                         : (int64_t)size;
 	bool valid = dapi_valid_id(s, strlen(s));
 	int64_t any_total = size & 2 ? (int64_t)size * 1000003 : -1;
-	if (dapi_cursor_encode(any_ms, s, any_total, cur) != valid)
+	if (query_cursor_encode(any_ms, s, any_total, cur) != valid)
 		abort();
-	if (valid && (!dapi_cursor_decode(cur, &ms, id, &total) || ms != any_ms ||
+	if (valid && (!query_cursor_decode(cur, &ms, id, &total) || ms != any_ms ||
 	              strcmp(id, s) != 0 || total != any_total))
 		abort();
-	if (dapi_cursor_decode(s, &ms, id, &total)) {
-		dapi_cursor_encode(ms, id, total, cur);
-		if (strcmp(cur, s) != 0 || !dapi_cursor_decode(cur, &ms2, id2, &total2) ||
+	if (query_cursor_decode(s, &ms, id, &total)) {
+		query_cursor_encode(ms, id, total, cur);
+		if (strcmp(cur, s) != 0 || !query_cursor_decode(cur, &ms2, id2, &total2) ||
 		    ms2 != ms || strcmp(id, id2) != 0 || total2 != total)
 			abort(); /* tokens are canonical */
 	}
-	dapi_query_params_init(&p, size & 1);
+	query_params_init(&p, size & 1);
 	bool ok = true;
 	for (char *kv = strtok_r(s, "&", &save); kv && ok; kv = strtok_r(NULL, "&", &save)) {
 		char *eq = strchr(kv, '=');
 		if (eq)
 			*eq = '\0';
-		ok = dapi_query_params_add(&p, kv, eq ? eq + 1 : NULL, &err);
+		ok = query_params_add(&p, kv, eq ? eq + 1 : NULL, &err);
 	}
-	if (ok &&
-	    (p.limit < 1 || p.limit > DAPI_LIMIT_MAX || p.offset < 0 || p.offset > DAPI_OFFSET_MAX))
+	if (ok && (p.limit < 1 || p.limit > QUERY_LIMIT_MAX || p.offset < 0 ||
+	           p.offset > QUERY_OFFSET_MAX))
 		abort();
 	free(s);
 	return 0;

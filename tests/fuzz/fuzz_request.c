@@ -12,15 +12,15 @@ static void check_batch(const char *body, size_t len)
 {
 	size_t pos = 0, lineno = 0, prev = 0, n;
 	const char *line;
-	struct dapi_batch_line l;
+	struct ingress_batch_line l;
 	struct dapi_input_error err = { 0 };
 
-	while (dapi_ndjson_next(body, len, &pos, &lineno, &line, &n)) {
+	while (ingress_ndjson_next(body, len, &pos, &lineno, &line, &n)) {
 		if (lineno <= prev || line < body || line + n > body + len || memchr(line, '\n', n))
 			abort();
 		prev = lineno;
 		err.code = NULL;
-		if (!dapi_batch_line_parse(line, n, 64, &l, &err)) {
+		if (!ingress_batch_line_parse(line, n, 64, &l, &err)) {
 			if (!err.code)
 				abort();
 			continue;
@@ -30,7 +30,7 @@ static void check_batch(const char *body, size_t len)
 		     (!dapi_valid_id(l.customer_id, strlen(l.customer_id)) || l.text_len == 0 ||
 		      l.text_len > 64)))
 			abort();
-		dapi_batch_line_clear(&l);
+		ingress_batch_line_clear(&l);
 	}
 }
 
@@ -40,17 +40,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	if (data[0] & 1) {
-		struct dapi_message_req req;
-		if (dapi_message_req_parse((const char *)data + 1, size - 1, 16384, &req, &err)) {
+		struct ingress_message_req req;
+		if (ingress_message_req_parse((const char *)data + 1, size - 1, 16384, &req,
+		                              &err)) {
 			/* what is accepted is what the contract allows */
 			if (req.text_len == 0 || req.text_len > 16384 ||
 			    strlen(req.text) != req.text_len)
 				abort();
-			dapi_message_req_clear(&req);
+			ingress_message_req_clear(&req);
 		}
 	} else if (data[0] & 2) {
 		bool granted;
-		dapi_consent_req_parse((const char *)data + 1, size - 1, &granted, &err);
+		ingress_consent_req_parse((const char *)data + 1, size - 1, &granted, &err);
 	} else {
 		check_batch((const char *)data + 1, size - 1);
 	}

@@ -1,5 +1,5 @@
 /* The sweeps' clock against a real broker: records with known timestamps, a group's
- * offsets committed at known places, and what dapi_frontier_get makes of them. */
+ * offsets committed at known places, and what ingestd_frontier_get makes of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,12 +71,12 @@ static int64_t frontier(const char *topic, const char *group, int64_t now)
 	char errstr[512];
 	int64_t t = -1;
 	struct dapi_props none = { 0 };
-	struct dapi_frontier *f =
-	        dapi_frontier_new(S.brokers, &none, topic, group, errstr, sizeof(errstr));
+	struct ingestd_frontier *f =
+	        ingestd_frontier_new(S.brokers, &none, topic, group, errstr, sizeof(errstr));
 	assert_non_null(f);
-	if (!dapi_frontier_get(f, now, &t, errstr, sizeof(errstr)))
+	if (!ingestd_frontier_get(f, now, &t, errstr, sizeof(errstr)))
 		fail_msg("frontier: %s", errstr);
-	dapi_frontier_destroy(f);
+	ingestd_frontier_destroy(f);
 	return t;
 }
 
@@ -119,12 +119,13 @@ static void an_unknown_topic_is_an_error(void **state)
 	int64_t t;
 	struct dapi_props none = { 0 };
 	snprintf(topic, sizeof(topic), "frontier.%s.absent", run_id());
-	struct dapi_frontier *f =
-	        dapi_frontier_new(S.brokers, &none, topic, "g", errstr, sizeof(errstr));
+	struct ingestd_frontier *f =
+	        ingestd_frontier_new(S.brokers, &none, topic, "g", errstr, sizeof(errstr));
 	assert_non_null(f);
-	assert_false(dapi_frontier_get(f, (int64_t)time(NULL) * 1000, &t, errstr, sizeof(errstr)));
+	assert_false(
+	        ingestd_frontier_get(f, (int64_t)time(NULL) * 1000, &t, errstr, sizeof(errstr)));
 	assert_non_null(strstr(errstr, topic));
-	dapi_frontier_destroy(f);
+	ingestd_frontier_destroy(f);
 }
 
 int main(void)

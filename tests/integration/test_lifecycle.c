@@ -118,15 +118,15 @@ static void page_plan(const char *qs, char *out, size_t n)
 {
 	mongoc_uri_t *uri = mongoc_uri_new(S.mongodb_uri);
 	mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
-	struct dapi_dialogs q = { pool, "dataapi", "dialogs", 10000, 60000, 8 << 20 };
-	struct dapi_query_params p;
+	struct query_dialogs q = { pool, "dataapi", "dialogs", 10000, 60000, 8 << 20 };
+	struct query_params p;
 	struct dapi_input_error ierr;
 	bson_error_t err;
 	bson_t reply;
 
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	if (!dapi_dialogs_explain(&q, &p, &reply, &err))
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	if (!query_dialogs_explain(&q, &p, &reply, &err))
 		fail_msg("explain of GET /data?%s: %s", qs, err.message);
 	bench_plan_describe(&reply, out, n);
 	bson_destroy(&reply);
@@ -139,7 +139,7 @@ static void page_plan(const char *qs, char *out, size_t n)
  * --indexes auto does not create them there). */
 static void assert_page_plans(void)
 {
-	char cursor[DAPI_CURSOR_MAX], qs[512], plan[640];
+	char cursor[QUERY_CURSOR_MAX], qs[512], plan[640];
 	bool ferretdb = server_is_ferretdb();
 	static const char *const shapes[][2] = {
 		{ "limit=100", "consent_recent" },
@@ -148,7 +148,7 @@ static void assert_page_plans(void)
 		{ "limit=100&language=DE", "consent_language_recent" },
 		{ "limit=100&customerId=rc", "consent_customer_recent" },
 	};
-	dapi_cursor_encode(1795389232000, "d-42", 10, cursor);
+	query_cursor_encode(1795389232000, "d-42", 10, cursor);
 	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
 		size_t len = strlen(shapes[i][0]);
 		snprintf(qs, sizeof(qs), "%s%s", shapes[i][0],

@@ -52,20 +52,20 @@ static int setup(void **state)
 }
 
 /* The reply of GET /data?qs, produced with total. */
-static char *page_with(mongoc_client_pool_t *pool, const char *qs, enum dapi_total total,
+static char *page_with(mongoc_client_pool_t *pool, const char *qs, enum query_total total,
                        size_t page_bytes, int64_t *out_total)
 {
-	struct dapi_dialogs q = { pool, "dataapi", "dialogs", 10000, 60000, page_bytes, total };
-	struct dapi_query_params p;
+	struct query_dialogs q = { pool, "dataapi", "dialogs", 10000, 60000, page_bytes, total };
+	struct query_params p;
 	struct dapi_input_error ierr;
-	struct dapi_page page;
+	struct query_page page;
 	bson_error_t err;
 
-	dapi_query_params_init(&p, true);
-	if (!dapi_query_params_parse(&p, qs, &ierr))
+	query_params_init(&p, true);
+	if (!query_params_parse(&p, qs, &ierr))
 		fail_msg("GET /data?%s: %s", qs, ierr.message);
-	if (!dapi_dialogs_page(&q, &p, &page, &err))
-		fail_msg("GET /data?%s (%s): %s", qs, total == DAPI_TOTAL_SCAN ? "scan" : "count",
+	if (!query_dialogs_page(&q, &p, &page, &err))
+		fail_msg("GET /data?%s (%s): %s", qs, total == QUERY_TOTAL_SCAN ? "scan" : "count",
 		         err.message);
 	*out_total = page.total;
 	return page.body;
@@ -95,8 +95,8 @@ static void count_and_scan_agree_on_every_page_shape(void **state)
 			int64_t counted, scanned;
 			size_t bytes = cut ? 300 : 8 << 20; /* 300: about two dialogs a page */
 			snprintf(qs, sizeof(qs), "%s&customerId=%s", shapes[i].qs, customer);
-			char *a = page_with(pool, qs, DAPI_TOTAL_COUNT, bytes, &counted);
-			char *b = page_with(pool, qs, DAPI_TOTAL_SCAN, bytes, &scanned);
+			char *a = page_with(pool, qs, QUERY_TOTAL_COUNT, bytes, &counted);
+			char *b = page_with(pool, qs, QUERY_TOTAL_SCAN, bytes, &scanned);
 			if (strcmp(a, b) != 0)
 				fail_msg("GET /data?%s (page bytes %zu):\ncount: %s\nscan:  %s", qs,
 				         bytes, a, b);
@@ -108,8 +108,8 @@ static void count_and_scan_agree_on_every_page_shape(void **state)
 	}
 	/* the whole store: the same total either way (no other test writes meanwhile) */
 	int64_t counted, scanned;
-	free(page_with(pool, "limit=5", DAPI_TOTAL_COUNT, 8 << 20, &counted));
-	free(page_with(pool, "limit=5", DAPI_TOTAL_SCAN, 8 << 20, &scanned));
+	free(page_with(pool, "limit=5", QUERY_TOTAL_COUNT, 8 << 20, &counted));
+	free(page_with(pool, "limit=5", QUERY_TOTAL_SCAN, 8 << 20, &scanned));
 	assert_int_equal(scanned, counted);
 	assert_true(counted >= DIALOGS);
 	mongoc_client_pool_destroy(pool);
@@ -151,13 +151,12 @@ static void a_dialog_erased_after_the_scan_is_left_out(void **state)
 	mongoc_client_pool_t *pool = mongoc_client_pool_new(uri);
 	mongoc_client_t *client = mongoc_client_pool_pop(pool);
 	mongoc_collection_t *coll = mongoc_client_get_collection(client, "dataapi", "dialogs");
-	struct dapi_dialogs q = {
-		pool, "dataapi", "dialogs", 10000, 60000, 8 << 20, DAPI_TOTAL_SCAN
-	};
-	struct dapi_position keys[4];
-	struct dapi_query_params p;
+	struct query_dialogs q = { pool,  "dataapi", "dialogs",       10000,
+		                   60000, 8 << 20,   QUERY_TOTAL_SCAN };
+	struct query_position keys[4];
+	struct query_params p;
 	struct dapi_input_error ierr;
-	struct dapi_page page;
+	struct query_page page;
 	bson_error_t err;
 	char gone[64], body[1024], url[256], qs[512];
 	const char *headers[] = { "Content-Type: application/x-ndjson", NULL };
@@ -184,7 +183,7 @@ static void a_dialog_erased_after_the_scan_is_left_out(void **state)
 	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
 	const bson_t *doc;
 	while (nkeys < 4 && mongoc_cursor_next(cursor, &doc))
-		dapi_page_position(doc, &keys[nkeys++]);
+		query_page_position(doc, &keys[nkeys++]);
 	assert_int_equal(nkeys, 4);
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(filter);
@@ -198,9 +197,9 @@ static void a_dialog_erased_after_the_scan_is_left_out(void **state)
 	assert_true(kafka_wait_drained(&S, 60000));
 
 	snprintf(qs, sizeof(qs), "limit=3&customerId=%s", gone);
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	assert_true(dapi_dialogs_page_of_keys(&q, &p, keys, 3, true, 4, &page, &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	assert_true(query_dialogs_page_of_keys(&q, &p, keys, 3, true, 4, &page, &err));
 	assert_int_equal(page.count, 2); /* the first and the third */
 	assert_non_null(strstr(page.body, keys[0].id));
 	assert_null(strstr(page.body, keys[1].id));
@@ -212,9 +211,9 @@ static void a_dialog_erased_after_the_scan_is_left_out(void **state)
 	/* its cursor: the fourth, and the end */
 	snprintf(qs, sizeof(qs), "limit=3&customerId=%s&cursor=%s", gone, page.next);
 	free(page.body);
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	assert_true(dapi_dialogs_page(&q, &p, &page, &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	assert_true(query_dialogs_page(&q, &p, &page, &err));
 	assert_int_equal(page.count, 1);
 	assert_non_null(strstr(page.body, keys[3].id));
 	assert_false(page.has_next);
@@ -222,23 +221,23 @@ static void a_dialog_erased_after_the_scan_is_left_out(void **state)
 
 	/* every key erased: no item, and still the way on when more came after */
 	snprintf(qs, sizeof(qs), "limit=1&customerId=%s", gone);
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	assert_true(dapi_dialogs_page_of_keys(&q, &p, &keys[1], 1, true, 3, &page, &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	assert_true(query_dialogs_page_of_keys(&q, &p, &keys[1], 1, true, 3, &page, &err));
 	assert_int_equal(page.count, 0);
 	assert_true(page.has_next);
 	assert_string_equal(page.next_pos.id, keys[1].id);
 	free(page.body);
-	assert_true(dapi_dialogs_page_of_keys(&q, &p, &keys[1], 1, false, 3, &page, &err));
+	assert_true(query_dialogs_page_of_keys(&q, &p, &keys[1], 1, false, 3, &page, &err));
 	assert_false(page.has_next);
 	assert_non_null(strstr(page.body, "\"nextCursor\":null"));
 	free(page.body);
 
 	/* the page as the service makes it: the three left, and a total of three */
 	snprintf(qs, sizeof(qs), "limit=10&customerId=%s", gone);
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	assert_true(dapi_dialogs_page(&q, &p, &page, &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	assert_true(query_dialogs_page(&q, &p, &page, &err));
 	assert_int_equal(page.count, 3);
 	assert_int_equal(page.total, 3);
 	assert_null(strstr(page.body, keys[1].id));

@@ -25,7 +25,7 @@ static struct dapi_event msg(const char *dialog, const char *id, const char *lan
 }
 
 /* A new dialog after a batch of two messages and a consent. */
-static void written_dialog(struct dapi_dialog *d, const char *id, struct dapi_event ev[3])
+static void written_dialog(struct ingestd_dialog *d, const char *id, struct dapi_event ev[3])
 {
 	ev[0] = msg(id, "e1", "EN", 100);
 	ev[1] = msg(id, "e2", "DE", 200);
@@ -36,24 +36,24 @@ static void written_dialog(struct dapi_dialog *d, const char *id, struct dapi_ev
 		                     .received_at = 300 };
 	for (int i = 0; i < 3; i++)
 		ev[i].pos = (struct dapi_event_position){ true, 2, 40 + i };
-	dapi_dialog_init(d, id);
+	ingestd_dialog_init(d, id);
 	for (int i = 0; i < 3; i++)
-		assert_true(dapi_dialog_apply(d, &ev[i]) >= 0);
-	assert_int_equal(d->state, DAPI_DIALOG_CONSENTED);
+		assert_true(ingestd_dialog_apply(d, &ev[i]) >= 0);
+	assert_int_equal(d->state, INGESTD_DIALOG_CONSENTED);
 }
 
 static void gives_back_the_state_written(void **state)
 {
-	struct dapi_cache *c = dapi_cache_new(10, 60000);
-	struct dapi_dialog d, got;
+	struct ingestd_cache *c = ingestd_cache_new(10, 60000);
+	struct ingestd_dialog d, got;
 	struct dapi_event ev[3];
 	written_dialog(&d, "d1", ev);
-	dapi_cache_put(c, &d, true, 1000);
+	ingestd_cache_put(c, &d, true, 1000);
 
-	dapi_dialog_init(&got, "d1");
-	assert_true(dapi_cache_get(c, &got, 1500));
-	assert_int_equal(got.state, DAPI_DIALOG_CONSENTED);
-	assert_int_equal(got.loaded_state, DAPI_DIALOG_CONSENTED);
+	ingestd_dialog_init(&got, "d1");
+	assert_true(ingestd_cache_get(c, &got, 1500));
+	assert_int_equal(got.state, INGESTD_DIALOG_CONSENTED);
+	assert_int_equal(got.loaded_state, INGESTD_DIALOG_CONSENTED);
 	assert_string_equal(got.doc.customer_id, "c1");
 	assert_int_equal(got.doc.created_at, d.doc.created_at);
 	assert_int_equal(got.doc.last_message_at, 200);
@@ -70,100 +70,100 @@ static void gives_back_the_state_written(void **state)
 
 	/* the same message read again is already reflected (its offset), as after a read
 	 * from the store; read from another partition it is a duplicate by eventId */
-	assert_int_equal(dapi_dialog_apply(&got, &ev[0]), DAPI_APPLY_REPLAYED);
+	assert_int_equal(ingestd_dialog_apply(&got, &ev[0]), INGESTD_APPLY_REPLAYED);
 	ev[0].pos = (struct dapi_event_position){ true, 5, 1 };
-	assert_int_equal(dapi_dialog_apply(&got, &ev[0]), DAPI_APPLY_DUPLICATE);
-	assert_false(dapi_dialog_changed(&got));
+	assert_int_equal(ingestd_dialog_apply(&got, &ev[0]), INGESTD_APPLY_DUPLICATE);
+	assert_false(ingestd_dialog_changed(&got));
 
-	struct dapi_dialog other;
-	dapi_dialog_init(&other, "d2");
-	assert_false(dapi_cache_get(c, &other, 1500));
-	assert_int_equal(other.state, DAPI_DIALOG_ABSENT);
-	dapi_dialog_clear(&other);
-	dapi_dialog_clear(&got);
-	dapi_dialog_clear(&d);
-	dapi_cache_destroy(c);
+	struct ingestd_dialog other;
+	ingestd_dialog_init(&other, "d2");
+	assert_false(ingestd_cache_get(c, &other, 1500));
+	assert_int_equal(other.state, INGESTD_DIALOG_ABSENT);
+	ingestd_dialog_clear(&other);
+	ingestd_dialog_clear(&got);
+	ingestd_dialog_clear(&d);
+	ingestd_cache_destroy(c);
 }
 
 static void forgets_refused_writes_old_entries_and_on_invalidation(void **state)
 {
-	struct dapi_cache *c = dapi_cache_new(10, 60000);
-	struct dapi_dialog d, got;
+	struct ingestd_cache *c = ingestd_cache_new(10, 60000);
+	struct ingestd_dialog d, got;
 	struct dapi_event ev[3];
 	written_dialog(&d, "d1", ev);
 
-	dapi_cache_put(c, &d, true, 1000);
-	dapi_cache_put(c, &d, false, 1000); /* refused this time: what was there is stale */
-	dapi_dialog_init(&got, "d1");
-	assert_false(dapi_cache_get(c, &got, 1000));
-	assert_int_equal(dapi_cache_size(c), 0);
+	ingestd_cache_put(c, &d, true, 1000);
+	ingestd_cache_put(c, &d, false, 1000); /* refused this time: what was there is stale */
+	ingestd_dialog_init(&got, "d1");
+	assert_false(ingestd_cache_get(c, &got, 1000));
+	assert_int_equal(ingestd_cache_size(c), 0);
 
-	dapi_cache_put(c, &d, true, 1000);
-	assert_false(dapi_cache_get(c, &got, 1000 + 60001)); /* too old */
-	assert_true(dapi_cache_get(c, &got, 1000 + 60000));
+	ingestd_cache_put(c, &d, true, 1000);
+	assert_false(ingestd_cache_get(c, &got, 1000 + 60001)); /* too old */
+	assert_true(ingestd_cache_get(c, &got, 1000 + 60000));
 
-	dapi_cache_invalidate(c); /* as the sweeper does, from its thread */
-	assert_false(dapi_cache_get(c, &got, 1000));
-	assert_int_equal(dapi_cache_size(c), 0);
+	ingestd_cache_invalidate(c); /* as the sweeper does, from its thread */
+	assert_false(ingestd_cache_get(c, &got, 1000));
+	assert_int_equal(ingestd_cache_size(c), 0);
 
-	dapi_cache_put(c, &d, true, 1000);
-	dapi_cache_clear(c); /* as a rebalance does */
-	assert_false(dapi_cache_get(c, &got, 1000));
-	dapi_dialog_clear(&got);
-	dapi_dialog_clear(&d);
-	dapi_cache_destroy(c);
+	ingestd_cache_put(c, &d, true, 1000);
+	ingestd_cache_clear(c); /* as a rebalance does */
+	assert_false(ingestd_cache_get(c, &got, 1000));
+	ingestd_dialog_clear(&got);
+	ingestd_dialog_clear(&d);
+	ingestd_cache_destroy(c);
 }
 
 static void a_tombstone_keeps_no_messages(void **state)
 {
-	struct dapi_cache *c = dapi_cache_new(10, 60000);
-	struct dapi_dialog d, got;
+	struct ingestd_cache *c = ingestd_cache_new(10, 60000);
+	struct ingestd_dialog d, got;
 	struct dapi_event ev[3], revoke = { .type = DAPI_EVENT_CONSENT,
 		                            .event_id = "e4",
 		                            .dialog_id = "d1",
 		                            .granted = false,
 		                            .received_at = 400 };
 	written_dialog(&d, "d1", ev);
-	assert_int_equal(dapi_dialog_apply(&d, &revoke), DAPI_APPLY_ERASED);
-	dapi_cache_put(c, &d, true, 1000);
-	dapi_dialog_init(&got, "d1");
-	assert_true(dapi_cache_get(c, &got, 1000));
-	assert_int_equal(got.state, DAPI_DIALOG_TOMBSTONE);
+	assert_int_equal(ingestd_dialog_apply(&d, &revoke), INGESTD_APPLY_ERASED);
+	ingestd_cache_put(c, &d, true, 1000);
+	ingestd_dialog_init(&got, "d1");
+	assert_true(ingestd_cache_get(c, &got, 1000));
+	assert_int_equal(got.state, INGESTD_DIALOG_TOMBSTONE);
 	assert_int_equal(got.loaded_count, 0);
 	assert_int_equal(got.doc.revoked_at, d.doc.revoked_at);
 	/* a late message stays dropped */
 	struct dapi_event late = msg("d1", "e9", "EN", 500);
-	assert_int_equal(dapi_dialog_apply(&got, &late), DAPI_APPLY_DROPPED_REVOKED);
-	dapi_dialog_clear(&got);
-	dapi_dialog_clear(&d);
-	dapi_cache_destroy(c);
+	assert_int_equal(ingestd_dialog_apply(&got, &late), INGESTD_APPLY_DROPPED_REVOKED);
+	ingestd_dialog_clear(&got);
+	ingestd_dialog_clear(&d);
+	ingestd_cache_destroy(c);
 }
 
 static void stays_within_its_capacity(void **state)
 {
-	struct dapi_cache *c = dapi_cache_new(3, 60000);
+	struct ingestd_cache *c = ingestd_cache_new(3, 60000);
 	char ids[5][8];
 	for (int i = 0; i < 5; i++) {
-		struct dapi_dialog d;
+		struct ingestd_dialog d;
 		struct dapi_event ev[3];
 		snprintf(ids[i], sizeof(ids[i]), "d%d", i);
 		written_dialog(&d, ids[i], ev);
-		dapi_cache_put(c, &d, true, 1000);
-		dapi_dialog_clear(&d);
-		assert_true(dapi_cache_size(c) <= 3);
+		ingestd_cache_put(c, &d, true, 1000);
+		ingestd_dialog_clear(&d);
+		assert_true(ingestd_cache_size(c) <= 3);
 	}
-	struct dapi_dialog last;
-	dapi_dialog_init(&last, ids[4]);
-	assert_true(dapi_cache_get(c, &last, 1000)); /* the newest is always kept */
-	dapi_dialog_clear(&last);
-	dapi_cache_destroy(c);
-	assert_null(dapi_cache_new(0, 60000)); /* disabled */
-	struct dapi_dialog none;
-	dapi_dialog_init(&none, "d1");
-	assert_false(dapi_cache_get(NULL, &none, 0));
-	dapi_cache_put(NULL, &none, true, 0);
-	dapi_cache_clear(NULL);
-	dapi_dialog_clear(&none);
+	struct ingestd_dialog last;
+	ingestd_dialog_init(&last, ids[4]);
+	assert_true(ingestd_cache_get(c, &last, 1000)); /* the newest is always kept */
+	ingestd_dialog_clear(&last);
+	ingestd_cache_destroy(c);
+	assert_null(ingestd_cache_new(0, 60000)); /* disabled */
+	struct ingestd_dialog none;
+	ingestd_dialog_init(&none, "d1");
+	assert_false(ingestd_cache_get(NULL, &none, 0));
+	ingestd_cache_put(NULL, &none, true, 0);
+	ingestd_cache_clear(NULL);
+	ingestd_dialog_clear(&none);
 }
 
 static void rewriting_dialogs_keeps_every_other_one(void **state)
@@ -171,28 +171,28 @@ static void rewriting_dialogs_keeps_every_other_one(void **state)
 	/* 500 dialogs in 512 buckets share chains; writing each one again (the entry is
 	 * replaced) must keep every other entry of its chain */
 	enum { N = 500 };
-	struct dapi_cache *c = dapi_cache_new(N, 60000);
+	struct ingestd_cache *c = ingestd_cache_new(N, 60000);
 	char ids[N][8];
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < N; i++) {
-			struct dapi_dialog d;
+			struct ingestd_dialog d;
 			struct dapi_event ev[3];
 			snprintf(ids[i], sizeof(ids[i]), "d%d", i);
 			written_dialog(&d, ids[i], ev);
-			dapi_cache_put(c, &d, true, 1000 + round);
-			dapi_dialog_clear(&d);
+			ingestd_cache_put(c, &d, true, 1000 + round);
+			ingestd_dialog_clear(&d);
 		}
-		assert_int_equal(dapi_cache_size(c), N);
+		assert_int_equal(ingestd_cache_size(c), N);
 	}
 	for (int i = 0; i < N; i++) {
-		struct dapi_dialog got;
-		dapi_dialog_init(&got, ids[i]);
-		if (!dapi_cache_get(c, &got, 1001))
+		struct ingestd_dialog got;
+		ingestd_dialog_init(&got, ids[i]);
+		if (!ingestd_cache_get(c, &got, 1001))
 			fail_msg("%s was lost", ids[i]);
 		assert_int_equal(got.loaded_count, 2);
-		dapi_dialog_clear(&got);
+		ingestd_dialog_clear(&got);
 	}
-	dapi_cache_destroy(c); /* LeakSanitizer: nothing unreachable either */
+	ingestd_cache_destroy(c); /* LeakSanitizer: nothing unreachable either */
 }
 
 int main(void)

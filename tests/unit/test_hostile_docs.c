@@ -31,16 +31,16 @@ static void long_and_odd_language_entries_are_dropped(void **state)
 	bson_t *doc = BCON_NEW("_id", "d1", "customerId", "c1", "consent", BCON_BOOL(true),
 	                       "languages", "[", "EN", BCON_UTF8(long_tag), "de", "$x", "EN",
 	                       BCON_INT32(7), "{", "a", "b", "}", "PT-BR", "]");
-	struct dapi_dialog d;
-	dapi_dialog_init(&d, "d1");
-	assert_true(dapi_store_parse_dialog(&d, doc));
-	assert_int_equal(d.state, DAPI_DIALOG_CONSENTED);
+	struct ingestd_dialog d;
+	ingestd_dialog_init(&d, "d1");
+	assert_true(ingestd_store_parse_dialog(&d, doc));
+	assert_int_equal(d.state, INGESTD_DIALOG_CONSENTED);
 	/* kept: the normalized tags, once each; dropped: too long, lower case, not a tag,
 	 * not a string */
 	assert_int_equal(d.n_languages, 2);
 	assert_string_equal(d.languages[0], "EN");
 	assert_string_equal(d.languages[1], "PT-BR");
-	dapi_dialog_clear(&d);
+	ingestd_dialog_clear(&d);
 	bson_destroy(doc);
 	free(long_tag);
 }
@@ -52,19 +52,19 @@ static void a_customer_id_that_is_no_id_is_not_trusted(void **state)
 	const char *bad[] = { long_id, "", "has space", "c1\xff" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bson_t *doc = BCON_NEW("_id", "d1", "customerId", BCON_UTF8(bad[i]));
-		struct dapi_dialog d;
-		dapi_dialog_init(&d, "d1");
-		assert_true(dapi_store_parse_dialog(&d, doc));
+		struct ingestd_dialog d;
+		ingestd_dialog_init(&d, "d1");
+		assert_true(ingestd_store_parse_dialog(&d, doc));
 		assert_string_equal(d.doc.customer_id, ""); /* every message: customer_mismatch */
-		dapi_dialog_clear(&d);
+		ingestd_dialog_clear(&d);
 		bson_destroy(doc);
 	}
 	bson_t *doc = BCON_NEW("_id", "d1", "customerId", BCON_INT64(42));
-	struct dapi_dialog d;
-	dapi_dialog_init(&d, "d1");
-	assert_true(dapi_store_parse_dialog(&d, doc));
+	struct ingestd_dialog d;
+	ingestd_dialog_init(&d, "d1");
+	assert_true(ingestd_store_parse_dialog(&d, doc));
 	assert_string_equal(d.doc.customer_id, "");
-	dapi_dialog_clear(&d);
+	ingestd_dialog_clear(&d);
 	bson_destroy(doc);
 	free(long_id);
 }
@@ -75,16 +75,16 @@ static void wrong_types_read_as_absent(void **state)
 	bson_t *doc = BCON_NEW("_id", "d1", "customerId", "c1", "consent", "yes", "createdAt",
 	                       "now", "lastMessageAt", BCON_INT32(5), "messages", "{", "0", "x",
 	                       "}", "appliedThrough", "[", BCON_INT32(1), "]", "languages", "EN");
-	struct dapi_dialog d;
-	dapi_dialog_init(&d, "d1");
-	assert_true(dapi_store_parse_dialog(&d, doc));
+	struct ingestd_dialog d;
+	ingestd_dialog_init(&d, "d1");
+	assert_true(ingestd_store_parse_dialog(&d, doc));
 	assert_int_equal(d.doc.created_at, 0);
 	assert_int_equal(d.doc.last_message_at, 0);
 	assert_int_equal(d.loaded_count, 0);
 	assert_int_equal(d.n_languages, 0);
 	assert_false(d.loaded_applied.known);
 	assert_true(d.loaded_untrusted); /* an array for appliedThrough */
-	dapi_dialog_clear(&d);
+	ingestd_dialog_clear(&d);
 	bson_destroy(doc);
 }
 
@@ -116,12 +116,12 @@ static void only_ingestds_own_version_is_trusted(void **state)
 		  false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dapi_dialog d;
-		dapi_dialog_init(&d, "d1");
-		assert_true(dapi_store_parse_dialog(&d, cases[i].doc));
+		struct ingestd_dialog d;
+		ingestd_dialog_init(&d, "d1");
+		assert_true(ingestd_store_parse_dialog(&d, cases[i].doc));
 		assert_int_equal(d.loaded_untrusted, !cases[i].trusted);
 		assert_int_equal(d.loaded_applied.known, cases[i].known);
-		dapi_dialog_clear(&d);
+		ingestd_dialog_clear(&d);
 		bson_destroy(cases[i].doc);
 	}
 }
@@ -146,13 +146,13 @@ static void huge_message_arrays_load(void **state)
 		bson_append_document_end(&arr, &m);
 	}
 	bson_append_array_end(&doc, &arr);
-	struct dapi_dialog d;
-	dapi_dialog_init(&d, "d1");
-	assert_true(dapi_store_parse_dialog(&d, &doc));
+	struct ingestd_dialog d;
+	ingestd_dialog_init(&d, "d1");
+	assert_true(ingestd_store_parse_dialog(&d, &doc));
 	assert_int_equal(d.loaded_count, 30000);
 	assert_string_equal(d.loaded_ids[0], long_event);
 	assert_string_equal(d.loaded_ids[1], ""); /* not a string: no id */
-	dapi_dialog_clear(&d);
+	ingestd_dialog_clear(&d);
 	bson_destroy(&doc);
 	free(long_event);
 }
@@ -171,9 +171,9 @@ static void documents_without_a_valid_id_or_date_are_not_served(void **state)
 		BCON_NEW("_id", "d1", "lastMessageAt", "yesterday"),
 		BCON_NEW("lastMessageAt", BCON_DATE_TIME(1000)),
 	};
-	assert_true(dapi_render_servable(ok));
+	assert_true(query_render_servable(ok));
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_false(dapi_render_servable(bad[i]));
+		assert_false(query_render_servable(bad[i]));
 		bson_destroy(bad[i]);
 	}
 	bson_destroy(ok);
@@ -183,19 +183,19 @@ static void documents_without_a_valid_id_or_date_are_not_served(void **state)
 static void cursor_encoding_refuses_ids_it_could_not_decode(void **state)
 {
 	(void)state;
-	char out[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
+	char out[QUERY_CURSOR_MAX], id[DAPI_ID_MAX + 1];
 	int64_t ms, total;
 	char *max_id = repeat('x', DAPI_ID_MAX), *long_id = repeat('x', 5000);
 	/* the longest cursor: the longest position and total */
-	assert_true(dapi_cursor_encode(INT64_MIN, max_id, INT64_MAX, out));
-	assert_true(dapi_cursor_decode(out, &ms, id, &total));
+	assert_true(query_cursor_encode(INT64_MIN, max_id, INT64_MAX, out));
+	assert_true(query_cursor_decode(out, &ms, id, &total));
 	assert_true(total == INT64_MAX);
 	assert_int_equal(ms, INT64_MIN);
 	assert_string_equal(id, max_id);
-	assert_false(dapi_cursor_encode(1000, long_id, -1, out));
+	assert_false(query_cursor_encode(1000, long_id, -1, out));
 	assert_string_equal(out, "");
-	assert_false(dapi_cursor_encode(1000, "", -1, out));
-	assert_false(dapi_cursor_encode(1000, "a/b", -1, out));
+	assert_false(query_cursor_encode(1000, "", -1, out));
+	assert_false(query_cursor_encode(1000, "a/b", -1, out));
 	free(max_id);
 	free(long_id);
 }
@@ -229,7 +229,7 @@ static void rendering_survives_anything(void **state)
 	BSON_APPEND_DATE_TIME(&doc, "lastMessageAt", 1000);
 
 	size_t len;
-	char *text = dapi_render_dialog_text(&doc, &len);
+	char *text = query_render_dialog_text(&doc, &len);
 	assert_non_null(text);
 	json_error_t jerr;
 	json_t *back = json_loadb(text, len, 0, &jerr); /* whatever was stored: valid JSON */

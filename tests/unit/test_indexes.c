@@ -122,17 +122,17 @@ static bool serves(const struct fields *keys, const struct fields *eq, const str
 /* The name of the first index serving the page of query string qs, or NULL. */
 static const char *index_for(const char *qs, char name[64])
 {
-	struct dapi_dialogs q = { NULL, "dataapi", "dialogs", 5000, 60000, 8 << 20 };
-	struct dapi_query_params p;
+	struct query_dialogs q = { NULL, "dataapi", "dialogs", 5000, 60000, 8 << 20 };
+	struct query_params p;
 	struct dapi_input_error ierr;
 	bson_t cmd = BSON_INITIALIZER, filter, sort;
 	bson_iter_t it;
 	struct fields eq = { 0 }, range = { 0 }, order = { 0 };
 	const char *found = NULL;
 
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, qs, &ierr));
-	dapi_dialogs_find_command(&q, &p, &cmd);
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, qs, &ierr));
+	query_dialogs_find_command(&q, &p, &cmd);
 	assert_true(bson_iter_init_find(&it, &cmd, "filter"));
 	sub_doc(&it, &filter);
 	assert_true(bson_has_field(&filter, "revoked")); /* every page excludes tombstones */
@@ -142,7 +142,7 @@ static const char *index_for(const char *qs, char name[64])
 	read_keys(&sort, &order);
 
 	bson_t *spec;
-	for (size_t i = 0; !found && (spec = dapi_store_index_spec(i)); i++) {
+	for (size_t i = 0; !found && (spec = ingestd_store_index_spec(i)); i++) {
 		bson_t key;
 		struct fields keys = { 0 };
 		assert_true(bson_iter_init_find(&it, spec, "key"));
@@ -162,8 +162,8 @@ static const char *index_for(const char *qs, char name[64])
 static void every_page_shape_has_its_index(void **state)
 {
 	(void)state;
-	char cursor[DAPI_CURSOR_MAX], qs[512], name[64];
-	dapi_cursor_encode(1795389232000, "d-42", 10, cursor);
+	char cursor[QUERY_CURSOR_MAX], qs[512], name[64];
+	query_cursor_encode(1795389232000, "d-42", 10, cursor);
 	const struct {
 		const char *params, *index;
 	} shapes[] = {

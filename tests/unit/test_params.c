@@ -8,11 +8,11 @@
 
 #include "params.h"
 
-static bool add(struct dapi_query_params *p, const char *k, const char *v, const char **code,
+static bool add(struct query_params *p, const char *k, const char *v, const char **code,
                 const char **field)
 {
 	struct dapi_input_error err = { 0 };
-	bool ok = dapi_query_params_add(p, k, v, &err);
+	bool ok = query_params_add(p, k, v, &err);
 	*code = err.code;
 	*field = err.field;
 	return ok;
@@ -20,9 +20,9 @@ static bool add(struct dapi_query_params *p, const char *k, const char *v, const
 
 static void defaults_and_values(void **state)
 {
-	struct dapi_query_params p;
+	struct query_params p;
 	const char *code, *field;
-	dapi_query_params_init(&p, true);
+	query_params_init(&p, true);
 	assert_int_equal(p.limit, 100);
 	assert_int_equal(p.offset, 0);
 	assert_true(add(&p, "language", "de", &code, &field));
@@ -56,9 +56,9 @@ static void bad_values_name_their_parameter(void **state)
 		{ "Limit", "5", "unknown_parameter", NULL },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct dapi_query_params p;
+		struct query_params p;
 		const char *code, *field;
-		dapi_query_params_init(&p, true);
+		query_params_init(&p, true);
 		assert_false(add(&p, cases[i].k, cases[i].v, &code, &field));
 		assert_string_equal(code, cases[i].code);
 		if (cases[i].field)
@@ -70,26 +70,26 @@ static void bad_values_name_their_parameter(void **state)
 
 static void repeats_and_combinations_are_refused(void **state)
 {
-	struct dapi_query_params p;
+	struct query_params p;
 	const char *code, *field;
-	char cur[DAPI_CURSOR_MAX];
+	char cur[QUERY_CURSOR_MAX];
 
-	dapi_query_params_init(&p, true);
+	query_params_init(&p, true);
 	assert_true(add(&p, "customerId", "a", &code, &field));
 	assert_false(add(&p, "customer_id", "b", &code, &field));
-	dapi_query_params_init(&p, true);
+	query_params_init(&p, true);
 	assert_true(add(&p, "limit", "5", &code, &field));
 	assert_false(add(&p, "limit", "5", &code, &field));
 
 	/* offset and cursor compose: that many dialogs skipped after the cursor's position */
-	dapi_cursor_encode(5, "d", 40, cur);
-	dapi_query_params_init(&p, true);
+	query_cursor_encode(5, "d", 40, cur);
+	query_params_init(&p, true);
 	assert_true(add(&p, "offset", "5", &code, &field));
 	assert_true(add(&p, "cursor", cur, &code, &field));
 	assert_true(p.has_cursor && p.offset == 5);
 
 	/* export takes filters only */
-	dapi_query_params_init(&p, false);
+	query_params_init(&p, false);
 	assert_true(add(&p, "language", "EN", &code, &field));
 	assert_false(add(&p, "limit", "5", &code, &field));
 	assert_string_equal(code, "unknown_parameter");
@@ -98,31 +98,31 @@ static void repeats_and_combinations_are_refused(void **state)
 /* A whole raw query string, as the bench and the plan tests give one. */
 static void whole_query_strings(void **state)
 {
-	struct dapi_query_params p;
+	struct query_params p;
 	struct dapi_input_error err = { 0 };
 	char longer[1100];
 	(void)state;
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, "limit=7&language=pt-br&customerId=c9", &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, "limit=7&language=pt-br&customerId=c9", &err));
 	assert_int_equal(p.limit, 7);
 	assert_string_equal(p.language, "PT-BR");
 	assert_string_equal(p.customer_id, "c9");
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, "", &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, "", &err));
 	assert_int_equal(p.limit, 100);
-	dapi_query_params_init(&p, true);
-	assert_false(dapi_query_params_parse(&p, "limit=7&colour=red", &err));
+	query_params_init(&p, true);
+	assert_false(query_params_parse(&p, "limit=7&colour=red", &err));
 	assert_string_equal(err.code, "unknown_parameter");
-	dapi_query_params_init(&p, true);
-	assert_true(dapi_query_params_parse(&p, "offset=5&cursor=MTpk", &err));
+	query_params_init(&p, true);
+	assert_true(query_params_parse(&p, "offset=5&cursor=MTpk", &err));
 	assert_true(p.has_cursor && p.offset == 5 && p.after_ms == 1);
-	dapi_query_params_init(&p, true);
-	assert_false(dapi_query_params_parse(&p, "cursor=MTpk&cursor=MTpk", &err));
+	query_params_init(&p, true);
+	assert_false(query_params_parse(&p, "cursor=MTpk&cursor=MTpk", &err));
 	assert_string_equal(err.field, "cursor");
 	memset(longer, 'a', sizeof(longer) - 1);
 	longer[sizeof(longer) - 1] = '\0';
-	dapi_query_params_init(&p, true);
-	assert_false(dapi_query_params_parse(&p, longer, &err));
+	query_params_init(&p, true);
+	assert_false(query_params_parse(&p, longer, &err));
 }
 
 static void cursors_round_trip(void **state)
@@ -130,13 +130,13 @@ static void cursors_round_trip(void **state)
 	const char *ids[] = { "d", "dialog-42", "a.b:c~d@e+f_g-h", "x" };
 	int64_t times[] = { 0, 1795341600123LL, -5, INT64_MAX };
 	for (int i = 0; i < 4; i++) {
-		char cur[DAPI_CURSOR_MAX], id[DAPI_ID_MAX + 1];
+		char cur[QUERY_CURSOR_MAX], id[DAPI_ID_MAX + 1];
 		int64_t ms;
 		int64_t totals[] = { -1, 0, 7, INT64_MAX }, total;
 		for (int t = 0; t < 4; t++) {
-			dapi_cursor_encode(times[i], ids[i], totals[t], cur);
+			query_cursor_encode(times[i], ids[i], totals[t], cur);
 			assert_null(strpbrk(cur, "+/="));
-			assert_true(dapi_cursor_decode(cur, &ms, id, &total));
+			assert_true(query_cursor_decode(cur, &ms, id, &total));
 			assert_int_equal(ms, times[i]);
 			assert_string_equal(id, ids[i]);
 			assert_true(total == totals[t]);
@@ -149,30 +149,30 @@ static void forged_cursors_are_refused(void **state)
 	char id[DAPI_ID_MAX + 1];
 	int64_t ms, total;
 	/* base64url of "abc:d1", "12:", "12:a b", ":d1", "12x:d1" */
-	assert_false(dapi_cursor_decode("YWJjOmQx", &ms, id, &total));
-	assert_false(dapi_cursor_decode("MTI6", &ms, id, &total));
-	assert_false(dapi_cursor_decode("MTI6YSBi", &ms, id, &total));
-	assert_false(dapi_cursor_decode("OmQx", &ms, id, &total));
-	assert_false(dapi_cursor_decode("MTJ4OmQx", &ms, id, &total));
-	assert_false(dapi_cursor_decode("", &ms, id, &total));
-	assert_false(dapi_cursor_decode("M", &ms, id, &total));
-	assert_false(dapi_cursor_decode("MTI6ZDE=", &ms, id, &total));
-	assert_false(dapi_cursor_decode("MTI6ZDF", &ms, id, &total));  /* non-canonical tail bits */
-	assert_false(dapi_cursor_decode("MDc6ZDE", &ms, id, &total));  /* "07:d1": leading zero */
-	assert_false(dapi_cursor_decode("KzEyOmQx", &ms, id, &total)); /* "+12:d1" */
-	assert_true(dapi_cursor_decode("MTI6ZDE", &ms, id, &total));   /* "12:d1" */
+	assert_false(query_cursor_decode("YWJjOmQx", &ms, id, &total));
+	assert_false(query_cursor_decode("MTI6", &ms, id, &total));
+	assert_false(query_cursor_decode("MTI6YSBi", &ms, id, &total));
+	assert_false(query_cursor_decode("OmQx", &ms, id, &total));
+	assert_false(query_cursor_decode("MTJ4OmQx", &ms, id, &total));
+	assert_false(query_cursor_decode("", &ms, id, &total));
+	assert_false(query_cursor_decode("M", &ms, id, &total));
+	assert_false(query_cursor_decode("MTI6ZDE=", &ms, id, &total));
+	assert_false(query_cursor_decode("MTI6ZDF", &ms, id, &total)); /* non-canonical tail bits */
+	assert_false(query_cursor_decode("MDc6ZDE", &ms, id, &total)); /* "07:d1": leading zero */
+	assert_false(query_cursor_decode("KzEyOmQx", &ms, id, &total)); /* "+12:d1" */
+	assert_true(query_cursor_decode("MTI6ZDE", &ms, id, &total));   /* "12:d1" */
 	assert_int_equal(ms, 12);
 	assert_string_equal(id, "d1");
 	assert_true(total == -1); /* a cursor issued before totals were carried */
 	/* carried totals: digits only, canonical, in range */
-	assert_false(dapi_cursor_decode("dDoxMjpkMQ", &ms, id, &total));   /* "t:12:d1" */
-	assert_false(dapi_cursor_decode("dDA3OjEyOmQx", &ms, id, &total)); /* "t07:12:d1" */
-	assert_false(dapi_cursor_decode("dC0xOjEyOmQx", &ms, id, &total)); /* "t-1:12:d1" */
-	assert_false(dapi_cursor_decode("dDEyOmQx", &ms, id, &total));     /* "t12:d1" */
-	assert_false(dapi_cursor_decode("dDk5OTk5OTk5OTk5OTk5OTk5OTk5OjEyOmQx", &ms, id,
-	                                &total)); /* "t99999999999999999999:12:d1" */
-	assert_false(dapi_cursor_decode("eDU6MTI6ZDE", &ms, id, &total)); /* "x5:12:d1" */
-	assert_true(dapi_cursor_decode("dDU6MTI6ZDE", &ms, id, &total));  /* "t5:12:d1" */
+	assert_false(query_cursor_decode("dDoxMjpkMQ", &ms, id, &total));   /* "t:12:d1" */
+	assert_false(query_cursor_decode("dDA3OjEyOmQx", &ms, id, &total)); /* "t07:12:d1" */
+	assert_false(query_cursor_decode("dC0xOjEyOmQx", &ms, id, &total)); /* "t-1:12:d1" */
+	assert_false(query_cursor_decode("dDEyOmQx", &ms, id, &total));     /* "t12:d1" */
+	assert_false(query_cursor_decode("dDk5OTk5OTk5OTk5OTk5OTk5OTk5OjEyOmQx", &ms, id,
+	                                 &total)); /* "t99999999999999999999:12:d1" */
+	assert_false(query_cursor_decode("eDU6MTI6ZDE", &ms, id, &total)); /* "x5:12:d1" */
+	assert_true(query_cursor_decode("dDU6MTI6ZDE", &ms, id, &total));  /* "t5:12:d1" */
 	assert_true(ms == 12 && total == 5);
 }
 

@@ -12,9 +12,9 @@
 static void expect_message_error(const char *body, size_t max_text, const char *code,
                                  const char *field)
 {
-	struct dapi_message_req req;
+	struct ingress_message_req req;
 	struct dapi_input_error err = { 0 };
-	assert_false(dapi_message_req_parse(body, strlen(body), max_text, &req, &err));
+	assert_false(ingress_message_req_parse(body, strlen(body), max_text, &req, &err));
 	assert_string_equal(err.code, code);
 	if (field)
 		assert_string_equal(err.field, field);
@@ -25,14 +25,14 @@ static void expect_message_error(const char *body, size_t max_text, const char *
 
 static void a_valid_message_is_parsed(void **state)
 {
-	struct dapi_message_req req;
+	struct ingress_message_req req;
 	struct dapi_input_error err;
 	const char *body = "{\"language\": \"pt-br\", \"text\": \"ol\\u00e1 \\\"x\\\"\"}";
-	assert_true(dapi_message_req_parse(body, strlen(body), 100, &req, &err));
+	assert_true(ingress_message_req_parse(body, strlen(body), 100, &req, &err));
 	assert_string_equal(req.text, "ol\xc3\xa1 \"x\"");
 	assert_int_equal(req.text_len, 8);
 	assert_string_equal(req.language, "PT-BR");
-	dapi_message_req_clear(&req);
+	ingress_message_req_clear(&req);
 }
 
 static void message_errors_are_precise(void **state)
@@ -65,38 +65,38 @@ static void message_errors_are_precise(void **state)
 
 static void text_at_the_limit_is_accepted(void **state)
 {
-	struct dapi_message_req req;
+	struct ingress_message_req req;
 	struct dapi_input_error err;
 	char body[64];
 	snprintf(body, sizeof(body), "{\"text\":\"%s\",\"language\":\"EN\"}", "abc");
-	assert_true(dapi_message_req_parse(body, strlen(body), 3, &req, &err));
-	dapi_message_req_clear(&req);
+	assert_true(ingress_message_req_parse(body, strlen(body), 3, &req, &err));
+	ingress_message_req_clear(&req);
 }
 
 static void consent_bodies(void **state)
 {
 	struct dapi_input_error err = { 0 };
 	bool granted = false;
-	assert_true(dapi_consent_req_parse("true", 4, &granted, &err));
+	assert_true(ingress_consent_req_parse("true", 4, &granted, &err));
 	assert_true(granted);
-	assert_true(dapi_consent_req_parse(" false ", 7, &granted, &err));
+	assert_true(ingress_consent_req_parse(" false ", 7, &granted, &err));
 	assert_false(granted);
-	assert_true(dapi_consent_req_parse("{\"consent\":true}", 16, &granted, &err));
+	assert_true(ingress_consent_req_parse("{\"consent\":true}", 16, &granted, &err));
 	assert_true(granted);
 
-	assert_false(dapi_consent_req_parse("\"yes\"", 5, &granted, &err));
+	assert_false(ingress_consent_req_parse("\"yes\"", 5, &granted, &err));
 	assert_string_equal(err.code, "invalid_field");
-	assert_false(dapi_consent_req_parse("1", 1, &granted, &err));
+	assert_false(ingress_consent_req_parse("1", 1, &granted, &err));
 	assert_string_equal(err.code, "invalid_field");
-	assert_false(dapi_consent_req_parse("{}", 2, &granted, &err));
+	assert_false(ingress_consent_req_parse("{}", 2, &granted, &err));
 	assert_string_equal(err.code, "missing_field");
-	assert_false(dapi_consent_req_parse("{\"consent\":true,\"x\":1}", 22, &granted, &err));
+	assert_false(ingress_consent_req_parse("{\"consent\":true,\"x\":1}", 22, &granted, &err));
 	assert_string_equal(err.code, "unknown_field");
-	assert_false(dapi_consent_req_parse("{\"consent\":\"true\"}", 18, &granted, &err));
+	assert_false(ingress_consent_req_parse("{\"consent\":\"true\"}", 18, &granted, &err));
 	assert_string_equal(err.code, "invalid_field");
-	assert_false(dapi_consent_req_parse("true false", 10, &granted, &err));
+	assert_false(ingress_consent_req_parse("true false", 10, &granted, &err));
 	assert_string_equal(err.code, "invalid_json");
-	assert_false(dapi_consent_req_parse("", 0, &granted, &err));
+	assert_false(ingress_consent_req_parse("", 0, &granted, &err));
 	assert_string_equal(err.code, "invalid_json");
 }
 
@@ -108,32 +108,32 @@ static void ndjson_lines_are_numbered(void **state)
 	size_t pos = 0, lineno = 0, len;
 	const char *line;
 
-	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_true(ingress_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
 	assert_int_equal(lineno, 1);
 	assert_memory_equal(line, "{\"a\":1}", len);
 	assert_int_equal(len, 7);
-	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_true(ingress_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
 	assert_int_equal(lineno, 4);
 	assert_int_equal(len, 7);
 	assert_memory_equal(line, "{\"b\":2}", len);
-	assert_true(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_true(ingress_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
 	assert_int_equal(lineno, 5);
 	assert_memory_equal(line, "{\"c\":3}", len);
-	assert_false(dapi_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
+	assert_false(ingress_ndjson_next(body, sizeof(body) - 1, &pos, &lineno, &line, &len));
 	pos = lineno = 0;
-	assert_false(dapi_ndjson_next("\n \n", 3, &pos, &lineno, &line, &len));
+	assert_false(ingress_ndjson_next("\n \n", 3, &pos, &lineno, &line, &len));
 	assert_int_equal(lineno, 2);
 }
 
 static void batch_lines_are_parsed(void **state)
 {
-	struct dapi_batch_line l;
+	struct ingress_batch_line l;
 	struct dapi_input_error err;
 	const char *msg = "{\"customerId\":\"c1\",\"dialogId\":\"d1\",\"text\":\"hi\","
 	                  "\"language\":\"pt-br\",\"idempotencyKey\":\"k 1\"}";
 	const char *consent = "{\"consent\":false,\"dialogId\":\"d1\"}";
 
-	assert_true(dapi_batch_line_parse(msg, strlen(msg), 100, &l, &err));
+	assert_true(ingress_batch_line_parse(msg, strlen(msg), 100, &l, &err));
 	assert_int_equal(l.type, DAPI_EVENT_MESSAGE);
 	assert_string_equal(l.customer_id, "c1");
 	assert_string_equal(l.dialog_id, "d1");
@@ -141,22 +141,22 @@ static void batch_lines_are_parsed(void **state)
 	assert_int_equal(l.text_len, 2);
 	assert_string_equal(l.language, "PT-BR");
 	assert_string_equal(l.idempotency_key, "k 1");
-	dapi_batch_line_clear(&l);
+	ingress_batch_line_clear(&l);
 	assert_null(l.root);
 
-	assert_true(dapi_batch_line_parse(consent, strlen(consent), 100, &l, &err));
+	assert_true(ingress_batch_line_parse(consent, strlen(consent), 100, &l, &err));
 	assert_int_equal(l.type, DAPI_EVENT_CONSENT);
 	assert_false(l.granted);
 	assert_null(l.idempotency_key);
 	assert_null(l.customer_id);
-	dapi_batch_line_clear(&l);
+	ingress_batch_line_clear(&l);
 }
 
 static void expect_line_error(const char *line, const char *code, const char *field)
 {
-	struct dapi_batch_line l;
+	struct ingress_batch_line l;
 	struct dapi_input_error err = { 0 };
-	assert_false(dapi_batch_line_parse(line, strlen(line), 5, &l, &err));
+	assert_false(ingress_batch_line_parse(line, strlen(line), 5, &l, &err));
 	assert_string_equal(err.code, code);
 	if (field)
 		assert_string_equal(err.field, field);

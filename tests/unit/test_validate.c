@@ -112,35 +112,37 @@ static void durations_parse_with_units(void **state)
 
 static void event_ids_from_keys_are_stable_and_scoped(void **state)
 {
-	char a[DAPI_UUID_BUFSZ], b[DAPI_UUID_BUFSZ], c[DAPI_UUID_BUFSZ], r1[DAPI_UUID_BUFSZ],
-	        r2[DAPI_UUID_BUFSZ], x[DAPI_UUID_BUFSZ], y[DAPI_UUID_BUFSZ];
+	char a[INGRESS_UUID_BUFSZ], b[INGRESS_UUID_BUFSZ], c[INGRESS_UUID_BUFSZ],
+	        r1[INGRESS_UUID_BUFSZ], r2[INGRESS_UUID_BUFSZ], x[INGRESS_UUID_BUFSZ],
+	        y[INGRESS_UUID_BUFSZ];
 	/* RFC 9562's own example of a version 5 UUID (namespace DNS, "www.example.com") */
 	static const uint8_t dns[16] = { 0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1,
 		                         0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8 };
-	dapi_uuid_v5(dns, "www.example.com", 15, x);
+	ingress_uuid_v5(dns, "www.example.com", 15, x);
 	assert_string_equal(x, "2ed6657d-e927-568b-95e1-2665a8aea6a2");
 
-	dapi_uuid_from_key("d1", "k", a);
-	dapi_uuid_from_key("d1", "k", b);
-	dapi_uuid_from_key("d2", "k", c);
+	ingress_uuid_from_key("d1", "k", a);
+	ingress_uuid_from_key("d1", "k", b);
+	ingress_uuid_from_key("d2", "k", c);
 	assert_string_equal(a, b);
 	/* Pinned: a retry after an upgrade must get the event id the first attempt got. (It
-	 * was FNV-based, version 8, before; Python: uuid5(UUID(DAPI_UUID_NAMESPACE), "d1\0k").) */
+	 * was FNV-based, version 8, before; Python: uuid5(UUID(INGRESS_UUID_NAMESPACE), "d1\0k").)
+	 */
 	assert_string_equal(a, "fc15b2fc-4701-5315-a468-494a7cdce493");
 	assert_string_not_equal(a, c);
 	assert_int_equal(strlen(a), 36);
 	assert_int_equal(a[14], '5');
 	/* the boundary between dialog and key is part of the name */
-	dapi_uuid_from_key("ab", "c", x);
-	dapi_uuid_from_key("a", "bc", y);
+	ingress_uuid_from_key("ab", "c", x);
+	ingress_uuid_from_key("a", "bc", y);
 	assert_string_not_equal(x, y);
-	dapi_uuid_v4(r1);
-	dapi_uuid_v4(r2);
+	ingress_uuid_v4(r1);
+	ingress_uuid_v4(r2);
 	assert_string_not_equal(r1, r2);
 	assert_int_equal(r1[14], '4');
 	assert_non_null(strchr("89ab", r1[19])); /* RFC 9562's variant */
 	for (int i = 0; i < 100; i++) { /* drawn from a per-thread block: across its refills */
-		dapi_uuid_v4(r2);
+		ingress_uuid_v4(r2);
 		assert_string_not_equal(r1, r2);
 		assert_int_equal(strlen(r2), 36);
 	}
