@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <mongoc/mongoc.h>
+#include <stdatomic.h>
 
 #include "params.h"
 
@@ -26,6 +27,8 @@ struct query_dialogs {
 	int64_t export_time_ms; /* maxTimeMS of an export's cursor (cumulative on MongoDB) */
 	size_t page_bytes_max;  /* most rendered bytes of a page's items (at least one item) */
 	enum query_total total; /* how a first or offset page learns its total */
+	atomic_int *resolved;   /* AUTO as decided for this server (owned by the service; NULL:
+	                           decided on every page) */
 };
 
 /* Errors of these functions: the driver's, or QUERY_DIALOGS_BUSY (err->domain) when no

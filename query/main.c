@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 		            .export_deadline_ms = o.export_time_ms,
 		            .export_min_rate = o.export_rate,
 		            .export_window_ms = o.http.conn_timeout_s * 1000 };
+	q.dialogs.resolved = &q.total_resolved; /* q lives as long as main */
 	query_metrics_init(&q);
 	dapi_service_http_config(&o.http, &hcfg);
 	/* A thread per connection: database calls block, and a slow page or export must hold

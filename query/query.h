@@ -11,6 +11,7 @@
 
 struct query {
 	struct query_dialogs dialogs;
+	atomic_int total_resolved;      /* dialogs.resolved: how this server's totals are made */
 	struct dapi_mongo_probe *probe; /* /readyz, never a pooled client */
 	int retry_after_s;
 	int exports_max;            /* concurrent exports; more are answered 503 */
