@@ -40,7 +40,7 @@ static const char record[] = "{\"v\":1,\"type\":\"message\",\"eventId\":\"000000
                              "\"hello, where is my parcel?\",\"language\":\"EN\","
                              "\"receivedAt\":\"2026-01-01T00:00:00.000Z\"}";
 
-static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
+static void on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored)
 {
 	struct req *r = opaque;
 	atomic_store(&r->state, err ? 3 : 2);

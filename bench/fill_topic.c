@@ -16,7 +16,7 @@
 
 static atomic_long failed;
 
-static void on_delivery(void *opaque, rd_kafka_resp_err_t err)
+static void on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored)
 {
 	(void)opaque;
 	if (err)

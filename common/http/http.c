@@ -213,13 +213,20 @@ enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, 
 	return dapi_http_reply(r, status, json_response(error_body(code, message, field)));
 }
 
-enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
+enum MHD_Result dapi_http_reply_error_retry(struct dapi_http_req *r, unsigned status,
+                                            const char *code, const char *message,
                                             int retry_after_s)
 {
 	return dapi_http_reply(
-	        r, MHD_HTTP_SERVICE_UNAVAILABLE,
-	        with_retry_after(json_response(error_body("unavailable", message, NULL)),
-	                         retry_after_s));
+	        r, status,
+	        with_retry_after(json_response(error_body(code, message, NULL)), retry_after_s));
+}
+
+enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
+                                            int retry_after_s)
+{
+	return dapi_http_reply_error_retry(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", message,
+	                                   retry_after_s);
 }
 
 static enum MHD_Result reply_405(struct dapi_http_req *r, const char *allow)

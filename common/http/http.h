@@ -110,6 +110,10 @@ enum MHD_Result dapi_http_reply_json_text_retry(struct dapi_http_req *r, unsigne
                                                 char *text, size_t len, int retry_after_s);
 enum MHD_Result dapi_http_reply_error(struct dapi_http_req *r, unsigned status, const char *code,
                                       const char *message, const char *field);
+/* An error reply with Retry-After: retry_after_s seconds. */
+enum MHD_Result dapi_http_reply_error_retry(struct dapi_http_req *r, unsigned status,
+                                            const char *code, const char *message,
+                                            int retry_after_s);
 /* 503 with Retry-After. */
 enum MHD_Result dapi_http_reply_unavailable(struct dapi_http_req *r, const char *message,
                                             int retry_after_s);

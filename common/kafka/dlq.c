@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err)
+void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored)
 {
 	struct dapi_dlq_batch *b = opaque;
 	if (err)

@@ -20,7 +20,7 @@ struct dapi_dlq_batch {
 };
 
 /* The producer's delivery callback for DLQ records (opaque: struct dapi_dlq_batch *). */
-void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err);
+void dapi_dlq_on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored);
 
 /* Produces value (len bytes, malloc'd, taken) and hdrs (taken) with rkm's key to topic,
  * counted in batch until its delivery report. */

@@ -20,7 +20,9 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
 	struct dapi_producer *p = opaque;
 	if (p->on_delivery)
-		p->on_delivery(rkm->_private, rkm->err);
+		p->on_delivery(rkm->_private, rkm->err,
+		               rkm->err && rd_kafka_message_status(rkm) ==
+		                                   RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)

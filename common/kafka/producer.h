@@ -13,7 +13,10 @@
 
 struct dapi_producer;
 
-typedef void (*dapi_delivery_fn)(void *opaque, rd_kafka_resp_err_t err);
+/* A delivery report: err 0 when the event is durable; otherwise maybe_stored tells an event
+ * that may be in the log all the same (librdkafka's POSSIBLY_PERSISTED: sent, no answer)
+ * from one that certainly is not. */
+typedef void (*dapi_delivery_fn)(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored);
 
 struct dapi_producer_config {
 	const char *brokers;

@@ -1,9 +1,12 @@
-/* POST /batch: many events in one request, one NDJSON line each. The request goes
- * through up to two waits, as a single message does: its dialogs' data keys (those not
- * cached; sealing only), then every published line's delivery report. It is answered once
- * all are in (or its deadline passed), with one result per line, in order. Lines are
- * published in line order from one thread, so the idempotent producer keeps the order of
- * one dialog's lines in its partition. */
+/* The one way an event is published: a batch of lines. POST /batch is a batch of its
+ * NDJSON lines, a single POST a batch of one (ingress_publish_one). The request goes
+ * through up to two waits: its dialogs' data keys (those not cached; sealing only), then
+ * every published line's delivery report. It is answered once all are in (or its deadline
+ * passed): a batch with one result per line, in order; a single POST in its own shape.
+ * Lines are published in line order from one thread, so the idempotent producer keeps the
+ * order of one dialog's lines in its partition. A line that failed says whether it was
+ * certainly not stored (`unavailable`) or may have been (`outcome_unknown`: it was handed
+ * to Kafka and no answer came); a retry with the same idempotency key is safe either way. */
 #include <openssl/crypto.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -34,10 +37,12 @@ struct batch_line {
 	struct batch *b;
 	struct ingress_batch_line req;
 	size_t lineno;
-	atomic_int state; /* enum line_state */
-	const char *why;  /* LINE_FAILED, set before the state */
-	int outcome;      /* the state as answered (settle) */
-	bool late;        /* answered failed while still waiting for its key or report */
+	atomic_int state;  /* enum line_state */
+	const char *why;   /* LINE_FAILED, set before the state */
+	bool maybe_stored; /* LINE_FAILED after it was sent: set before the state */
+	bool produced;     /* handed to the producer (set on the request's thread) */
+	int outcome;       /* the state as answered (settle) */
+	bool late;         /* answered failed while still waiting for its key or report */
 	struct dapi_input_error error;
 	int key; /* its dialog's slot in b->keys (messages under sealing), else -1 */
 	char event_id[INGRESS_UUID_BUFSZ];
@@ -63,6 +68,7 @@ struct batch {
 	 * last fetch or report and the deadline ends it, and only the wait it belongs to. */
 	atomic_int waiting_for;
 	enum { BATCH_KEYS = 1, BATCH_PUBLISHED } phase;
+	bool single; /* a single POST's one line: answered in that shape */
 	int64_t started_ms;
 	size_t nlines, nkeys;
 	struct batch_line *lines;
@@ -72,6 +78,8 @@ struct batch {
 static const char why_key[] = "the key store is not available; retry";
 static const char why_kafka[] = "the event could not be stored in Kafka; retry";
 static const char why_memory[] = "out of memory; retry";
+static const char why_unknown[] = "Kafka did not confirm the event in time: it may have been "
+                                  "stored; retry with the same idempotency key";
 
 static void batch_unref(struct batch *b)
 {
@@ -125,12 +133,14 @@ static void batch_release(struct waiter *w)
 	batch_unref(b);
 }
 
-static void line_delivered(struct delivery *d, rd_kafka_resp_err_t err)
+static void line_delivered(struct delivery *d, rd_kafka_resp_err_t err, bool maybe_stored)
 {
 	struct batch_line *l = (struct batch_line *)d; /* d is first */
 	struct batch *b = l->b;
-	if (err)
-		l->why = why_kafka;
+	if (err) {
+		l->why = maybe_stored ? why_unknown : why_kafka;
+		l->maybe_stored = maybe_stored;
+	}
 	atomic_store(&l->state, err ? LINE_FAILED : LINE_ACCEPTED);
 	step_done(b, &b->reports_pending, BATCH_PUBLISHED);
 	batch_unref(b);
@@ -161,6 +171,24 @@ static size_t count_lines(const char *body, size_t len)
 	return n;
 }
 
+static void init_line(struct batch *b, struct batch_line *l, size_t lineno)
+{
+	l->d.done = line_delivered;
+	l->b = b;
+	l->lineno = lineno;
+	l->key = -1;
+}
+
+/* A valid line: WAITING, with its event id (from its idempotency key, else random). */
+static void accept_line(struct batch_line *l)
+{
+	atomic_init(&l->state, LINE_WAITING);
+	if (l->req.idempotency_key)
+		ingress_uuid_from_key(l->req.dialog_id, l->req.idempotency_key, l->event_id);
+	else
+		ingress_uuid_v4(l->event_id);
+}
+
 /* Parses every line into b->lines: valid ones WAITING with their event id, invalid ones
  * REJECTED with their error. */
 static void parse_lines(struct batch *b, const char *body, size_t len)
@@ -170,21 +198,13 @@ static void parse_lines(struct batch *b, const char *body, size_t len)
 
 	for (size_t i = 0; ingress_ndjson_next(body, len, &pos, &lineno, &text, &line_len); i++) {
 		struct batch_line *l = &b->lines[i];
-		l->d.done = line_delivered;
-		l->b = b;
-		l->lineno = lineno;
-		l->key = -1;
+		init_line(b, l, lineno);
 		if (!ingress_batch_line_parse(text, line_len, b->in->max_text, &l->req,
 		                              &l->error)) {
 			atomic_init(&l->state, LINE_REJECTED);
 			continue;
 		}
-		atomic_init(&l->state, LINE_WAITING);
-		if (l->req.idempotency_key)
-			ingress_uuid_from_key(l->req.dialog_id, l->req.idempotency_key,
-			                      l->event_id);
-		else
-			ingress_uuid_v4(l->event_id);
+		accept_line(l);
 	}
 }
 
@@ -340,7 +360,9 @@ static enum MHD_Result publish_lines(struct dapi_http_req *r, struct batch *b)
 			continue;
 		atomic_fetch_add(&b->refs, 1);
 		atomic_fetch_add(&b->reports_pending, 1);
+		l->produced = true;
 		if (ingress_produce(b->in, l->req.type, l->req.dialog_id, value, len, &l->d)) {
+			l->produced = false; /* no report comes */
 			line_failed(l, why_kafka);
 			atomic_fetch_sub(&b->reports_pending, 1);
 			atomic_fetch_sub(&b->refs, 1);
@@ -368,7 +390,7 @@ static void write_error(struct dapi_jsonw *w, const char *code, const char *mess
 }
 
 /* Fixes every line's outcome for the answer: a line still waiting now failed (its key or
- * report came too late), whatever arrives later. */
+ * report came too late), whatever arrives later; one that was sent may have been stored. */
 static struct tally settle(struct batch *b)
 {
 	struct tally t = { 0 };
@@ -386,6 +408,14 @@ static struct tally settle(struct batch *b)
 	return t;
 }
 
+/* A failed line's error: code and message. */
+static void failure_of(const struct batch_line *l, const char **code, const char **message)
+{
+	bool unknown = l->late ? l->produced : l->maybe_stored;
+	*code = unknown ? "outcome_unknown" : "unavailable";
+	*message = unknown ? why_unknown : l->late ? "no acknowledgement in time; retry" : l->why;
+}
+
 static void write_line(struct dapi_jsonw *w, const struct batch_line *l)
 {
 	dapi_jsonw_open(w, NULL, '{');
@@ -398,10 +428,11 @@ static void write_line(struct dapi_jsonw *w, const struct batch_line *l)
 		dapi_jsonw_str(w, "eventId", l->event_id, strlen(l->event_id));
 		dapi_jsonw_str(w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
 	} else {
+		const char *code, *message;
+		failure_of(l, &code, &message);
 		dapi_jsonw_str(w, "status", "failed", 6);
 		dapi_jsonw_str(w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
-		write_error(w, "unavailable",
-		            l->late ? "no acknowledgement in time; retry" : l->why, NULL);
+		write_error(w, code, message, NULL);
 	}
 	dapi_jsonw_close(w, '}');
 }
@@ -441,6 +472,42 @@ static void count_lines_metrics(struct batch *b, const struct tally *t)
 		           "ms", (json_int_t)ms);
 }
 
+/* A single POST's answer: 202 with the event's ids, or 503 saying whether it may have
+ * been stored. Counted in dataapi_published_total and the produce-latency histogram. */
+static enum MHD_Result finish_single(struct dapi_http_req *r, struct batch *b)
+{
+	static const char *const labels[2][2] = {
+		{ "type=\"consent\",result=\"ok\"", "type=\"consent\",result=\"error\"" },
+		{ "type=\"message\",result=\"ok\"", "type=\"message\",result=\"error\"" },
+	};
+	const struct batch_line *l = &b->lines[0];
+	struct ingress *in = b->in;
+	int64_t ms = dapi_time_mono_ms() - b->started_ms;
+	bool ok = l->outcome == LINE_ACCEPTED;
+	const char *code, *message;
+	struct dapi_jsonw w;
+	size_t len;
+
+	dapi_metrics_inc(in->m_published, labels[l->req.type == DAPI_EVENT_MESSAGE][!ok], 1);
+	dapi_metrics_observe(in->m_produce, ok ? "result=\"ok\"" : "result=\"error\"",
+	                     (double)ms / 1000.0);
+	if (!ok) {
+		failure_of(l, &code, &message);
+		DAPI_WARN("publish_failed", "{s:s, s:s, s:s, s:I}", "dialogId", l->req.dialog_id,
+		          "eventId", l->event_id, "error", code, "ms", (json_int_t)ms);
+		return dapi_http_reply_error_retry(r, MHD_HTTP_SERVICE_UNAVAILABLE, code, message,
+		                                   in->retry_after_s);
+	}
+	DAPI_DEBUG("published", "{s:s, s:s, s:s, s:I}", "type", dapi_event_type_name(l->req.type),
+	           "dialogId", l->req.dialog_id, "eventId", l->event_id, "ms", (json_int_t)ms);
+	dapi_jsonw_begin(&w, 128);
+	dapi_jsonw_str(&w, "eventId", l->event_id, strlen(l->event_id));
+	dapi_jsonw_str(&w, "dialogId", l->req.dialog_id, strlen(l->req.dialog_id));
+	dapi_jsonw_str(&w, "status", "accepted", strlen("accepted"));
+	char *body = dapi_jsonw_finish(&w, &len);
+	return dapi_http_reply_json_text(r, MHD_HTTP_ACCEPTED, body, len);
+}
+
 static enum MHD_Result finish(struct dapi_http_req *r, struct batch *b)
 {
 	struct tally t;
@@ -451,6 +518,8 @@ static enum MHD_Result finish(struct dapi_http_req *r, struct batch *b)
 
 	ingress_inflight_remove(&b->in->waiting, &b->w.entry);
 	t = settle(b);
+	if (b->single)
+		return finish_single(r, b);
 	dapi_jsonw_begin(&w, 64 + 128 * b->nlines);
 	dapi_jsonw_int(&w, "lines", (long long)b->nlines);
 	status = write_summary(&w, &t);
@@ -504,19 +573,47 @@ static struct batch *start(struct dapi_http_req *r, struct ingress *in, enum MHD
 	return b;
 }
 
+/* A new batch's first phase: its keys' wait when some are not cached, else publishing. */
+static enum MHD_Result begin(struct dapi_http_req *r, struct batch *b)
+{
+	if (b->in->keycache && fetch_keys(r, b))
+		return MHD_YES;
+	return publish_lines(r, b);
+}
+
+enum MHD_Result ingress_batch_continue(struct dapi_http_req *r)
+{
+	struct batch *b = *dapi_http_state(r);
+	return b->phase == BATCH_PUBLISHED ? finish(r, b) : publish_lines(r, b);
+}
+
 enum MHD_Result ingress_handle_batch(struct dapi_http_req *r, void *app)
 {
 	struct ingress *in = app;
-	struct batch *b = *dapi_http_state(r);
+	struct batch *b;
 	enum MHD_Result ret;
 
-	if (b && b->phase == BATCH_PUBLISHED)
-		return finish(r, b);
+	if (*dapi_http_state(r))
+		return ingress_batch_continue(r);
+	if (!(b = start(r, in, &ret)))
+		return ret;
+	return begin(r, b);
+}
+
+enum MHD_Result ingress_publish_one(struct dapi_http_req *r, struct ingress *in,
+                                    struct ingress_batch_line *line)
+{
+	struct batch *b = batch_new(r, in, 1);
 	if (!b) {
-		if (!(b = start(r, in, &ret)))
-			return ret;
-		if (in->keycache && fetch_keys(r, b))
-			return MHD_YES;
+		ingress_batch_line_clear(line);
+		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
 	}
-	return publish_lines(r, b);
+	b->single = true;
+	struct batch_line *l = &b->lines[0];
+	init_line(b, l, 1);
+	l->req = *line;
+	accept_line(l);
+	if (in->keycache && !assign_keys(b))
+		return dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
+	return begin(r, b);
 }

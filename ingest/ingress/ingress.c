@@ -31,10 +31,10 @@ static void register_metrics(struct ingress *in)
 	dapi_metrics_series(in->m_batch_lines, "result=\"failed\"");
 }
 
-void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err)
+void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored)
 {
 	struct delivery *d = opaque;
-	d->done(d, err);
+	d->done(d, err, maybe_stored);
 }
 
 void ingress_state_free(void *state)

@@ -1,5 +1,5 @@
-/* What ingress.c (the object's life) and routes.c (its handlers) share; not for the
- * wiring, which sees only ingress.h. */
+/* What ingress.c (the object's life), routes.c (its handlers) and batch.c (the one
+ * publishing mechanism) share; not for the wiring, which sees only ingress.h. */
 #ifndef INGRESS_INTERNAL_H
 #define INGRESS_INTERNAL_H
 
@@ -12,6 +12,7 @@
 #include "metrics.h"
 #include "event.h"
 #include "producer.h"
+#include "request.h"
 
 struct ingress {
 	struct dapi_producer *producer;
@@ -40,11 +41,11 @@ struct waiter {
 
 /* What the producer's opaque points at: one event waiting for its delivery report. */
 struct delivery {
-	void (*done)(struct delivery *d, rd_kafka_resp_err_t err);
+	void (*done)(struct delivery *d, rd_kafka_resp_err_t err, bool maybe_stored);
 };
 
 /* The producer's delivery callback: hands the report to its delivery. */
-void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err);
+void ingress_on_delivery(void *opaque, rd_kafka_resp_err_t err, bool maybe_stored);
 
 /* Ends a request's state (dapi_http_config.state_free): its waiter's release. */
 void ingress_state_free(void *state);
@@ -56,8 +57,20 @@ rd_kafka_resp_err_t ingress_produce(struct ingress *in, enum dapi_event_type typ
                                     const char *dialog_id, char *value, size_t len,
                                     struct delivery *d);
 
-/* POST /batch (batch.c). */
+/* batch.c: every event goes through one mechanism, a batch of lines with up to two waits
+ * (its dialogs' data keys when not cached, then every line's delivery report), answered
+ * once all are in or its deadline passed. POST /batch is a batch of its NDJSON lines. */
 enum MHD_Result ingress_handle_batch(struct dapi_http_req *r, void *app);
+
+/* A single POST (/data/..., /consents/...) whose event was validated into line (taken,
+ * whatever the outcome): a batch of that one line, answered in the single routes' shape
+ * (202 {eventId, dialogId, status}, or 503 + Retry-After). */
+enum MHD_Result ingress_publish_one(struct dapi_http_req *r, struct ingress *in,
+                                    struct ingress_batch_line *line);
+
+/* The handler of a request that has a batch already (dapi_http_state): it runs again after
+ * a wait; goes on to the next phase or answers. */
+enum MHD_Result ingress_batch_continue(struct dapi_http_req *r);
 
 /* Answers 503 to every request whose delivery report is overdue (INT64_MAX: to every
  * waiting request); the main loop calls it at least every 100 ms. librdkafka's own message

@@ -387,6 +387,7 @@ static void one_address_gets_64_connections_by_default(void **state)
 struct slow_post {
 	char url[256];
 	long status;
+	char code[32]; /* the 503's error code */
 };
 
 static void *post_one(void *arg)
@@ -399,6 +400,10 @@ static void *post_one(void *arg)
 	http_do("POST", p->url, body, strlen(body),
 	        (const char *[]){ "Content-Type: application/json", auth, NULL }, &r);
 	p->status = r.status;
+	snprintf(p->code, sizeof(p->code), "%s",
+	         r.body && strstr(r.body, "\"outcome_unknown\"") ? "outcome_unknown"
+	         : r.body && strstr(r.body, "\"unavailable\"")   ? "unavailable"
+	                                                         : "");
 	http_res_free(&r);
 	return NULL;
 }
@@ -429,10 +434,12 @@ static void a_full_producer_queue_is_503_at_once(void **state)
 	gettimeofday(&t0, NULL);
 	post_one(&second);
 	gettimeofday(&t1, NULL);
-	assert_int_equal(second.status, 503); /* the queue holds one event: full */
+	assert_int_equal(second.status, 503);            /* the queue holds one event: full */
+	assert_string_equal(second.code, "unavailable"); /* certainly not stored */
 	assert_true((t1.tv_sec - t0.tv_sec) < 2);
 	pthread_join(th, NULL);
-	assert_int_equal(first.status, 503); /* and it never reached a broker */
+	assert_int_equal(first.status, 503);                /* and it never reached a broker */
+	assert_string_equal(first.code, "outcome_unknown"); /* handed over: it may have been */
 
 	/* A batch there: every line failed (queue full, or no acknowledgement in time), so
 	 * the whole is 503, with each line's result. */
