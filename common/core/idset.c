@@ -16,7 +16,8 @@ size_t dapi_distinct(const char *const *ids, size_t n, const char **out, size_t 
 	size_t size = 16, count = 0;
 	while (size < 2 * n)
 		size *= 2;
-	size_t *table = malloc(size * sizeof(*table)); /* positions in out; SIZE_MAX: empty */
+	/* positions in out (SIZE_MAX: empty); small batches (a single POST) on the stack */
+	size_t small[64], *table = size <= 64 ? small : malloc(size * sizeof(*table));
 	if (!table)
 		return SIZE_MAX;
 	memset(table, 0xff, size * sizeof(*table));
@@ -35,6 +36,7 @@ size_t dapi_distinct(const char *const *ids, size_t n, const char **out, size_t 
 		if (index)
 			index[i] = at;
 	}
-	free(table);
+	if (table != small)
+		free(table);
 	return count;
 }

@@ -193,15 +193,14 @@ static int64_t lapse_ms(struct dapi_keystore *ks)
 	bool stale = ks->lapse_read_ms == 0 || now - ks->lapse_read_ms >= 60 * 1000;
 	if (stale)
 		ks->lapse_read_ms = now; /* one reader at a time; the others use the last value */
-	pthread_mutex_unlock(&ks->lock);
-	if (stale && read_published_ttl(ks, &ttl)) {
-		pthread_mutex_lock(&ks->lock);
-		ks->lapse = ttl > 0 ? ttl + DAPI_KEY_CACHE_TTL_MS + DAPI_KEY_SKEW_MS : 0;
-		pthread_mutex_unlock(&ks->lock);
-	}
-	pthread_mutex_lock(&ks->lock);
 	int64_t lapse = ks->lapse;
 	pthread_mutex_unlock(&ks->lock);
+	if (stale && read_published_ttl(ks, &ttl)) {
+		lapse = ttl > 0 ? ttl + DAPI_KEY_CACHE_TTL_MS + DAPI_KEY_SKEW_MS : 0;
+		pthread_mutex_lock(&ks->lock);
+		ks->lapse = lapse;
+		pthread_mutex_unlock(&ks->lock);
+	}
 	return lapse;
 }
 
@@ -518,9 +517,9 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
-	bson_t *filter = BCON_NEW(DAPI_KEY_CONSENTED, BCON_BOOL(false), DAPI_KEY_USED_AT, "{",
-	                          "$lt", BCON_DATE_TIME(used_before), "}", "_id", "{", "$gt",
-	                          BCON_UTF8(after), "}");
+	bson_t *filter = bson_new();
+	append_quiet(filter, used_before);
+	BCON_APPEND(filter, "_id", "{", "$gt", BCON_UTF8(after), "}");
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "sort", "{", "_id",
 	                        BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
 	mongoc_cursor_t *cur = mongoc_collection_find_with_opts(coll, filter, opts, NULL);

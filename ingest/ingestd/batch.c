@@ -55,21 +55,21 @@ static void decode_item(const struct ingestd_consumer *c, struct item *it)
 static size_t group_dialogs(struct item *items, const size_t *order, size_t n_order,
                             struct ingestd_dialog *dialogs)
 {
-	const char **names = calloc(n_order ? n_order : 1, sizeof(*names));
-	const char **ids = calloc(n_order ? n_order : 1, sizeof(*ids));
-	size_t *index = calloc(n_order ? n_order : 1, sizeof(*index));
-	size_t nd = names && ids && index ? 0 : SIZE_MAX;
-	for (size_t k = 0; nd == 0 && k < n_order; k++)
+	size_t cap = n_order ? n_order : 1;
+	/* one scratch block: the records' dialog ids, the distinct ones, each one's place */
+	void *scratch = calloc(cap, 2 * sizeof(const char *) + sizeof(size_t));
+	if (!scratch)
+		return SIZE_MAX;
+	const char **names = scratch, **ids = names + cap;
+	size_t *index = (size_t *)(ids + cap);
+	for (size_t k = 0; k < n_order; k++)
 		names[k] = items[order[k]].ev.dialog_id;
-	if (nd == 0)
-		nd = dapi_distinct(names, n_order, ids, index);
+	size_t nd = dapi_distinct(names, n_order, ids, index);
 	for (size_t d = 0; nd != SIZE_MAX && d < nd; d++)
 		ingestd_dialog_init(&dialogs[d], ids[d]);
 	for (size_t k = 0; nd != SIZE_MAX && k < n_order; k++)
 		items[order[k]].dialog = index[k];
-	free(names);
-	free(ids);
-	free(index);
+	free(scratch);
 	return nd;
 }
 

@@ -257,18 +257,19 @@ static bool make_key_slots(struct batch *b, const char **ids, const char **disti
 static bool assign_keys(struct batch *b)
 {
 	size_t cap = b->nlines ? b->nlines : 1;
-	const char **ids = calloc(cap, sizeof(*ids)), **distinct = calloc(cap, sizeof(*distinct));
-	size_t *slot = calloc(cap, sizeof(*slot));
-	bool ok = ids && distinct && slot;
-	for (size_t i = 0; ok && i < b->nlines; i++) {
+	/* one scratch block: the lines' ids, the distinct ones, each line's slot */
+	void *scratch = calloc(cap, 2 * sizeof(const char *) + sizeof(size_t));
+	if (!scratch)
+		return false;
+	const char **ids = scratch, **distinct = ids + cap;
+	size_t *slot = (size_t *)(distinct + cap);
+	for (size_t i = 0; i < b->nlines; i++) {
 		const struct batch_line *l = &b->lines[i];
 		if (atomic_load(&l->state) == LINE_WAITING && l->req.type == DAPI_EVENT_MESSAGE)
 			ids[i] = l->req.dialog_id;
 	}
-	ok = ok && make_key_slots(b, ids, distinct, slot);
-	free(ids);
-	free(distinct);
-	free(slot);
+	bool ok = make_key_slots(b, ids, distinct, slot);
+	free(scratch);
 	return ok;
 }
 

@@ -14,8 +14,8 @@ static enum MHD_Result reply_invalid(struct dapi_http_req *r, const struct dapi_
 /* The path's ids and the optional Idempotency-Key, checked and copied into line (its root
  * owns them: the line may outlive the request, a key fetch or a report coming after a
  * deadline answered it). */
-static bool check_ids(struct dapi_http_req *r, const char *customer_id, const char *dialog_id,
-                      struct ingress_batch_line *line, enum MHD_Result *ret)
+static bool check_ids(struct dapi_http_req *r, const struct ingress *in, const char *customer_id,
+                      const char *dialog_id, struct ingress_batch_line *line, enum MHD_Result *ret)
 {
 	const char *key = dapi_http_header(r, "Idempotency-Key");
 	json_t *root;
@@ -39,7 +39,7 @@ static bool check_ids(struct dapi_http_req *r, const char *customer_id, const ch
 	root = json_pack("{s:s, s:s?, s:s?}", "dialogId", dialog_id, "customerId", customer_id,
 	                 "idempotencyKey", key);
 	if (!root) {
-		*ret = dapi_http_reply_unavailable(r, "out of memory", 1);
+		*ret = dapi_http_reply_unavailable(r, "out of memory", in->retry_after_s);
 		return false;
 	}
 	line->root = root;
@@ -61,7 +61,7 @@ static enum MHD_Result handle_message(struct dapi_http_req *r, void *app)
 
 	if (*dapi_http_state(r))
 		return ingress_batch_continue(r);
-	if (!check_ids(r, dapi_http_param(r, 0), dapi_http_param(r, 1), &line, &ret))
+	if (!check_ids(r, in, dapi_http_param(r, 0), dapi_http_param(r, 1), &line, &ret))
 		return ret;
 	body = dapi_http_body(r, &len);
 	if (!ingress_message_req_parse(body, len, in->max_text, &req, &err)) {
@@ -87,7 +87,7 @@ static enum MHD_Result handle_consent(struct dapi_http_req *r, void *app)
 
 	if (*dapi_http_state(r))
 		return ingress_batch_continue(r);
-	if (!check_ids(r, NULL, dapi_http_param(r, 0), &line, &ret))
+	if (!check_ids(r, in, NULL, dapi_http_param(r, 0), &line, &ret))
 		return ret;
 	body = dapi_http_body(r, &len);
 	if (!ingress_consent_req_parse(body, len, &line.granted, &err)) {
