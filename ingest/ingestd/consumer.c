@@ -1,18 +1,22 @@
-#include "consumer_internal.h"
-#include "key_sweep.h"
+#include "consumer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dialog_cache.h"
-#include "dlq.h"
 #include "replay.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "timefmt.h"
 #include "service.h"
+
+struct ingestd_consumer {
+	struct ingestd_consumer_config cfg;
+	struct ingestd_batch *batch; /* borrowed */
+	rd_kafka_t *rk;
+	struct dapi_family *m_lag;
+};
 
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
@@ -25,7 +29,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	bool cooperative = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
 	/* Whoever owned these partitions meanwhile may have written their dialogs. */
-	ingestd_cache_clear(c->cfg.cache);
+	ingestd_batch_forget(c->batch);
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		DAPI_INFO("partitions_assigned", "{s:i}", "count", parts->cnt);
@@ -42,69 +46,6 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
 	else
 		rd_kafka_assign(rk, NULL);
-}
-
-static void register_metrics(struct ingestd_consumer *c)
-{
-	c->m_applied = dapi_metrics_family("dataapi_events_applied_total",
-	                                   "Events applied to the store, by type and outcome",
-	                                   DAPI_COUNTER, NULL, 0);
-	c->m_dlq = dapi_metrics_family("dataapi_dlq_total", "Records sent to the DLQ, by reason",
-	                               DAPI_COUNTER, NULL, 0);
-	c->m_reads = dapi_metrics_family("dataapi_dialog_reads_total",
-	                                 "Dialogs a batch needed, by where their state came from "
-	                                 "(cache: written by this process; store: read back)",
-	                                 DAPI_COUNTER, NULL, 0);
-	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
-	                               "Records behind the partition's end (librdkafka statistics)",
-	                               DAPI_GAUGE, NULL, 0);
-	c->m_retries = dapi_metrics_one(
-	        "dataapi_store_retries_total",
-	        "Batches applied again after a conflict or a database error", DAPI_COUNTER);
-	c->m_batch = dapi_metrics_series(
-	        dapi_metrics_family("dataapi_batch_duration_seconds",
-	                            "From a batch's first record to its offsets being stored",
-	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets),
-	        "");
-	struct dapi_family *store_time =
-	        dapi_metrics_family("dataapi_store_duration_seconds",
-	                            "A batch's database work: reading the dialogs not in the "
-	                            "cache, writing the changed",
-	                            DAPI_HISTOGRAM, dapi_latency_buckets, dapi_latency_nbuckets);
-	c->m_load = dapi_metrics_series(store_time, "op=\"load\"");
-	c->m_write = dapi_metrics_series(store_time, "op=\"write\"");
-	c->m_shredded = dapi_metrics_one("dataapi_events_shredded_total",
-	                                 "Sealed events whose dialog's data key is gone (erased): "
-	                                 "skipped, not dead-lettered",
-	                                 DAPI_COUNTER);
-	c->m_keys_erased = ingestd_keys_deleted_series("revocation");
-}
-
-bool ingestd_consumer_backoff(struct ingestd_consumer *c, int64_t *backoff_ms)
-{
-	if (dapi_stop_requested)
-		return false;
-	dapi_sleep_unless_stopped(*backoff_ms);
-	*backoff_ms =
-	        *backoff_ms * 2 > c->cfg.backoff_max_ms ? c->cfg.backoff_max_ms : *backoff_ms * 2;
-	return !dapi_stop_requested;
-}
-
-bool ingestd_consumer_retry(struct ingestd_consumer *c, const char *event,
-                            struct dapi_series *count, bool (*op)(void *arg, bson_error_t *err),
-                            void *arg)
-{
-	int64_t backoff = 100;
-	bson_error_t err = { 0 };
-	while (!op(arg, &err)) {
-		DAPI_WARN(event, "{s:s, s:I}", "detail", err.message, "retryInMs",
-		          (json_int_t)backoff);
-		if (count)
-			dapi_series_add(count, 1);
-		if (!ingestd_consumer_backoff(c, &backoff))
-			return false;
-	}
-	return true;
 }
 
 /* The librdkafka consumer, its offsets moved for --replay-from, subscribed to the topic.
@@ -163,8 +104,7 @@ static rd_kafka_t *join_group(struct ingestd_consumer *c, char *errstr, size_t e
 }
 
 struct ingestd_consumer *ingestd_consumer_new(const struct ingestd_consumer_config *cfg,
-                                              struct ingestd_store *store,
-                                              struct dapi_producer *dlq, char *errstr,
+                                              struct ingestd_batch *batch, char *errstr,
                                               size_t errstr_size)
 {
 	struct ingestd_consumer *c = calloc(1, sizeof(*c));
@@ -173,9 +113,10 @@ struct ingestd_consumer *ingestd_consumer_new(const struct ingestd_consumer_conf
 		return NULL;
 	}
 	c->cfg = *cfg;
-	c->store = store;
-	c->dlq = dlq;
-	register_metrics(c);
+	c->batch = batch;
+	c->m_lag = dapi_metrics_family("dataapi_consumer_lag",
+	                               "Records behind the partition's end (librdkafka statistics)",
+	                               DAPI_GAUGE, NULL, 0);
 	if (!(c->rk = join_group(c, errstr, errstr_size))) {
 		free(c);
 		return NULL;
@@ -242,28 +183,56 @@ static rd_kafka_message_t *poll_one(struct ingestd_consumer *c, int timeout_ms, 
 	return NULL;
 }
 
+/* Stores the offsets past records[0..n) (a batch done); committed in the background and on
+ * a revoke or close. */
+static void store_offsets(struct ingestd_consumer *c, rd_kafka_message_t *const *records, size_t n)
+{
+	rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new((int)n);
+	rd_kafka_resp_err_t err;
+
+	for (size_t i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = records[i];
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+		        offs, rd_kafka_topic_name(m->rkt), m->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(offs, rd_kafka_topic_name(m->rkt),
+			                                       m->partition);
+		if (m->offset + 1 > tp->offset)
+			tp->offset = m->offset + 1;
+	}
+	err = rd_kafka_offsets_store(c->rk, offs);
+	if (err) /* partitions revoked meanwhile: their new owner re-applies, idempotently */
+		DAPI_INFO("offsets_not_stored", "{s:s}", "error", rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(offs);
+}
+
+static bool assignment_lost(void *arg)
+{
+	return rd_kafka_assignment_lost(arg) != 0;
+}
+
 int ingestd_consumer_run(struct ingestd_consumer *c)
 {
 	size_t cap = (size_t)c->cfg.batch_max;
-	struct item *items = calloc(cap, sizeof(*items));
+	rd_kafka_message_t **records = calloc(cap, sizeof(*records));
+	const struct ingestd_batch_owner owner = { assignment_lost, c->rk };
 	int fatal = 0, rc = 0;
 
-	if (!items)
+	if (!records)
 		return -1;
 	while (!dapi_stop_requested && !fatal) {
 		size_t n = 0;
 		rd_kafka_message_t *m = poll_one(c, 100, &fatal);
 		if (!m)
 			continue;
-		items[n++].rkm = m;
+		records[n++] = m;
 		while (n < cap && (m = poll_one(c, 0, &fatal)))
-			items[n++].rkm = m;
-		int done = ingestd_batch_process(c, items, n);
-		for (size_t i = 0; i < n; i++) {
-			dapi_event_clear(&items[i].ev);
-			rd_kafka_message_destroy(items[i].rkm);
-			memset(&items[i], 0, sizeof(items[i]));
-		}
+			records[n++] = m;
+		int done = ingestd_batch_apply(c->batch, records, n, &owner);
+		if (done == 0)
+			store_offsets(c, records, n);
+		for (size_t i = 0; i < n; i++)
+			rd_kafka_message_destroy(records[i]);
 		if (done < 0 && !dapi_stop_requested) {
 			/* Going on would store later offsets past this batch: stop instead. */
 			DAPI_ERROR("batch_failed", "{s:s}", "detail", "out of memory");
@@ -271,6 +240,6 @@ int ingestd_consumer_run(struct ingestd_consumer *c)
 			break;
 		}
 	}
-	free(items);
+	free(records);
 	return fatal ? -1 : rc;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consumer_internal.h"
+#include "batch_internal.h"
 #include "idset.h"
 #include "log.h"
 #include "seal.h"
@@ -34,28 +34,28 @@ static size_t sealed_dialogs(const struct item *items, size_t n, const char **id
 	return nid;
 }
 
-static void shred(struct ingestd_consumer *c, struct item *it)
+static void shred(struct ingestd_batch *b, struct item *it)
 {
 	it->shredded = true;
-	dapi_series_add(c->m_shredded, 1);
+	dapi_series_add(b->m_shredded, 1);
 }
 
 /* What a key's status makes of a sealed event: opened, shredded, or a DLQ reason. A key
  * made well after the event is a later incarnation's: the event's own key is gone. */
-static void open_item(struct ingestd_consumer *c, struct item *it, enum dapi_key_status st,
+static void open_item(struct ingestd_batch *b, struct item *it, enum dapi_key_status st,
                       const uint8_t *dek, int64_t created)
 {
 	switch (st) {
 	case DAPI_KEY_OK:
-		it->decode_reason = dapi_seal_open_event(&it->ev, dek, c->cfg.max_text, it->detail,
+		it->decode_reason = dapi_seal_open_event(&it->ev, dek, b->cfg.max_text, it->detail,
 		                                         sizeof(it->detail));
 		if (it->decode_reason && created > it->ev.received_at + DAPI_KEY_SKEW_MS) {
 			it->decode_reason = NULL;
-			shred(c, it);
+			shred(b, it);
 		}
 		return;
 	case DAPI_KEY_ABSENT:
-		shred(c, it);
+		shred(b, it);
 		return;
 	case DAPI_KEY_UNKNOWN_MASTER:
 		it->decode_reason = "master_key_unknown";
@@ -99,13 +99,13 @@ static void refuse_sealed(struct item *items, size_t n)
 
 /* Opens each sealed event with the key found for its dialog (k = key[i]: status[k],
  * deks[k], created[k]). */
-static void open_all(struct ingestd_consumer *c, struct item *items, size_t n, const size_t *key,
+static void open_all(struct ingestd_batch *b, struct item *items, size_t n, const size_t *key,
                      const struct key_find *f)
 {
 	for (size_t i = 0; i < n; i++) {
 		size_t k = key[i];
 		if (sealed_message(&items[i]) && k != SIZE_MAX)
-			open_item(c, &items[i], f->status[k], f->deks[k], f->created[k]);
+			open_item(b, &items[i], f->status[k], f->deks[k], f->created[k]);
 	}
 }
 
@@ -129,22 +129,22 @@ static void key_find_free(struct key_find *f, size_t cap)
 	free(f->created);
 }
 
-int ingestd_batch_open_sealed(struct ingestd_consumer *c, struct item *items, size_t n)
+int ingestd_batch_open_sealed(struct ingestd_batch *b, struct item *items, size_t n)
 {
 	size_t cap = n ? n : 1;
 	struct key_find f;
 	size_t *key = calloc(cap, sizeof(*key));
-	bool ok = key_find_alloc(&f, c->cfg.keys, cap) && key;
+	bool ok = key_find_alloc(&f, b->cfg.keys, cap) && key;
 
-	if (ok && !c->cfg.keys)
+	if (ok && !b->cfg.keys)
 		refuse_sealed(items, n);
 	else if (ok && (f.nid = sealed_dialogs(items, n, f.ids, key)) == SIZE_MAX)
 		ok = false;
 	else if (ok) {
-		ok = f.nid == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
-		                                          find_keys, &f);
+		ok = f.nid == 0 ||
+		     ingestd_batch_retry(b, "key_store_unavailable", b->m_retries, find_keys, &f);
 		if (ok)
-			open_all(c, items, n, key, &f);
+			open_all(b, items, n, key, &f);
 	}
 	key_find_free(&f, cap);
 	free(key);
@@ -186,21 +186,21 @@ static void key_op_free(struct key_op *op)
 	free(op->bound);
 }
 
-int ingestd_batch_erase_keys(struct ingestd_consumer *c, const struct ingestd_dialog *dialogs,
+int ingestd_batch_erase_keys(struct ingestd_batch *b, const struct ingestd_dialog *dialogs,
                              size_t nd, const char *const *rejected)
 {
 	/* A revocation covers the keys made up to its own time (and the clock skew between
 	 * ingress hosts), never a key of a dialogId used again after its tombstone expired.
 	 * Keys made later for messages the tombstone dropped go with the tombstone sweep. */
-	int64_t reach = c->cfg.rules.tombstone_ttl_ms < DAPI_KEY_SKEW_MS
-	                        ? c->cfg.rules.tombstone_ttl_ms
+	int64_t reach = b->cfg.rules.tombstone_ttl_ms < DAPI_KEY_SKEW_MS
+	                        ? b->cfg.rules.tombstone_ttl_ms
 	                        : DAPI_KEY_SKEW_MS;
 	struct key_op op;
-	bool ok = key_op_alloc(&op, c->cfg.keys, nd);
+	bool ok = key_op_alloc(&op, b->cfg.keys, nd);
 
 	/* a tombstone the store refused is not written: its dialog is still readable, and
 	 * its key stays with it (the revocation waits in the DLQ) */
-	for (size_t i = 0; ok && c->cfg.keys && i < nd; i++) {
+	for (size_t i = 0; ok && b->cfg.keys && i < nd; i++) {
 		if (dialogs[i].state != INGESTD_DIALOG_TOMBSTONE || rejected[i])
 			continue;
 		op.ids[op.n] = dialogs[i].id;
@@ -208,26 +208,26 @@ int ingestd_batch_erase_keys(struct ingestd_consumer *c, const struct ingestd_di
 	}
 	if (ok && op.n > 0) /* the tombstones are written, the keys not yet deleted */
 		dapi_failpoint("after_tombstone_write");
-	ok = ok && (op.n == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
-	                                                delete_revoked, &op));
+	ok = ok && (op.n == 0 || ingestd_batch_retry(b, "key_store_unavailable", b->m_retries,
+	                                             delete_revoked, &op));
 	if (ok && op.done > 0) {
-		dapi_series_add(c->m_keys_erased, (double)op.done);
+		dapi_series_add(b->m_keys_erased, (double)op.done);
 		DAPI_INFO("data_keys_deleted", "{s:I}", "count", (json_int_t)op.done);
 	}
 	key_op_free(&op);
 	return ok ? 0 : -1;
 }
 
-int ingestd_batch_mark_consented(struct ingestd_consumer *c, const struct item *items, size_t n,
+int ingestd_batch_mark_consented(struct ingestd_batch *b, const struct item *items, size_t n,
                                  const struct ingestd_dialog *dialogs, const char *const *rejected)
 {
 	struct key_op op;
-	bool ok = key_op_alloc(&op, c->cfg.keys, n);
+	bool ok = key_op_alloc(&op, b->cfg.keys, n);
 
 	/* every dialog a granted consent of the batch consented, also when the consent was
 	 * already reflected (a crash after the write, a replay): marking is idempotent. A
 	 * consent that found the dialog consented already (noop) was marked by the first. */
-	for (size_t i = 0; ok && c->cfg.keys && i < n; i++) {
+	for (size_t i = 0; ok && b->cfg.keys && i < n; i++) {
 		const struct item *it = &items[i];
 		if (it->decode_reason || it->shredded || it->ev.type != DAPI_EVENT_CONSENT ||
 		    !it->ev.granted ||
@@ -240,8 +240,8 @@ int ingestd_batch_mark_consented(struct ingestd_consumer *c, const struct item *
 		op.ids[op.n] = d->id;
 		op.bound[op.n++] = it->ev.received_at + DAPI_KEY_SKEW_MS;
 	}
-	ok = ok && (op.n == 0 || ingestd_consumer_retry(c, "key_store_unavailable", c->m_retries,
-	                                                mark_consented, &op));
+	ok = ok && (op.n == 0 || ingestd_batch_retry(b, "key_store_unavailable", b->m_retries,
+	                                             mark_consented, &op));
 	key_op_free(&op);
 	return ok ? 0 : -1;
 }

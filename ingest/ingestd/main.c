@@ -68,27 +68,40 @@ static bool new_cache(const struct ingestd_opts *o, struct ingestd_cache **cache
 	return *cache != NULL;
 }
 
+static struct ingestd_batch *new_batch(const struct ingestd_opts *o, struct ingestd_store *store,
+                                       struct dapi_producer *dlq, struct ingestd_cache *cache,
+                                       struct dapi_keystore *keys, char *errstr, size_t errstr_size)
+{
+	struct ingestd_batch_config cfg = {
+		.store = store,
+		.dlq = dlq,
+		.dlq_topic = o->dlq_topic,
+		.cache = cache,
+		.keys = keys,
+		.rules = { o->pending_ttl_ms, o->tombstone_ttl_ms },
+		.max_text = (size_t)o->max_text,
+		.max_records = (size_t)o->batch_max,
+		.backoff_max_ms = o->backoff_max_ms,
+	};
+	struct ingestd_batch *b = ingestd_batch_new(&cfg);
+	if (!b)
+		snprintf(errstr, errstr_size, "out of memory");
+	return b;
+}
+
 static struct ingestd_consumer *new_consumer(const struct ingestd_opts *o,
-                                             struct ingestd_store *store, struct dapi_producer *dlq,
-                                             struct ingestd_cache *cache,
-                                             struct dapi_keystore *keys, char *errstr,
+                                             struct ingestd_batch *batch, char *errstr,
                                              size_t errstr_size)
 {
 	struct ingestd_consumer_config cfg = {
 		.brokers = o->kafka.brokers,
 		.props = &o->kafka.props,
 		.topic = o->kafka.topic,
-		.dlq_topic = o->dlq_topic,
 		.group = o->group,
 		.batch_max = (int)o->batch_max,
-		.max_text = (size_t)o->max_text,
-		.backoff_max_ms = o->backoff_max_ms,
 		.replay_from = o->replay_from,
-		.cache = cache,
-		.keys = keys,
-		.rules = { o->pending_ttl_ms, o->tombstone_ttl_ms },
 	};
-	return ingestd_consumer_new(&cfg, store, dlq, errstr, errstr_size);
+	return ingestd_consumer_new(&cfg, batch, errstr, errstr_size);
 }
 
 int main(int argc, char **argv)
@@ -100,6 +113,7 @@ int main(int argc, char **argv)
 	struct dapi_producer *dlq = NULL;
 	struct ingestd_cache *cache = NULL;
 	struct ingestd_sweeper *sweeper = NULL;
+	struct ingestd_batch *batch = NULL;
 	struct ingestd_consumer *consumer = NULL;
 	struct ingestd_admin *admin = NULL;
 	char errstr[512] = "";
@@ -120,8 +134,8 @@ int main(int argc, char **argv)
 	    !(store = open_store(&o, pool, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(dlq = new_dlq_producer(&o, errstr, sizeof(errstr))) ||
 	    !new_cache(&o, &cache, errstr, sizeof(errstr)) ||
-	    !(consumer =
-	              new_consumer(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
+	    !(batch = new_batch(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
+	    !(consumer = new_consumer(&o, batch, errstr, sizeof(errstr))) ||
 	    /* after the consumer: --replay-from has moved the group's offsets back, so the
 	     * sweeper's first frontier is the rebuilding store's, not the one before it */
 	    !(sweeper = ingestd_sweeper_start(&swcfg, cache, sealing->keys, errstr,
@@ -141,7 +155,8 @@ out:
 		DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	ingestd_admin_stop(admin);
 	ingestd_consumer_destroy(consumer); /* commits what was stored */
-	ingestd_sweeper_stop(sweeper);      /* after the commit: it may be inside a long sweep */
+	ingestd_batch_destroy(batch);
+	ingestd_sweeper_stop(sweeper); /* after the commit: it may be inside a long sweep */
 	ingestd_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
 	dapi_sealing_close(sealing);
