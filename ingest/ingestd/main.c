@@ -68,11 +68,13 @@ static bool new_cache(const struct ingestd_opts *o, struct ingestd_cache **cache
 	return *cache != NULL;
 }
 
-static struct ingestd_batch *new_batch(const struct ingestd_opts *o, struct ingestd_store *store,
-                                       struct dapi_producer *dlq, struct ingestd_cache *cache,
-                                       struct dapi_keystore *keys, char *errstr, size_t errstr_size)
+/* The batch object (into *batch) and the consumer that hands it records. */
+static struct ingestd_consumer *
+new_consumer(const struct ingestd_opts *o, struct ingestd_store *store, struct dapi_producer *dlq,
+             struct ingestd_cache *cache, struct dapi_keystore *keys, struct ingestd_batch **batch,
+             char *errstr, size_t errstr_size)
 {
-	struct ingestd_batch_config cfg = {
+	struct ingestd_batch_config bcfg = {
 		.store = store,
 		.dlq = dlq,
 		.dlq_topic = o->dlq_topic,
@@ -83,16 +85,6 @@ static struct ingestd_batch *new_batch(const struct ingestd_opts *o, struct inge
 		.max_records = (size_t)o->batch_max,
 		.backoff_max_ms = o->backoff_max_ms,
 	};
-	struct ingestd_batch *b = ingestd_batch_new(&cfg);
-	if (!b)
-		snprintf(errstr, errstr_size, "out of memory");
-	return b;
-}
-
-static struct ingestd_consumer *new_consumer(const struct ingestd_opts *o,
-                                             struct ingestd_batch *batch, char *errstr,
-                                             size_t errstr_size)
-{
 	struct ingestd_consumer_config cfg = {
 		.brokers = o->kafka.brokers,
 		.props = &o->kafka.props,
@@ -101,7 +93,11 @@ static struct ingestd_consumer *new_consumer(const struct ingestd_opts *o,
 		.batch_max = (int)o->batch_max,
 		.replay_from = o->replay_from,
 	};
-	return ingestd_consumer_new(&cfg, batch, errstr, errstr_size);
+	if (!(*batch = ingestd_batch_new(&bcfg))) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return NULL;
+	}
+	return ingestd_consumer_new(&cfg, *batch, errstr, errstr_size);
 }
 
 int main(int argc, char **argv)
@@ -134,8 +130,8 @@ int main(int argc, char **argv)
 	    !(store = open_store(&o, pool, sealing->keys, errstr, sizeof(errstr))) ||
 	    !(dlq = new_dlq_producer(&o, errstr, sizeof(errstr))) ||
 	    !new_cache(&o, &cache, errstr, sizeof(errstr)) ||
-	    !(batch = new_batch(&o, store, dlq, cache, sealing->keys, errstr, sizeof(errstr))) ||
-	    !(consumer = new_consumer(&o, batch, errstr, sizeof(errstr))) ||
+	    !(consumer = new_consumer(&o, store, dlq, cache, sealing->keys, &batch, errstr,
+	                              sizeof(errstr))) ||
 	    /* after the consumer: --replay-from has moved the group's offsets back, so the
 	     * sweeper's first frontier is the rebuilding store's, not the one before it */
 	    !(sweeper = ingestd_sweeper_start(&swcfg, cache, sealing->keys, errstr,
