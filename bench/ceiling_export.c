@@ -3,7 +3,7 @@
  * or sent. What GET /data/export could reach if turning BSON into NDJSON and writing it
  * to a socket cost nothing.
  * Usage: dapi-bench-ceiling-export <uri> <db> <collection> '<query string>'
- * Prints: RESULT dialogs=<n> seconds=<s> rate=<dialogs a second> */
+ * Prints one JSON line: {"dialogs", "seconds", "rate" (dialogs a second)} */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 
@@ -33,7 +33,8 @@ int main(int argc, char **argv)
 	if (failed)
 		fprintf(stderr, "find: %s\n", err.message);
 	else
-		printf("RESULT dialogs=%lld seconds=%.3f rate=%.1f\n", n, secs, (double)n / secs);
+		printf("{\"dialogs\":%lld,\"seconds\":%.3f,\"rate\":%.1f}\n", n, secs,
+		       (double)n / secs);
 	mongoc_cursor_destroy(cursor);
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(q.pool, client);

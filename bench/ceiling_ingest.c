@@ -1,7 +1,8 @@
 /* B2's ceiling: the same events as dapi-bench-fill writes to the topic, applied straight to
  * the same server with the raw mongo-c-driver: one blind upsert per event ($push the
  * message, $set the rest; no read, no dedup, no Kafka), in unordered bulks of <chunk>
- * operations, into a collection of its own. Prints events per second.
+ * operations, into a collection of its own. Prints one JSON line: {"events", "seconds",
+ * "rate" (events a second), "bulk"}.
  * Usage: dapi-bench-ceiling-ingest <uri> <db> <collection> <prefix> <dialogs> <events>
  *        <text-bytes> <chunk> */
 #include <mongoc/mongoc.h>
@@ -83,8 +84,8 @@ int main(int argc, char **argv)
 		bson_destroy(opts);
 	}
 	double secs = bench_now_s() - t0;
-	printf("ceiling: %ld events upserted in %.1f s: %.0f events/s (bulks of %ld)\n", total,
-	       secs, (double)total / secs, chunk);
+	printf("{\"events\":%ld,\"seconds\":%.3f,\"rate\":%.1f,\"bulk\":%ld}\n", total, secs,
+	       (double)total / secs, chunk);
 	mongoc_collection_drop(coll, NULL);
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);

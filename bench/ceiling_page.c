@@ -3,7 +3,7 @@
  * every document read and counted, nothing rendered and no total counted. What GET /data
  * could reach if counting and rendering cost nothing.
  * Usage: dapi-bench-ceiling-page <uri> <db> <collection> '<query string>' <seconds>
- * Prints: RESULT pages=<n> seconds=<s> rate=<pages a second> p50_ms=<ms> p99_ms=<ms> */
+ * Prints one JSON line: {"pages", "seconds", "rate" (pages a second), "p50_ms", "p99_ms"} */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +76,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "find: %s\n", err.message);
 	} else {
 		qsort(ms, n, sizeof(ms[0]), cmp_ms);
-		printf("RESULT pages=%zu seconds=%.3f rate=%.2f p50_ms=%.1f p99_ms=%.1f\n", n, secs,
-		       (double)n / secs, ms[n / 2], ms[(n * 99) / 100]);
+		printf("{\"pages\":%zu,\"seconds\":%.3f,\"rate\":%.2f,\"p50_ms\":%.1f,\"p99_ms\":%."
+		       "1f}\n",
+		       n, secs, (double)n / secs, ms[n / 2], ms[(n * 99) / 100]);
 	}
 	mongoc_collection_destroy(coll);
 	mongoc_client_pool_push(q.pool, client);

@@ -1,8 +1,9 @@
 /* B3's plan column: what the server plans for one GET /data page, from its explain of the
  * very find command the query service sends (query_dialogs_find_command), in one line
- * (plan.h says how to read it).
+ * (plan.h says how to read it), printed as one JSON line: {"plan": "<line>"}.
  * Usage: dapi-bench-explain <uri> <db> <collection> '<query string>'
  *        (the query string of the page, e.g. 'limit=100&language=DE') */
+#include <jansson.h>
 #include <mongoc/mongoc.h>
 #include <stdio.h>
 
@@ -22,7 +23,10 @@ int main(int argc, char **argv)
 	if (query_dialogs_explain(&q, &p, &reply, &err)) {
 		char line[640];
 		bench_plan_describe(&reply, line, sizeof(line));
-		printf("%s\n", line);
+		json_t *out = json_pack("{s:s}", "plan", line);
+		json_dumpf(out, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(out);
 	} else {
 		fprintf(stderr, "explain: %s\n", err.message);
 		rc = 1;

@@ -1,6 +1,8 @@
 /* B2's input: writes a workload's message events, then one consent per dialog, to a topic
  * through the same idempotent acks=all producer as the ingress, and waits for every
- * delivery report. Prints what it wrote and how fast.
+ * delivery report. Prints one JSON line: what it wrote ("events", "messages", "dialogs",
+ * "text_bytes"), how fast ("seconds", "rate") and what Kafka did not take ("undelivered",
+ * "failed").
  * Usage: dapi-bench-fill <brokers> <topic> <prefix> <dialogs> <events> <text-bytes> */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,8 +100,8 @@ int main(int argc, char **argv)
 	double secs = bench_now_s() - t0;
 	dapi_producer_destroy(p, 1000);
 	free(text);
-	printf("filled %ld events (%ld messages over %ld dialogs, %zu-byte texts, then one consent "
-	       "each) in %.1f s: %.0f events/s; %d undelivered, %ld failed\n",
+	printf("{\"events\":%ld,\"messages\":%ld,\"dialogs\":%ld,\"text_bytes\":%zu,"
+	       "\"seconds\":%.3f,\"rate\":%.1f,\"undelivered\":%d,\"failed\":%ld}\n",
 	       w.events + w.dialogs, w.events, w.dialogs, w.text_bytes, secs,
 	       (double)(w.events + w.dialogs) / secs, left, atomic_load(&failed));
 	return left == 0 && atomic_load(&failed) == 0 ? 0 : 1;

@@ -1,7 +1,8 @@
 /* B4: how long after its consent is acknowledged a dialog can be read. Each of <threads>
  * probes, at <rate>/<threads> per second, posts a message and the consent of a new dialog
  * to the ingress, then polls GET /data/{customerId}/{dialogId} on the query service every
- * 10 ms until it answers 200. Prints p50/p99/max of (visible - consent's 202).
+ * 10 ms until it answers 200. Prints one JSON line: "probes", "rate", "errors" and
+ * "p50_ms", "p99_ms", "max_ms" of (visible - consent's 202).
  * Usage: dapi-bench-freshness <ingress-url> <query-url> <writer-token> <reader-token>
  *        <rate> <seconds> <threads> */
 #include <curl/curl.h>
@@ -139,11 +140,12 @@ int main(int argc, char **argv)
 		errors += cfg[t].errors;
 	}
 	if (total == 0) {
-		printf("freshness: no probe completed (%d errors)\n", errors);
+		printf("{\"probes\":0,\"errors\":%d}\n", errors);
 		return 1;
 	}
 	qsort(lat, (size_t)total, sizeof(double), cmp);
-	printf("freshness: %d probes at %.1f/s, %d errors: p50 %.0f ms, p99 %.0f ms, max %.0f ms\n",
+	printf("{\"probes\":%d,\"rate\":%.2f,\"errors\":%d,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+	       "\"max_ms\":%.1f}\n",
 	       total, rate, errors, lat[total / 2] * 1000, lat[(total * 99) / 100] * 1000,
 	       lat[total - 1] * 1000);
 	free(all);

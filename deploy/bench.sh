@@ -2,6 +2,8 @@
 # The benchmark suite (docs/benchmarks.md): builds a release build, starts a stack of its
 # own on free 127.0.0.1 ports, runs B1-B5, each next to its ceiling in the same run, and
 # prints a table of what it measured (it asserts no time). Stops everything it started.
+# Every tool prints its result as a JSON line; each goes into $build/bench-results.jsonl
+# with what the step knows beside it, and bench/results.py makes the table from that file.
 #
 # Sizes and durations come from the environment (defaults are the issue's sizes):
 #   BENCH_SECONDS=15      each wrk run (B1, B3) and the freshness probe (B4)
@@ -35,7 +37,7 @@ qsecs=${BENCH_QUERY_SECONDS:-60}
 build=${BENCH_BUILD_DIR:-$DAPI_ROOT/build-bench}
 state="$build/bench-stack"
 run="b$(date +%s)"
-results="$build/bench-results.txt"
+results="$build/bench-results.jsonl"
 extra_pids=()
 
 "$here/install.sh" >&2
@@ -63,14 +65,15 @@ export LUA_PATH="$DAPI_ROOT/bench/?.lua;;"
 : > "$results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
-row() { printf '%s\n' "$*" | tee -a "$results" >/dev/null; }
-field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; } # field NAME "RESULT line"
+results_py() { python3 "$DAPI_ROOT/bench/results.py" "$@"; }
+record() { results_py add "$results" "$@"; } # record ID [JSON] [KEY=VALUE...]
+field() { results_py get "$1" "$2"; }       # field NAME JSON
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> RESULT line
-  local threads=$(($3 < 2 ? $3 : 2))
-  BENCH_RATE=${4:-0} BENCH_THREADS=$threads \
-    wrk -t"$threads" -c"$3" -d"${secs}s" --timeout "${timeout:-120}s" -s "$2" "$1" | grep '^RESULT'
+wrk_run() { # wrk_run URL SCRIPT CONNS [RATE] -> its JSON result, with conns
+  local threads=$(($3 < 2 ? $3 : 2)) out
+  out=$(BENCH_RATE=${4:-0} BENCH_THREADS=$threads \
+    wrk -t"$threads" -c"$3" -d"${secs}s" --timeout "${timeout:-120}s" -s "$2" "$1" | grep '^{')
+  printf '%s\n' "${out%\}},\"conns\":$3}"
 }
 
 # Starts a program of this build in the background, logging to the stack's logs.
@@ -87,46 +90,42 @@ spawn() { # spawn NAME PROGRAM ARGS...
 # agree within 5 % (at most 16). A fresh broker's JIT is still compiling its produce
 # path: the ingress ran 7,000-18,000 req/s in its first tens of seconds, 20,000-24,000
 # once warm.
+within_5pc() { python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(not 0.95 * a < b < 1.05 * a)' "$1" "$2"; }
+half_of() { python3 -c 'import sys; print(int(float(sys.argv[1]) / 2))' "$1"; }
 warm_up() {
   local prev=0 rate i
   for i in $(seq 16); do
     rate=$(field rps "$(secs=5 wrk_run "$1" "$2" "$3")")
     log "  warm-up run $i: $rate req/s"
-    [ "$i" -ge 6 ] &&
-      awk -v a="$prev" -v b="$rate" 'BEGIN { exit !(b < a * 1.05 && b > a * 0.95) }' &&
-      return 0
+    [ "$i" -ge 6 ] && within_5pc "$prev" "$rate" && return 0
     prev=$rate
   done
 }
 
-# post_runs URL TOKEN PREFIX [first] -> "max-RESULT|half-RESULT|high-RESULT|first-RESULT":
-# full speed and half of it at $conns, full speed at $conns_high, once warm. With `first`,
-# a first-message pass comes before them: one POST to each of post.lua's dialogs
+# post_runs ID URL TOKEN PREFIX [first]: records ID.max, ID.half and ID.high: full speed
+# and half of it at $conns, full speed at $conns_high, once warm. With `first`, a
+# first-message pass comes before them (ID.first): one POST to each of post.lua's dialogs
 # (bench/first.lua), so that with sealing every data key is created there, measured on its
 # own, and the runs after it measure messages to known dialogs.
 post_runs() {
-  local max first="" post="$DAPI_ROOT/bench/post.lua"
+  local id=$1 max post="$DAPI_ROOT/bench/post.lua"
+  shift
   export BENCH_TOKEN=$2 BENCH_PREFIX=$3
-  [ "${4:-}" = first ] && first=$(first_pass "$1")
+  [ "${4:-}" = first ] &&
+    record "$id.first" "$(first_pass "$1")" dialogs="${BENCH_POST_DIALOGS:-100000}"
   warm_up "$1" "$post" "$conns"
   max=$(wrk_run "$1" "$post" "$conns")
-  echo "$max|$(wrk_run "$1" "$post" "$conns" \
-    "$(awk -v r="$(field rps "$max")" 'BEGIN{printf "%d", r/2}')")|$(wrk_run "$1" "$post" "$conns_high")|$first"
-}
-
-# median_run RESULT...: the run of median rate.
-median_run() {
-  local r
-  for r in "$@"; do printf '%s|%s\n' "$(field rps "$r")" "$r"; done | sort -t'|' -k1,1 -g |
-    sed -n "$((($# + 1) / 2))p" | cut -d'|' -f2-
+  record "$id.max" "$max"
+  record "$id.half" "$(wrk_run "$1" "$post" "$conns" "$(half_of "$(field rps "$max")")")"
+  record "$id.high" "$(wrk_run "$1" "$post" "$conns_high")"
 }
 
 # POSTs an ingress at URL has answered on /data/{c}/{d}, whatever their status.
 posts_answered() {
-  curl -fsS "$1/metrics" | awk '/^dataapi_http_requests_total\{route="\/data\/\*\/\*",method="POST"/ { n += $2 } END { print n + 0 }'
+  results_py metric "$1" dataapi_http_requests_total 'route=/data/\*/\*' method=POST
 }
 
-# first_pass URL -> RESULT line of bench/first.lua over every dialog of post.lua. wrk's
+# first_pass URL -> the JSON result of bench/first.lua over every dialog of post.lua. wrk's
 # main thread sleeps out its -d even when the script's threads stopped, so it is
 # interrupted (it reports on SIGINT) once the ingress answered them all; the script times
 # the pass itself. At most 300 s.
@@ -142,7 +141,7 @@ first_pass() {
   done
   kill -INT "$w" 2>/dev/null || true
   wait "$w" || true
-  grep '^RESULT' "$out"
+  grep '^{' "$out"
 }
 
 # An ingress of this build on topic $1 with extra arguments: its pid in B1_PID, its port in
@@ -159,31 +158,31 @@ bench_ingress() { # bench_ingress TOPIC NAME ARGS...
   dapi_wait_http "http://127.0.0.1:$B1_PORT/readyz" 30
 }
 
-# first_message_ms PORT: mean ms of a POST to a dialog never seen (its data key is created:
-# one key-store round trip) and to one whose key is cached, 200 sequential POSTs each.
+# first_message_ms PORT: records the mean ms of a POST to a dialog never seen (its data key
+# is created: one key-store round trip) and to one whose key is cached, 200 sequential
+# POSTs each.
 first_message_ms() {
-  local i new=() known=() body='{"text":"hello","language":"EN"}'
+  local i new=() known=() body='{"text":"hello","language":"EN"}' ms=()
   for ((i = 0; i < 200; i++)); do
     new+=(-o /dev/null "http://127.0.0.1:$1/data/c1/$run-first-$i")
     known+=(-o /dev/null "http://127.0.0.1:$1/data/c1/$run-known")
   done
   for which in new known; do
     local -n urls=$which
-    curl -s -w '%{time_total}\n' -H "Authorization: Bearer $WRITER_TOKEN" \
+    ms+=("$(curl -s -w '%{time_total}\n' -H "Authorization: Bearer $WRITER_TOKEN" \
       -H 'Content-Type: application/json' --data-binary "$body" "${urls[@]}" |
-      awk '{ t += $1; n++ } END { printf "%.2f ", 1000 * t / n }'
+      python3 -c 'import sys; t = [float(x) for x in sys.stdin]; print(1000 * sum(t) / len(t))')")
   done
+  record b1.first_ms new_ms="${ms[0]}" known_ms="${ms[1]}"
 }
 
 b1() {
-  local port pid ceil ceil_half ceil_high ing ing_half ing_high topic="bench.$run.b1" out
-  local clear clear_half clear_high first ing_first clear_first dur dur_half dur_high
+  local port pid topic="bench.$run.b1" i
   port=$(dapi_free_port)
   pid=$(spawn ceiling-http "$build/bench/dapi-ceiling-http" "$port" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
   log "B1 ceiling: minimal libmicrohttpd 202 server, wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
-  out=$(post_runs "http://127.0.0.1:$port" "" "$run-ceil")
-  IFS='|' read -r ceil ceil_half ceil_high <<<"$out"
+  post_runs b1.ceiling "http://127.0.0.1:$port" "" "$run-ceil"
   kill "$pid"
   # The durable ceiling and the ingresses of this build on a topic of their own, so that no
   # consumer competes for the CPU and B4 does not start behind a backlog.
@@ -193,55 +192,41 @@ b1() {
   pid=$(spawn ceiling-durable "$build/bench/dapi-ceiling-durable" "$port" "$KAFKA_BROKERS" "$topic" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
   log "B1 durable ceiling: libmicrohttpd + the ingress's producer, 202 after Kafka's acknowledgement, nothing else"
-  out=$(post_runs "http://127.0.0.1:$port" "" "$run-durable")
-  IFS='|' read -r dur dur_half dur_high <<<"$out"
+  post_runs b1.durable "http://127.0.0.1:$port" "" "$run-durable"
   kill "$pid"
   # Sealing (as deployed), then --no-seal.
   bench_ingress "$topic" bench-ingress --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
     --keys-uri "$MONGODB_URI"
   pid=$B1_PID
   log "B1 ingress: POST /data, sealed, durable 202 (acks=all), wrk -c$conns ${secs}s, at half its rate, then -c$conns_high"
-  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run" first)
-  IFS='|' read -r ing ing_half ing_high ing_first <<<"$out"
-  B1_INGRESS_RSS=$(peak_kib "$pid")
-  first=$(first_message_ms "$B1_PORT")
+  post_runs b1.sealed "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run" first
+  record b5.ingress kib="$(peak_kib "$pid")"
+  first_message_ms "$B1_PORT"
   local sealed_port=$B1_PORT sealed_pid=$pid
   bench_ingress "$topic" bench-ingress-clear --no-seal
   pid=$B1_PID
   log "B1 ingress --no-seal: the same runs"
-  out=$(post_runs "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run-clear" first)
-  IFS='|' read -r clear clear_half clear_high clear_first <<<"$out"
+  post_runs b1.clear "http://127.0.0.1:$B1_PORT" "$WRITER_TOKEN" "$run-clear" first
   # This machine drifts by tens of percent within minutes (the ceilings above): the
   # comparison is made of runs taken in turn, both ingresses warm, the median of each.
   log "B1 sealed and --no-seal in turn, 3 runs each"
-  local sealed_runs=() clear_runs=() i
   for i in 1 2 3; do
-    sealed_runs+=("$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run \
-      "http://127.0.0.1:$sealed_port" "$DAPI_ROOT/bench/post.lua" "$conns")")
-    clear_runs+=("$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-clear wrk_run \
-      "http://127.0.0.1:$B1_PORT" "$DAPI_ROOT/bench/post.lua" "$conns")")
-    log "  sealed $(field rps "${sealed_runs[-1]}"), unsealed $(field rps "${clear_runs[-1]}") req/s"
+    record b1.turn.sealed "$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run wrk_run \
+      "http://127.0.0.1:$sealed_port" "$DAPI_ROOT/bench/post.lua" "$conns")"
+    record b1.turn.clear "$(BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-clear wrk_run \
+      "http://127.0.0.1:$B1_PORT" "$DAPI_ROOT/bench/post.lua" "$conns")"
   done
   kill "$pid" "$sealed_pid"
-  row "B1 ingress POST /data req/s | $(field rps "$ing") | $(field rps "$ceil") | $(ratio "$(field rps "$ing")" "$(field rps "$ceil")") | >= 0.5 of ceiling | sealed; non-2xx $(field non2xx "$ing"), socket errors $(field socket_errors "$ing")"
-  row "B1 ingress vs the durable ceiling req/s | $(field rps "$ing") | $(field rps "$dur") | $(ratio "$(field rps "$ing")" "$(field rps "$dur")") | >= 0.8 of durable ceiling | the ceiling: libmicrohttpd + the ingress's producer (acks=all, idempotent), suspend until the report, fixed body; at $conns_high: $(field rps "$dur_high") req/s; at half load p50 / p99 $(field p50_ms "$dur_half") / $(field p99_ms "$dur_half") ms"
-  row "B1 the same at $conns_high connections | $(field rps "$ing_high") | $(field rps "$ceil_high") | $(ratio "$(field rps "$ing_high")" "$(field rps "$ceil_high")") | >= 0.5 of ceiling | p50 / p99 $(field p50_ms "$ing_high") / $(field p99_ms "$ing_high") ms (ceiling $(field p50_ms "$ceil_high") / $(field p99_ms "$ceil_high")), non-2xx $(field non2xx "$ing_high")"
-  row "B1 p50 / p99 at half load (ms) | $(field p50_ms "$ing_half") / $(field p99_ms "$ing_half") at $(field rps "$ing_half") req/s | $(field p50_ms "$ceil_half") / $(field p99_ms "$ceil_half") at $(field rps "$ceil_half") req/s | - | p99 <= 10 ms | non-2xx $(field non2xx "$ing_half")"
-  local sealed_med clear_med
-  sealed_med=$(median_run "${sealed_runs[@]}") clear_med=$(median_run "${clear_runs[@]}")
-  row "B1 sealed vs --no-seal req/s (in turn, median of 3) | $(field rps "$sealed_med") | $(field rps "$clear_med") | $(ratio "$(field rps "$sealed_med")" "$(field rps "$clear_med")") | >= 0.9 of unsealed | messages to known dialogs (after the first-message pass); runs $(for r in "${sealed_runs[@]}"; do printf '%s ' "$(field rps "$r")"; done)/ $(for r in "${clear_runs[@]}"; do printf '%s ' "$(field rps "$r")"; done); one after the other: $(field rps "$ing") / $(field rps "$clear"); unsealed at $conns_high: $(field rps "$clear_high") req/s; at half load unsealed p50 / p99 $(field p50_ms "$clear_half") / $(field p99_ms "$clear_half") ms"
-  row "B1 first messages a second, sealed vs --no-seal | $(field rps "$ing_first") | $(field rps "$clear_first") | $(ratio "$(field rps "$ing_first")" "$(field rps "$clear_first")") | - | each of ${BENCH_POST_DIALOGS:-100000} dialogs once, $conns connections: sealed creates every data key (one insertMany of the waiting dialogs' keys a round); p50 / p99 sealed $(field p50_ms "$ing_first") / $(field p99_ms "$ing_first") ms, unsealed $(field p50_ms "$clear_first") / $(field p99_ms "$clear_first") ms"
-  row "B1 a dialog's first message vs a known one (ms, mean of 200 sequential) | $(cut -d' ' -f1 <<<"$first") | $(cut -d' ' -f2 <<<"$first") | - | - | the difference is the data key's creation on the key store (an insertMany with the other new dialogs' keys)"
 }
 
 # ---- B1b: POST /batch against single POSTs, in the same run --------------------------
 # batch_lines_failed URL: lines the ingress answered failed or rejected (its metrics).
 batch_lines_failed() {
-  curl -fsS "$1/metrics" | awk '/^dataapi_batch_lines_total\{result="(failed|rejected)"/ { n += $2 } END { print n + 0 }'
+  results_py metric "$1" dataapi_batch_lines_total 'result=failed|rejected'
 }
 
 b1b() {
-  local topic="bench.$run.b1b" url single=() batch=() i half s_med b_med
+  local topic="bench.$run.b1b" url i half
   local bconns=${BENCH_BATCH_CONNS:-16} lines=${BENCH_BATCH_LINES:-100}
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
@@ -252,19 +237,19 @@ b1b() {
   log "B1b: POST /batch ($lines message lines, $bconns connections) and single POSTs ($conns connections) in turn, sealed, after both warmed up"
   warm_up "$url" "$DAPI_ROOT/bench/post.lua" "$conns"
   warm_up "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns"
+  local batch_rates=()
   for i in 1 2 3; do
-    single+=("$(wrk_run "$url" "$DAPI_ROOT/bench/post.lua" "$conns")")
-    batch+=("$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns")")
-    log "  single $(field rps "${single[-1]}") events/s, batch $(field rps "${batch[-1]}") batches/s"
+    record b1b.single "$(wrk_run "$url" "$DAPI_ROOT/bench/post.lua" "$conns")"
+    batch=$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns")
+    record b1b.batch "$batch" lines="$lines"
+    batch_rates+=("$(field rps "$batch")")
   done
-  s_med=$(median_run "${single[@]}") b_med=$(median_run "${batch[@]}")
-  half=$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns" \
-    "$(awk -v r="$(field rps "$b_med")" 'BEGIN{printf "%d", r/2}')")
-  local bad
-  bad=$(batch_lines_failed "$url")
+  # half of the median batch rate
+  half=$(printf '%s\n' "${batch_rates[@]}" | sort -g | sed -n 2p)
+  record b1b.half "$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns" "$(half_of "$half")")" \
+    lines="$lines"
+  record b1b.lines_bad lines="$(batch_lines_failed "$url")"
   kill "$B1_PID"
-  row "B1 POST /batch events/s ($lines-line batches) vs single POSTs (in turn, median of 3) | $(awk -v r="$(field rps "$b_med")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}') | $(field rps "$s_med") | $(ratio "$(awk -v r="$(field rps "$b_med")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}')" "$(field rps "$s_med")") | >= 5x single | sealed, known dialogs; the ceiling column is the single-request rate; batches/s $(for r in "${batch[@]}"; do printf '%s ' "$(field rps "$r")"; done)(p50 / p99 $(field p50_ms "$b_med") / $(field p99_ms "$b_med") ms, $bconns connections), single req/s $(for r in "${single[@]}"; do printf '%s ' "$(field rps "$r")"; done); non-2xx $(field non2xx "$b_med"), lines failed or rejected over the whole step: $bad"
-  row "B1 POST /batch p50 / p99 of a $lines-line batch at half load (ms) | $(field p50_ms "$half") / $(field p99_ms "$half") at $(field rps "$half") batches/s | - | - | p99 <= 20 ms | $(awk -v r="$(field rps "$half")" -v n="$lines" 'BEGIN{printf "%.0f", r * n}') events/s; non-2xx $(field non2xx "$half")"
 }
 
 # ---- B1i: instructions a request, counted by callgrind ---------------------------------
@@ -307,13 +292,13 @@ per_request() { # per_request TOKEN PROGRAM ARGS... -> instructions a request
   local lo hi n1=400 n2=2400
   lo=$(instructions "$n1" "$@")
   hi=$(instructions "$n2" "$@")
-  awk -v a="$lo" -v b="$hi" -v n=$((n2 - n1)) 'BEGIN { printf "%.0f", (b - a) / n }'
+  echo $(((hi - lo) / (n2 - n1)))
 }
 
 b1i() {
   local ceil ing topic="bench.$run.b1i"
   if ! command -v valgrind >/dev/null; then
-    row "B1 instructions a request (callgrind) | valgrind not installed | - | - | - |"
+    record b1i skipped="valgrind not installed"
     return 0
   fi
   log "B1i: instructions a POST under callgrind, ceiling and ingress"
@@ -323,45 +308,41 @@ b1i() {
   ing=$(per_request "$WRITER_TOKEN" "$build/ingest/dataapi-ingress" --port "{port}" \
     --kafka-brokers "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" \
     --log-level warn --master-key-file "$DATAAPI_MASTER_KEY_FILE" --keys-uri "$MONGODB_URI")
-  row "B1 instructions a request (callgrind) | $ing | $ceil | $(ratio "$ceil" "$ing") | - | user space, all threads; 2,000 POSTs over 4 connections; the ratio is ceiling / ingress"
+  record b1i ingress="$ing" ceiling="$ceil" posts=2000
 }
 
 # ---- B2: events applied per second from a pre-filled topic -----------------------------
 applied() { # applied ADMIN_URL -> records applied or dead-lettered so far
-  curl -fsS "$1/metrics" 2>/dev/null |
-    awk '/^dataapi_(events_applied|dlq)_total/ { n += $NF } END { printf "%d", n }'
+  echo $(($(results_py metric "$1" dataapi_events_applied_total 2>/dev/null || echo 0) +
+    $(results_py metric "$1" dataapi_dlq_total 2>/dev/null || echo 0)))
 }
 
-reads() { # reads ADMIN_URL -> where dialogs came from, and the time spent in batches
-  curl -fsS "$1/metrics" 2>/dev/null | awk '
-    /^dataapi_dialog_reads_total\{source="cache"\}/ { c = $NF }
-    /^dataapi_dialog_reads_total\{source="store"\}/ { s = $NF }
-    /^dataapi_batch_duration_seconds_sum/ { b = $NF }
-    /^dataapi_store_duration_seconds_sum\{op="load"\}/ { l = $NF }
-    /^dataapi_store_duration_seconds_sum\{op="write"\}/ { w = $NF }
-    END { printf "dialog reads: %d from the cache, %d from the store; %.0f s in batches (database: %.0f s reading, %.0f s writing)", c, s, b, l, w }'
+reads() { # reads ADMIN_URL -> KEY=VALUE: where dialogs came from, the time spent in batches
+  local u=$1
+  echo "reads_cache=$(results_py metric "$u" dataapi_dialog_reads_total source=cache)" \
+    "reads_store=$(results_py metric "$u" dataapi_dialog_reads_total source=store)" \
+    "batch_s=$(results_py metric "$u" dataapi_batch_duration_seconds_sum)" \
+    "load_s=$(results_py metric "$u" dataapi_store_duration_seconds_sum op=load)" \
+    "write_s=$(results_py metric "$u" dataapi_store_duration_seconds_sum op=write)"
 }
 
 # cpu_ticks PID: user + system clock ticks the process has used (0 when it is gone).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
-# per_1000 TICKS EVENTS: CPU seconds a 1,000 events.
-per_1000() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz / n * 1000 }'; }
-
 b2() {
-  local topic="bench.$run" admin pid t0 t1 fill ceil rate cache total=$((events + dialogs))
-  local db_pid kafka_pid db0 kafka0 ingestd_cpu db_cpu kafka_cpu
+  local topic="bench.$run" admin pid t0 t1 fill total=$((events + dialogs)) reads
+  local db_pid kafka_pid db0 kafka0 rss=0
   db_pid=$(cat "$state/pids/db.pid" 2>/dev/null || echo 0)
   kafka_pid=$(cat "$state/pids/kafka.pid" 2>/dev/null || echo 0)
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
   fill=$("$build/bench/dapi-bench-fill" "$KAFKA_BROKERS" "$topic" "$run" "$dialogs" "$events" "$text")
-  log "$fill"
+  record b2.fill "$fill"
   admin=$(dapi_free_port)
   db_idle
   db0=$(cpu_ticks "$db_pid") kafka0=$(cpu_ticks "$kafka_pid")
-  t0=$(date +%s.%N)
+  t0=$(date +%s%N)
   pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
     --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
     --admin-port "$admin" --log-level warn --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
@@ -369,29 +350,24 @@ b2() {
   log "B2 ingest: dataapi-ingestd draining $topic into database bench"
   until [ "$(applied "http://127.0.0.1:$admin")" -ge "$total" ]; do
     kill -0 "$pid" 2>/dev/null || dapi_die "bench ingestd died (see $state/logs/bench-ingestd.log)"
-    B2_INGESTD_RSS=$(peak_kib "$pid")
+    rss=$(peak_kib "$pid")
     sleep 0.5
   done
-  t1=$(date +%s.%N)
-  ingestd_cpu=$(cpu_ticks "$pid")
-  db_cpu=$(($(cpu_ticks "$db_pid") - db0)) kafka_cpu=$(($(cpu_ticks "$kafka_pid") - kafka0))
-  B2_INGESTD_RSS=$(peak_kib "$pid")
-  cache=$(reads "http://127.0.0.1:$admin")
-  log "B2 $cache"
+  t1=$(date +%s%N)
+  reads=$(reads "http://127.0.0.1:$admin")
+  # shellcheck disable=SC2086 # reads is KEY=VALUE words
+  record b2.drain events="$total" dialogs="$dialogs" ns=$((t1 - t0)) \
+    ingestd_ticks="$(cpu_ticks "$pid")" db_ticks=$(($(cpu_ticks "$db_pid") - db0)) \
+    kafka_ticks=$(($(cpu_ticks "$kafka_pid") - kafka0)) hz="$(getconf CLK_TCK)" $reads
+  rss=$(peak_kib "$pid")
+  record b5.ingestd kib="$rss"
   kill "$pid"
-  rate=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  B2_RATE=$((total * 1000000000 / (t1 - t0)))
   if [ "${BENCH_B2_CEILING:-1}" = 1 ]; then
     log "B2 ceiling: raw bulk upserts of the same events"
-    ceil=$("$build/bench/dapi-bench-ceiling-ingest" "$MONGODB_URI" bench ceiling "$run" \
-      "$dialogs" "$events" "$text" 32)
-    log "$ceil"
-    ceil=$(sed -n 's/.*: \([0-9]*\) events\/s.*/\1/p' <<<"$ceil")
-  else
-    ceil="not run (BENCH_B2_CEILING=0)"
+    record b2.ceiling "$("$build/bench/dapi-bench-ceiling-ingest" "$MONGODB_URI" bench ceiling \
+      "$run" "$dialogs" "$events" "$text" 32)"
   fi
-  B2_RATE=$rate
-  row "B2 ingest events/s ($total events, $dialogs dialogs) | $rate | $ceil | $(ratio "$rate" "$ceil") | >= 0.7 of ceiling | $(sed 's/.* in \([0-9.]* s\).*/fill took \1/' <<<"$fill"); $cache"
-  row "B2 CPU seconds a 1,000 events: ingestd vs the database server | $(per_1000 "$ingestd_cpu" "$total") | $(per_1000 "$db_cpu" "$total") | - | - | the same drain; the Kafka broker $(per_1000 "$kafka_cpu" "$total") (it also serves the other steps' idle clients); what DataAPI itself costs apart from the database"
 }
 
 # Waits (at most 5 min) until the database uses under a fifth of a core: FerretDB finishes
@@ -416,11 +392,11 @@ db_idle() {
 # driver on one connection, for as long as a B3 run (at most 60 s) -> its RESULT line.
 page_ceiling() {
   "$build/bench/dapi-bench-ceiling-page" "$MONGODB_URI" "$1" dialogs "$2" \
-    "$((qsecs < 60 ? qsecs : 60))" 2>>"$state/logs/bench-ceiling-page.log" || echo "RESULT failed"
+    "$((qsecs < 60 ? qsecs : 60))" 2>>"$state/logs/bench-ceiling-page.log" || echo '{"failed":true}'
 }
 
 b3() {
-  local port pid first cursor deep shape path res plan ceil qtimeout=$((qsecs > 120 ? qsecs : 120))
+  local port pid cursor deep shape path res plan ceil qtimeout=$((qsecs > 120 ? qsecs : 120))
   port=$(dapi_free_port)
   pid=$(spawn bench-query "$build/query/dataapi-query" --port "$port" --mongodb-uri "$MONGODB_URI" \
     --database bench --tokens-file "$state/tokens" --query-timeout "${qtimeout}s" --log-level warn \
@@ -437,20 +413,15 @@ b3() {
     "cursor at $deep|/data?limit=100&cursor=$cursor"; do
     path=${shape#*|}
     plan=$("$build/bench/dapi-bench-explain" "$MONGODB_URI" bench dialogs "${path#*\?}" \
-      2>>"$state/logs/bench-explain.log") || plan="explain failed (logs/bench-explain.log)"
+      2>>"$state/logs/bench-explain.log") || plan='{"plan":"explain failed (logs/bench-explain.log)"}'
     db_idle
     log "B3 ${shape%%|*}: wrk -c$qconns ${qsecs}s GET $path"
     res=$(secs=$qsecs timeout=$qtimeout BENCH_TOKEN=$READER_TOKEN wrk_run "http://127.0.0.1:$port$path" "$DAPI_ROOT/bench/get.lua" "$qconns")
-    [ "${shape%%|*}" = "first page" ] && first=$(field p99_ms "$res")
     db_idle
     ceil=$(page_ceiling bench "${path#*\?}")
-    if [ "$(field requests "$res")" = 0 ]; then
-      row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | none completed in ${qsecs}s | $(field rate "$ceil"), $(field p50_ms "$ceil") / $(field p99_ms "$ceil") | - | cursor page <= 2x first page | 0 requests; plan: $plan"
-      continue
-    fi
-    row "B3 GET /data ${shape%%|*}: req/s, p50 / p99 ms | $(field rps "$res"), $(field p50_ms "$res") / $(field p99_ms "$res") | $(field rate "$ceil"), $(field p50_ms "$ceil") / $(field p99_ms "$ceil") | $(ratio "$(field p50_ms "$ceil")" "$(field p50_ms "$res")") of the ceiling's speed (p50 time ceiling / page); p99 $(ratio "$(field p99_ms "$res")" "$first")x the first page's | cursor page <= 2x first page | $(field requests "$res") requests, non-2xx $(field non2xx "$res"); the ceiling: the page's own find through the driver, one connection, nothing rendered or counted; plan: $plan"
+    record b3.page "$res" "$plan" shape="${shape%%|*}" seconds="$qsecs" ceiling:="$ceil"
   done
-  B3_QUERY_RSS=$(peak_kib "$pid")
+  record b5.query kib="$(peak_kib "$pid")"
   b3_export "$port" "$pid"
   kill "$pid"
 }
@@ -478,7 +449,7 @@ ref_fill() {
 # scan (auto on FerretDB) and by count, against the page's own find through the driver.
 b3r() {
   local n=${BENCH_REF_DIALOGS:-5000} topic="bench.$run.ref" admin ingestd_pid i mode c
-  local rsecs=${BENCH_REF_SECONDS:-20} url res ceil out=()
+  local rsecs=${BENCH_REF_SECONDS:-20} by
   "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
     --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
   bench_ingress "$topic" bench-ingress-ref --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
@@ -506,19 +477,17 @@ b3r() {
     for c in 1 4; do
       db_idle
       log "B3r first page, --total $mode, wrk -c$c ${rsecs}s"
-      res=$(secs=$rsecs timeout=120 BENCH_TOKEN=$READER_TOKEN wrk_run \
-        "http://127.0.0.1:$qport/data?limit=100" "$DAPI_ROOT/bench/get.lua" "$c")
-      out+=("$res")
+      by=$(grep -m1 '"page_total"' "$state/logs/bench-query-ref-$mode.log" |
+        results_py get by 2>/dev/null || echo "?")
+      record b3r.page "$(secs=$rsecs timeout=120 BENCH_TOKEN=$READER_TOKEN wrk_run \
+        "http://127.0.0.1:$qport/data?limit=100" "$DAPI_ROOT/bench/get.lua" "$c")" \
+        total="$mode" dialogs="$n" by="$by"
     done
     kill "$qpid"
   done
   db_idle
-  ceil=$("$build/bench/dapi-bench-ceiling-page" "$MONGODB_URI" bench_ref dialogs "limit=100" \
-    "$rsecs" 2>>"$state/logs/bench-ceiling-page.log") || ceil="RESULT failed"
-  local by
-  by=$(sed -n 's/.*"page_total","by":"\([a-z]*\)".*/\1/p' "$state/logs/bench-query-ref-auto.log" | head -1)
-  row "B3r first page, $n one-message dialogs: pages/s at 1 connection | $(field rps "${out[0]}") (p50 $(field p50_ms "${out[0]}") ms) | $(field rate "$ceil") (p50 $(field p50_ms "$ceil") ms) | $(ratio "$(field p50_ms "$ceil")" "$(field p50_ms "${out[0]}")") (p50 time ceiling / page) | >= the reference's 3.5-3.7 | --total auto (here: ${by:-?}); the ceiling: the page's own find through the driver (limit 100, sorted), nothing rendered or counted; --total count: $(field rps "${out[2]}") pages/s (p50 $(field p50_ms "${out[2]}") ms)"
-  row "B3r the same at 4 connections: pages/s, scan vs count | $(field rps "${out[1]}") (p50 $(field p50_ms "${out[1]}") ms) | $(field rps "${out[3]}") (p50 $(field p50_ms "${out[3]}") ms) | $(ratio "$(field p50_ms "${out[3]}")" "$(field p50_ms "${out[1]}")") (p50 time count / scan) | - | the ceiling column here is --total count: a count beside the find, two passes over the matches; scan reads them once"
+  record b3r.ceiling "$("$build/bench/dapi-bench-ceiling-page" "$MONGODB_URI" bench_ref \
+    dialogs "limit=100" "$rsecs" 2>>"$state/logs/bench-ceiling-page.log" || echo '{"failed":true}')"
 }
 
 # b3_export PORT PID: GET /data/export of every consented dialog to a client that reads as
@@ -526,49 +495,37 @@ b3r() {
 # nothing rendered (dapi-bench-ceiling-export); the query service's resident memory before
 # and at its peak during the stream.
 b3_export() {
-  local t0 t1 n rate ceil rss0 hwm scope="during the export"
+  local t0 t1 n ceil rss0 hwm scope="during the export"
   db_idle
   rss0=$(awk '/VmRSS/ {print $2}' "/proc/$2/status")
   # resets the peak (VmHWM) to the current size, where the kernel lets us
   echo 5 2>/dev/null >"/proc/$2/clear_refs" || scope="over all of B3"
   log "B3 export: GET /data/export, every consented dialog, read as fast as possible"
-  t0=$(date +%s.%N)
+  t0=$(date +%s%N)
   n=$(curl -fsS -H "Authorization: Bearer $READER_TOKEN" "http://127.0.0.1:$1/data/export" | wc -l)
-  t1=$(date +%s.%N)
+  t1=$(date +%s%N)
   hwm=$(peak_kib "$2")
-  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
   db_idle
   ceil=$("$build/bench/dapi-bench-ceiling-export" "$MONGODB_URI" bench dialogs "" \
-    2>>"$state/logs/bench-ceiling-export.log") || ceil=""
-  row "B3 GET /data/export: dialogs a second | $rate | $(field rate "$ceil") | $(ratio "$rate" "$(field rate "$ceil")") | >= 0.8 of ceiling | $n dialogs; the ceiling: the same query through the driver, read and counted, not rendered ($(field dialogs "$ceil") dialogs in $(field seconds "$ceil") s); query RSS before $((rss0 / 1024)) MB, peak $((hwm / 1024)) MB ($scope)"
+    2>>"$state/logs/bench-ceiling-export.log") || ceil='{"failed":true}'
+  record b3.export dialogs="$n" ns=$((t1 - t0)) rss_kib="$rss0" hwm_kib="$hwm" scope="$scope" \
+    ceiling:="$ceil"
 }
 
 # ---- B4: freshness under half of B2's rate as background load --------------------------
 b4() {
-  local bg=${BENCH_B4_RATE:-$((B2_RATE / 2))} res
+  local bg=${BENCH_B4_RATE:-$((B2_RATE / 2))}
   db_idle
   log "B4: probes 5/s for ${secs}s, background POSTs at $bg/s (half of B2's rate)"
   BENCH_TOKEN=$WRITER_TOKEN BENCH_PREFIX=$run-b4 BENCH_RATE=$bg BENCH_THREADS=1 \
     wrk -t1 -c16 -d"$((secs + 10))s" -s "$DAPI_ROOT/bench/post.lua" "$INGRESS_URL" >/dev/null &
   extra_pids+=($!)
   sleep 5 # the probes measure the steady state under that load, not its start
-  res=$("$build/bench/dapi-bench-freshness" "$INGRESS_URL" "$QUERY_URL" "$WRITER_TOKEN" \
-    "$READER_TOKEN" 5 "$secs" 4)
-  log "$res"
-  row "B4 freshness p50 / p99 (ms) | $(sed 's/.*p50 \([0-9]*\) ms, p99 \([0-9]*\) ms.*/\1 \/ \2/' <<<"$res") | - | - | p99 <= 1000 ms | $(sed 's/freshness: //' <<<"$res")"
+  record b4 "$("$build/bench/dapi-bench-freshness" "$INGRESS_URL" "$QUERY_URL" "$WRITER_TOKEN" \
+    "$READER_TOKEN" 5 "$secs" 4 || true)" background="$bg"
 }
 
 B2_RATE=0
 for step in ${BENCH_STEPS:-b1 b1b b1i b2 b3 b3r b4}; do "$step"; done
-[ -n "${B1_INGRESS_RSS:-}" ] && row "B5 peak RSS ingress (B1) | $((B1_INGRESS_RSS / 1024)) MB | - | - | <= 64 MB |"
-[ -n "${B2_INGESTD_RSS:-}" ] && row "B5 peak RSS ingestd (B2) | $((B2_INGESTD_RSS / 1024)) MB | - | - | <= 256 MB |"
-[ -n "${B3_QUERY_RSS:-}" ] && row "B5 peak RSS query (B3) | $((B3_QUERY_RSS / 1024)) MB | - | - | <= 128 MB |"
-
-{
-  echo
-  echo "DataAPI benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), database: $db"
-  echo
-  echo "| figure | measured | ceiling | ratio | target | notes |"
-  echo "|---|---|---|---|---|---|"
-  sed 's/^/| /; s/$/ |/' "$results"
-} | tee "$build/bench-table.md"
+results_py table "$results" "DataAPI benchmarks, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), database: $db" |
+  tee "$build/bench-table.md"
