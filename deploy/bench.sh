@@ -42,7 +42,7 @@ extra_pids=()
 
 "$here/install.sh" >&2
 cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DBUILD_TESTING=OFF >/dev/null
+  -DBUILD_TESTING=OFF -DDAPI_BENCH=ON >/dev/null
 cmake --build "$build" >&2
 
 # What spawn started, also from a subshell ($(spawn ...) cannot add to extra_pids): the
