@@ -82,16 +82,19 @@ mongodb_uri() {
 
 # Development tokens: random, stored hashed in tokens for the services, in plain text only in
 # dev-tokens.env (readable by this user alone) for the person and the tests using the stack.
+# A state directory from before the privacy role gets a privacy token beside its others.
 make_tokens() {
-  [ -f "$state/tokens" ] && return 0
-  local writer reader
-  writer=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-  reader=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  local role token var
   (umask 077
-   printf '# role hash (sha256 of the token)\nwriter %s\nreader %s\n' \
-     "$(printf %s "$writer" | sha256sum | cut -d' ' -f1)" \
-     "$(printf %s "$reader" | sha256sum | cut -d' ' -f1)" > "$state/tokens"
-   printf 'WRITER_TOKEN=%s\nREADER_TOKEN=%s\n' "$writer" "$reader" > "$state/dev-tokens.env")
+   [ -f "$state/tokens" ] || printf '# role hash (sha256 of the token)\n' > "$state/tokens"
+   touch "$state/dev-tokens.env"
+   for role in writer reader privacy; do
+     var=$(tr a-z A-Z <<<"$role")_TOKEN
+     grep -q "^$var=" "$state/dev-tokens.env" && continue
+     token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+     printf '%s %s\n' "$role" "$(printf %s "$token" | sha256sum | cut -d' ' -f1)" >> "$state/tokens"
+     printf '%s=%s\n' "$var" "$token" >> "$state/dev-tokens.env"
+   done)
 }
 
 # The master key that wraps the dialogs' data keys (sealing): random, readable by this user

@@ -8,16 +8,20 @@
 #include "doc.h"
 #include "render.h"
 
-/* {consent: true, not a tombstone, languages?, customerId?, and after the cursor position
- * when asked}. A tombstone never carries consent as ingestd writes it; the exclusion is
- * explicit all the same, so that no write gone wrong (a stale writer, a restore, a hand
- * edit) can make erased data readable. The server checks it at the fetch every page does
- * anyway; it costs no index key. */
+/* {consent: true (or, for a person's data, {$in: [true, false]}), not a tombstone,
+ * languages?, customerId?, and after the cursor position when asked}. A tombstone never carries
+ * consent as ingestd writes it; the exclusion is explicit all the same, so that no write gone wrong
+ * (a stale writer, a restore, a hand edit) can make erased data readable. The server checks it at
+ * the fetch every page does anyway; it costs no index key. */
 void query_filter_build(const struct query_params *p, bool with_cursor, bson_t *filter)
 {
 	bson_t absent;
 
-	BSON_APPEND_BOOL(filter, DAPI_DOC_CONSENT, true);
+	if (p->pending_too)
+		BCON_APPEND(filter, DAPI_DOC_CONSENT, "{", "$in", "[", BCON_BOOL(true),
+		            BCON_BOOL(false), "]", "}");
+	else
+		BSON_APPEND_BOOL(filter, DAPI_DOC_CONSENT, true);
 	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_DOC_REVOKED, &absent);
 	BSON_APPEND_BOOL(&absent, "$exists", false);
 	bson_append_document_end(filter, &absent);
@@ -91,7 +95,12 @@ static bool in_language(const bson_t *doc, const char *language)
  * page's scan, it is left out. */
 bool query_filter_matches(const bson_t *doc, const struct query_params *p)
 {
-	return query_render_servable(doc) && query_filter_consented(doc) &&
+	bson_iter_t it;
+	bool stored = p->pending_too ? !bson_iter_init_find(&it, doc, DAPI_DOC_REVOKED) &&
+	                                       bson_iter_init_find(&it, doc, DAPI_DOC_CONSENT) &&
+	                                       BSON_ITER_HOLDS_BOOL(&it)
+	                             : query_filter_consented(doc);
+	return query_render_servable(doc) && stored &&
 	       (!p->customer_id[0] || query_filter_of_customer(doc, p->customer_id)) &&
 	       (!p->language[0] || in_language(doc, p->language));
 }

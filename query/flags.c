@@ -41,6 +41,11 @@ int query_configure(struct query_opts *o, int argc, char **argv)
 		{"export-min-rate", 0, "EXPORT_MIN_RATE", DAPI_OPT_INT, &o->export_rate, "1024", 0,
 		 1073741824, "Bytes a second an export's client must take, over each --conn-timeout, "
 		 "or the export is cut off (0: no minimum)"},
+		{"keys-uri", 0, "KEYS_MONGODB_URI", DAPI_OPT_STRING, &o->keys_uri, "", 0, 0,
+		 "MongoDB connection string of the data-key store, where erasure receipts are "
+		 "(default: the dialogs' server)"},
+		{"keys-database", 0, "KEYS_DATABASE", DAPI_OPT_STRING, &o->keys_db, "dataapi_keys", 0,
+		 0, "Database of the data-key store"},
 		DAPI_OPT_AUTH(o->auth),
 		DAPI_OPT_LOG_LEVEL(o->log_level),
 	}; /* clang-format on */

@@ -14,7 +14,8 @@ struct query_opts {
 	struct dapi_mongo_opts mongo;
 	int64_t max_time_ms, retry_after_s, pool_wait_ms, page_bytes;
 	int64_t exports_max, export_time_ms, export_rate;
-	int total; /* enum query_total */
+	int total;                      /* enum query_total */
+	const char *keys_uri, *keys_db; /* where erasure receipts are (the key store's) */
 	int log_level;
 };
 

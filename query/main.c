@@ -7,6 +7,21 @@
 #include "query.h"
 #include "service.h"
 
+/* The receipts of erasure requests, on the key store's server (its own pool) or, by
+ * default, the dialogs'. False with errstr. */
+static bool open_receipts(const struct query_opts *o, struct query *q, char *errstr,
+                          size_t errstr_size)
+{
+	mongoc_client_pool_t *pool = q->dialogs.pool;
+	if (*o->keys_uri && !(pool = q->keys_pool = dapi_mongo_pool_new(
+	                              o->keys_uri, "dataapi-query-keys", o->max_time_ms,
+	                              (int32_t)o->pool_wait_ms, errstr, errstr_size)))
+		return false;
+	if (!(q->erasures = dapi_erasures_new(pool, o->keys_db, NULL)))
+		snprintf(errstr, errstr_size, "out of memory");
+	return q->erasures != NULL;
+}
+
 int main(int argc, char **argv)
 {
 	struct query_opts o;
@@ -44,6 +59,7 @@ int main(int argc, char **argv)
 	if (!(q.dialogs.pool =
 	              dapi_mongo_pool_new(o.mongo.uri, "dataapi-query", o.max_time_ms,
 	                                  (int32_t)o.pool_wait_ms, errstr, sizeof(errstr))) ||
+	    !open_receipts(&o, &q, errstr, sizeof(errstr)) ||
 	    !(q.probe = dapi_mongo_probe_new(o.mongo.uri, "dataapi-query-probe", 1000, errstr,
 	                                     sizeof(errstr))) ||
 	    !(server = dapi_http_server_new(&hcfg, query_routes, query_nroutes, &q, errstr,
@@ -61,6 +77,9 @@ out:
 		DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	dapi_http_server_destroy(server); /* finishes the responses under way */
 	dapi_mongo_probe_destroy(q.probe);
+	dapi_erasures_destroy(q.erasures);
+	if (q.keys_pool)
+		mongoc_client_pool_destroy(q.keys_pool);
 	if (q.dialogs.pool)
 		mongoc_client_pool_destroy(q.dialogs.pool);
 	mongoc_cleanup();

@@ -23,6 +23,9 @@ struct query_params {
 	int64_t after_ms;
 	char after_id[DAPI_ID_MAX + 1];
 	int64_t after_total; /* the first page's total the cursor carries; -1: none */
+	/* pending dialogs too (a person's data, GET /privacy/customers/{id}/data): never a
+	 * query-string parameter, only set by that route */
+	bool pending_too;
 };
 
 void query_params_init(struct query_params *p, bool paging);

@@ -7,6 +7,7 @@
 
 #include <stdatomic.h>
 
+#include "erasures.h"
 #include "mongo.h"
 
 struct query {
@@ -21,6 +22,8 @@ struct query {
 	int64_t export_window_ms;   /* that window: --conn-timeout, which closes a client that
 	                               takes nothing at all over the same time */
 	struct dapi_series *m_page_items, *m_export_items, *m_exports; /* query_metrics_init */
+	struct dapi_erasures *erasures;  /* the receipts of erasure requests */
+	mongoc_client_pool_t *keys_pool; /* where they are, when not the dialogs' pool */
 };
 
 /* Registers the query service's own metrics (page sizes, exported dialogs, running

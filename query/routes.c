@@ -1,4 +1,6 @@
-/* GET /data, GET /data/{customerId}/{dialogId}, GET /data/export. */
+/* GET /data, GET /data/{customerId}/{dialogId}, GET /data/export, and the privacy role's
+ * GET /privacy/customers/{customerId}/data (the export's stream, pending dialogs too) and
+ * GET /privacy/erasures/{erasureId}. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +9,7 @@
 #include "metrics.h"
 #include "mongo.h"
 #include "query.h"
+#include "timefmt.h"
 
 struct param_walk {
 	struct query_params *p;
@@ -33,6 +36,19 @@ static bool read_params(struct dapi_http_req *r, struct query_params *p, bool pa
 		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, w.err.code, w.err.message,
 		                             w.err.field);
 	return w.ok;
+}
+
+/* Refuses any query-string argument: the route takes none. */
+static bool no_params(struct dapi_http_req *r, enum MHD_Result *ret)
+{
+	struct query_params p;
+	struct param_walk w = { .p = &p, .ok = true };
+	query_params_init(&p, false);
+	dapi_http_each_query(r, add_param, &w);
+	if (!w.ok || p.language[0] || p.customer_id[0])
+		*ret = dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
+		                             "this route takes no parameters", NULL);
+	return w.ok && !p.language[0] && !p.customer_id[0];
 }
 
 /* 503 for a database error. Logged by route, never by path: a path carries a customerId. */
@@ -68,7 +84,7 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 {
 	struct query *q = app;
 	const char *customer = dapi_http_param(r, 0), *dialog = dapi_http_param(r, 1);
-	struct query_params p;
+	enum MHD_Result ret;
 	bson_error_t err;
 	json_t *item;
 	int found;
@@ -80,12 +96,8 @@ static enum MHD_Result handle_one(struct dapi_http_req *r, void *app)
 		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
 		                             "dialogId " DAPI_ID_RULE, "dialogId");
 	/* No parameters belong here; refuse them like everywhere else. */
-	struct param_walk w = { .p = &p, .ok = true };
-	query_params_init(&p, false);
-	dapi_http_each_query(r, add_param, &w);
-	if (!w.ok || p.language[0] || p.customer_id[0])
-		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "unknown_parameter",
-		                             "this route takes no parameters", NULL);
+	if (!no_params(r, &ret))
+		return ret;
 	found = query_dialogs_get(&q->dialogs, customer, dialog, &item, &err);
 	if (found < 0)
 		return unavailable(r, q, "/data/*/*", &err);
@@ -112,6 +124,8 @@ struct export_stream {
 	bool done;
 	int64_t deadline, window_start; /* monotonic ms */
 	uint64_t window_pos;            /* stream position at window_start */
+	bool person;                    /* a person's data: its end is logged */
+	int64_t dialogs;
 };
 
 static int64_t now_ms(void)
@@ -157,8 +171,10 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 			if (s->done)
 				break;
 			s->line = query_export_next(s->ex, &s->len, &failed);
-			if (s->line)
+			if (s->line) {
 				dapi_series_add(s->q->m_export_items, 1);
+				s->dialogs++;
+			}
 			if (!s->line) {
 				s->done = true;
 				if (failed) {
@@ -183,6 +199,9 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 static void export_free(void *cls)
 {
 	struct export_stream *s = cls;
+	if (s->person) /* each use, without a personal value */
+		DAPI_INFO("privacy_access", "{s:s, s:I, s:b}", "route", "/privacy/customers/*/data",
+		          "dialogs", (json_int_t)s->dialogs, "complete", s->done);
 	query_export_close(s->ex); /* the client goes back to the pool */
 	dapi_series_add(s->q->m_exports, -1);
 	atomic_fetch_sub(&s->q->exports, 1);
@@ -190,17 +209,15 @@ static void export_free(void *cls)
 	free(s);
 }
 
-static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
+/* Streams what p matches as NDJSON (an export, or a person's data), within the bounds of
+ * exports. */
+static enum MHD_Result stream(struct dapi_http_req *r, struct query *q,
+                              const struct query_params *p, const char *route)
 {
-	struct query *q = app;
-	struct query_params p;
 	struct export_stream *s;
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 	bson_error_t err;
 
-	if (!read_params(r, &p, false, &ret))
-		return ret;
 	if (atomic_fetch_add(&q->exports, 1) >= q->exports_max) {
 		atomic_fetch_sub(&q->exports, 1);
 		DAPI_WARN("export_refused", "{s:s, s:i}", "reason", "too_many", "running",
@@ -214,13 +231,14 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 		return dapi_http_reply_unavailable(r, "out of memory", q->retry_after_s);
 	}
 	s->q = q;
+	s->person = p->pending_too;
 	s->window_start = now_ms();
 	s->deadline = s->window_start + q->export_deadline_ms;
-	s->ex = query_export_open(&q->dialogs, &p, &err);
+	s->ex = query_export_open(&q->dialogs, p, &err);
 	if (!s->ex) {
 		free(s);
 		atomic_fetch_sub(&q->exports, 1);
-		return unavailable(r, q, "/data/export", &err);
+		return unavailable(r, q, route, &err);
 	}
 	dapi_series_add(q->m_exports, 1); /* export_free takes it off */
 	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, s,
@@ -231,6 +249,67 @@ static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
 	}
 	MHD_add_response_header(resp, "Content-Type", "application/x-ndjson");
 	return dapi_http_reply(r, MHD_HTTP_OK, resp);
+}
+
+static enum MHD_Result handle_export(struct dapi_http_req *r, void *app)
+{
+	struct query_params p;
+	enum MHD_Result ret;
+
+	if (!read_params(r, &p, false, &ret))
+		return ret;
+	return stream(r, app, &p, "/data/export");
+}
+
+/* Every dialog stored for the customer, consented or pending (GDPR access and portability):
+ * the only read of unconsented data. */
+static enum MHD_Result handle_person_data(struct dapi_http_req *r, void *app)
+{
+	const char *customer = dapi_http_param(r, 0);
+	struct query_params p;
+	enum MHD_Result ret;
+
+	if (!dapi_valid_id(customer, strlen(customer)))
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "customerId " DAPI_ID_RULE, "customerId");
+	if (!no_params(r, &ret))
+		return ret;
+	query_params_init(&p, false);
+	snprintf(p.customer_id, sizeof(p.customer_id), "%s", customer);
+	p.pending_too = true;
+	return stream(r, app, &p, "/privacy/customers/*/data");
+}
+
+/* An erasure request's receipt: no personal data, kept after the data is gone. */
+static enum MHD_Result handle_erasure(struct dapi_http_req *r, void *app)
+{
+	struct query *q = app;
+	const char *id = dapi_http_param(r, 0);
+	struct dapi_erasure e;
+	enum MHD_Result ret;
+	bson_error_t err;
+	bool found = false;
+	char requested[DAPI_TIME_BUFSZ], completed[DAPI_TIME_BUFSZ];
+
+	if (strlen(id) != DAPI_ERASURE_ID_LEN || strspn(id, "0123456789abcdef") != strlen(id))
+		return dapi_http_reply_error(r, MHD_HTTP_BAD_REQUEST, "invalid_path",
+		                             "erasureId must be 32 lower-case hex digits",
+		                             "erasureId");
+	if (!no_params(r, &ret))
+		return ret;
+	if (!dapi_erasures_get(q->erasures, id, &e, &found, &err))
+		return unavailable(r, q, "/privacy/erasures/*", &err);
+	if (!found)
+		return dapi_http_reply_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+		                             "no erasure request with that id", NULL);
+	dapi_time_format_ms(e.requested_at, requested);
+	dapi_time_format_ms(e.completed_at, completed);
+	return dapi_http_reply_json(
+	        r, MHD_HTTP_OK,
+	        json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I}", "erasureId", e.id, "status",
+	                  dapi_erasure_status_name(e.status), "requestedAt", requested,
+	                  "completedAt", e.completed_at ? completed : NULL, "dialogs",
+	                  (json_int_t)e.dialogs, "keysDeleted", (json_int_t)e.keys_deleted));
 }
 
 void query_metrics_init(struct query *q)
@@ -271,6 +350,8 @@ const struct dapi_http_route query_routes[] = {
 	{"GET", "/data",         handle_list,              0, DAPI_ROLE_READER},
 	{"GET", "/data/export",  handle_export,            0, DAPI_ROLE_READER},
 	{"GET", "/data/*/*",     handle_one,               0, DAPI_ROLE_READER},
+	{"GET", "/privacy/customers/*/data", handle_person_data, 0, DAPI_ROLE_PRIVACY},
+	{"GET", "/privacy/erasures/*", handle_erasure,     0, DAPI_ROLE_PRIVACY},
 	{"GET", "/healthz",      dapi_http_handle_healthz, 0, DAPI_ROLE_PUBLIC},
 	{"GET", "/readyz",       handle_readyz,            0, DAPI_ROLE_PUBLIC},
 	{"GET", "/metrics",      dapi_http_handle_metrics, 0, DAPI_ROLE_PUBLIC},

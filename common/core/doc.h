@@ -32,5 +32,9 @@
  * (absent on keys made before it existed: those are never swept as unused) */
 #define DAPI_KEY_CONSENTED    "consented"
 #define DAPI_KEY_CONSENTED_AT "consentedAt"
+/* binary: the keyed tag of the customerId of the dialog's first message (dapi_master_tag,
+ * "person", under the master key that wrapped the key): the index of a person's dialogs
+ * for a privacy request, with no customerId in clear (absent on keys made before it) */
+#define DAPI_KEY_PERSON "person"
 
 #endif

@@ -65,6 +65,8 @@ int dapi_role_parse(const char *s, size_t len)
 			roles |= DAPI_ROLE_WRITER;
 		else if (part == 6 && !strncmp(s, "reader", 6))
 			roles |= DAPI_ROLE_READER;
+		else if (part == 7 && !strncmp(s, "privacy", 7))
+			roles |= DAPI_ROLE_PRIVACY;
 		else
 			return 0;
 		s += part;
@@ -142,8 +144,8 @@ int dapi_auth_load_file(struct dapi_auth *a, const char *path, char *errstr, siz
 		roles = dapi_role_parse(role, rlen);
 		if (!roles || !parse_hex_hash(hex, hlen, hash)) {
 			snprintf(errstr, errstr_size,
-			         "%s:%d: expected \"<writer|reader>[,...] <sha256 hex>\"", path,
-			         lineno);
+			         "%s:%d: expected \"<writer|reader|privacy>[,...] <sha256 hex>\"",
+			         path, lineno);
 			rc = -1;
 		} else if (add(a, hash, roles) < 0) {
 			snprintf(errstr, errstr_size, "out of memory");

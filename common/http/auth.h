@@ -10,6 +10,7 @@ enum dapi_role {
 	DAPI_ROLE_PUBLIC = 0, /* no token needed (health, readiness, metrics) */
 	DAPI_ROLE_WRITER = 1,
 	DAPI_ROLE_READER = 2,
+	DAPI_ROLE_PRIVACY = 4, /* a person's erasure, its status, a person's data */
 };
 
 enum dapi_auth_result {
@@ -37,7 +38,7 @@ size_t dapi_auth_count(const struct dapi_auth *a);
 enum dapi_auth_result dapi_auth_check(const struct dapi_auth *a, const char *authorization,
                                       enum dapi_role role);
 
-/* Parses "writer", "reader" or "writer,reader"; 0 when unknown. */
+/* Parses a comma-separated list of "writer", "reader" and "privacy"; 0 when unknown. */
 int dapi_role_parse(const char *s, size_t len);
 
 #endif

@@ -81,9 +81,22 @@ static enum dapi_key_status unwrap_doc(const struct dapi_keystore *ks, const cha
 	}
 }
 
-/* {$setOnInsert: {master, wrapped, createdAt}, $max: {usedAt: now}} for a fresh key. */
-static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
-                           bson_t *update)
+/* The person tag under the master key with that id, after what doc holds (nothing when
+ * person is NULL or the id is unknown). */
+static void append_person(bson_t *doc, const struct dapi_master_keys *mk, const char *master,
+                          const char *person)
+{
+	uint8_t tag[DAPI_TAG_LEN];
+	for (int i = 0; person && i < mk->n; i++)
+		if (!strcmp(mk->keys[i].id, master) &&
+		    dapi_master_tag(mk, i, "person", person, tag))
+			BSON_APPEND_BINARY(doc, DAPI_KEY_PERSON, BSON_SUBTYPE_BINARY, tag,
+			                   sizeof(tag));
+}
+
+/* {$setOnInsert: {master, wrapped, createdAt, person}, $max: {usedAt: now}} for a fresh key. */
+static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id,
+                           const char *person, int64_t now, bson_t *update)
 {
 	uint8_t dek[DAPI_AEAD_KEY], wrapped[DAPI_DEK_WRAPPED];
 	const char *master;
@@ -98,6 +111,7 @@ static bool new_key_update(const struct dapi_keystore *ks, const char *dialog_id
 	BSON_APPEND_BINARY(&set, DAPI_KEY_WRAPPED, BSON_SUBTYPE_BINARY, wrapped, sizeof(wrapped));
 	BSON_APPEND_DATE_TIME(&set, DAPI_KEY_CREATED_AT, now);
 	BSON_APPEND_BOOL(&set, DAPI_KEY_CONSENTED, false);
+	append_person(&set, ks->cfg.mk, master, person);
 	bson_append_document_end(update, &set);
 	BSON_APPEND_DOCUMENT_BEGIN(update, "$max", &max);
 	BSON_APPEND_DATE_TIME(&max, DAPI_KEY_USED_AT, now);
@@ -148,14 +162,14 @@ static bool upsert_key(mongoc_collection_t *coll, const char *dialog_id, int64_t
 	return ok;
 }
 
-static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
-                        uint8_t dek[DAPI_AEAD_KEY], bson_t *doc);
+static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, const char *person,
+                        int64_t now, uint8_t dek[DAPI_AEAD_KEY], bson_t *doc);
 
 /* Replaces the lapsed key of dialog_id (still quiet since lapsed_before) by a fresh one,
  * into dek. OK, ABSENT when no lapsed key was there any more (another replica replaced or
  * used it: ask again), UNAVAILABLE on a store error. */
 static enum dapi_key_status replace_lapsed(struct dapi_keystore *ks, mongoc_collection_t *coll,
-                                           const char *dialog_id, int64_t now,
+                                           const char *dialog_id, const char *person, int64_t now,
                                            int64_t lapsed_before, uint8_t dek[DAPI_AEAD_KEY],
                                            bson_error_t *err)
 {
@@ -164,7 +178,7 @@ static enum dapi_key_status replace_lapsed(struct dapi_keystore *ks, mongoc_coll
 	enum dapi_key_status st = DAPI_KEY_UNAVAILABLE;
 	BSON_APPEND_UTF8(&filter, "_id", dialog_id);
 	append_quiet(&filter, lapsed_before);
-	if (!new_key_doc(ks, dialog_id, now, dek, &doc))
+	if (!new_key_doc(ks, dialog_id, person, now, dek, &doc))
 		bson_set_error(err, 0, 0, "no random bytes for a data key");
 	else if (mongoc_collection_replace_one(coll, &filter, &doc, NULL, &reply, err))
 		st = bson_iter_init_find(&it, &reply, "modifiedCount") &&
@@ -221,8 +235,8 @@ static enum dapi_key_status reply_key(const struct dapi_keystore *ks, const char
 }
 
 enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
-                                                 uint8_t dek[DAPI_AEAD_KEY], bool *replaced,
-                                                 bson_error_t *err)
+                                                 const char *person, uint8_t dek[DAPI_AEAD_KEY],
+                                                 bool *replaced, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
@@ -232,7 +246,7 @@ enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const
 	bson_t update = BSON_INITIALIZER, reply;
 
 	*replaced = false;
-	if (!new_key_update(ks, dialog_id, now, &update)) {
+	if (!new_key_update(ks, dialog_id, person, now, &update)) {
 		bson_set_error(err, 0, 0, "no random bytes for a data key");
 		goto out;
 	}
@@ -250,7 +264,8 @@ enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const
 			break;
 		}
 		if (!ok && err->code == 11000 && lapsed_before > 0) {
-			status = replace_lapsed(ks, coll, dialog_id, now, lapsed_before, dek, err);
+			status = replace_lapsed(ks, coll, dialog_id, person, now, lapsed_before,
+			                        dek, err);
 			*replaced = status == DAPI_KEY_OK;
 			if (status == DAPI_KEY_ABSENT)
 				status = DAPI_KEY_UNAVAILABLE; /* ask again */
@@ -264,9 +279,10 @@ out:
 	return status;
 }
 
-/* {_id, master, wrapped, createdAt, usedAt} of a fresh key for dialog_id; dek receives it. */
-static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, int64_t now,
-                        uint8_t dek[DAPI_AEAD_KEY], bson_t *doc)
+/* {_id, master, wrapped, createdAt, usedAt, consented, person} of a fresh key for dialog_id;
+ * dek receives it. */
+static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, const char *person,
+                        int64_t now, uint8_t dek[DAPI_AEAD_KEY], bson_t *doc)
 {
 	uint8_t wrapped[DAPI_DEK_WRAPPED];
 	const char *master;
@@ -279,6 +295,7 @@ static bool new_key_doc(const struct dapi_keystore *ks, const char *dialog_id, i
 	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_CREATED_AT, now);
 	BSON_APPEND_DATE_TIME(doc, DAPI_KEY_USED_AT, now);
 	BSON_APPEND_BOOL(doc, DAPI_KEY_CONSENTED, false);
+	append_person(doc, ks->cfg.mk, master, person);
 	return true;
 }
 
@@ -307,11 +324,29 @@ static bool read_duplicates(const bson_t *reply, size_t n, enum dapi_key_status 
 	return true;
 }
 
-bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids, size_t n,
-                               uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                               bson_error_t *err)
+/* One unordered insertMany of docs[0..n); a duplicate's status[i] becomes ABSENT. */
+static bool insert_keys(struct dapi_keystore *ks, const bson_t **docs, size_t n,
+                        enum dapi_key_status *status, bson_error_t *err)
 {
-	bson_t *docs = calloc(n ? n : 1, sizeof(*docs)), reply, opts = BSON_INITIALIZER;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	bson_t opts = BSON_INITIALIZER, reply;
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	bool sent = mongoc_collection_insert_many(coll, docs, n, &opts, &reply, err);
+	/* a failure that is not only duplicates is the store's, not a verdict */
+	bool ok = read_duplicates(&reply, n, status) &&
+	          (sent || bson_has_field(&reply, "writeErrors"));
+	bson_destroy(&reply);
+	bson_destroy(&opts);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids,
+                               const char *const *persons, size_t n, uint8_t (*deks)[DAPI_AEAD_KEY],
+                               enum dapi_key_status *status, bson_error_t *err)
+{
+	bson_t *docs = calloc(n ? n : 1, sizeof(*docs));
 	const bson_t **ptrs = calloc(n ? n : 1, sizeof(*ptrs));
 	int64_t now = dapi_time_now_ms();
 	bool ok = docs && ptrs;
@@ -322,25 +357,16 @@ bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids,
 		status[i] = DAPI_KEY_OK;
 	}
 	for (size_t i = 0; ok && i < n; i++)
-		ok = new_key_doc(ks, ids[i], now, deks[i], &docs[i]);
+		ok = new_key_doc(ks, ids[i], persons ? persons[i] : NULL, now, deks[i], &docs[i]);
 	if (!ok) {
 		bson_set_error(err, 0, 0, "out of memory or no random bytes for data keys");
 	} else if (n > 0) {
-		mongoc_client_t *client;
-		mongoc_collection_t *coll = get_coll(ks, &client);
-		BSON_APPEND_BOOL(&opts, "ordered", false);
-		bool sent = mongoc_collection_insert_many(coll, ptrs, n, &opts, &reply, err);
-		/* a failure that is not only duplicates is the store's, not a verdict */
-		ok = read_duplicates(&reply, n, status) &&
-		     (sent || bson_has_field(&reply, "writeErrors"));
-		bson_destroy(&reply);
-		put_coll(ks, client, coll);
+		ok = insert_keys(ks, ptrs, n, status, err);
 	}
 	for (size_t i = 0; docs && ptrs && i < n; i++)
 		bson_destroy(&docs[i]);
 	free(docs);
 	free(ptrs);
-	bson_destroy(&opts);
 	return ok;
 }
 
@@ -438,29 +464,66 @@ static mongoc_bulk_operation_t *unordered_bulk(mongoc_collection_t *coll)
 	return bulk;
 }
 
+/* Operations a bulk command carries on FerretDB: its SQLite backend keeps each filtered
+ * update's or delete's query open until the whole command ends, and a command of about
+ * 100 of them waits forever for a connection of its own pool (FerretDB 1.24; the key store
+ * then stops answering anyone). MongoDB takes a batch's operations in one command. */
+#define FERRETDB_BULK_MAX 32
+
+/* Adds operation i (mark or delete) of a bulk to it. */
+typedef bool (*bulk_op)(mongoc_bulk_operation_t *bulk, const char *id, int64_t at,
+                        const bson_t *update, bson_error_t *err);
+
+/* Runs op over ids[0..n) as unordered bulks (of FERRETDB_BULK_MAX on FerretDB), adding each
+ * reply's `field` to *count (may be NULL). */
+static bool run_chunked(struct dapi_keystore *ks, const char *const *ids, const int64_t *at,
+                        size_t n, bulk_op op, const bson_t *update, const char *field,
+                        int64_t *count, bson_error_t *err)
+{
+	size_t step = ks->cfg.one_by_one ? FERRETDB_BULK_MAX : n;
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	bool ok = true;
+	for (size_t from = 0; ok && from < n; from += step) {
+		mongoc_bulk_operation_t *bulk = unordered_bulk(coll);
+		for (size_t i = from; ok && i < n && i < from + step; i++)
+			ok = op(bulk, ids[i], at[i], update, err);
+		ok = run_bulk(bulk, ok, field, count, err);
+	}
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+static bool mark_one(mongoc_bulk_operation_t *bulk, const char *id, int64_t created_by,
+                     const bson_t *update, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER, ne;
+	created_filter(&filter, id, "$lte", created_by);
+	BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_CONSENTED, &ne);
+	BSON_APPEND_BOOL(&ne, "$ne", true);
+	bson_append_document_end(&filter, &ne);
+	bool ok = mongoc_bulk_operation_update_one_with_opts(bulk, &filter, update, NULL, err);
+	bson_destroy(&filter);
+	return ok;
+}
+
+static bool delete_one(mongoc_bulk_operation_t *bulk, const char *id, int64_t created_before,
+                       const bson_t *update, bson_error_t *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+	created_filter(&filter, id, "$lt", created_before);
+	bool ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &filter, NULL, err);
+	bson_destroy(&filter);
+	return ok;
+}
+
 bool dapi_keystore_mark_consented(struct dapi_keystore *ks, const char *const *ids,
                                   const int64_t *created_by, size_t n, bson_error_t *err)
 {
-	if (n == 0)
-		return true;
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = get_coll(ks, &client);
-	mongoc_bulk_operation_t *bulk = unordered_bulk(coll);
 	bson_t *update = BCON_NEW("$set", "{", DAPI_KEY_CONSENTED, BCON_BOOL(true),
 	                          DAPI_KEY_CONSENTED_AT, BCON_DATE_TIME(dapi_time_now_ms()), "}");
-	bool ok = true;
-	for (size_t i = 0; ok && i < n; i++) {
-		bson_t filter = BSON_INITIALIZER, ne;
-		created_filter(&filter, ids[i], "$lte", created_by[i]);
-		BSON_APPEND_DOCUMENT_BEGIN(&filter, DAPI_KEY_CONSENTED, &ne);
-		BSON_APPEND_BOOL(&ne, "$ne", true);
-		bson_append_document_end(&filter, &ne);
-		ok = mongoc_bulk_operation_update_one_with_opts(bulk, &filter, update, NULL, err);
-		bson_destroy(&filter);
-	}
-	ok = run_bulk(bulk, ok, "nModified", NULL, err);
+	bool ok = run_chunked(ks, ids, created_by, n, mark_one, update, "nModified", NULL, err);
 	bson_destroy(update);
-	put_coll(ks, client, coll);
 	return ok;
 }
 
@@ -468,22 +531,11 @@ bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *i
                                   const int64_t *created_before, size_t n, int64_t *deleted,
                                   bson_error_t *err)
 {
+	int64_t count = 0;
+	bool ok =
+	        run_chunked(ks, ids, created_before, n, delete_one, NULL, "nRemoved", &count, err);
 	if (deleted)
-		*deleted = 0;
-	if (n == 0)
-		return true;
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = get_coll(ks, &client);
-	mongoc_bulk_operation_t *bulk = unordered_bulk(coll);
-	bool ok = true;
-	for (size_t i = 0; ok && i < n; i++) {
-		bson_t filter = BSON_INITIALIZER;
-		created_filter(&filter, ids[i], "$lt", created_before[i]);
-		ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &filter, NULL, err);
-		bson_destroy(&filter);
-	}
-	ok = run_bulk(bulk, ok, "nRemoved", deleted, err);
-	put_coll(ks, client, coll);
+		*deleted = count;
 	return ok;
 }
 
@@ -512,13 +564,13 @@ bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *cons
 	return ok;
 }
 
-bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, const char *after,
-                              char *ids, size_t max, size_t *n, bson_error_t *err)
+/* Up to max ids of the keys filter matches after `after`, in _id order (filter is
+ * destroyed). */
+static bool list_ids(struct dapi_keystore *ks, bson_t *filter, const char *after, char *ids,
+                     size_t max, size_t *n, bson_error_t *err)
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
-	bson_t *filter = bson_new();
-	append_quiet(filter, used_before);
 	BCON_APPEND(filter, "_id", "{", "$gt", BCON_UTF8(after), "}");
 	bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "}", "sort", "{", "_id",
 	                        BCON_INT32(1), "}", "limit", BCON_INT64((int64_t)max));
@@ -539,6 +591,90 @@ bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, con
 	mongoc_cursor_destroy(cur);
 	bson_destroy(opts);
 	bson_destroy(filter);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_delete_consented(struct dapi_keystore *ks, int64_t used_before, int64_t *deleted,
+                                    bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	bson_t *filter = BCON_NEW(DAPI_KEY_CONSENTED, BCON_BOOL(true), DAPI_KEY_USED_AT, "{", "$lt",
+	                          BCON_DATE_TIME(used_before), "}");
+	bson_t reply;
+	bson_iter_t it;
+	bool ok = mongoc_collection_delete_many(coll, filter, NULL, &reply, err);
+	*deleted = ok && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it)
+	                                                                  : 0;
+	bson_destroy(&reply);
+	bson_destroy(filter);
+	put_coll(ks, client, coll);
+	return ok;
+}
+
+bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, const char *after,
+                              char *ids, size_t max, size_t *n, bson_error_t *err)
+{
+	bson_t *filter = bson_new();
+	append_quiet(filter, used_before);
+	return list_ids(ks, filter, after, ids, max, n, err);
+}
+
+bool dapi_keystore_person_ids(struct dapi_keystore *ks, const char *person, int64_t created_before,
+                              const char *after, char *ids, size_t max, size_t *n,
+                              bson_error_t *err)
+{
+	const struct dapi_master_keys *mk = ks->cfg.mk;
+	bson_t *filter = bson_new(), in, arr;
+	uint8_t tag[DAPI_TAG_LEN];
+	bool ok = true;
+	/* {person: {$in: [its tag under every master key]}, createdAt: {$lt: created_before}} */
+	BSON_APPEND_DOCUMENT_BEGIN(filter, DAPI_KEY_PERSON, &in);
+	BSON_APPEND_ARRAY_BEGIN(&in, "$in", &arr);
+	for (int i = 0; ok && i < mk->n; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "%d", i);
+		ok = dapi_master_tag(mk, i, "person", person, tag);
+		BSON_APPEND_BINARY(&arr, key, BSON_SUBTYPE_BINARY, tag, sizeof(tag));
+	}
+	bson_append_array_end(&in, &arr);
+	bson_append_document_end(filter, &in);
+	BCON_APPEND(filter, DAPI_KEY_CREATED_AT, "{", "$lt", BCON_DATE_TIME(created_before), "}");
+	OPENSSL_cleanse(tag, sizeof(tag));
+	if (!ok) {
+		bson_destroy(filter);
+		bson_set_error(err, 0, 0, "no person tag (OpenSSL)");
+		return false;
+	}
+	return list_ids(ks, filter, after, ids, max, n, err);
+}
+
+bool dapi_keystore_person_index(struct dapi_keystore *ks, bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = get_coll(ks, &client);
+	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+	bool have = false, ok;
+	while (mongoc_cursor_next(cur, &doc))
+		have = have ||
+		       (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
+		        !strcmp(bson_iter_utf8(&it, NULL), "person_created"));
+	ok = !mongoc_cursor_error(cur, err) || err->code == 26; /* no collection yet */
+	mongoc_cursor_destroy(cur);
+	/* only when missing: FerretDB 1.24 fails on createIndexes for one that exists */
+	if (ok && !have) {
+		bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(ks->collection), "indexes", "[",
+		                       "{", "name", BCON_UTF8("person_created"), "key", "{",
+		                       DAPI_KEY_PERSON, BCON_INT32(1), DAPI_KEY_CREATED_AT,
+		                       BCON_INT32(1), "}", "sparse", BCON_BOOL(true), "}", "]");
+		mongoc_database_t *db = mongoc_client_get_database(client, ks->db);
+		ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
+		mongoc_database_destroy(db);
+		bson_destroy(cmd);
+	}
 	put_coll(ks, client, coll);
 	return ok;
 }

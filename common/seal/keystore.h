@@ -26,7 +26,9 @@ struct dapi_keystore_config {
 	mongoc_client_pool_t *pool; /* borrowed; its URI's write concern is the keys' */
 	const char *db, *collection;
 	const struct dapi_master_keys *mk; /* borrowed */
-	bool one_by_one; /* look keys up one _id at a time (FerretDB: no $in from the index) */
+	/* FerretDB: keys looked up one _id at a time (no $in from the index), marks and
+	 * deletes sent 32 a command (more can wedge its SQLite backend) */
+	bool one_by_one;
 };
 
 struct dapi_keystore;
@@ -52,19 +54,21 @@ enum dapi_key_status {
  * A key never consented and quiet for the pending TTL the sweeper published, plus
  * DAPI_KEY_CACHE_TTL_MS and DAPI_KEY_SKEW_MS, is a lapsed dialog's (ingestd erases that
  * incarnation whatever comes next): it is replaced by a fresh key (*replaced), so that
- * the new incarnation's events never open the erased one's. Returns when the store
- * acknowledged the write. */
+ * the new incarnation's events never open the erased one's. A key made here carries the
+ * tag of person (the customerId of the message it is made for; NULL: none), the index of
+ * that person's dialogs. Returns when the store acknowledged the write. */
 enum dapi_key_status dapi_keystore_get_or_create(struct dapi_keystore *ks, const char *dialog_id,
-                                                 uint8_t dek[DAPI_AEAD_KEY], bool *replaced,
-                                                 bson_error_t *err);
+                                                 const char *person, uint8_t dek[DAPI_AEAD_KEY],
+                                                 bool *replaced, bson_error_t *err);
 
-/* Creates a fresh key for each of ids[0..n) (distinct) in one unordered insertMany, so that
+/* Creates a fresh key for each of ids[0..n) (distinct; persons[i] its customerId, as for
+ * dapi_keystore_get_or_create; persons may be NULL) in one unordered insertMany, so that
  * many new dialogs cost one round trip: status[i] DAPI_KEY_OK with deks[i] for each key
  * inserted, DAPI_KEY_ABSENT for a dialog that has a key already (get it with
  * dapi_keystore_get_or_create). False (err) when the store did not answer well. */
-bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids, size_t n,
-                               uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status,
-                               bson_error_t *err);
+bool dapi_keystore_create_many(struct dapi_keystore *ks, const char *const *ids,
+                               const char *const *persons, size_t n, uint8_t (*deks)[DAPI_AEAD_KEY],
+                               enum dapi_key_status *status, bson_error_t *err);
 
 /* The keys of ids[0..n) into deks[i], with status[i] (never UNAVAILABLE) and, when created
  * is not NULL, created[i] (the key's createdAt, 0 when absent). False when the store did
@@ -92,12 +96,28 @@ bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *i
 bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *const *ids, size_t n,
                                       int64_t used_before, int64_t *deleted, bson_error_t *err);
 
+/* Deletes the keys marked consented and not used since used_before (--retention: their
+ * dialogs' last message is older than the retention). *deleted receives the count. */
+bool dapi_keystore_delete_consented(struct dapi_keystore *ks, int64_t used_before, int64_t *deleted,
+                                    bson_error_t *err);
+
 /* Up to max ids (each at most 128 characters) of keys never marked consented and not used
  * since used_before, after `after` in _id order ("" for the first), into ids (max * 129
  * bytes, NUL-terminated); *n receives the count. Keys without the consented field (made
  * before it existed) are not among them. */
 bool dapi_keystore_unused_ids(struct dapi_keystore *ks, int64_t used_before, const char *after,
                               char *ids, size_t max, size_t *n, bson_error_t *err);
+
+/* Up to max ids of the keys tagged for person (its customerId, under any listed master key)
+ * and created before created_before, after `after` in _id order, into ids as
+ * dapi_keystore_unused_ids does: the dialogs of a person's privacy request. */
+bool dapi_keystore_person_ids(struct dapi_keystore *ks, const char *person, int64_t created_before,
+                              const char *after, char *ids, size_t max, size_t *n,
+                              bson_error_t *err);
+
+/* Creates the index that serves dapi_keystore_person_ids (person, createdAt; sparse), when
+ * missing. False on a store error. */
+bool dapi_keystore_person_index(struct dapi_keystore *ks, bson_error_t *err);
 
 /* The key store's sweeper: the one consumer (group, topic and dialog store: `identity`)
  * allowed to delete keys other than by applying a revocation. The first to ask claims it

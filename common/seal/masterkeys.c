@@ -1,6 +1,8 @@
 #include "masterkeys.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,4 +136,24 @@ enum dapi_unwrap dapi_dek_unwrap(const struct dapi_master_keys *mk, const char *
 	    !dapi_aead_open(mk->keys[i].key, aad, n, wrapped, len, dek))
 		return DAPI_UNWRAP_INVALID;
 	return DAPI_UNWRAP_OK;
+}
+
+bool dapi_master_tag(const struct dapi_master_keys *mk, int index, const char *purpose,
+                     const char *value, uint8_t out[DAPI_TAG_LEN])
+{
+	char label[64];
+	uint8_t sub[DAPI_TAG_LEN];
+	unsigned int len = 0;
+	if (index < 0 || index >= mk->n)
+		return false;
+	int n = snprintf(label, sizeof(label), "dataapi %s tag v1", purpose);
+	bool ok = n > 0 && (size_t)n < sizeof(label) &&
+	          HMAC(EVP_sha256(), mk->keys[index].key, DAPI_AEAD_KEY, (const uint8_t *)label,
+	               (size_t)n, sub, &len) &&
+	          len == DAPI_TAG_LEN &&
+	          HMAC(EVP_sha256(), sub, sizeof(sub), (const uint8_t *)value, strlen(value), out,
+	               &len) &&
+	          len == DAPI_TAG_LEN;
+	OPENSSL_cleanse(sub, sizeof(sub));
+	return ok;
 }

@@ -40,6 +40,15 @@ bool dapi_dek_wrap(const struct dapi_master_keys *mk, const char *dialog_id,
                    const uint8_t dek[DAPI_AEAD_KEY], uint8_t out[DAPI_DEK_WRAPPED],
                    const char **id);
 
+/* A keyed tag of value for purpose (e.g. "person"), under master key mk->keys[index]:
+ * HMAC-SHA256(HMAC-SHA256(master, "dataapi <purpose> tag v1"), value). It lets a value be
+ * found again (whose dialogs are these?) without being stored: it cannot be reversed or
+ * recomputed without the master key. A tag made under the newest key is found by the tags
+ * under every listed key (rotation). False when OpenSSL fails. */
+#define DAPI_TAG_LEN 32
+bool dapi_master_tag(const struct dapi_master_keys *mk, int index, const char *purpose,
+                     const char *value, uint8_t out[DAPI_TAG_LEN]);
+
 enum dapi_unwrap { DAPI_UNWRAP_OK, DAPI_UNWRAP_UNKNOWN_MASTER, DAPI_UNWRAP_INVALID };
 
 /* Unwraps a data key wrapped by master key id for dialog_id. */

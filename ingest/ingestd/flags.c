@@ -68,6 +68,9 @@ int ingestd_configure(struct ingestd_opts *o, int argc, char **argv)
 		 INT64_MAX / 2, "Pending dialogs with no message for this long are erased"},
 		{"tombstone-ttl", 0, "TOMBSTONE_TTL", DAPI_OPT_DURATION, &o->tombstone_ttl_ms, "30d",
 		 1000, INT64_MAX / 2, "Tombstones older than this are removed"},
+		{"retention", 0, "RETENTION", DAPI_OPT_DURATION, &o->retention_ms, "0s", 0,
+		 INT64_MAX / 2, "Consented dialogs whose last message is older than this are erased, "
+		 "data keys included (0s: kept until revoked)"},
 		{"sweep-interval", 0, "SWEEP_INTERVAL", DAPI_OPT_DURATION, &o->sweep_every_ms, "10m",
 		 100, 86400000, "How often the sweeper runs"},
 		{"replay-from", 0, "REPLAY_FROM", DAPI_OPT_STRING, &o->replay_from, "", 0, 0,

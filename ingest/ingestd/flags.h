@@ -18,8 +18,9 @@ struct ingestd_opts {
 	const char *group, *replay_from, *admin_bind;
 	int64_t batch_max, max_text, backoff_max_ms, cache_dialogs, cache_max_age_ms;
 	int64_t pending_ttl_ms, tombstone_ttl_ms, sweep_every_ms, admin_port;
-	int load_by; /* enum ingestd_load_by */
-	int indexes; /* enum ingestd_indexes */
+	int64_t retention_ms; /* 0: consented dialogs are kept until revoked */
+	int load_by;          /* enum ingestd_load_by */
+	int indexes;          /* enum ingestd_indexes */
 	int log_level;
 	bool take_key_sweep;
 };

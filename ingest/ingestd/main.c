@@ -9,6 +9,7 @@
 #include "dlq.h"
 #include "flags.h"
 #include "log.h"
+#include "privacy.h"
 #include "service.h"
 #include "sweeper.h"
 
@@ -100,6 +101,57 @@ new_consumer(const struct ingestd_opts *o, struct ingestd_store *store, struct d
 	return ingestd_consumer_new(&cfg, *batch, errstr, errstr_size);
 }
 
+/* The threads beside the consumer: the sweeper and, with sealing, the runner of erasure
+ * requests (on its own record of them, into *erasures). False with errstr. */
+struct background {
+	struct ingestd_sweeper *sweeper;
+	struct dapi_erasures *erasures;
+	struct ingestd_privacy *privacy;
+};
+
+static bool start_background(const struct ingestd_opts *o, mongoc_client_pool_t *pool,
+                             struct ingestd_cache *cache, struct dapi_sealing *sealing,
+                             struct dapi_producer *producer, struct background *bg, char *errstr,
+                             size_t errstr_size)
+{
+	struct ingestd_sweeper_config swcfg = {
+		.mongo = &o->mongo,
+		.kafka = &o->kafka,
+		.group = o->group,
+		.pending_ttl_ms = o->pending_ttl_ms,
+		.tombstone_ttl_ms = o->tombstone_ttl_ms,
+		.interval_ms = o->sweep_every_ms,
+		.retention_ms = o->retention_ms,
+		.take_keys = o->take_key_sweep,
+	};
+	if (!(bg->sweeper =
+	              ingestd_sweeper_start(&swcfg, cache, sealing->keys, errstr, errstr_size)))
+		return false;
+	if (!sealing->keys)
+		return true; /* a person's dialogs are found through their keys */
+	bg->erasures = dapi_erasures_new(sealing->pool, o->sealing.db, &sealing->mk);
+	struct ingestd_privacy_config pcfg = {
+		.pool = pool,
+		.db = o->mongo.db,
+		.collection = o->mongo.collection,
+		.keys = sealing->keys,
+		.erasures = bg->erasures,
+		.producer = producer,
+		.topic = o->kafka.topic,
+		.poll_ms = 500,
+	};
+	if (!bg->erasures || !(bg->privacy = ingestd_privacy_start(&pcfg)))
+		snprintf(errstr, errstr_size, "out of memory");
+	return bg->privacy != NULL;
+}
+
+static void stop_background(struct background *bg)
+{
+	ingestd_privacy_stop(bg->privacy);
+	ingestd_sweeper_stop(bg->sweeper); /* after the commit: it may be inside a long sweep */
+	dapi_erasures_destroy(bg->erasures);
+}
+
 int main(int argc, char **argv)
 {
 	struct ingestd_opts o;
@@ -108,7 +160,7 @@ int main(int argc, char **argv)
 	struct dapi_sealing *sealing = NULL;
 	struct dapi_producer *dlq = NULL;
 	struct ingestd_cache *cache = NULL;
-	struct ingestd_sweeper *sweeper = NULL;
+	struct background bg = { 0 };
 	struct ingestd_batch *batch = NULL;
 	struct ingestd_consumer *consumer = NULL;
 	struct ingestd_admin *admin = NULL;
@@ -119,10 +171,6 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	dapi_signals_install();
 	dapi_mongo_init();
-	struct ingestd_sweeper_config swcfg = {
-		&o.mongo,           &o.kafka,         o.group,         o.pending_ttl_ms,
-		o.tombstone_ttl_ms, o.sweep_every_ms, o.take_key_sweep
-	};
 	if (!(pool = dapi_mongo_pool_new(o.mongo.uri, "dataapi-ingestd", 0, 0, errstr,
 	                                 sizeof(errstr))) ||
 	    !(sealing = dapi_sealing_open(&o.sealing, o.mongo.uri, "dataapi-ingestd-keys", errstr,
@@ -134,8 +182,7 @@ int main(int argc, char **argv)
 	                              sizeof(errstr))) ||
 	    /* after the consumer: --replay-from has moved the group's offsets back, so the
 	     * sweeper's first frontier is the rebuilding store's, not the one before it */
-	    !(sweeper = ingestd_sweeper_start(&swcfg, cache, sealing->keys, errstr,
-	                                      sizeof(errstr))) ||
+	    !start_background(&o, pool, cache, sealing, dlq, &bg, errstr, sizeof(errstr)) ||
 	    !(admin = ingestd_admin_start(&o, ingestd_consumer_handle(consumer), errstr,
 	                                  sizeof(errstr)))) {
 		rc = *errstr ? 1 : 0; /* no reason: a stop while waiting for MongoDB */
@@ -152,7 +199,7 @@ out:
 	ingestd_admin_stop(admin);
 	ingestd_consumer_destroy(consumer); /* commits what was stored */
 	ingestd_batch_destroy(batch);
-	ingestd_sweeper_stop(sweeper); /* after the commit: it may be inside a long sweep */
+	stop_background(&bg);
 	ingestd_cache_destroy(cache);
 	dapi_producer_destroy(dlq, 10000);
 	dapi_sealing_close(sealing);

@@ -73,6 +73,11 @@ enum ingestd_write_status ingestd_store_write(struct ingestd_store *st,
 
 /* Sweeper: deletes pending dialogs whose last message is older than pending_before and
  * tombstones revoked before tombstone_before (ms). Counts go to *pending, *tombstones. */
+/* Deletes the consented dialogs whose last message is before `before` (--retention) into
+ * *erased. */
+bool ingestd_store_sweep_retained(struct ingestd_store *st, int64_t before, int64_t *erased,
+                                  bson_error_t *err);
+
 bool ingestd_store_sweep(struct ingestd_store *st, int64_t pending_before, int64_t tombstone_before,
                          int64_t *pending, int64_t *tombstones, bson_error_t *err);
 

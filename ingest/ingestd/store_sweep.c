@@ -1,4 +1,5 @@
-/* The sweeper's deletes: pending dialogs past their TTL, tombstones past theirs. */
+/* The sweeper's deletes: pending dialogs past their TTL, tombstones past theirs, consented
+ * dialogs past --retention. */
 #include <string.h>
 
 #include "doc.h"
@@ -31,6 +32,19 @@ bool ingestd_store_sweep(struct ingestd_store *st, int64_t pending_before, int64
 	                      BCON_NEW(DAPI_DOC_REVOKED, BCON_BOOL(true), DAPI_DOC_REVOKED_AT, "{",
 	                               "$lt", BCON_DATE_TIME(tombstone_before), "}"),
 	                      tombstones, err);
+	store_put(st, client, coll);
+	return ok;
+}
+
+bool ingestd_store_sweep_retained(struct ingestd_store *st, int64_t before, int64_t *erased,
+                                  bson_error_t *err)
+{
+	mongoc_client_t *client;
+	mongoc_collection_t *coll = store_get(st, &client);
+	bool ok = delete_many(coll,
+	                      BCON_NEW(DAPI_DOC_CONSENT, BCON_BOOL(true), DAPI_DOC_LAST_MESSAGE_AT,
+	                               "{", "$lt", BCON_DATE_TIME(before), "}"),
+	                      erased, err);
 	store_put(st, client, coll);
 	return ok;
 }

@@ -20,9 +20,9 @@ struct ingestd_sweeper {
 	struct ingestd_frontier *frontier;
 	char identity[600]; /* who this sweeper is, for the key store's claim */
 	bool take_keys, owner, owner_known;
-	int64_t pending_ttl, tombstone_ttl, interval;
+	int64_t pending_ttl, tombstone_ttl, interval, retention;
 	struct dapi_series *m_frontier, *m_owner;
-	struct dapi_series *m_pending, *m_tombstones, *m_keys;
+	struct dapi_series *m_pending, *m_tombstones, *m_keys, *m_retained, *m_keys_retained;
 	struct dapi_series *m_ok, *m_failed, *m_last_ok;
 	atomic_bool stop;
 	pthread_t thread;
@@ -71,6 +71,27 @@ static bool sweep_keys(struct ingestd_sweeper *sw, bool tombstones, int64_t fron
 	return ok;
 }
 
+/* --retention: consented dialogs whose last message the group applied more than the
+ * retention ago, then (the key sweep's owner only) the consented keys unused since that
+ * and the ingress's key cache: a key's last message is at most DAPI_KEY_CACHE_TTL_MS after
+ * its usedAt, so such a key seals nothing younger than the retention. The key's own usedAt
+ * is the evidence, never what the store shows. */
+static bool sweep_retained(struct ingestd_sweeper *sw, bool keys, int64_t frontier,
+                           bson_error_t *err)
+{
+	int64_t erased = 0, deleted = 0;
+	bool ok = ingestd_store_sweep_retained(sw->st, frontier - sw->retention, &erased, err);
+	dapi_series_add(sw->m_retained, (double)erased);
+	ok = ok &&
+	     (!keys || dapi_keystore_delete_consented(
+	                       sw->keys, frontier - sw->retention - KEY_MARGIN_MS, &deleted, err));
+	dapi_series_add(sw->m_keys_retained, (double)deleted);
+	if (erased || deleted)
+		DAPI_INFO("retention_erased", "{s:I, s:I}", "dialogs", (json_int_t)erased, "keys",
+		          (json_int_t)deleted);
+	return ok;
+}
+
 /* One pass, judged by the frontier: what the group has applied, in the topic's time. */
 static bool sweep_at(struct ingestd_sweeper *sw, int64_t frontier, int64_t *pending,
                      int64_t *tombstones, bson_error_t *err)
@@ -85,7 +106,8 @@ static bool sweep_at(struct ingestd_sweeper *sw, int64_t frontier, int64_t *pend
 	/* counted as soon as they are gone, not after the keys' sweep */
 	dapi_series_add(sw->m_pending, (double)*pending);
 	dapi_series_add(sw->m_tombstones, (double)*tombstones);
-	return ok && (!keys || sweep_keys(sw, false, frontier, err));
+	return ok && (!keys || sweep_keys(sw, false, frontier, err)) &&
+	       (!sw->retention || sweep_retained(sw, keys, frontier, err));
 }
 
 static void sweep_once(struct ingestd_sweeper *sw)
@@ -204,13 +226,16 @@ struct ingestd_sweeper *ingestd_sweeper_start(const struct ingestd_sweeper_confi
 	sw->pending_ttl = cfg->pending_ttl_ms;
 	sw->tombstone_ttl = cfg->tombstone_ttl_ms;
 	sw->interval = cfg->interval_ms;
+	sw->retention = cfg->retention_ms;
 	struct dapi_family *f = dapi_metrics_family(
 	        "dataapi_sweeper_deleted_total",
 	        "Documents the sweeper deleted: expired pending dialogs and old tombstones",
 	        DAPI_COUNTER, NULL, 0);
 	sw->m_pending = dapi_metrics_series(f, "kind=\"pending\"");
 	sw->m_tombstones = dapi_metrics_series(f, "kind=\"tombstone\"");
+	sw->m_retained = dapi_metrics_series(f, "kind=\"retention\"");
 	sw->m_keys = ingestd_keys_deleted_series("sweep");
+	sw->m_keys_retained = ingestd_keys_deleted_series("retention");
 	register_liveness(sw);
 	if (!open_store(sw, cfg->mongo, errstr, errstr_size) ||
 	    !(sw->frontier =

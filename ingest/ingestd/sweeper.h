@@ -18,7 +18,8 @@ struct ingestd_sweeper_config {
 	const struct dapi_kafka_opts *kafka;
 	const char *group;
 	int64_t pending_ttl_ms, tombstone_ttl_ms, interval_ms;
-	bool take_keys; /* --sweep-keys take: claim the key sweep from whoever holds it */
+	int64_t retention_ms; /* 0: off */
+	bool take_keys;       /* --sweep-keys take: claim the key sweep from whoever holds it */
 };
 
 struct ingestd_sweeper;

@@ -51,8 +51,9 @@ struct batch_line {
 /* One dialog's data key, cached or fetched. */
 struct batch_key {
 	struct batch *b;
-	const char *dialog_id; /* a line's */
-	atomic_int status;     /* enum dapi_key_status, or -1 while fetched */
+	const char *dialog_id;   /* a line's */
+	const char *customer_id; /* the first line's of the dialog: a new key is tagged with it */
+	atomic_int status;       /* enum dapi_key_status, or -1 while fetched */
 	uint8_t dek[DAPI_AEAD_KEY];
 };
 
@@ -247,9 +248,12 @@ static bool make_key_slots(struct batch *b, const char **ids, const char **disti
 		if (ingress_keycache_get(b->in->keycache, key->dialog_id, now, key->dek))
 			atomic_store(&key->status, DAPI_KEY_OK);
 	}
-	for (size_t i = 0; i < b->nlines; i++)
-		if (ids[i])
-			b->lines[i].key = (int)slot[i];
+	for (size_t i = b->nlines; i-- > 0;) {
+		if (!ids[i])
+			continue;
+		b->lines[i].key = (int)slot[i];
+		b->keys[slot[i]].customer_id = b->lines[i].req.customer_id;
+	}
 	return true;
 }
 
@@ -290,7 +294,8 @@ static bool fetch_keys(struct dapi_http_req *r, struct batch *b)
 			continue;
 		atomic_fetch_add(&b->refs, 1);
 		atomic_fetch_add(&b->keys_pending, 1);
-		if (!ingress_keyfetch_submit(b->in->keyfetch, k->dialog_id, key_fetched, k)) {
+		if (!ingress_keyfetch_submit(b->in->keyfetch, k->dialog_id, k->customer_id,
+		                             key_fetched, k)) {
 			atomic_store(&k->status, DAPI_KEY_UNAVAILABLE);
 			atomic_fetch_sub(&b->keys_pending, 1);
 			atomic_fetch_sub(&b->refs, 1);

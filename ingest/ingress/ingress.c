@@ -86,6 +86,7 @@ struct ingress *ingress_new(const struct ingress_config *cfg, char *errstr, size
 	in->max_text = cfg->max_text;
 	in->max_batch_lines = cfg->max_batch_lines ? cfg->max_batch_lines : 1000;
 	in->retry_after_s = cfg->retry_after_s;
+	in->erasures = cfg->erasures;
 	ingress_inflight_init(&in->waiting, cfg->produce_timeout_ms);
 	register_metrics(in);
 	struct dapi_producer_config pcfg = {

@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "erasures.h"
 #include "keystore.h"
 
 struct ingress_config {
@@ -20,6 +21,9 @@ struct ingress_config {
 	int retry_after_s;
 	/* Sealing: the data-key store (borrowed), or NULL to publish messages in clear (v1). */
 	struct dapi_keystore *keys;
+	/* Where person-level erasure requests are recorded (borrowed; NULL with sealing off:
+	 * POST /privacy/erasures answers 501). */
+	struct dapi_erasures *erasures;
 };
 
 struct ingress;

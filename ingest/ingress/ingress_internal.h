@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 
+#include "erasures.h"
 #include "inflight.h"
 #include "keycache.h"
 #include "keyfetch.h"
@@ -29,6 +30,9 @@ struct ingress {
 	 * others from the key store. */
 	struct ingress_keycache *keycache;
 	struct ingress_keyfetch *keyfetch;
+	/* Person-level erasure requests (NULL when sealing is off): recorded one at a time. */
+	struct dapi_erasures *erasures;
+	atomic_bool erasure_busy, erasure_indexes;
 };
 
 /* What the state of every suspended request (dapi_http_state) starts with: its deadline
@@ -67,6 +71,9 @@ enum MHD_Result ingress_handle_batch(struct dapi_http_req *r, void *app);
  * (202 {eventId, dialogId, status}, or 503 + Retry-After). */
 enum MHD_Result ingress_publish_one(struct dapi_http_req *r, struct ingress *in,
                                     struct ingress_batch_line *line);
+
+/* privacy.c: POST /privacy/erasures. */
+enum MHD_Result ingress_handle_erasure(struct dapi_http_req *r, void *app);
 
 /* The handler of a request that has a batch already (dapi_http_state): it runs again after
  * a wait; goes on to the next phase or answers. */

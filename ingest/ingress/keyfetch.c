@@ -21,6 +21,7 @@
 struct job {
 	struct job *next;
 	char dialog_id[DAPI_ID_MAX + 1];
+	char customer_id[DAPI_ID_MAX + 1]; /* "" when not known */
 	ingress_keyfetch_done done;
 	void *arg;
 };
@@ -55,31 +56,39 @@ static size_t take(struct ingress_keyfetch *kf, struct job **jobs, size_t max)
 	return n;
 }
 
-/* The distinct dialogs of jobs into ids; job_id[j] the index of job j's dialog. Out of
- * memory, each job is its own (a dialog twice is then fetched twice: the same key). */
-static size_t distinct(struct job **jobs, size_t n, const char **ids, size_t *job_id)
+/* The distinct dialogs of jobs into ids, the customerId of each one's first job into
+ * persons (NULL when not known); job_id[j] the index of job j's dialog. Out of memory,
+ * each job is its own (a dialog twice is then fetched twice: the same key). */
+static size_t distinct(struct job **jobs, size_t n, const char **ids, const char **persons,
+                       size_t *job_id)
 {
 	const char *names[BATCH];
 	for (size_t j = 0; j < n; j++)
 		names[j] = jobs[j]->dialog_id;
 	size_t nid = dapi_distinct(names, n, ids, job_id);
-	if (nid != SIZE_MAX)
-		return nid;
-	for (size_t j = 0; j < n; j++) {
-		ids[j] = names[j];
-		job_id[j] = j;
+	if (nid == SIZE_MAX) {
+		for (size_t j = 0; j < n; j++) {
+			ids[j] = names[j];
+			job_id[j] = j;
+		}
+		nid = n;
 	}
-	return n;
+	for (size_t i = 0; i < nid; i++)
+		persons[i] = NULL;
+	for (size_t j = n; j-- > 0;)
+		persons[job_id[j]] = *jobs[j]->customer_id ? jobs[j]->customer_id : NULL;
+	return nid;
 }
 
 /* Gets or creates the keys of ids[0..n): the new ones in one insertMany, the existing ones
  * one by one (their usedAt refreshed). */
-static void fetch_all(struct ingress_keyfetch *kf, const char **ids, size_t n,
+static void fetch_all(struct ingress_keyfetch *kf, const char **ids, const char **persons, size_t n,
                       uint8_t (*deks)[DAPI_AEAD_KEY], enum dapi_key_status *status)
 {
 	bson_error_t err;
 	int64_t start = dapi_time_mono_ms();
-	if (kf->stopping || !dapi_keystore_create_many(kf->ks, ids, n, deks, status, &err)) {
+	if (kf->stopping ||
+	    !dapi_keystore_create_many(kf->ks, ids, persons, n, deks, status, &err)) {
 		if (!kf->stopping)
 			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
 		for (size_t i = 0; i < n; i++)
@@ -90,7 +99,8 @@ static void fetch_all(struct ingress_keyfetch *kf, const char **ids, size_t n,
 		if (status[i] != DAPI_KEY_ABSENT)
 			continue;
 		bool replaced = false;
-		status[i] = dapi_keystore_get_or_create(kf->ks, ids[i], deks[i], &replaced, &err);
+		status[i] = dapi_keystore_get_or_create(kf->ks, ids[i], persons[i], deks[i],
+		                                        &replaced, &err);
 		if (replaced) {
 			dapi_series_add(kf->m_replaced, 1);
 			DAPI_INFO("data_key_replaced", "{s:s, s:s}", "dialogId", ids[i], "reason",
@@ -142,14 +152,14 @@ static void *fetch_loop(void *arg)
 {
 	struct ingress_keyfetch *kf = arg;
 	struct job *jobs[BATCH];
-	const char *ids[BATCH];
+	const char *ids[BATCH], *persons[BATCH];
 	size_t job_id[BATCH], n;
 	uint8_t deks[BATCH][DAPI_AEAD_KEY];
 	enum dapi_key_status status[BATCH];
 
 	while ((n = take(kf, jobs, BATCH)) > 0) {
-		size_t nid = distinct(jobs, n, ids, job_id);
-		fetch_all(kf, ids, nid, deks, status);
+		size_t nid = distinct(jobs, n, ids, persons, job_id);
+		fetch_all(kf, ids, persons, nid, deks, status);
 		count(kf, status, nid);
 		for (size_t j = 0; j < n; j++) {
 			size_t k = job_id[j];
@@ -184,14 +194,17 @@ struct ingress_keyfetch *ingress_keyfetch_start(struct dapi_keystore *ks, int th
 }
 
 bool ingress_keyfetch_submit(struct ingress_keyfetch *kf, const char *dialog_id,
-                             ingress_keyfetch_done done, void *arg)
+                             const char *customer_id, ingress_keyfetch_done done, void *arg)
 {
 	struct job *j = calloc(1, sizeof(*j));
-	if (!j || strlen(dialog_id) > DAPI_ID_MAX) {
+	if (!j || strlen(dialog_id) > DAPI_ID_MAX ||
+	    (customer_id && strlen(customer_id) > DAPI_ID_MAX)) {
 		free(j);
 		return false;
 	}
 	strcpy(j->dialog_id, dialog_id);
+	if (customer_id)
+		strcpy(j->customer_id, customer_id);
 	j->done = done;
 	j->arg = arg;
 	pthread_mutex_lock(&kf->lock);

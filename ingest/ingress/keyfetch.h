@@ -17,10 +17,11 @@ struct ingress_keyfetch;
 struct ingress_keyfetch *ingress_keyfetch_start(struct dapi_keystore *ks, int threads,
                                                 int queue_max);
 
-/* Queues a fetch of dialog_id's key; false when the queue is full (then done is not
- * called). */
+/* Queues a fetch of dialog_id's key, for a message of customer_id (a key made for it is
+ * tagged with that person: keystore.h; NULL: not known); false when the queue is full
+ * (then done is not called). */
 bool ingress_keyfetch_submit(struct ingress_keyfetch *kf, const char *dialog_id,
-                             ingress_keyfetch_done done, void *arg);
+                             const char *customer_id, ingress_keyfetch_done done, void *arg);
 
 /* Stops the threads; queued fetches are completed with DAPI_KEY_UNAVAILABLE. NULL is a
  * no-op. */

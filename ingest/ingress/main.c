@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 	struct ingress_opts o;
 	struct dapi_auth *auth = NULL;
 	struct dapi_sealing *sealing = NULL;
+	struct dapi_erasures *erasures = NULL;
 	struct ingress *in = NULL;
 	struct dapi_http_config hcfg = { 0 };
 	char errstr[512] = "";
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
 	if (!(sealing = dapi_sealing_open(&o.sealing, NULL, "dataapi-ingress-keys", errstr,
 	                                  sizeof(errstr))))
 		goto out;
+	if (sealing->keys &&
+	    !(erasures = dapi_erasures_new(sealing->pool, o.sealing.db, &sealing->mk))) {
+		snprintf(errstr, sizeof(errstr), "out of memory");
+		goto out;
+	}
 	struct ingress_config cfg = {
 		.brokers = o.kafka.brokers,
 		.props = &o.kafka.props,
@@ -41,6 +47,7 @@ int main(int argc, char **argv)
 		.max_batch_lines = (size_t)o.max_batch_lines,
 		.retry_after_s = (int)o.retry_after_s,
 		.keys = sealing ? sealing->keys : NULL,
+		.erasures = erasures,
 	};
 	if (!(in = ingress_new(&cfg, errstr, sizeof(errstr))))
 		goto out;
@@ -59,6 +66,7 @@ out:
 	if (*errstr)
 		DAPI_ERROR("start_failed", "{s:s}", "detail", errstr);
 	ingress_destroy(in);
+	dapi_erasures_destroy(erasures);
 	dapi_sealing_close(sealing);
 	mongoc_cleanup();
 	dapi_auth_destroy(auth);

@@ -128,6 +128,46 @@ bool ingress_consent_req_parse(const char *body, size_t len, bool *granted,
 	return ok;
 }
 
+static const char *take_id(json_t *root, const char *name, struct dapi_input_error *err);
+
+/* The optional requestId of an erasure request into out ("" when absent). */
+static bool take_request_id(json_t *root, char out[DAPI_ID_MAX + 1], struct dapi_input_error *err)
+{
+	json_t *v = json_object_get(root, "requestId");
+	*out = '\0';
+	if (!v)
+		return true;
+	if (!json_is_string(v) || json_string_length(v) > DAPI_ID_MAX ||
+	    !dapi_valid_idempotency_key(json_string_value(v)))
+		return dapi_input_fail(err, "invalid_field", "requestId",
+		                       "requestId " DAPI_IDEMPOTENCY_KEY_RULE);
+	snprintf(out, DAPI_ID_MAX + 1, "%s", json_string_value(v));
+	return true;
+}
+
+bool ingress_erasure_req_parse(const char *body, size_t len, char customer_id[DAPI_ID_MAX + 1],
+                               char request_id[DAPI_ID_MAX + 1], struct dapi_input_error *err)
+{
+	json_t *root = load(body, len, err), *v;
+	const char *key, *customer;
+	bool ok = root != NULL;
+
+	if (ok && !json_is_object(root))
+		ok = dapi_input_fail(err, "invalid_json", NULL,
+		                     "body must be an object {\"customerId\", \"requestId\"}");
+	json_object_foreach(ok ? root : NULL, key, v)
+	{
+		if (ok && strcmp(key, "customerId") && strcmp(key, "requestId"))
+			ok = unknown_field(err, key, "customerId, requestId");
+	}
+	ok = ok && (customer = take_id(root, "customerId", err)) &&
+	     take_request_id(root, request_id, err);
+	if (ok)
+		snprintf(customer_id, DAPI_ID_MAX + 1, "%s", customer);
+	json_decref(root);
+	return ok;
+}
+
 /* ---- POST /batch ------------------------------------------------------------------ */
 
 /* Only spaces, tabs and CRs. */

@@ -27,6 +27,12 @@ void ingress_message_req_clear(struct ingress_message_req *req);
 bool ingress_consent_req_parse(const char *body, size_t len, bool *granted,
                                struct dapi_input_error *err);
 
+/* POST /privacy/erasures: {"customerId": "<id>"} with an optional "requestId" (the caller's
+ * idempotency key: 1-128 printable characters), nothing else; copied into customer_id and
+ * request_id ("" when absent). */
+bool ingress_erasure_req_parse(const char *body, size_t len, char customer_id[DAPI_ID_MAX + 1],
+                               char request_id[DAPI_ID_MAX + 1], struct dapi_input_error *err);
+
 /* POST /batch's NDJSON body: the next line from *pos that is not blank (spaces, tabs, a
  * CR), without its line end; *lineno counts every line, blank ones included (1-based
  * after the first call). false at the end of the body. */

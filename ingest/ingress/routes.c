@@ -125,6 +125,7 @@ const struct dapi_http_route ingress_routes[] = {
 	{"POST", "/consents/*",   handle_consent,           DAPI_ROUTE_BODY, DAPI_ROLE_WRITER},
 	{"POST", "/batch",        ingress_handle_batch,     DAPI_ROUTE_BODY | DAPI_ROUTE_BULK,
 	                                                                     DAPI_ROLE_WRITER},
+	{"POST", "/privacy/erasures", ingress_handle_erasure, DAPI_ROUTE_BODY,   DAPI_ROLE_PRIVACY},
 	{"GET",  "/healthz",      dapi_http_handle_healthz, 0,               DAPI_ROLE_PUBLIC},
 	{"GET",  "/readyz",       handle_readyz,            0,               DAPI_ROLE_PUBLIC},
 	{"GET",  "/metrics",      dapi_http_handle_metrics, 0,               DAPI_ROLE_PUBLIC},

@@ -67,6 +67,7 @@ void stack_load(struct stack *s)
 		copy_value(s->build_dir, sizeof(s->build_dir), line, "BUILD_DIR");
 		copy_value(s->writer_token, sizeof(s->writer_token), line, "WRITER_TOKEN");
 		copy_value(s->reader_token, sizeof(s->reader_token), line, "READER_TOKEN");
+		copy_value(s->privacy_token, sizeof(s->privacy_token), line, "PRIVACY_TOKEN");
 		copy_value(s->master_key_file, sizeof(s->master_key_file), line,
 		           "DATAAPI_MASTER_KEY_FILE");
 	}

@@ -19,6 +19,7 @@ struct stack {
 	char build_dir[512];
 	char writer_token[128];
 	char reader_token[128];
+	char privacy_token[128];
 	char master_key_file[600]; /* the stack's master keys (sealing) */
 };
 

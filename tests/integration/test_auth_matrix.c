@@ -1,5 +1,6 @@
 /* Integration: the 401/403 matrix on every route of both services, taken from the routing
- * tables compiled into the programs, so a new route cannot skip it. */
+ * tables compiled into the programs, so a new route cannot skip it: each role's token is
+ * refused (403) wherever the route wants another role. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,11 +43,11 @@ static long call(const char *base, const struct dapi_http_route *rt, const char 
 {
 	char url[512], path[256], hdr[256];
 	const char *headers[] = { "Content-Type: application/json", hdr, NULL };
-	const char *body =
-	        rt->flags & DAPI_ROUTE_BODY
-	                ? (strstr(rt->path, "consents") ? "true"
-	                                                : "{\"text\":\"auth\",\"language\":\"EN\"}")
-	                : NULL;
+	const char *body = !(rt->flags & DAPI_ROUTE_BODY) ? NULL
+	                   : strstr(rt->path, "consents") ? "true"
+	                   : strstr(rt->path, "privacy")
+	                           ? "{\"customerId\":\"authid\"}"
+	                           : "{\"text\":\"auth\",\"language\":\"EN\"}";
 	concrete_path(rt->path, path, sizeof(path));
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	snprintf(hdr, sizeof(hdr), "Authorization:%s%s", auth ? " " : "", auth ? auth : "");
@@ -67,12 +68,20 @@ static void expect_error(const char *base, const struct dapi_http_route *rt, con
 	http_res_free(&r);
 }
 
-static void matrix(const char *base, const struct dapi_http_route *routes, size_t n,
-                   const char *own, const char *other)
+/* "Bearer <the stack's token of role>" */
+static void bearer(enum dapi_role role, char out[200])
 {
+	snprintf(out, 200, "Bearer %s",
+	         role == DAPI_ROLE_WRITER   ? S.writer_token
+	         : role == DAPI_ROLE_READER ? S.reader_token
+	                                    : S.privacy_token);
+}
+
+static void matrix(const char *base, const struct dapi_http_route *routes, size_t n)
+{
+	static const enum dapi_role roles[] = { DAPI_ROLE_WRITER, DAPI_ROLE_READER,
+		                                DAPI_ROLE_PRIVACY };
 	char own_hdr[200], other_hdr[200];
-	snprintf(own_hdr, sizeof(own_hdr), "Bearer %s", own);
-	snprintf(other_hdr, sizeof(other_hdr), "Bearer %s", other);
 	for (size_t i = 0; i < n; i++) {
 		const struct dapi_http_route *rt = &routes[i];
 		struct http_res r;
@@ -85,7 +94,13 @@ static void matrix(const char *base, const struct dapi_http_route *routes, size_
 		expect_error(base, rt, "Bearer", 401, "\"unauthorized\"");
 		expect_error(base, rt, "Bearer not-a-token", 401, "\"unauthorized\"");
 		expect_error(base, rt, "Basic d3JpdGVyOnNlY3JldA==", 401, "\"unauthorized\"");
-		expect_error(base, rt, other_hdr, 403, "\"forbidden\"");
+		for (size_t k = 0; k < sizeof(roles) / sizeof(roles[0]); k++) {
+			if (roles[k] == rt->role)
+				continue;
+			bearer(roles[k], other_hdr);
+			expect_error(base, rt, other_hdr, 403, "\"forbidden\"");
+		}
+		bearer((enum dapi_role)rt->role, own_hdr);
 		long st = call(base, rt, own_hdr, &r);
 		if (st == 401 || st == 403 || st >= 500)
 			fail_msg("%s %s with its own role: %ld %s", rt->method, rt->path, st,
@@ -96,12 +111,12 @@ static void matrix(const char *base, const struct dapi_http_route *routes, size_
 
 static void every_ingress_route(void **state)
 {
-	matrix(S.ingress, ingress_routes, ingress_nroutes, S.writer_token, S.reader_token);
+	matrix(S.ingress, ingress_routes, ingress_nroutes);
 }
 
 static void every_query_route(void **state)
 {
-	matrix(S.query, query_routes, query_nroutes, S.reader_token, S.writer_token);
+	matrix(S.query, query_routes, query_nroutes);
 }
 
 int main(void)

@@ -723,6 +723,147 @@ static void an_oversized_message_fails_alone(void **state)
 	mini_down(&m);
 }
 
+/* --retention 1h, the sweeper's clock two hours ahead (its frontier with it): the consented
+ * dialogs and their keys are erased, a pending one and its key stay (the pending TTL is not
+ * the retention); the same ingestd on the machine's clock erased nothing. */
+static void retention_erases_consented_dialogs_and_their_keys(void **state)
+{
+	struct mini m;
+	const char *retain[] = { "--retention", "1h", NULL };
+	mini_init(&m, "retention");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, retain, m.admin);
+	message(&m, "c1", "old1", "words kept for an hour");
+	consent(&m, "old1", true);
+	message(&m, "c1", "old2", "more words kept for an hour");
+	consent(&m, "old2", true);
+	message(&m, "c1", "waiting", "words of a pending dialog");
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	for (int i = 0;
+	     i < 30 && metric_or_zero(m.admin, "dataapi_sweeper_runs_total{result=\"ok\"}") < 3;
+	     i++)
+		sleep_ms(200);
+	assert_non_null(doc_json(m.db, "old1")); /* within the retention: kept */
+	assert_true(has_key(&m, "old1"));
+	stop(m.ingestd_pid);
+
+	setenv("DAPI_TEST_CLOCK_AHEAD", "2h", 1);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-retention", m.group, m.db, retain, m.admin);
+	unsetenv("DAPI_TEST_CLOCK_AHEAD");
+	const char *series = "dataapi_data_keys_deleted_total{by=\"retention\"}";
+	for (int i = 0; i < 300 && metric_or_zero(m.admin, series) < 2; i++)
+		sleep_ms(100);
+	double keys = metric_or_zero(m.admin, series);
+	double dialogs =
+	        metric_or_zero(m.admin, "dataapi_sweeper_deleted_total{kind=\"retention\"}");
+	printf("retention: %.0f dialogs and %.0f keys erased two hours on\n", dialogs, keys);
+	assert_true(keys == 2 && dialogs == 2);
+	assert_null(doc_json(m.db, "old1"));
+	assert_null(doc_json(m.db, "old2"));
+	assert_false(has_key(&m, "old1") || has_key(&m, "old2"));
+	json_t *pending = doc_json(m.db, "waiting");
+	assert_non_null(pending);
+	json_decref(pending);
+	assert_true(has_key(&m, "waiting"));
+	mini_down(&m);
+}
+
+/* POST /privacy/erasures on m's ingress: the erasureId into id. */
+static void request_erasure(const struct mini *m, const char *customer, char id[64])
+{
+	char url[256], auth[200], body[200];
+	snprintf(url, sizeof(url), "%s/privacy/erasures", m->ingress);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.privacy_token);
+	snprintf(body, sizeof(body), "{\"customerId\":\"%s\"}", customer);
+	const char *headers[] = { auth, "Content-Type: application/json", NULL };
+	struct http_res res;
+	assert_int_equal(http_do("POST", url, body, strlen(body), headers, &res), 0);
+	assert_int_equal(res.status, 202);
+	json_t *j = http_json(&res);
+	snprintf(id, 64, "%s", json_string_value(json_object_get(j, "erasureId")));
+	json_decref(j);
+	http_res_free(&res);
+}
+
+/* The erasure request's status in m's key store. */
+static const char *erasure_status(const struct mini *m, const char *id, char out[32])
+{
+	bson_t *doc = mongo_find_in(&S, m->keys, "privacy_erasures", id);
+	bson_iter_t it;
+	snprintf(out, 32, "%s",
+	         doc && bson_iter_init_find(&it, doc, "status") && BSON_ITER_HOLDS_UTF8(&it)
+	                 ? bson_iter_utf8(&it, NULL)
+	                 : "");
+	bson_destroy(doc);
+	return out;
+}
+
+/* A person's erasure requested while the store is rebuilt from earliest into an empty
+ * database: it completes once the replay has reached its revocations, the rebuilt store
+ * holds the person's dialogs as tombstones and the other customer's as before, and a
+ * second rebuild, after the erasure, brings none of the person's data back. */
+static void an_erasure_during_a_rebuild_stays_erased(void **state)
+{
+	struct mini m;
+	char id[64], status[32], d[32];
+	mini_init(&m, "erasure");
+	start_ingress(&m);
+	m.ingestd_pid = spawn_ingestd(&m, "replays-ingestd", m.group, m.db, NULL, m.admin);
+	for (int i = 0; i < 20; i++) {
+		snprintf(d, sizeof(d), "p%02d", i);
+		message(&m, i < 10 ? "person" : "other", d, "words of a dialog");
+		consent(&m, d, i % 2 == 0);
+	}
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	json_t *kept = doc_json(m.db, "p10");
+	assert_non_null(kept);
+	stop(m.ingestd_pid);
+	mongo_drop_db(&S, m.db);
+	request_erasure(&m, "person", id);
+	m.ingestd_pid = spawn_ingestd(
+	        &m, "replays-rebuild", m.group, m.db,
+	        (const char *[]){ "--replay-from", "earliest", "--batch-size", "2", NULL },
+	        m.admin);
+	for (int i = 0; i < 1200 && strcmp(erasure_status(&m, id, status), "completed"); i++)
+		sleep_ms(100);
+	assert_string_equal(erasure_status(&m, id, status), "completed");
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	for (int i = 0; i < 20; i++) {
+		snprintf(d, sizeof(d), "p%02d", i);
+		json_t *doc = doc_json(m.db, d);
+		assert_non_null(doc);
+		assert_true(i < 10 ? json_is_true(json_object_get(doc, "revoked"))
+		                   : json_object_get(doc, "revoked") == NULL);
+		assert_true(i < 10 ? !has_key(&m, d) : has_key(&m, d));
+		json_decref(doc);
+	}
+	json_t *got = doc_json(m.db, "p10");
+	assert_true(json_equal(got, kept));
+	json_decref(got);
+	/* a second rebuild, after the erasure: the person stays erased, the other kept */
+	stop(m.ingestd_pid);
+	mongo_drop_db(&S, m.db);
+	m.ingestd_pid =
+	        spawn_ingestd(&m, "replays-rebuild", m.group, m.db,
+	                      (const char *[]){ "--replay-from", "earliest", NULL }, m.admin);
+	assert_true(kafka_wait_group_drained(&S, m.topic, m.group, WAIT_MS));
+	double shredded = metric_or_zero(m.admin, "dataapi_events_shredded_total");
+	printf("erasure during a rebuild: completed; the second rebuild shredded %.0f events\n",
+	       shredded);
+	assert_true(shredded == 10); /* the person's ten messages, unreadable */
+	for (int i = 0; i < 10; i++) {
+		snprintf(d, sizeof(d), "p%02d", i);
+		json_t *doc = doc_json(m.db, d);
+		assert_true(doc && json_is_true(json_object_get(doc, "revoked")));
+		json_decref(doc);
+	}
+	got = doc_json(m.db, "p10");
+	assert_true(json_equal(got, kept));
+	json_decref(got);
+	json_decref(kept);
+	mini_down(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -734,6 +875,8 @@ int main(void)
 		        a_refused_revocation_keeps_its_key_and_an_expired_dialog_stays_erased),
 		cmocka_unit_test(a_lapsed_dialog_gets_a_new_key),
 		cmocka_unit_test(an_oversized_message_fails_alone),
+		cmocka_unit_test(retention_erases_consented_dialogs_and_their_keys),
+		cmocka_unit_test(an_erasure_during_a_rebuild_stays_erased),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
