@@ -52,25 +52,41 @@ static void decode_item(const struct ingestd_batch *b, struct item *it)
 	}
 }
 
-/* Builds the batch's distinct dialogs (each item's into item.dialog); returns how many,
- * or SIZE_MAX when out of memory. */
+/* The distinct ids being sorted (qsort has no context argument). */
+static int cmp_named(const void *a, const void *b)
+{
+	const char *const *x = *(const char *const *const *)a;
+	const char *const *y = *(const char *const *const *)b;
+	return strcmp(*x, *y);
+}
+
+/* Builds the batch's distinct dialogs, sorted by id (ingestd_store_load finds a loaded
+ * document's dialog by binary search), each item's into item.dialog; returns how many, or
+ * SIZE_MAX when out of memory. */
 static size_t group_dialogs(struct item *items, const size_t *order, size_t n_order,
                             struct ingestd_dialog *dialogs)
 {
 	size_t cap = n_order ? n_order : 1;
-	/* one scratch block: the records' dialog ids, the distinct ones, each one's place */
-	void *scratch = calloc(cap, 2 * sizeof(const char *) + sizeof(size_t));
+	/* one scratch block: the records' dialog ids, the distinct ones, pointers to those to
+	 * sort, each record's distinct id, each distinct id's place once sorted */
+	void *scratch = calloc(cap, 3 * sizeof(const char *) + 2 * sizeof(size_t));
 	if (!scratch)
 		return SIZE_MAX;
-	const char **names = scratch, **ids = names + cap;
-	size_t *index = (size_t *)(ids + cap);
+	const char **names = scratch, **ids = names + cap, ***sorted = (const char ***)(ids + cap);
+	size_t *index = (size_t *)(sorted + cap), *place = index + cap;
 	for (size_t k = 0; k < n_order; k++)
 		names[k] = items[order[k]].ev.dialog_id;
 	size_t nd = dapi_distinct(names, n_order, ids, index);
 	for (size_t d = 0; nd != SIZE_MAX && d < nd; d++)
-		ingestd_dialog_init(&dialogs[d], ids[d]);
+		sorted[d] = &ids[d];
+	if (nd != SIZE_MAX && nd > 1)
+		qsort(sorted, nd, sizeof(*sorted), cmp_named);
+	for (size_t j = 0; nd != SIZE_MAX && j < nd; j++) {
+		place[sorted[j] - ids] = j;
+		ingestd_dialog_init(&dialogs[j], *sorted[j]);
+	}
 	for (size_t k = 0; nd != SIZE_MAX && k < n_order; k++)
-		items[order[k]].dialog = index[k];
+		items[order[k]].dialog = place[index[k]];
 	free(scratch);
 	return nd;
 }

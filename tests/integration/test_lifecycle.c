@@ -256,6 +256,48 @@ static void replay_refuses_bad_values_and_active_groups(void **state)
 	assert_int_equal(wait_exit(pid, 30000), 1);
 }
 
+/* Batches whose dialogs come in no sorted order, each read back from the store with one
+ * $in query (no dialog cache): every document is found and appended to, never taken for
+ * absent (which wrote an insert over it, a conflict, and retries for ever). */
+static void batches_read_back_with_one_query_find_every_dialog(void **state)
+{
+	static const char *const names[] = { "zz", "aa", "mm", "bb" };
+	char url[256], auth[200], body[2048], d[128];
+	const char *headers[] = { auth, "Content-Type: application/x-ndjson", NULL };
+	snprintf(url, sizeof(url), "%s/batch", S.ingress);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", S.writer_token);
+	restart_ingestd("--load-by in --cache-dialogs 0 " INGESTD_TEST_ARGS);
+	double retries = metric_value(S.ingestd_admin, "dataapi_store_retries_total");
+	for (int round = 0; round < 2; round++) {
+		size_t len = 0;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			len += (size_t)snprintf(body + len, sizeof(body) - len,
+			                        "{\"customerId\":\"c1\",\"dialogId\":\"%s-in-%s\","
+			                        "\"text\":\"round %d\",\"language\":\"EN\"}\n",
+			                        run_id(), names[i], round);
+		struct http_res r;
+		assert_int_equal(http_do("POST", url, body, len, headers, &r), 0);
+		assert_int_equal(r.status, 200);
+		http_res_free(&r);
+		assert_true(kafka_wait_drained(&S, 30000));
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(d, sizeof(d), "%s-in-%s", run_id(), names[i]);
+		bson_t *doc = mongo_find(&S, d);
+		bson_iter_t it, arr;
+		int n = 0;
+		assert_non_null(doc);
+		assert_true(bson_iter_init_find(&it, doc, "messages") &&
+		            bson_iter_recurse(&it, &arr));
+		while (bson_iter_next(&arr))
+			n++;
+		assert_int_equal(n, 2);
+		bson_destroy(doc);
+	}
+	assert_true(metric_value(S.ingestd_admin, "dataapi_store_retries_total") == retries);
+	restart_ingestd(NULL);
+}
+
 /* ---- DLQ re-drive ----------------------------------------------------------------- */
 
 /* Runs dataapi-dlq with args; returns its exit status and its stdout in out (malloc'd). */
@@ -675,6 +717,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replay_into_an_empty_database_rebuilds_it),
 		cmocka_unit_test(replay_refuses_bad_values_and_active_groups),
+		cmocka_unit_test(batches_read_back_with_one_query_find_every_dialog),
 		cmocka_unit_test(dlq_records_are_redriven_once_the_cause_is_fixed),
 		cmocka_unit_test(redrive_never_brings_back_an_erased_dialog),
 		cmocka_unit_test(sweepers_erase_expired_pending_dialogs_and_tombstones),

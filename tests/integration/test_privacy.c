@@ -4,8 +4,9 @@
  * recorded while ingestd is down (pending), idempotent on its requestId and refused for
  * another customer under the same one; completed once ingestd is back, with its counts;
  * then no dialog, no key and no access left, the other customer untouched, a late message
- * for an erased dialog dropped, a dialog begun afterwards kept as new data, and a receipt
- * that carries no personal data. DAPI_PRIVACY_DIALOGS (default 10) sizes the person. */
+ * for an erased dialog dropped, the person's dead letter re-driven and shredded, a dialog
+ * begun afterwards kept as new data, and a receipt that carries no personal data.
+ * DAPI_PRIVACY_DIALOGS (default 10) sizes the person. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "harness.h"
@@ -155,6 +157,17 @@ static long erase(const char *customer, const char *request_id, char id[64])
 	return st;
 }
 
+/* Runs dataapi-dlq on the stack's topic with args; its exit status. */
+static int dlq_tool(const char *args)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+	         "'%s/ingest/dataapi-dlq' --kafka-brokers '%s' --topic '%s' %s >/dev/null",
+	         S.build_dir, S.brokers, S.topic, args);
+	int status = system(cmd);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static bool has_key(const char *dialog)
 {
 	bson_t *k = mongo_find_in(&S, "dataapi_keys", "dialog_keys", dialog);
@@ -167,10 +180,18 @@ static void a_persons_data_then_its_erasure(void **state)
 	char dialog[160], path[512], id[64], again[64], rid[96];
 	int pending;
 	struct http_res r;
+	bson_t *doc;
 
 	post_dialogs(person, 0, ndialogs - 1);
 	post_dialogs(other, 0, 1);
+	/* one of the person's dialogs gets a message under another customerId: dead-lettered */
+	snprintf(path, sizeof(path), "/data/%s/%s-d0", other, person);
+	ingress_post_accepted(&S, path, "{\"text\":\"not theirs\",\"language\":\"EN\"}");
 	assert_true(kafka_wait_drained(&S, 60000));
+	char reason[64] = "";
+	snprintf(dialog, sizeof(dialog), "%s-d0", person);
+	assert_true(kafka_find_dlq(&S, dialog, reason, sizeof(reason), 30000));
+	assert_string_equal(reason, "customer_mismatch");
 	/* access: everything stored for the person, pending included */
 	assert_int_equal(person_data(person, &pending), ndialogs - 1);
 	assert_int_equal(pending, (ndialogs - 1 + 1) / 3);
@@ -203,7 +224,7 @@ static void a_persons_data_then_its_erasure(void **state)
 	for (int i = 0; i < ndialogs; i++) {
 		snprintf(dialog, sizeof(dialog), "%s-d%d", person, i);
 		assert_false(has_key(dialog));
-		bson_t *doc = mongo_find(&S, dialog);
+		doc = mongo_find(&S, dialog);
 		assert_non_null(doc);
 		assert_true(bson_has_field(doc, "revoked"));
 		assert_false(bson_has_field(doc, "customerId"));
@@ -214,8 +235,23 @@ static void a_persons_data_then_its_erasure(void **state)
 	snprintf(path, sizeof(path), "%s/data/%s/%s", S.query, other, dialog);
 	assert_int_equal(http_get(path, NULL), 200);
 	assert_true(has_key(dialog));
+	/* the person's dead letter, re-driven after the erasure, is shredded: d0 stays erased */
+	char metric[256], args[256];
+	snprintf(metric, sizeof(metric), "%s", "dataapi_events_shredded_total");
+	double before = metric_value(S.ingestd_admin, metric);
+	snprintf(args, sizeof(args), "--key '%s-d0' --reason customer_mismatch --redrive", person);
+	assert_int_equal(dlq_tool(args), 0);
+	assert_true(kafka_wait_drained(&S, 60000));
+	double after = metric_value(S.ingestd_admin, metric);
+	print_message("re-driven dead letter: %.0f event(s) shredded\n", after - before);
+	assert_true(after - before >= 1);
+	snprintf(dialog, sizeof(dialog), "%s-d0", person);
+	doc = mongo_find(&S, dialog);
+	assert_true(doc && bson_has_field(doc, "revoked"));
+	bson_destroy(doc);
+	assert_int_equal(person_data(person, &pending), 0);
 	/* the stored request keeps no customerId once completed */
-	bson_t *doc = mongo_find_in(&S, "dataapi_keys", "privacy_erasures", id);
+	doc = mongo_find_in(&S, "dataapi_keys", "privacy_erasures", id);
 	assert_non_null(doc);
 	assert_false(bson_has_field(doc, "customer"));
 	bson_destroy(doc);
