@@ -3,8 +3,8 @@
 #   - Debian packages: compilers' -dev libraries, kcat, Maven (when missing)
 #   - Apache Kafka jars from Maven Central (into the cache)
 #   - FerretDB built from the Go module proxy (into the cache), unless a mongod is on PATH
-#   - schemathesis (API fuzzing) and lizard (function size check) from PyPI, pinned, each
-#     in a virtual environment in the cache
+#   - schemathesis (API fuzzing), lizard (function size check) and mypy (the Python
+#     client's types) from PyPI, pinned, each in a virtual environment in the cache
 #   - prometheus and promtool (alert rule tests) unpacked from Debian's package into the
 #     cache (not installed: the package would start a system service)
 # Everything downloaded is cached in $DATAAPI_CACHE (default ~/.cache/dataapi); a second

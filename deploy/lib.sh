@@ -24,12 +24,15 @@ DAPI_TEST_PACKAGES=(clang libclang-rt-14-dev libcmocka-dev libcurl4-openssl-dev 
 DAPI_PACKAGES=("${DAPI_RUN_PACKAGES[@]}" "${DAPI_TEST_PACKAGES[@]}")
 
 # Test tools from PyPI, pinned, each in a virtual environment of its own under the cache:
-# schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py) and lizard (function length
-# and complexity, tests/lizard_test.sh).
+# schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py), lizard (function length
+# and complexity, tests/lizard_test.sh) and mypy (the Python client's type hints,
+# clients/python).
 DAPI_SCHEMATHESIS_VERSION=4.32.5
 DAPI_SCHEMATHESIS="$DAPI_CACHE/schemathesis-$DAPI_SCHEMATHESIS_VERSION/bin/schemathesis"
 DAPI_LIZARD_VERSION=1.24.3
 DAPI_LIZARD="$DAPI_CACHE/lizard-$DAPI_LIZARD_VERSION/bin/lizard"
+DAPI_MYPY_VERSION=1.13.0
+DAPI_MYPY="$DAPI_CACHE/mypy-$DAPI_MYPY_VERSION/bin/mypy"
 
 # Prometheus and promtool (tests/monitoring_test.py, tests/integration/monitoring_live.py)
 # from Debian's prometheus package, unpacked into the cache instead of installed:
@@ -91,6 +94,7 @@ dapi_install_prometheus() {
 dapi_install_pytools() {
   dapi_install_pytool "$DAPI_SCHEMATHESIS" schemathesis "$DAPI_SCHEMATHESIS_VERSION"
   dapi_install_pytool "$DAPI_LIZARD" lizard "$DAPI_LIZARD_VERSION"
+  dapi_install_pytool "$DAPI_MYPY" mypy "$DAPI_MYPY_VERSION"
 }
 
 dapi_check_toolchains() {
