@@ -81,7 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--prefix", default="", help="put before every customer and dialog id")
     ap.add_argument("--url")
-    ap.add_argument("--token")
+    ap.add_argument("--token", help="a writer token (--token=VALUE when it begins with -)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
     if args.customers < 1 or args.dialogs < 0 or args.consented < 0:

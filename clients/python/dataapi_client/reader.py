@@ -161,3 +161,82 @@ class Reader:
         except ImportError as exc:
             raise ImportError("to_arrow needs pyarrow: pip install 'dataapi-client[arrow]'") from exc
         return pyarrow.Table.from_pylist(self._rows(language, customer_id))
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """An erasure request's receipt: no personal data."""
+
+    erasure_id: str
+    status: str  # "pending", "running" or "completed"
+    requested_at: Optional[datetime] = None
+    completed_at: Optional[datetime] = None
+    dialogs: int = 0
+    keys_deleted: int = 0
+
+    @staticmethod
+    def from_json(obj: Dict[str, Any]) -> "Erasure":
+        return Erasure(obj["erasureId"], obj["status"], _time(obj.get("requestedAt")),
+                       _time(obj.get("completedAt")), int(obj.get("dialogs") or 0),
+                       int(obj.get("keysDeleted") or 0))
+
+
+class Privacy:
+    """A person's requests, with a token of role ``privacy``: ``erase()`` on the ingress
+    (``ingress_url``), ``erasure()`` and ``person_data()`` on the query service
+    (``query_url``); behind the proxy both are its URL."""
+
+    def __init__(self, ingress_url: str, query_url: str, token: str, *, retries: int = 10):
+        self._ingress = Connection(ingress_url, token)
+        self._reader = Reader(query_url, token, retries=retries)
+
+    def close(self) -> None:
+        self._ingress.close()
+        self._reader.close()
+
+    def __enter__(self) -> "Privacy":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def erase(self, customer_id: str, request_id: Optional[str] = None) -> Erasure:
+        """Requests the erasure of every dialog of the customer begun before now; the same
+        request_id (your ticket) again answers the same request, so a retry is safe."""
+        body: Dict[str, Any] = {"customerId": customer_id}
+        if request_id is not None:
+            body["requestId"] = request_id
+        data = json.dumps(body).encode("utf-8")
+
+        def once() -> Erasure:
+            resp = self._ingress.request("POST", "/privacy/erasures", data, "application/json")
+            if resp.status in (429, 503):
+                raise Unavailable(str(resp.status), retry_after(resp.headers))
+            if resp.status != 202:
+                raise error_of(resp.status, resp.body)
+            return Erasure.from_json(resp.json())
+        return self._reader._retrying(once)
+
+    def erasure(self, erasure_id: str) -> Erasure:
+        """The request's status and receipt."""
+        return Erasure.from_json(self._reader._get_json(
+            f"/privacy/erasures/{urllib.parse.quote(erasure_id)}"))
+
+    def wait(self, erasure_id: str, timeout: float = 900.0, poll: float = 0.5) -> Erasure:
+        """Polls until the request completes; raises TimeoutError past timeout."""
+        end = time.monotonic() + timeout
+        while True:
+            e = self.erasure(erasure_id)
+            if e.status == "completed":
+                return e
+            if time.monotonic() >= end:
+                raise TimeoutError(f"erasure {erasure_id} still {e.status}")
+            time.sleep(poll)
+
+    def person_data(self, customer_id: str) -> Iterator[Dialog]:
+        """Every dialog stored for the customer, consented or pending (access, portability)."""
+        conn = self._reader._conn
+        lines = self._reader._retrying(lambda: conn.stream_lines(
+            f"/privacy/customers/{urllib.parse.quote(customer_id)}/data"))
+        for line in lines:
+            yield Dialog.from_json(json.loads(line))

@@ -63,7 +63,7 @@ Callback = Callable[[Outcome], None]
 class Writer:
     """Sends events to the ingress (or the proxy) at ``url`` with a writer token.
 
-    Events wait in a queue of at most ``max_queue``; a background thread sends them in
+    Events wait in a queue of at most ``max_queue`` (counting those being sent); a background thread sends them in
     POST /batch requests of up to ``batch_lines`` lines and ``batch_bytes`` bytes, at
     least every ``linger`` seconds. Every event has an idempotency key, so every retry is
     safe: a line that failed (503, 429, no answer) is sent again, after a pause that
@@ -117,7 +117,8 @@ class Writer:
         ev.line = ev.encode()
         deadline = None if self._put_timeout is None else time.monotonic() + self._put_timeout
         with self._lock:
-            while len(self._queue) >= self._max_queue and not self._closing:
+            # queued and in flight both count: the Writer holds at most max_queue events
+            while self._unsettled >= self._max_queue and not self._closing:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise QueueFull(f"{self._max_queue} events waiting for the ingress")
