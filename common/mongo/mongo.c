@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -226,4 +227,83 @@ int dapi_mongo_filter_pushdown(mongoc_client_t *client, const char *db, const ch
 	bson_destroy(&reply);
 	bson_destroy(cmd);
 	return pushdown;
+}
+
+/* Whether spec's name is among the names listed (index_names: the collection's). */
+static bool spec_listed(const bson_t *spec, const bson_t *names)
+{
+	bson_iter_t it, n;
+	const char *name = bson_iter_init_find(&it, spec, "name") && BSON_ITER_HOLDS_UTF8(&it)
+	                           ? bson_iter_utf8(&it, NULL)
+	                           : "";
+	if (!bson_iter_init(&n, names))
+		return false;
+	while (bson_iter_next(&n))
+		if (BSON_ITER_HOLDS_UTF8(&n) && !strcmp(bson_iter_utf8(&n, NULL), name))
+			return true;
+	return false;
+}
+
+/* The collection's index names into names (an array document). */
+static bool index_names(mongoc_collection_t *coll, bson_t *names, bson_error_t *err)
+{
+	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
+	const bson_t *doc;
+	bson_iter_t it;
+	uint32_t i = 0;
+	while (mongoc_cursor_next(cur, &doc)) {
+		char key[16];
+		const char *k;
+		if (!bson_iter_init_find(&it, doc, "name") || !BSON_ITER_HOLDS_UTF8(&it))
+			continue;
+		size_t klen = bson_uint32_to_string(i++, &k, key, sizeof(key));
+		bson_append_utf8(names, k, (int)klen, bson_iter_utf8(&it, NULL), -1);
+	}
+	/* a collection that does not exist yet has no indexes: not an error */
+	bool ok = !mongoc_cursor_error(cur, err) || err->code == 26;
+	mongoc_cursor_destroy(cur);
+	return ok;
+}
+
+bool dapi_mongo_ensure_indexes(mongoc_client_t *client, const char *db, const char *collection,
+                               bson_t *const *specs, size_t n, int *created, bson_error_t *err)
+{
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, db, collection);
+	bson_t names = BSON_INITIALIZER, cmd = BSON_INITIALIZER, list;
+	int missing = 0;
+	bool ok = index_names(coll, &names, err);
+	BSON_APPEND_UTF8(&cmd, "createIndexes", collection);
+	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
+	for (size_t i = 0; ok && i < n; i++) {
+		char key[16];
+		if (spec_listed(specs[i], &names))
+			continue;
+		snprintf(key, sizeof(key), "%d", missing++);
+		BSON_APPEND_DOCUMENT(&list, key, specs[i]);
+	}
+	bson_append_array_end(&cmd, &list);
+	if (ok && missing > 0) {
+		mongoc_database_t *d = mongoc_client_get_database(client, db);
+		ok = mongoc_database_write_command_with_opts(d, &cmd, NULL, NULL, err);
+		mongoc_database_destroy(d);
+	}
+	if (created)
+		*created = ok ? missing : 0;
+	bson_destroy(&cmd);
+	bson_destroy(&names);
+	mongoc_collection_destroy(coll);
+	return ok;
+}
+
+bool dapi_mongo_delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *deleted,
+                            bson_error_t *err)
+{
+	bson_t reply;
+	bson_iter_t it;
+	bool ok = mongoc_collection_delete_many(coll, filter, NULL, &reply, err);
+	*deleted = ok && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it)
+	                                                                  : 0;
+	bson_destroy(&reply);
+	bson_destroy(filter);
+	return ok;
 }

@@ -56,6 +56,16 @@ void dapi_mongo_probe_destroy(struct dapi_mongo_probe *p);
 int dapi_mongo_filter_pushdown(mongoc_client_t *client, const char *db, const char *collection,
                                const bson_t *filter);
 
+/* Creates those of specs[0..n) (each {name, key, ...}) that db.collection lacks by name, in
+ * one createIndexes: FerretDB 1.24 fails on one that exists. A collection not there yet
+ * has none. *created (may be NULL) receives how many were made. */
+bool dapi_mongo_ensure_indexes(mongoc_client_t *client, const char *db, const char *collection,
+                               bson_t *const *specs, size_t n, int *created, bson_error_t *err);
+
+/* deleteMany of filter (taken: destroyed here) on coll; *deleted receives deletedCount. */
+bool dapi_mongo_delete_many(mongoc_collection_t *coll, bson_t *filter, int64_t *deleted,
+                            bson_error_t *err);
+
 /* Appends field: {$in: [values[0..n)]} to doc (a filter). */
 void dapi_mongo_append_in(bson_t *doc, const char *field, const char *const *values, size_t n);
 

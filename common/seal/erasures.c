@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mongo.h"
 #include "timefmt.h"
 
 struct dapi_erasures {
@@ -286,13 +287,7 @@ enum dapi_erasure_request dapi_erasures_request(struct dapi_erasures *e, const c
 bool dapi_erasures_claim(struct dapi_erasures *e, const char *runner, int64_t lease_ms,
                          struct dapi_erasure *out, bool *found, bson_error_t *err)
 {
-	int64_t now = dapi_time_now_ms(), open = 0;
-	/* a read first: an idle runner writes nothing (a poll every half second) */
-	*found = false;
-	if (!dapi_erasures_oldest_open(e, &open, err))
-		return false;
-	if (open == 0)
-		return true;
+	int64_t now = dapi_time_now_ms();
 	/* {status: {$ne: "completed"}, $or: [{leaseUntil: {$exists: false}}, {leaseUntil:
 	 * {$lt: now}}]}, oldest first */
 	bson_t *query = BCON_NEW("status", "{", "$ne", BCON_UTF8("completed"), "}", "$or", "[", "{",
@@ -400,31 +395,17 @@ bool dapi_erasures_oldest_open(struct dapi_erasures *e, int64_t *requested_at, b
 
 bool dapi_erasures_indexes(struct dapi_erasures *e, bson_error_t *err)
 {
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = get_coll(e, &client);
-	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
-	const bson_t *doc;
-	bson_iter_t it;
-	bool have = false, ok;
-	while (mongoc_cursor_next(cur, &doc))
-		have = have ||
-		       (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
-		        !strcmp(bson_iter_utf8(&it, NULL), "request_unique"));
-	ok = !mongoc_cursor_error(cur, err) || err->code == 26; /* no collection yet */
-	mongoc_cursor_destroy(cur);
-	/* only when missing: FerretDB 1.24 fails on createIndexes for one that exists */
-	if (ok && !have) {
-		bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(DAPI_ERASURES_COLLECTION),
-		                       "indexes", "[", "{", "name", BCON_UTF8("request_unique"),
-		                       "key", "{", "request", BCON_INT32(1), "}", "unique",
-		                       BCON_BOOL(true), "sparse", BCON_BOOL(true), "}", "{", "name",
-		                       BCON_UTF8("status_requested"), "key", "{", "status",
-		                       BCON_INT32(1), "requestedAt", BCON_INT32(1), "}", "}", "]");
-		mongoc_database_t *db = mongoc_client_get_database(client, e->db);
-		ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
-		mongoc_database_destroy(db);
-		bson_destroy(cmd);
-	}
-	put_coll(e, client, coll);
+	mongoc_client_t *client = mongoc_client_pool_pop(e->pool);
+	bson_t *specs[] = {
+		BCON_NEW("name", BCON_UTF8("request_unique"), "key", "{", "request", BCON_INT32(1),
+		         "}", "unique", BCON_BOOL(true), "sparse", BCON_BOOL(true)),
+		BCON_NEW("name", BCON_UTF8("status_requested"), "key", "{", "status", BCON_INT32(1),
+		         "requestedAt", BCON_INT32(1), "}"),
+	};
+	bool ok = dapi_mongo_ensure_indexes(client, e->db, DAPI_ERASURES_COLLECTION, specs, 2, NULL,
+	                                    err);
+	bson_destroy(specs[0]);
+	bson_destroy(specs[1]);
+	mongoc_client_pool_push(e->pool, client);
 	return ok;
 }

@@ -62,7 +62,8 @@ bool dapi_erasures_get(struct dapi_erasures *e, const char *id, struct dapi_eras
 
 /* Takes the oldest request not completed whose lease (if any) has run out: running, leased
  * to runner for lease_ms, its customerId unsealed into out. *found false when none is
- * waiting. False on a store error. */
+ * waiting. False on a store error. A write: a poller asks dapi_erasures_oldest_open
+ * first, so that an idle one writes nothing. */
 bool dapi_erasures_claim(struct dapi_erasures *e, const char *runner, int64_t lease_ms,
                          struct dapi_erasure *out, bool *found, bson_error_t *err);
 

@@ -542,25 +542,19 @@ bool dapi_keystore_delete_revoked(struct dapi_keystore *ks, const char *const *i
 bool dapi_keystore_delete_unconsented(struct dapi_keystore *ks, const char *const *ids, size_t n,
                                       int64_t used_before, int64_t *deleted, bson_error_t *err)
 {
-	mongoc_client_t *client;
-	mongoc_collection_t *coll;
-	bson_t filter = BSON_INITIALIZER, reply;
-	bson_iter_t it;
-	bool ok;
-
+	int64_t count = 0;
+	bool ok = true;
+	if (n > 0) {
+		mongoc_client_t *client;
+		mongoc_collection_t *coll = get_coll(ks, &client);
+		bson_t *filter = bson_new();
+		ids_filter(ids, n, filter);
+		append_quiet(filter, used_before);
+		ok = dapi_mongo_delete_many(coll, filter, &count, err);
+		put_coll(ks, client, coll);
+	}
 	if (deleted)
-		*deleted = 0;
-	if (n == 0)
-		return true;
-	coll = get_coll(ks, &client);
-	ids_filter(ids, n, &filter);
-	append_quiet(&filter, used_before);
-	ok = mongoc_collection_delete_many(coll, &filter, NULL, &reply, err);
-	if (ok && deleted && bson_iter_init_find(&it, &reply, "deletedCount"))
-		*deleted = bson_iter_as_int64(&it);
-	bson_destroy(&reply);
-	bson_destroy(&filter);
-	put_coll(ks, client, coll);
+		*deleted = count;
 	return ok;
 }
 
@@ -600,15 +594,11 @@ bool dapi_keystore_delete_consented(struct dapi_keystore *ks, int64_t used_befor
 {
 	mongoc_client_t *client;
 	mongoc_collection_t *coll = get_coll(ks, &client);
-	bson_t *filter = BCON_NEW(DAPI_KEY_CONSENTED, BCON_BOOL(true), DAPI_KEY_USED_AT, "{", "$lt",
-	                          BCON_DATE_TIME(used_before), "}");
-	bson_t reply;
-	bson_iter_t it;
-	bool ok = mongoc_collection_delete_many(coll, filter, NULL, &reply, err);
-	*deleted = ok && bson_iter_init_find(&it, &reply, "deletedCount") ? bson_iter_as_int64(&it)
-	                                                                  : 0;
-	bson_destroy(&reply);
-	bson_destroy(filter);
+	bool ok = dapi_mongo_delete_many(coll,
+	                                 BCON_NEW(DAPI_KEY_CONSENTED, BCON_BOOL(true),
+	                                          DAPI_KEY_USED_AT, "{", "$lt",
+	                                          BCON_DATE_TIME(used_before), "}"),
+	                                 deleted, err);
 	put_coll(ks, client, coll);
 	return ok;
 }
@@ -652,30 +642,13 @@ bool dapi_keystore_person_ids(struct dapi_keystore *ks, const char *person, int6
 
 bool dapi_keystore_person_index(struct dapi_keystore *ks, bson_error_t *err)
 {
-	mongoc_client_t *client;
-	mongoc_collection_t *coll = get_coll(ks, &client);
-	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
-	const bson_t *doc;
-	bson_iter_t it;
-	bool have = false, ok;
-	while (mongoc_cursor_next(cur, &doc))
-		have = have ||
-		       (bson_iter_init_find(&it, doc, "name") && BSON_ITER_HOLDS_UTF8(&it) &&
-		        !strcmp(bson_iter_utf8(&it, NULL), "person_created"));
-	ok = !mongoc_cursor_error(cur, err) || err->code == 26; /* no collection yet */
-	mongoc_cursor_destroy(cur);
-	/* only when missing: FerretDB 1.24 fails on createIndexes for one that exists */
-	if (ok && !have) {
-		bson_t *cmd = BCON_NEW("createIndexes", BCON_UTF8(ks->collection), "indexes", "[",
-		                       "{", "name", BCON_UTF8("person_created"), "key", "{",
-		                       DAPI_KEY_PERSON, BCON_INT32(1), DAPI_KEY_CREATED_AT,
-		                       BCON_INT32(1), "}", "sparse", BCON_BOOL(true), "}", "]");
-		mongoc_database_t *db = mongoc_client_get_database(client, ks->db);
-		ok = mongoc_database_write_command_with_opts(db, cmd, NULL, NULL, err);
-		mongoc_database_destroy(db);
-		bson_destroy(cmd);
-	}
-	put_coll(ks, client, coll);
+	mongoc_client_t *client = mongoc_client_pool_pop(ks->cfg.pool);
+	bson_t *spec = BCON_NEW("name", BCON_UTF8("person_created"), "key", "{", DAPI_KEY_PERSON,
+	                        BCON_INT32(1), DAPI_KEY_CREATED_AT, BCON_INT32(1), "}", "sparse",
+	                        BCON_BOOL(true));
+	bool ok = dapi_mongo_ensure_indexes(client, ks->db, ks->collection, &spec, 1, NULL, err);
+	bson_destroy(spec);
+	mongoc_client_pool_push(ks->cfg.pool, client);
 	return ok;
 }
 

@@ -359,15 +359,17 @@ static bool run_request(struct ingestd_privacy *p, const struct dapi_erasure *e)
 
 /* ---- the thread -------------------------------------------------------------------- */
 
-/* The age of the oldest open request, for the alert on the completion bound. */
-static void gauge_open(struct ingestd_privacy *p)
+/* Whether a request is open (one read, so that an idle runner writes nothing), its age
+ * set for the alert on the completion bound. */
+static bool any_open(struct ingestd_privacy *p)
 {
 	int64_t oldest = 0;
 	bson_error_t err;
 	if (!dapi_erasures_oldest_open(p->cfg.erasures, &oldest, &err))
-		return;
+		return false;
 	dapi_series_set(p->m_open_age,
 	                oldest ? (double)(dapi_time_now_ms() - oldest) / 1000.0 : 0.0);
+	return oldest != 0;
 }
 
 static void *privacy_loop(void *arg)
@@ -376,13 +378,12 @@ static void *privacy_loop(void *arg)
 	bson_error_t err;
 	bool indexed = false;
 	while (!p->stop) {
-		struct dapi_erasure e;
+		struct dapi_erasure e = { 0 };
 		bool found = false;
 		if (!indexed && !(indexed = dapi_erasures_indexes(p->cfg.erasures, &err) &&
 		                            dapi_keystore_person_index(p->cfg.keys, &err)))
 			DAPI_WARN("key_store_unavailable", "{s:s}", "detail", err.message);
-		gauge_open(p);
-		if (indexed &&
+		if (indexed && any_open(p) &&
 		    !dapi_erasures_claim(p->cfg.erasures, p->runner, LEASE_MS, &e, &found, &err))
 			DAPI_WARN("erasure_claim_failed", "{s:s}", "detail", err.message);
 		if (found)

@@ -34,58 +34,19 @@ bson_t *ingestd_store_index_spec(size_t i)
 	                "}");
 }
 
-/* Lists the collection's index names into have[] (true where present). */
-static bool existing_indexes(mongoc_collection_t *coll, bool have[], bson_error_t *err)
-{
-	mongoc_cursor_t *cur = mongoc_collection_find_indexes_with_opts(coll, NULL);
-	const bson_t *doc;
-	bool ok;
-
-	while (mongoc_cursor_next(cur, &doc)) {
-		bson_iter_t it;
-		if (!bson_iter_init_find(&it, doc, "name") || !BSON_ITER_HOLDS_UTF8(&it))
-			continue;
-		for (size_t i = 0; i < sizeof(index_names) / sizeof(index_names[0]); i++)
-			if (!strcmp(bson_iter_utf8(&it, NULL), index_names[i]))
-				have[i] = true;
-	}
-	/* A collection that does not exist yet has no indexes: not an error. */
-	ok = !mongoc_cursor_error(cur, err) || err->code == 26;
-	mongoc_cursor_destroy(cur);
-	return ok;
-}
-
 static bool ensure_indexes(struct ingestd_store *st, mongoc_client_t *client, bson_error_t *err)
 {
-	mongoc_database_t *db = mongoc_client_get_database(client, st->db);
-	mongoc_collection_t *coll = mongoc_client_get_collection(client, st->db, st->collection);
-	bool have[sizeof(index_names) / sizeof(index_names[0])] = { false }, ok;
-	bson_t cmd = BSON_INITIALIZER, list;
-	int missing = 0;
-
-	/* Only the missing ones are created: FerretDB 1.24 fails on createIndexes for an
-	 * index that already exists, which every restart of ingestd would send. */
-	ok = existing_indexes(coll, have, err);
-	BSON_APPEND_UTF8(&cmd, "createIndexes", st->collection);
-	BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &list);
-	for (size_t i = 0; ok && i < sizeof(index_names) / sizeof(index_names[0]); i++) {
-		if (have[i])
-			continue;
-		char key[16];
-		bson_t *spec = ingestd_store_index_spec(i);
-		snprintf(key, sizeof(key), "%d", missing++);
-		BSON_APPEND_DOCUMENT(&list, key, spec);
-		bson_destroy(spec);
-	}
-	bson_append_array_end(&cmd, &list);
-	if (ok && missing > 0) {
-		ok = mongoc_database_write_command_with_opts(db, &cmd, NULL, NULL, err);
-		if (ok)
-			DAPI_INFO("indexes_created", "{s:i}", "count", missing);
-	}
-	bson_destroy(&cmd);
-	mongoc_collection_destroy(coll);
-	mongoc_database_destroy(db);
+	enum { N = sizeof(index_names) / sizeof(index_names[0]) };
+	bson_t *specs[N];
+	int created = 0;
+	for (size_t i = 0; i < N; i++)
+		specs[i] = ingestd_store_index_spec(i);
+	bool ok =
+	        dapi_mongo_ensure_indexes(client, st->db, st->collection, specs, N, &created, err);
+	for (size_t i = 0; i < N; i++)
+		bson_destroy(specs[i]);
+	if (ok && created > 0)
+		DAPI_INFO("indexes_created", "{s:i}", "count", created);
 	return ok;
 }
 
