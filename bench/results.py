@@ -108,10 +108,11 @@ class Results:
         found = self.all(rid)
         return found[-1] if found else None
 
-    def median(self, rid):
-        """The run of median rate among the records of rid (the lower middle of an even
-        count)."""
-        runs = sorted(self.all(rid), key=lambda r: r.get("rps", 0))
+    def median(self, rid, key="rps", **where):
+        """The run of median `key` (a rate) among the records of rid whose fields equal
+        `where` (the lower middle of an even count)."""
+        runs = sorted((r for r in self.all(rid) if all(r.get(k) == v for k, v in where.items())),
+                      key=lambda r: r.get(key, 0))
         return runs[(len(runs) - 1) // 2] if runs else None
 
 
@@ -186,6 +187,25 @@ def rows_b1b(res):
         yield (f"B1 POST /batch p50 / p99 of a {lines}-line batch at half load (ms)",
                f"{lat(half)} at {num(half['rps'])} batches/s", "-", "-", "p99 <= 20 ms",
                f"{num(half['rps'] * lines)} events/s; non-2xx {half['non2xx']}")
+
+
+def rows_b1w(res):
+    for procs in sorted({r["procs"] for r in res.all("b1w.writer")}):
+        raw = res.median("b1w.raw", procs=procs)
+        writer = res.median("b1w.writer", key="eps", procs=procs)
+        if not raw or not writer:
+            continue
+        raw_eps = raw["rps"] * raw["lines"]
+        runs = [r for r in res.all("b1w.writer") if r["procs"] == procs]
+        yield (f"B1 Python Writer events/s vs raw POST /batch ({writer['lines']}-line batches, "
+               f"{procs} Writer process{'es' if procs > 1 else ''} vs {raw['conns']} "
+               f"connection{'s' if raw['conns'] > 1 else ''}, in turn, median of {len(runs)})",
+               num(writer["eps"]), num(raw_eps), ratio(writer["eps"], raw_eps), "-",
+               "the ceiling column is raw POST /batch from wrk; Writer runs "
+               + " ".join(num(r["eps"]) for r in runs)
+               + f" events/s ({num(writer['events'])} events each, message() to close(), "
+               f"retries {sum(r['retries'] for r in runs)}, rejected "
+               f"{sum(r['rejected'] for r in runs)}); raw non-2xx {raw['non2xx']}")
 
 
 def rows_b1i(res):
@@ -302,7 +322,7 @@ def rows_b5(res):
                    f"<= {target} MB", "")
 
 
-STEPS = (rows_b1, rows_b1b, rows_b1i, rows_b2, rows_b3, rows_b3r, rows_b4, rows_b5)
+STEPS = (rows_b1, rows_b1b, rows_b1w, rows_b1i, rows_b2, rows_b3, rows_b3r, rows_b4, rows_b5)
 
 
 def table(records, header=""):

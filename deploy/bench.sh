@@ -10,6 +10,7 @@
 #   BENCH_CONNS=64        wrk connections for B1;  BENCH_CONNS_HIGH=256  its second row
 #   BENCH_POST_DIALOGS=100000  dialogs B1's POSTs spread over (each first posted once)
 #   BENCH_BATCH_LINES=100 lines a POST /batch (B1b);  BENCH_BATCH_CONNS=16  its connections
+#   BENCH_WRITER_EVENTS=200000  events a B1w run of the Python Writer;  BENCH_WRITER_PROCS=4
 #   BENCH_DIALOGS=20000   B2/B3 dialogs;  BENCH_EVENTS=200000  B2 message events
 #   BENCH_TEXT=100        bytes of text per message
 #   BENCH_QUERY_CONNS=1   wrk connections for B3 (a page is two scans at once on FerretDB)
@@ -248,8 +249,25 @@ b1b() {
   half=$(printf '%s\n' "${batch_rates[@]}" | sort -g | sed -n 2p)
   record b1b.half "$(wrk_run "$url" "$DAPI_ROOT/bench/batch.lua" "$bconns" "$(half_of "$half")")" \
     lines="$lines"
+  b1w "$url" "$lines"
   record b1b.lines_bad lines="$(batch_lines_failed "$url")"
   kill "$B1_PID"
+}
+
+# b1w URL LINES: the Python client's Writer against raw POST /batch of the same lines on
+# the same ingress, in turn, at one connection (one Writer) and at BENCH_WRITER_PROCS (one
+# Writer a process), three times each.
+b1w() {
+  local k i events=${BENCH_WRITER_EVENTS:-200000}
+  for k in 1 "${BENCH_WRITER_PROCS:-4}"; do
+    log "B1w: $k Writer(s) ($events events, $2-line batches) and raw POST /batch at $k connection(s), in turn"
+    for i in 1 2 3; do
+      record b1w.raw "$(wrk_run "$1" "$DAPI_ROOT/bench/batch.lua" "$k")" lines="$2" procs="$k"
+      record b1w.writer "$(python3 "$DAPI_ROOT/bench/writer.py" "$1" "--token=$WRITER_TOKEN" \
+        --events "$events" --processes "$k" --lines "$2" --prefix "$run-b1w" \
+        --dialogs "${BENCH_POST_DIALOGS:-100000}")" procs="$k"
+    done
+  done
 }
 
 # ---- B1i: instructions a request, counted by callgrind ---------------------------------

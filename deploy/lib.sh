@@ -25,14 +25,18 @@ DAPI_PACKAGES=("${DAPI_RUN_PACKAGES[@]}" "${DAPI_TEST_PACKAGES[@]}")
 
 # Test tools from PyPI, pinned, each in a virtual environment of its own under the cache:
 # schemathesis (OpenAPI-driven API fuzzing, tests/api_fuzz.py), lizard (function length
-# and complexity, tests/lizard_test.sh) and mypy (the Python client's type hints,
-# clients/python).
+# and complexity, tests/lizard_test.sh), mypy (the Python client's type hints,
+# clients/python) and the Python the client's tests run on, with pandas and pyarrow (the
+# client's optional extras, whose paths the tests take).
 DAPI_SCHEMATHESIS_VERSION=4.32.5
 DAPI_SCHEMATHESIS="$DAPI_CACHE/schemathesis-$DAPI_SCHEMATHESIS_VERSION/bin/schemathesis"
 DAPI_LIZARD_VERSION=1.24.3
 DAPI_LIZARD="$DAPI_CACHE/lizard-$DAPI_LIZARD_VERSION/bin/lizard"
 DAPI_MYPY_VERSION=1.13.0
 DAPI_MYPY="$DAPI_CACHE/mypy-$DAPI_MYPY_VERSION/bin/mypy"
+DAPI_PANDAS_VERSION=2.2.3
+DAPI_PYARROW_VERSION=18.1.0
+DAPI_CLIENT_PYTHON="$DAPI_CACHE/client-pandas-$DAPI_PANDAS_VERSION-pyarrow-$DAPI_PYARROW_VERSION/bin/python"
 
 # Prometheus and promtool (tests/monitoring_test.py, tests/integration/monitoring_live.py)
 # from Debian's prometheus package, unpacked into the cache instead of installed:
@@ -64,15 +68,16 @@ dapi_check_python_yaml() {
   python3 -m pip install --quiet --disable-pip-version-check pyyaml >&2
 }
 
-# dapi_install_pytool BIN PACKAGE VERSION: PACKAGE==VERSION into the venv that holds BIN.
+# dapi_install_pytool BIN PACKAGE==VERSION...: the packages into the venv that holds BIN.
 dapi_install_pytool() {
-  local bin=$1 package=$2 version=$3 venv
-  [ -x "$bin" ] && return 0
+  local bin=$1 venv
+  shift
+  [ -x "$bin" ] && "$bin" --version >/dev/null 2>&1 && return 0
   venv=$(dirname "$(dirname "$bin")")
-  dapi_log "installing $package $version from PyPI into $venv"
+  dapi_log "installing $* from PyPI into $venv"
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "$package==$version" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
 }
 
 dapi_install_prometheus() {
@@ -92,9 +97,11 @@ dapi_install_prometheus() {
 }
 
 dapi_install_pytools() {
-  dapi_install_pytool "$DAPI_SCHEMATHESIS" schemathesis "$DAPI_SCHEMATHESIS_VERSION"
-  dapi_install_pytool "$DAPI_LIZARD" lizard "$DAPI_LIZARD_VERSION"
-  dapi_install_pytool "$DAPI_MYPY" mypy "$DAPI_MYPY_VERSION"
+  dapi_install_pytool "$DAPI_SCHEMATHESIS" "schemathesis==$DAPI_SCHEMATHESIS_VERSION"
+  dapi_install_pytool "$DAPI_LIZARD" "lizard==$DAPI_LIZARD_VERSION"
+  dapi_install_pytool "$DAPI_MYPY" "mypy==$DAPI_MYPY_VERSION"
+  dapi_install_pytool "$DAPI_CLIENT_PYTHON" "pandas==$DAPI_PANDAS_VERSION" \
+    "pyarrow==$DAPI_PYARROW_VERSION"
 }
 
 dapi_check_toolchains() {

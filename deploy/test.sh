@@ -16,7 +16,7 @@ build=${DAPI_TEST_BUILD_DIR:-$DAPI_ROOT/build-asan}
 cmake -S "$DAPI_ROOT" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDAPI_SANITIZE=ON \
   -DDAPI_WERROR=ON >/dev/null
 cmake --build "$build"
-export DAPI_SCHEMATHESIS DAPI_LIZARD DAPI_MYPY DAPI_PROMTOOL DAPI_PROMETHEUS
+export DAPI_SCHEMATHESIS DAPI_LIZARD DAPI_MYPY DAPI_CLIENT_PYTHON DAPI_PROMTOOL DAPI_PROMETHEUS
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if [ $# -gt 0 ]; then

@@ -90,6 +90,22 @@ class Table(unittest.TestCase):
         self.assertEqual(cells[1:4], ["20,000", "1,000", "20.00"])
         self.assertIn("lines failed or rejected over the whole step: 3", cells[5])
 
+    def test_the_writer_against_raw_batches_per_process_count(self):
+        recs = []
+        for procs, raws, eps in ((1, (50, 70, 60), (4000.0, 3000.0, 5000.0)),
+                                 (4, (150, 200, 100), (9000.0, 12000.0, 6000.0))):
+            recs += [("b1w.raw", json.loads(wrk(r)) | {"conns": procs, "lines": 100,
+                                                       "procs": procs}) for r in raws]
+            recs += [("b1w.writer", {"eps": e, "events": 20000, "rejected": 0, "retries": 1,
+                                     "seconds": 2.0, "processes": procs, "lines": 100,
+                                     "procs": procs}) for e in eps]
+        text = self.table(recs)
+        one = self.row(text, "B1 Python Writer events/s vs raw POST /batch (100-line batches, 1 ")
+        self.assertEqual(one[1:4], ["4,000", "6,000", "0.67"])
+        self.assertIn("retries 3, rejected 0", one[5])
+        four = self.row(text, "B1 Python Writer events/s vs raw POST /batch (100-line batches, 4 ")
+        self.assertEqual(four[1:4], ["9,000", "15,000", "0.60"])
+
     def test_b2_rate_from_the_drain_time_and_cpu_per_1000_events(self):
         drain = {"events": 22000, "dialogs": 2000, "ns": 11_000_000_000, "hz": 100,
                  "ingestd_ticks": 440, "db_ticks": 2200, "kafka_ticks": 22, "reads_cache": 20000,

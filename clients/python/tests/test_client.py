@@ -178,6 +178,34 @@ class Client(unittest.TestCase):
         with self.reader() as r:
             self.assertTrue(wait_until(lambda: len(list(r.dialogs(customer_id=customer))) == 30))
 
+    def test_a_filtered_set_as_pandas_and_arrow(self):
+        # Needs pandas and pyarrow: deploy/test.sh runs this file on the Python it installs them in.
+        customer = f"{RUN}-frames"
+        with self.writer() as w:
+            for d in range(4):
+                dialog = f"{customer}-d{d}"
+                for m in range(3):
+                    w.message(customer, dialog, f"text {d}.{m}", "de" if d % 2 else "en")
+                w.consent(dialog, True)
+            w.message(customer, f"{customer}-pending", "never read", "en")
+        with self.reader() as r:
+            self.assertTrue(wait_until(lambda: len(list(r.dialogs(customer_id=customer))) == 4))
+            df = r.to_pandas(customer_id=customer)
+            self.assertEqual(list(df.columns), ["dialog_id", "customer_id", "position", "text",
+                                                "language", "received_at", "consented_at"])
+            self.assertEqual(len(df), 12)
+            self.assertEqual(set(df["customer_id"]), {customer})
+            self.assertNotIn("never read", set(df["text"]))
+            one = df[df["dialog_id"] == f"{customer}-d2"].sort_values("position")
+            self.assertEqual(list(one["text"]), ["text 2.0", "text 2.1", "text 2.2"])
+            self.assertEqual(str(df["received_at"].dtype), "datetime64[ns, UTC]")
+            table = r.to_arrow(language="DE", customer_id=customer)
+            self.assertEqual(table.num_rows, 6)
+            self.assertEqual(set(table.column("language").to_pylist()), {"DE"})
+            self.assertEqual(sorted(set(table.column("dialog_id").to_pylist())),
+                             [f"{customer}-d1", f"{customer}-d3"])
+            self.assertEqual(str(table.schema.field("received_at").type), "timestamp[us, tz=UTC]")
+
     def test_a_persons_data_and_erasure(self):
         customer = f"{RUN}-person"
         with self.writer() as w:
