@@ -185,19 +185,26 @@ dapi_wait_http() {
 }
 
 # Stops the process in pidfile $1: SIGTERM, then SIGKILL after $2 seconds (default 15).
-dapi_stop_pidfile() {
-  local pidfile=$1 grace=${2:-15} pid i
-  [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < grace * 10; i++)); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
+dapi_stop_pidfile() { dapi_stop_pidfiles "${2:-15}" "$1"; }
+
+# dapi_stop_pidfiles GRACE PIDFILE...: SIGTERM to all at once (a cluster's brokers shut
+# down together), then SIGKILL to those still running after GRACE seconds.
+dapi_stop_pidfiles() {
+  local grace=$1 pidfile pids=() pid i alive
+  shift
+  for pidfile in "$@"; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill -TERM "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for ((i = 0; i < grace * 10 && ${#pids[@]} > 0; i++)); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+    pids=("${alive[@]+"${alive[@]}"}")
+    [ ${#pids[@]} -gt 0 ] && sleep 0.1
+  done
+  for pid in "${pids[@]+"${pids[@]}"}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  rm -f "$@"
 }
 
 # The JVM command lines for Kafka's classes: the stock tools start fast with the C1

@@ -1,32 +1,41 @@
 #!/usr/bin/env bash
-# DataAPI's local stack without Docker: a single-node KRaft Kafka broker, a MongoDB-wire
-# server (mongod if on PATH, MONGODB_URI if set, else FerretDB with SQLite), the topics,
-# and the three programs. Every process is tracked by a pidfile under the state dir.
+# DataAPI's local stack without Docker: KRaft Kafka (one broker, or a cluster of N on
+# 127.0.0.1), a MongoDB-wire server (mongod if on PATH, MONGODB_URI if set, else FerretDB
+# with SQLite), the topics, and the three programs. Every process is tracked by a pidfile
+# under the state dir.
 #
 #   deploy/stack.sh up     [--state-dir DIR] [--random-ports] [--build-dir DIR] [--no-build]
-#                          [--no-apps] [--partitions N] [--fresh]
+#                          [--no-apps] [--partitions N] [--fresh] [--brokers N [--cuttable]]
 #   deploy/stack.sh down   [--state-dir DIR]
 #   deploy/stack.sh status [--state-dir DIR]
-#   deploy/stack.sh start|stop  kafka|db|ingress|ingestd|query  [--state-dir DIR]
-#   deploy/stack.sh kill        ingress|ingestd|query           (SIGKILL, for fault tests)
+#   deploy/stack.sh start|stop  kafka|kafka-I|db|ingress|ingestd|query  [--state-dir DIR]
+#   deploy/stack.sh kill        kafka-I|ingress|ingestd|query   (SIGKILL, for fault tests)
+#   deploy/stack.sh cut|heal    kafka-N   (--cuttable: the last broker's links to the others)
 #   deploy/stack.sh consumer-groups [--state-dir DIR] -- ARGS...  (Kafka's kafka-consumer-groups)
 #   deploy/stack.sh topics [--state-dir DIR] -- ARGS...           (Kafka's kafka-topics)
+#   deploy/stack.sh quorum [--state-dir DIR] -- ARGS...           (Kafka's kafka-metadata-quorum)
 #
+# --brokers N (N >= 3 for a real cluster): brokers kafka-1..kafka-N, each a KRaft broker
+# and controller voter; topics replicated 3 times (min(N, 3)) with min.insync.replicas 2,
+# unclean leader election off, internal topics replicated alike. `start|stop kafka` acts on
+# every broker. --cuttable routes the links between the last broker and the others (its
+# replication and its quorum traffic, both ways) through dapi-relayd, so that `cut` can
+# partition it from them while clients still reach it; for fault tests only.
 # `up` writes DIR/stack.env (ports, URLs, brokers, MongoDB URI) for scripts and tests.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 cmd=${1:-}
-[ -n "$cmd" ] || { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ -n "$cmd" ] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 shift
 target=""
-case "$cmd" in start|stop|kill) target=${1:-}; shift || true ;; esac
+case "$cmd" in start|stop|kill|cut|heal) target=${1:-}; shift || true ;; esac
 tool_args=()
 
 state="$DAPI_ROOT/.run"
 build=""
-random_ports=0 do_build=1 apps=1 partitions=6 fresh=0
+random_ports=0 do_build=1 apps=1 partitions=6 fresh=0 brokers="" cuttable=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=$2; shift 2 ;;
@@ -37,12 +46,14 @@ while [ $# -gt 0 ]; do
     --fresh) fresh=1; shift ;;
     --) shift; tool_args=("$@"); break ;;
     --partitions) partitions=$2; shift 2 ;;
+    --brokers) brokers=$2; shift 2 ;;
+    --cuttable) cuttable=1; shift ;;
     *) dapi_die "unknown argument $1" ;;
   esac
 done
 if [ "$fresh" = 1 ] && [ -d "$state" ]; then
   # Stop whatever a previous run left behind, then start from nothing.
-  for p in ingress query ingestd kafka db; do dapi_stop_pidfile "$state/pids/$p.pid" 10; done
+  for p in "$state"/pids/*.pid; do dapi_stop_pidfile "$p" 10; done
   rm -rf "$state"
 fi
 mkdir -p "$state"
@@ -57,24 +68,61 @@ mkdir -p "$state/pids" "$state/logs"
 ports_env="$state/ports.env"
 topic=${KAFKA_TOPIC:-dataapi.events}
 
+# ports.env keeps every port of the stack (and how many brokers), so that a restart finds
+# them again. Broker I listens for clients on KAFKA_PORT_I (KAFKA_PORT is broker 1's), for
+# its controller on CONTROLLER_PORT_I and, in a cluster, for the other brokers on
+# BROKER_PORT_I; a cuttable cluster adds FROMCUT_PORT_I (the listener the last broker
+# reaches the others on) and the relays' RELAY_* ports.
 choose_ports() {
-  if [ -f "$ports_env" ]; then . "$ports_env"; return; fi
-  if [ "$random_ports" = 1 ]; then
-    KAFKA_PORT=$(dapi_free_port); CONTROLLER_PORT=$(dapi_free_port); DB_PORT=$(dapi_free_port)
-    INGRESS_PORT=$(dapi_free_port); QUERY_PORT=$(dapi_free_port); ADMIN_PORT=$(dapi_free_port)
-  else
-    KAFKA_PORT=9092 CONTROLLER_PORT=9093 DB_PORT=27017 INGRESS_PORT=${PORT:-8080} QUERY_PORT=8081
-    ADMIN_PORT=8082
+  if [ ! -f "$ports_env" ]; then
+    local n=${brokers:-1} i
+    [ "$n" -ge 1 ] 2>/dev/null || dapi_die "--brokers wants a number"
+    [ "$cuttable" = 0 ] || [ "$n" -ge 2 ] || dapi_die "--cuttable needs --brokers 2 or more"
+    pick() { if [ "$random_ports" = 1 ]; then dapi_free_port; else echo "$1"; fi; }
+    {
+      echo "BROKERS=$n"
+      echo "CUTTABLE=$cuttable"
+      echo "KAFKA_PORT=$(pick 9092)"
+      echo "CONTROLLER_PORT=$(pick 9093)"
+      for ((i = 2; i <= n; i++)); do
+        echo "KAFKA_PORT_$i=$(pick $((9090 + 2 * i)))"
+        echo "CONTROLLER_PORT_$i=$(pick $((9091 + 2 * i)))"
+      done
+      for ((i = 1; n > 1 && i <= n; i++)); do echo "BROKER_PORT_$i=$(pick $((9190 + 2 * i)))"; done
+      for ((i = 1; cuttable && i <= n; i++)); do
+        echo "FROMCUT_PORT_$i=$(pick $((9191 + 2 * i)))"
+        echo "RELAY_OUT_BROKER_$i=$(pick $((9290 + 2 * i)))"
+        echo "RELAY_OUT_CONTROLLER_$i=$(pick $((9291 + 2 * i)))"
+      done
+      if [ "$cuttable" = 1 ]; then
+        echo "RELAY_IN_BROKER=$(pick 9390)"
+        echo "RELAY_IN_CONTROLLER=$(pick 9391)"
+      fi
+      echo "DB_PORT=$(pick 27017)"
+      echo "INGRESS_PORT=$(pick "${PORT:-8080}")"
+      echo "QUERY_PORT=$(pick 8081)"
+      echo "ADMIN_PORT=$(pick 8082)"
+    } > "$ports_env"
   fi
-  cat > "$ports_env" <<EOV
-KAFKA_PORT=$KAFKA_PORT
-CONTROLLER_PORT=$CONTROLLER_PORT
-DB_PORT=$DB_PORT
-INGRESS_PORT=$INGRESS_PORT
-QUERY_PORT=$QUERY_PORT
-ADMIN_PORT=$ADMIN_PORT
-EOV
+  BROKERS=1 CUTTABLE=0
+  . "$ports_env"
+  [ -z "$brokers" ] || [ "$brokers" = "$BROKERS" ] ||
+    dapi_die "$state was made with $BROKERS broker(s): use --fresh for $brokers"
+  KAFKA_PORT_1=$KAFKA_PORT CONTROLLER_PORT_1=$CONTROLLER_PORT
 }
+
+port_of() { local v="$1_PORT_$2"; echo "${!v}"; } # port_of KAFKA|CONTROLLER|BROKER|FROMCUT I
+relay_port() { local v="RELAY_$1"; echo "${!v}"; }  # relay_port IN_BROKER | OUT_CONTROLLER_I
+
+broker_name() { if [ "$BROKERS" = 1 ]; then echo kafka; else echo "kafka-$1"; fi; }
+broker_names() { local i; for ((i = 1; i <= BROKERS; i++)); do broker_name "$i"; done; }
+bootstrap() { # every broker's client address, comma-separated
+  local i out=""
+  for ((i = 1; i <= BROKERS; i++)); do out+="${out:+,}127.0.0.1:$(port_of KAFKA "$i")"; done
+  echo "$out"
+}
+replicas() { if [ "$BROKERS" -ge 3 ]; then echo 3; else echo "$BROKERS"; fi; }
+min_isr() { if [ "$(replicas)" -ge 2 ]; then echo 2; else echo 1; fi; }
 
 mongodb_uri() {
   if [ -n "${MONGODB_URI:-}" ]; then echo "$MONGODB_URI"; else echo "mongodb://127.0.0.1:$DB_PORT/"; fi
@@ -108,7 +156,8 @@ make_master_key() {
 
 write_env() {
   cat > "$state/stack.env" <<EOV
-KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+KAFKA_BROKERS=$(bootstrap)
+KAFKA_BROKER_COUNT=$BROKERS
 KAFKA_TOPIC=$topic
 MONGODB_URI=$(mongodb_uri)
 INGRESS_URL=http://127.0.0.1:$INGRESS_PORT
@@ -130,54 +179,137 @@ spawn() {
   echo $! > "$state/pids/$name.pid"
 }
 
-start_kafka() {
-  running kafka && return 0
-  local dir="$state/kafka" props="$state/kafka/server.properties"
-  mkdir -p "$dir/data"
-  cat > "$props" <<EOP
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-log.dirs=$dir/data
+# The voters' controller addresses as broker $1 reaches them: in a cuttable cluster, the
+# last broker and the others reach each other's controllers through the relays.
+voters() {
+  local i=$1 j port out=""
+  for ((j = 1; j <= BROKERS; j++)); do
+    port=$(port_of CONTROLLER "$j")
+    if [ "$CUTTABLE" = 1 ] && [ "$i" = "$BROKERS" ] && [ "$j" != "$BROKERS" ]; then
+      port=$(relay_port "OUT_CONTROLLER_$j")
+    elif [ "$CUTTABLE" = 1 ] && [ "$i" != "$BROKERS" ] && [ "$j" = "$BROKERS" ]; then
+      port=$(relay_port IN_CONTROLLER)
+    fi
+    out+="${out:+,}$j@127.0.0.1:$port"
+  done
+  echo "$out"
+}
+
+# server.properties of broker $1. Clients use PLAINTEXT; in a cluster the brokers replicate
+# over BROKER, which a cuttable cluster's last broker is reached on through a relay; it
+# reaches the others on FROMCUT, whose advertised addresses are relays too.
+broker_properties() {
+  local i=$1 k c b
+  k=$(port_of KAFKA "$i") c=$(port_of CONTROLLER "$i")
+  echo "process.roles=broker,controller"
+  echo "node.id=$i"
+  echo "controller.quorum.voters=$(voters "$i")"
+  echo "controller.listener.names=CONTROLLER"
+  echo "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,BROKER:PLAINTEXT,FROMCUT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [ "$BROKERS" = 1 ]; then
+    echo "listeners=PLAINTEXT://127.0.0.1:$k,CONTROLLER://127.0.0.1:$c"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$k"
+    echo "inter.broker.listener.name=PLAINTEXT"
+  elif [ "$CUTTABLE" = 0 ]; then
+    b=$(port_of BROKER "$i")
+    echo "listeners=PLAINTEXT://127.0.0.1:$k,BROKER://127.0.0.1:$b,CONTROLLER://127.0.0.1:$c"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$k,BROKER://127.0.0.1:$b"
+    echo "inter.broker.listener.name=BROKER"
+  else
+    local f adv_b adv_f ibl=BROKER
+    b=$(port_of BROKER "$i") f=$(port_of FROMCUT "$i") adv_b=$b adv_f=$f
+    if [ "$i" = "$BROKERS" ]; then adv_b=$(relay_port IN_BROKER) ibl=FROMCUT
+    else adv_f=$(relay_port "OUT_BROKER_$i"); fi
+    echo "listeners=PLAINTEXT://127.0.0.1:$k,BROKER://127.0.0.1:$b,FROMCUT://127.0.0.1:$f,CONTROLLER://127.0.0.1:$c"
+    echo "advertised.listeners=PLAINTEXT://127.0.0.1:$k,BROKER://127.0.0.1:$adv_b,FROMCUT://127.0.0.1:$adv_f"
+    echo "inter.broker.listener.name=$ibl"
+  fi
+  cat <<EOP
+log.dirs=$state/$(broker_name "$i")/data
 num.partitions=$partitions
 auto.create.topics.enable=false
-offsets.topic.replication.factor=1
+default.replication.factor=$(replicas)
+min.insync.replicas=$(min_isr)
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=$(replicas)
 offsets.topic.num.partitions=6
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$(replicas)
+transaction.state.log.min.isr=$(min_isr)
 group.initial.rebalance.delay.ms=0
 log.retention.hours=-1
 EOP
-  if [ ! -f "$dir/data/meta.properties" ]; then
-    local cluster
-    # An id starting with "-" would be read as an option (1 in 64); Kafka's own
-    # Uuid.randomUuid draws again in that case, and so does this.
-    cluster=$(python3 -c '
+}
+
+# One id for every broker of the stack, kept beside them. An id starting with "-" would be
+# read as an option (1 in 64); Kafka's own Uuid.randomUuid draws again in that case, and so
+# does this.
+cluster_id() {
+  [ -f "$state/kafka-cluster-id" ] || python3 -c '
 import base64, uuid
 while True:
     c = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     if not c.startswith("-"):
         print(c)
-        break')
-    dapi_kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$props" >>"$state/logs/kafka.log" 2>&1
-  fi
-  dapi_log "starting Kafka on 127.0.0.1:$KAFKA_PORT"
-  spawn kafka "${DAPI_JAVA_BROKER[@]}" kafka.Kafka "$props"
-  dapi_wait_port 127.0.0.1 "$KAFKA_PORT" "$(cat "$state/pids/kafka.pid")" 90 ||
-    { tail -20 "$state/logs/kafka.log" >&2; dapi_die "Kafka did not start"; }
+        break' > "$state/kafka-cluster-id"
+  cat "$state/kafka-cluster-id"
 }
 
+# spawn_broker I: formats broker I's storage the first time and starts it.
+spawn_broker() {
+  local i=$1 name dir
+  name=$(broker_name "$i") dir="$state/$(broker_name "$i")"
+  running "$name" && return 0
+  mkdir -p "$dir/data"
+  broker_properties "$i" > "$dir/server.properties"
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    dapi_kafka_java kafka.tools.StorageTool format -t "$(cluster_id)" -c "$dir/server.properties" \
+      >>"$state/logs/$name.log" 2>&1
+  fi
+  dapi_log "starting $name on 127.0.0.1:$(port_of KAFKA "$i")"
+  spawn "$name" "${DAPI_JAVA_BROKER[@]}" kafka.Kafka "$dir/server.properties"
+}
+
+# The relays of a cuttable cluster (tests/reliability/relayd.c, from the build's tests).
+start_relay() {
+  [ "$CUTTABLE" = 1 ] || return 0
+  running relay && return 0
+  local bin="$build/tests/reliability/dapi-relayd" n=$BROKERS j links=()
+  [ -x "$bin" ] || dapi_die "--cuttable needs $bin (a build with the tests: deploy/test.sh)"
+  links=("$(relay_port IN_BROKER):$(port_of BROKER "$n")"
+         "$(relay_port IN_CONTROLLER):$(port_of CONTROLLER "$n")")
+  for ((j = 1; j < n; j++)); do
+    links+=("$(relay_port "OUT_BROKER_$j"):$(port_of FROMCUT "$j")"
+            "$(relay_port "OUT_CONTROLLER_$j"):$(port_of CONTROLLER "$j")")
+  done
+  spawn relay "$bin" "${links[@]}"
+}
+
+# start_kafka [I]: broker I, or every broker; all are started before any is waited for (a
+# cluster's brokers answer only once a majority of the voters runs).
+start_kafka() {
+  local i from=${1:-1} to=${1:-$BROKERS}
+  start_relay
+  for ((i = from; i <= to; i++)); do spawn_broker "$i"; done
+  for ((i = from; i <= to; i++)); do
+    dapi_wait_port 127.0.0.1 "$(port_of KAFKA "$i")" "$(cat "$state/pids/$(broker_name "$i").pid")" 90 ||
+      { tail -20 "$state/logs/$(broker_name "$i").log" >&2; dapi_die "$(broker_name "$i") did not start"; }
+  done
+}
+
+kafka_tool() { local class=$1; shift; dapi_kafka_java "$class" --bootstrap-server "$(bootstrap)" "$@"; }
+
+# The topics, replicated as the cluster allows; in a cluster, tried again until every
+# broker has registered (a replication factor of 3 needs three).
 create_topics() {
-  local t
+  local t i
   for t in "$topic" "$topic.dlq"; do
-    dapi_kafka_java org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
-      --create --if-not-exists --topic "$t" --partitions "$partitions" --replication-factor 1 \
-      >>"$state/logs/kafka-admin.log" 2>&1 || { tail -5 "$state/logs/kafka-admin.log" >&2; dapi_die "cannot create topic $t"; }
+    for ((i = 0; ; i++)); do
+      kafka_tool org.apache.kafka.tools.TopicCommand --create --if-not-exists --topic "$t" \
+        --partitions "$partitions" --replication-factor "$(replicas)" \
+        --config "min.insync.replicas=$(min_isr)" >>"$state/logs/kafka-admin.log" 2>&1 && break
+      [ "$i" -lt 30 ] || { tail -5 "$state/logs/kafka-admin.log" >&2; dapi_die "cannot create topic $t"; }
+      sleep 2
+    done
   done
 }
 
@@ -204,8 +336,8 @@ app_bin() { echo "$build/$1/dataapi-$2"; }
 start_app() {
   local name=$1
   running "$name" && return 0
-  local brokers="127.0.0.1:$KAFKA_PORT" uri
-  uri=$(mongodb_uri)
+  local brokers uri
+  brokers=$(bootstrap) uri=$(mongodb_uri)
   # Sanitizer reports of the servers land next to their logs, where `down` looks for them.
   local asan=${ASAN_OPTIONS:-} ubsan=${UBSAN_OPTIONS:-print_stacktrace=1}
   export ASAN_OPTIONS="${asan:+$asan:}log_path=$state/logs/asan.$name"
@@ -240,6 +372,27 @@ build_project() {
   cmake --build "$build" >/dev/null
 }
 
+# broker_index NAME: I of kafka-I (a cluster's broker), else nothing.
+broker_index() {
+  local i=${1#kafka-}
+  [ "$1" != "$i" ] && [ "$BROKERS" -gt 1 ] && [ "$i" -ge 1 ] 2>/dev/null && [ "$i" -le "$BROKERS" ] &&
+    echo "$i"
+}
+# The pidfiles of a target: `kafka` is every broker.
+pidfiles_of() {
+  local name
+  if [ "$1" = kafka ]; then for name in $(broker_names); do echo "$state/pids/$name.pid"; done
+  else echo "$state/pids/$1.pid"; fi
+}
+check_target() {
+  case "$1" in
+    kafka|db|ingress|ingestd|query) return 0 ;;
+    relay) [ "$CUTTABLE" = 1 ] && return 0 ;;
+    *) [ -n "$(broker_index "$1")" ] && return 0 ;;
+  esac
+  dapi_die "$cmd what? kafka$([ "$BROKERS" -gt 1 ] && echo "|kafka-1..kafka-$BROKERS")|db|ingress|ingestd|query"
+}
+
 case "$cmd" in
   up)
     choose_ports
@@ -262,7 +415,9 @@ case "$cmd" in
     cat "$state/stack.env"
     ;;
   down)
-    for p in ingress query ingestd kafka db; do dapi_stop_pidfile "$state/pids/$p.pid" 20; done
+    dapi_stop_pidfiles 20 "$state/pids/ingress.pid" "$state/pids/query.pid" "$state/pids/ingestd.pid"
+    dapi_stop_pidfiles 30 "$state"/pids/kafka*.pid
+    dapi_stop_pidfiles 10 "$state/pids/relay.pid" "$state/pids/db.pid"
     dapi_log "down"
     # A server that a sanitizer stopped or reported on leaves its report here.
     if ls "$state"/logs/asan.* "$state"/logs/ubsan.* >/dev/null 2>&1; then
@@ -271,31 +426,48 @@ case "$cmd" in
     fi
     ;;
   status)
-    for p in kafka db ingestd ingress query; do
+    choose_ports
+    for p in $(broker_names) $([ "$CUTTABLE" = 1 ] && echo relay) db ingestd ingress query; do
       if running "$p"; then echo "$p running (pid $(cat "$state/pids/$p.pid"))"; else echo "$p stopped"; fi
     done
     ;;
   start)
     choose_ports
+    check_target "$target"
     case "$target" in
       kafka) start_kafka ;;
+      kafka-*) start_kafka "$(broker_index "$target")" ;;
+      relay) start_relay ;;
       db) start_db ;;
-      ingress|ingestd|query) make_tokens; make_master_key; start_app "$target" ;;
-      *) dapi_die "start what? kafka|db|ingress|ingestd|query" ;;
+      *) make_tokens; make_master_key; start_app "$target" ;;
     esac ;;
   stop)
-    [ -n "$target" ] || dapi_die "stop what? kafka|db|ingress|ingestd|query"
-    dapi_stop_pidfile "$state/pids/$target.pid" 20 ;;
+    choose_ports
+    check_target "$target"
+    # shellcheck disable=SC2046
+    dapi_stop_pidfiles 30 $(pidfiles_of "$target") ;;
   kill)
-    [ -f "$state/pids/$target.pid" ] && kill -KILL "$(cat "$state/pids/$target.pid")" 2>/dev/null || true
-    rm -f "$state/pids/$target.pid" ;;
+    choose_ports
+    check_target "$target"
+    for f in $(pidfiles_of "$target"); do
+      [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true
+      rm -f "$f"
+    done ;;
+  cut|heal)
+    choose_ports
+    [ "$CUTTABLE" = 1 ] && [ "$target" = "kafka-$BROKERS" ] ||
+      dapi_die "$cmd kafka-$BROKERS: only the last broker of a cluster made with --cuttable"
+    running relay || dapi_die "the relays do not run: start relay"
+    kill "-$([ "$cmd" = cut ] && echo USR1 || echo USR2)" "$(cat "$state/pids/relay.pid")"
+    dapi_log "$target: links to the other brokers $([ "$cmd" = cut ] && echo cut || echo healed)" ;;
   consumer-groups)
     choose_ports
-    dapi_kafka_java org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
-      --bootstrap-server "127.0.0.1:$KAFKA_PORT" "${tool_args[@]}" ;;
+    kafka_tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "${tool_args[@]}" ;;
   topics)
     choose_ports
-    dapi_kafka_java org.apache.kafka.tools.TopicCommand \
-      --bootstrap-server "127.0.0.1:$KAFKA_PORT" "${tool_args[@]}" ;;
+    kafka_tool org.apache.kafka.tools.TopicCommand "${tool_args[@]}" ;;
+  quorum)
+    choose_ports
+    kafka_tool org.apache.kafka.tools.MetadataQuorumCommand "${tool_args[@]}" ;;
   *) dapi_die "unknown command $cmd" ;;
 esac

@@ -102,8 +102,14 @@ static void *relay_main(void *arg)
 
 struct relay *relay_start(const char *host, int port)
 {
+	return relay_start_at(host, port, 0);
+}
+
+struct relay *relay_start_at(const char *host, int port, int listen_port)
+{
 	struct relay *r = calloc(1, sizeof(*r));
-	struct sockaddr_in addr = { .sin_family = AF_INET };
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)listen_port) };
+	int one = 1;
 	socklen_t len = sizeof(addr);
 
 	if (!r)
@@ -113,6 +119,8 @@ struct relay *relay_start(const char *host, int port)
 	inet_pton(AF_INET, host, &r->target.sin_addr);
 	inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
 	r->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (r->listen_fd >= 0)
+		setsockopt(r->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (r->listen_fd < 0 || bind(r->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
 	    listen(r->listen_fd, 16) != 0 ||
 	    getsockname(r->listen_fd, (struct sockaddr *)&addr, &len) != 0 ||

@@ -10,6 +10,8 @@ struct relay;
 
 /* Listens on a free 127.0.0.1 port and forwards to host:port. NULL on failure. */
 struct relay *relay_start(const char *host, int port);
+/* The same on 127.0.0.1:listen_port (0: a free one). */
+struct relay *relay_start_at(const char *host, int port, int listen_port);
 int relay_port(const struct relay *r);
 /* hold true: client bytes are no longer read (nor sent on); false: they flow again. */
 void relay_hold(struct relay *r, bool hold);
