@@ -21,6 +21,7 @@
 #                         b3 needs b2's data; b3r stores its own; b4 alone needs BENCH_B4_RATE)
 #   BENCH_B4_RATE         B4's background POSTs/s (default: half of B2's rate)
 #   BENCH_INGESTD_ARGS    extra arguments for B2's ingestd (to try a lever)
+#   BENCH_BROKERS=1       3: every step against a three-broker cluster (replication 3, min ISR 2)
 #   BENCH_B2_CEILING=1    0: skip B2's ceiling (it takes as long as the drain; for B3-only sizes)
 # Usage: deploy/bench.sh            (BENCH_DIALOGS=2000 BENCH_EVENTS=20000 for a quick run)
 set -euo pipefail
@@ -60,12 +61,15 @@ if [ -n "${MONGODB_URI:-}" ]; then db="MongoDB at \$MONGODB_URI"
 elif command -v mongod >/dev/null; then db="mongod $(mongod --version | head -1)"
 else db="FerretDB 1.24.2 (SQLite, _id index fix)"; fi
 "$here/stack.sh" up --fresh --state-dir "$state" --random-ports --build-dir "$build" \
-  --no-build >/dev/null
+  --brokers "${BENCH_BROKERS:-1}" --no-build >/dev/null
 . "$state/stack.env"
 export LUA_PATH="$DAPI_ROOT/bench/?.lua;;"
 : > "$results"
 
 log() { printf '[bench] %s\n' "$*" >&2; }
+# A topic of 6 partitions, replicated as the stack's topics are (the brokers' defaults).
+bench_topic() { "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$1" \
+  --partitions "${2:-6}" >>"$state/logs/kafka-admin.log" 2>&1; }
 results_py() { python3 "$DAPI_ROOT/bench/results.py" "$@"; }
 record() { results_py add "$results" "$@"; } # record ID [JSON] [KEY=VALUE...]
 field() { results_py get "$1" "$2"; }       # field NAME JSON
@@ -187,8 +191,7 @@ b1() {
   kill "$pid"
   # The durable ceiling and the ingresses of this build on a topic of their own, so that no
   # consumer competes for the CPU and B4 does not start behind a backlog.
-  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
-    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_topic "$topic"
   port=$(dapi_free_port)
   pid=$(spawn ceiling-durable "$build/bench/dapi-ceiling-durable" "$port" "$KAFKA_BROKERS" "$topic" 2)
   dapi_wait_port 127.0.0.1 "$port" "$pid" 10
@@ -229,8 +232,7 @@ batch_lines_failed() {
 b1b() {
   local topic="bench.$run.b1b" url i half
   local bconns=${BENCH_BATCH_CONNS:-16} lines=${BENCH_BATCH_LINES:-100}
-  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
-    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_topic "$topic"
   bench_ingress "$topic" bench-ingress-batch --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
     --keys-uri "$MONGODB_URI"
   url="http://127.0.0.1:$B1_PORT"
@@ -321,8 +323,7 @@ b1i() {
   fi
   log "B1i: instructions a POST under callgrind, ceiling and ingress"
   ceil=$(per_request "" "$build/bench/dapi-ceiling-http" "{port}" 2)
-  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
-    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_topic "$topic"
   ing=$(per_request "$WRITER_TOKEN" "$build/ingest/dataapi-ingress" --port "{port}" \
     --kafka-brokers "$KAFKA_BROKERS" --topic "$topic" --tokens-file "$state/tokens" \
     --log-level warn --master-key-file "$DATAAPI_MASTER_KEY_FILE" --keys-uri "$MONGODB_URI")
@@ -352,8 +353,7 @@ b2() {
   local db_pid kafka_pid db0 kafka0 rss=0
   db_pid=$(cat "$state/pids/db.pid" 2>/dev/null || echo 0)
   kafka_pid=$(cat "$state/pids/kafka.pid" 2>/dev/null || echo 0)
-  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
-    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_topic "$topic"
   log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
   fill=$("$build/bench/dapi-bench-fill" "$KAFKA_BROKERS" "$topic" "$run" "$dialogs" "$events" "$text")
   record b2.fill "$fill"
@@ -468,8 +468,7 @@ ref_fill() {
 b3r() {
   local n=${BENCH_REF_DIALOGS:-5000} topic="bench.$run.ref" admin ingestd_pid i mode c
   local rsecs=${BENCH_REF_SECONDS:-20} by
-  "$here/stack.sh" topics --state-dir "$state" -- --create --topic "$topic" --partitions 6 \
-    --replication-factor 1 >>"$state/logs/kafka-admin.log" 2>&1
+  bench_topic "$topic"
   bench_ingress "$topic" bench-ingress-ref --master-key-file "$DATAAPI_MASTER_KEY_FILE" \
     --keys-uri "$MONGODB_URI"
   admin=$(dapi_free_port)

@@ -17,17 +17,19 @@
 #
 # --brokers N (N >= 3 for a real cluster): brokers kafka-1..kafka-N, each a KRaft broker
 # and controller voter; topics replicated 3 times (min(N, 3)) with min.insync.replicas 2,
-# unclean leader election off, internal topics replicated alike. `start|stop kafka` acts on
-# every broker. --cuttable routes the links between the last broker and the others (its
-# replication and its quorum traffic, both ways) through dapi-relayd, so that `cut` can
-# partition it from them while clients still reach it; for fault tests only.
+# unclean leader election off, internal topics replicated alike, a silent broker fenced
+# after 3 s. `start|stop kafka` acts on every broker. DAPI_KAFKA_BROKER_PROPS (at `up`) adds
+# broker settings, KEY=VALUE words (e.g. broker.session.timeout.ms=9000), kept for later
+# restarts. --cuttable routes the links between the last broker and the others (its
+# replication and quorum traffic, both ways) through dapi-relayd, so that `cut` partitions
+# it from them while clients still reach it; for fault tests only.
 # `up` writes DIR/stack.env (ports, URLs, brokers, MongoDB URI) for scripts and tests.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 cmd=${1:-}
-[ -n "$cmd" ] || { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ -n "$cmd" ] || { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 shift
 target=""
 case "$cmd" in start|stop|kill|cut|heal) target=${1:-}; shift || true ;; esac
@@ -238,6 +240,14 @@ transaction.state.log.min.isr=$(min_isr)
 group.initial.rebalance.delay.ms=0
 log.retention.hours=-1
 EOP
+  # A broker that stops heartbeating is fenced after 3 s, not Kafka's 9 s: until then every
+  # acks=all write to a partition it follows waits (docs/operations.md, "A Kafka cluster").
+  if [ "$BROKERS" -gt 1 ]; then
+    echo "broker.session.timeout.ms=3000"
+    echo "broker.heartbeat.interval.ms=500"
+  fi
+  # Extra broker settings, kept from `up` so that a broker restarted later gets them too.
+  cat "$state/kafka-extra.properties" 2>/dev/null || true
 }
 
 # One id for every broker of the stack, kept beside them. An id starting with "-" would be
@@ -399,6 +409,9 @@ case "$cmd" in
     if [ "$do_build" = 1 ]; then
       "$here/install.sh" --run
       build_project
+    fi
+    if [ -n "${DAPI_KAFKA_BROKER_PROPS:-}" ]; then
+      printf '%s\n' $DAPI_KAFKA_BROKER_PROPS > "$state/kafka-extra.properties"
     fi
     start_db
     start_kafka

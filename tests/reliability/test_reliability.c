@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "relay.h"
+#include "scenario.h"
 #include "workload.h"
 
 #define INGESTD_TEST_ARGS "-X auto.commit.interval.ms=200"
-#define WORKERS           8
 
 static struct stack S;
 
@@ -37,12 +37,17 @@ static int setup(void **state)
 }
 
 /* Makes sure every program of the stack runs again after a scenario. */
-static int restore(void **state)
+static void restore_all(void)
 {
 	stack_ctl(&S, "start", "kafka");
 	stack_ctl(&S, "start", "db");
 	stack_ctl(&S, "start", "ingestd");
 	stack_ctl(&S, "start", "ingress");
+}
+
+static int restore(void **state)
+{
+	restore_all();
 	return 0;
 }
 
@@ -74,90 +79,6 @@ static long rss_kb(long pid)
 	return kb;
 }
 
-/* Sleeps up to ms; returns false early when the workload finished. */
-static bool wait_while_running(struct workload *w, int ms)
-{
-	for (int t = 0; t < ms; t += 50) {
-		if (atomic_load(&w->done))
-			return false;
-		sleep_ms(50);
-	}
-	return true;
-}
-
-/* Waits until the workload has `acked` acknowledged operations; false when it finished
- * first. Faults are driven by progress, not by time, so that a fast machine gets the same
- * number of faults as a slow one. */
-static bool wait_for_progress(struct workload *w, int acked)
-{
-	while (atomic_load(&w->acked) < acked)
-		if (!wait_while_running(w, 20))
-			return false;
-	return true;
-}
-
-struct fault {
-	struct workload *w;
-	void (*run)(struct fault *f);
-	int count;      /* faults injected */
-	long max_rss;   /* R4: ingestd's peak RSS during the outage, KiB */
-	long rss_start; /* R4: at the start of the outage */
-	int query_503;  /* R4: query answers seen as 503 while the database was down */
-	int query_200_after;
-	pid_t second; /* R5: the second ingestd */
-};
-
-static void *fault_thread(void *arg)
-{
-	struct fault *f = arg;
-	f->run(f);
-	return NULL;
-}
-
-static void run_scenario(const char *name, int ndialogs, int nops, struct fault *f)
-{
-	struct workload w;
-	struct wl_report r;
-	pthread_t th;
-	char prefix[64];
-	long t0 = 0;
-
-	snprintf(prefix, sizeof(prefix), "%s-%s", run_id(), name);
-	wl_init(&w, &S, prefix, ndialogs, nops, (unsigned)strlen(name) * 7919u + 17u);
-	f->w = &w;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	t0 = ts.tv_sec;
-	pthread_create(&th, NULL, fault_thread, f);
-	wl_run(&w, WORKERS);
-	pthread_join(th, NULL);
-	restore(NULL);
-	bool drained = kafka_wait_drained(&S, 180000);
-	memset(&r, 0, sizeof(r));
-	if (drained)
-		wl_verify(&w, &r);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	print_message("%s: %d ops over %d dialogs in %lds; faults %d; acked %d, attempts %d, "
-	              "503 %d, no-connection %d, other %d; lost %d, duplicated %d, unexpected %d, "
-	              "revoked present %d, wrong state %d, out of order %d\n",
-	              name, nops, ndialogs, (long)(ts.tv_sec - t0), f->count, atomic_load(&w.acked),
-	              atomic_load(&w.attempts), atomic_load(&w.unavailable),
-	              atomic_load(&w.refused_connection), atomic_load(&w.other_status), r.lost,
-	              r.duplicated, r.unexpected, r.revoked_present, r.wrong_state, r.order);
-	int acked = atomic_load(&w.acked), other = atomic_load(&w.other_status);
-	wl_free(&w); /* before the checks: a failed one returns at once */
-	assert_true(drained);
-	assert_int_equal(acked, nops);
-	assert_int_equal(other, 0); /* only 202, 503 or no connection */
-	assert_int_equal(r.dialogs_checked, ndialogs);
-	assert_int_equal(r.lost, 0);
-	assert_int_equal(r.duplicated, 0);
-	assert_int_equal(r.unexpected, 0);
-	assert_int_equal(r.revoked_present, 0);
-	assert_int_equal(r.wrong_state, 0);
-	assert_int_equal(r.order, 0);
-}
-
 /* ---- R1: kill -9 ingestd repeatedly ------------------------------------------------ */
 
 /* A kill every fifth of the operations: four kills, whatever the machine's speed. */
@@ -174,7 +95,8 @@ static void kill_ingestd_repeatedly(struct fault *f)
 static void r1_ingestd_killed_repeatedly(void **state)
 {
 	struct fault f = { .run = kill_ingestd_repeatedly };
-	run_scenario("r1", 500, 20000, &f);
+	f.restore = restore_all;
+	scenario_run(&S, "r1", 500, 20000, &f);
 	assert_int_equal(f.count, 4);
 }
 
@@ -193,7 +115,8 @@ static void kill_ingress_repeatedly(struct fault *f)
 static void r2_ingress_killed_under_load(void **state)
 {
 	struct fault f = { .run = kill_ingress_repeatedly };
-	run_scenario("r2", 200, 4000, &f);
+	f.restore = restore_all;
+	scenario_run(&S, "r2", 200, 4000, &f);
 	assert_int_equal(f.count, 3);
 }
 
@@ -212,44 +135,55 @@ static void restart_broker(struct fault *f)
 static void r3_broker_restarted_mid_stream(void **state)
 {
 	struct fault f = { .run = restart_broker };
-	run_scenario("r3", 200, 4000, &f);
+	f.restore = restore_all;
+	scenario_run(&S, "r3", 200, 4000, &f);
 	assert_int_equal(f.count, 1);
 }
 
 /* ---- R4: the database is down for 20 s ---------------------------------------------- */
 
+struct outage { /* R4 */
+	long max_rss;   /* ingestd's peak RSS during the outage, KiB */
+	long rss_start; /* at the start of the outage */
+	int query_503;  /* query answers seen as 503 while the database was down */
+	int query_200_after;
+};
+
 static void stop_database(struct fault *f)
 {
+	struct outage *o = f->data;
 	char url[256];
 	if (!wait_for_progress(f->w, f->w->nops / 4))
 		return;
 	long pid = pid_of("ingestd");
-	f->rss_start = rss_kb(pid);
+	o->rss_start = rss_kb(pid);
 	stack_ctl(&S, "stop", "db");
 	f->count++;
 	snprintf(url, sizeof(url), "%s/data?limit=1", S.query);
 	for (int i = 0; i < 20; i++) {
 		long rss = rss_kb(pid);
-		if (rss > f->max_rss)
-			f->max_rss = rss;
+		if (rss > o->max_rss)
+			o->max_rss = rss;
 		if (i % 5 == 2)
-			f->query_503 += http_get(url, NULL) == 503;
+			o->query_503 += http_get(url, NULL) == 503;
 		sleep_ms(1000);
 	}
 	stack_ctl(&S, "start", "db");
-	f->query_200_after = http_wait_status(url, 200, 60000) == 200;
+	o->query_200_after = http_wait_status(url, 200, 60000) == 200;
 }
 
 static void r4_database_down_for_20s(void **state)
 {
-	struct fault f = { .run = stop_database };
-	run_scenario("r4", 200, 6000, &f);
+	struct outage o = { 0 };
+	struct fault f = { .run = stop_database, .data = &o };
+	f.restore = restore_all;
+	scenario_run(&S, "r4", 200, 6000, &f);
 	assert_int_equal(f.count, 1);
-	assert_true(f.query_503 >= 1);
-	assert_true(f.query_200_after);
+	assert_true(o.query_503 >= 1);
+	assert_true(o.query_200_after);
 	print_message("r4: ingestd RSS %ld KiB at the outage's start, %ld KiB at most during it\n",
-	              f.rss_start, f.max_rss);
-	assert_true(f.max_rss > 0 && f.max_rss < f.rss_start + 64 * 1024);
+	              o.rss_start, o.max_rss);
+	assert_true(o.max_rss > 0 && o.max_rss < o.rss_start + 64 * 1024);
 }
 
 /* ---- R5: two ingestd in one group, one killed and restarted -------------------------- */
@@ -277,24 +211,25 @@ static pid_t spawn_ingestd(void)
 static void rebalance_second_member(struct fault *f)
 {
 	int status, n = f->w->nops;
-	f->second = spawn_ingestd();
+	pid_t second = spawn_ingestd();
 	for (int k = 1; k <= 3 && wait_for_progress(f->w, n * k / 4); k++) {
-		kill(f->second, SIGKILL);
-		waitpid(f->second, &status, 0);
-		f->second = -1;
+		kill(second, SIGKILL);
+		waitpid(second, &status, 0);
+		second = -1;
 		f->count++;
 		if (!wait_for_progress(f->w, n * k / 4 + n / 8))
 			break;
-		f->second = spawn_ingestd();
+		second = spawn_ingestd();
 	}
-	if (f->second > 0 && kill(f->second, SIGTERM) == 0)
-		waitpid(f->second, &status, 0);
+	if (second > 0 && kill(second, SIGTERM) == 0)
+		waitpid(second, &status, 0);
 }
 
 static void r5_rebalance_between_two_members(void **state)
 {
 	struct fault f = { .run = rebalance_second_member };
-	run_scenario("r5", 200, 6000, &f);
+	f.restore = restore_all;
+	scenario_run(&S, "r5", 200, 6000, &f);
 	assert_int_equal(f.count, 3);
 }
 

@@ -66,10 +66,17 @@ static void send_op(struct workload *w, int i, long deadline)
 		snprintf(url, sizeof(url), "%s/consents/%s", w->s->ingress, did);
 		snprintf(body, sizeof(body), "%s", op->kind == WL_CONSENT ? "true" : "false");
 	}
+	w->ops[i].first_ms = now_ms();
 	while (now_ms() < deadline) {
+		long t0 = now_ms();
 		long st = http_post_json(url, body, key, NULL);
+		long took = now_ms() - t0;
 		atomic_fetch_add(&w->attempts, 1);
+		for (long max = atomic_load(&w->longest_request_ms);
+		     took > max && !atomic_compare_exchange_weak(&w->longest_request_ms, &max, took);)
+			;
 		if (st == 202) {
+			w->ops[i].acked_ms = now_ms();
 			w->ops[i].acked = true;
 			atomic_fetch_add(&w->acked, 1);
 			return;
@@ -96,10 +103,47 @@ static void *work(void *arg)
 {
 	struct worker *wk = arg;
 	struct workload *w = wk->w;
-	for (int i = 0; i < w->nops; i++)
-		if (w->ops[i].dialog % w->nworkers == wk->id)
-			send_op(w, i, wk->deadline);
+	for (int i = 0; i < w->nops && !atomic_load(&w->stop); i++) {
+		if (w->ops[i].dialog % w->nworkers != wk->id)
+			continue;
+		while (w->gate && i >= w->gate && !atomic_load(&w->gate_open) && !atomic_load(&w->stop))
+			sleep_ms(5);
+		send_op(w, i, wk->deadline);
+		if (w->pause_ms)
+			sleep_ms(w->pause_ms);
+	}
 	return NULL;
+}
+
+static int by_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return (x > y) - (x < y);
+}
+
+void wl_timing(const struct workload *w, struct wl_timing *t)
+{
+	long *acks = calloc((size_t)w->nops, sizeof(long));
+	int n = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->longest_request_ms = atomic_load(&w->longest_request_ms);
+	for (int i = 0; i < w->nops; i++) {
+		const struct wl_op *op = &w->ops[i];
+		t->sent += op->first_ms > 0;
+		if (!op->acked)
+			continue;
+		long took = op->acked_ms - op->first_ms;
+		if (took > t->longest_op_ms)
+			t->longest_op_ms = took;
+		t->ops_over_1s += took > 1000;
+		acks[n++] = op->acked_ms;
+	}
+	qsort(acks, (size_t)n, sizeof(long), by_long);
+	for (int i = 1; i < n; i++)
+		if (acks[i] - acks[i - 1] > t->longest_gap_ms)
+			t->longest_gap_ms = acks[i] - acks[i - 1];
+	free(acks);
 }
 
 void wl_run(struct workload *w, int nworkers)

@@ -18,6 +18,7 @@ struct wl_op {
 	int dialog;
 	enum wl_kind kind;
 	bool acked;
+	long first_ms, acked_ms; /* first attempt, acknowledgement (monotonic ms) */
 };
 
 struct workload {
@@ -26,7 +27,12 @@ struct workload {
 	int ndialogs, nops, nworkers;
 	struct wl_op *ops;
 	long deadline_ms; /* give up retrying after this long */
+	int pause_ms;     /* each worker rests this long after an operation (0: none) */
+	int gate;         /* operations from this index wait for gate_open (0: no gate) */
+	atomic_bool gate_open;
+	atomic_bool stop; /* workers take no new operation (those not sent stay out of the model) */
 	atomic_int acked, attempts, unavailable, refused_connection, other_status;
+	atomic_long longest_request_ms;
 	atomic_bool done;
 };
 
@@ -46,6 +52,16 @@ struct wl_report {
 	int wrong_state;     /* consent / presence differs */
 	int order;           /* messages out of order */
 };
+
+/* What clients saw: the longest time between two acknowledgements of the whole workload
+ * (every client waiting: the unavailability window), the longest an operation took from its
+ * first attempt to its acknowledgement, the longest single request, and how many
+ * operations took more than a second. */
+struct wl_timing {
+	long longest_gap_ms, longest_op_ms, longest_request_ms;
+	int ops_over_1s, sent;
+};
+void wl_timing(const struct workload *w, struct wl_timing *t);
 
 /* Compares the store with the model (after the topic is drained). */
 void wl_verify(struct workload *w, struct wl_report *r);
