@@ -306,7 +306,12 @@ start_kafka() {
   done
 }
 
-kafka_tool() { local class=$1; shift; dapi_kafka_java "$class" --bootstrap-server "$(bootstrap)" "$@"; }
+# Kafka's tools, through every broker (DAPI_KAFKA_TOOL_BOOTSTRAP: through those only; a broker
+# cut off from the others answers with what it last knew).
+kafka_tool() {
+  local class=$1; shift
+  dapi_kafka_java "$class" --bootstrap-server "${DAPI_KAFKA_TOOL_BOOTSTRAP:-$(bootstrap)}" "$@"
+}
 
 # The topics, replicated as the cluster allows; in a cluster, tried again until every
 # broker has registered (a replication factor of 3 needs three).

@@ -108,7 +108,8 @@ struct relay *relay_start(const char *host, int port)
 struct relay *relay_start_at(const char *host, int port, int listen_port)
 {
 	struct relay *r = calloc(1, sizeof(*r));
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons((uint16_t)listen_port) };
+	struct sockaddr_in addr = { .sin_family = AF_INET,
+		                    .sin_port = htons((uint16_t)listen_port) };
 	int one = 1;
 	socklen_t len = sizeof(addr);
 

@@ -49,18 +49,18 @@ static void report(const char *name, const struct workload *w, const struct faul
 	print_message("%s: %d ops sent of %d over %d dialogs in %lds; faults %d; acked %d, "
 	              "attempts %d, 503 %d, no-connection %d, other %d; lost %d, duplicated %d, "
 	              "unexpected %d, revoked present %d, wrong state %d, out of order %d\n",
-	              name, t->sent, w->nops, w->ndialogs, seconds, f->count, atomic_load(&w->acked),
-	              atomic_load(&w->attempts), atomic_load(&w->unavailable),
-	              atomic_load(&w->refused_connection), atomic_load(&w->other_status), r->lost,
-	              r->duplicated, r->unexpected, r->revoked_present, r->wrong_state, r->order);
+	              name, t->sent, w->nops, w->ndialogs, seconds, f->count,
+	              atomic_load(&w->acked), atomic_load(&w->attempts),
+	              atomic_load(&w->unavailable), atomic_load(&w->refused_connection),
+	              atomic_load(&w->other_status), r->lost, r->duplicated, r->unexpected,
+	              r->revoked_present, r->wrong_state, r->order);
 	print_message("%s: no acknowledgement at all for %ld ms at most; longest operation %ld ms "
 	              "(first attempt to 202), longest request %ld ms; %d operations over 1 s\n",
 	              name, t->longest_gap_ms, t->longest_op_ms, t->longest_request_ms,
 	              t->ops_over_1s);
 }
 
-void scenario_run(const struct stack *s, const char *name, int ndialogs, int nops,
-                  struct fault *f)
+void scenario_run(const struct stack *s, const char *name, int ndialogs, int nops, struct fault *f)
 {
 	struct workload w;
 	struct wl_report r;

@@ -142,7 +142,7 @@ static void r3_broker_restarted_mid_stream(void **state)
 
 /* ---- R4: the database is down for 20 s ---------------------------------------------- */
 
-struct outage { /* R4 */
+struct outage {         /* R4 */
 	long max_rss;   /* ingestd's peak RSS during the outage, KiB */
 	long rss_start; /* at the start of the outage */
 	int query_503;  /* query answers seen as 503 while the database was down */

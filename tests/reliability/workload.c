@@ -73,7 +73,8 @@ static void send_op(struct workload *w, int i, long deadline)
 		long took = now_ms() - t0;
 		atomic_fetch_add(&w->attempts, 1);
 		for (long max = atomic_load(&w->longest_request_ms);
-		     took > max && !atomic_compare_exchange_weak(&w->longest_request_ms, &max, took);)
+		     took > max &&
+		     !atomic_compare_exchange_weak(&w->longest_request_ms, &max, took);)
 			;
 		if (st == 202) {
 			w->ops[i].acked_ms = now_ms();
@@ -106,7 +107,8 @@ static void *work(void *arg)
 	for (int i = 0; i < w->nops && !atomic_load(&w->stop); i++) {
 		if (w->ops[i].dialog % w->nworkers != wk->id)
 			continue;
-		while (w->gate && i >= w->gate && !atomic_load(&w->gate_open) && !atomic_load(&w->stop))
+		while (w->gate && i >= w->gate && !atomic_load(&w->gate_open) &&
+		       !atomic_load(&w->stop))
 			sleep_ms(5);
 		send_op(w, i, wk->deadline);
 		if (w->pause_ms)
