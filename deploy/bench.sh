@@ -345,21 +345,26 @@ reads() { # reads ADMIN_URL -> KEY=VALUE: where dialogs came from, the time spen
     "write_s=$(results_py metric "$u" dataapi_store_duration_seconds_sum op=write)"
 }
 
-# cpu_ticks PID: user + system clock ticks the process has used (0 when it is gone).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu_ticks PID...: user + system clock ticks the processes have used (0 for one gone).
+cpu_ticks() {
+  local p t=0
+  for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
 
 b2() {
   local topic="bench.$run" admin pid t0 t1 fill total=$((events + dialogs)) reads
   local db_pid kafka_pid db0 kafka0 rss=0
   db_pid=$(cat "$state/pids/db.pid" 2>/dev/null || echo 0)
-  kafka_pid=$(cat "$state/pids/kafka.pid" 2>/dev/null || echo 0)
+  kafka_pid=$(cat "$state"/pids/kafka*.pid 2>/dev/null || echo 0) # every broker
   bench_topic "$topic"
   log "B2 fill: $events messages over $dialogs dialogs + $dialogs consents into $topic"
   fill=$("$build/bench/dapi-bench-fill" "$KAFKA_BROKERS" "$topic" "$run" "$dialogs" "$events" "$text")
   record b2.fill "$fill"
   admin=$(dapi_free_port)
   db_idle
-  db0=$(cpu_ticks "$db_pid") kafka0=$(cpu_ticks "$kafka_pid")
+  # shellcheck disable=SC2086
+  db0=$(cpu_ticks "$db_pid") kafka0=$(cpu_ticks $kafka_pid)
   t0=$(date +%s%N)
   pid=$(spawn bench-ingestd "$build/ingest/dataapi-ingestd" --kafka-brokers "$KAFKA_BROKERS" \
     --topic "$topic" --group "bench-$run" --mongodb-uri "$MONGODB_URI" --database bench \
@@ -376,7 +381,7 @@ b2() {
   # shellcheck disable=SC2086 # reads is KEY=VALUE words
   record b2.drain events="$total" dialogs="$dialogs" ns=$((t1 - t0)) \
     ingestd_ticks="$(cpu_ticks "$pid")" db_ticks=$(($(cpu_ticks "$db_pid") - db0)) \
-    kafka_ticks=$(($(cpu_ticks "$kafka_pid") - kafka0)) hz="$(getconf CLK_TCK)" $reads
+    kafka_ticks=$(($(cpu_ticks $kafka_pid) - kafka0)) hz="$(getconf CLK_TCK)" $reads
   rss=$(peak_kib "$pid")
   record b5.ingestd kib="$rss"
   kill "$pid"

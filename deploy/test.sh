@@ -23,7 +23,8 @@ if [ $# -gt 0 ]; then
   ctest --test-dir "$build" --output-on-failure --no-tests=error -j2 "$@"
   exit 0
 fi
-# Unit, integration and the fault-injection suite (label "reliability", R1-R6, about 3 min).
+# Unit, integration and the fault-injection suite (label "reliability": R1-R8, the replays and
+# the cluster scenarios C1-C5 on three brokers of their own, label "cluster").
 ctest --test-dir "$build" --output-on-failure --no-tests=error -j2
 
 fuzz=${DAPI_FUZZ_BUILD_DIR:-$DAPI_ROOT/build-fuzz}
