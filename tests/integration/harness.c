@@ -501,3 +501,17 @@ void mongo_drop_db(const struct stack *s, const char *name)
 	if (!ok && !strstr(err.message, "ns not found"))
 		fail_msg("dropping %s: %s", name, err.message);
 }
+
+int harness_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+                      int (*setup)(void **), int (*teardown)(void **))
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (getenv("DAPI_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("DAPI_TEST_FILTER"));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	mongoc_init();
+	int rc = _cmocka_run_group_tests(name, tests, n, setup, teardown);
+	mongoc_cleanup();
+	curl_global_cleanup();
+	return rc;
+}

@@ -30,6 +30,14 @@ void stack_load(struct stack *s);
 /* stack_load, then waits until the ingress is ready: the group setup of every test. */
 void stack_ready(struct stack *s);
 
+/* main() of a test program: ignores SIGPIPE, applies DAPI_TEST_FILTER (a cmocka pattern,
+ * "r4*": one test), initialises libcurl and mongo-c-driver, runs the group, cleans up. */
+struct CMUnitTest;
+int harness_run_group(const char *name, const struct CMUnitTest *tests, size_t n,
+                      int (*setup)(void **), int (*teardown)(void **));
+#define harness_run_tests(tests, setup, teardown) \
+	harness_run_group(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+
 /* A TCP port free on 127.0.0.1 right now. */
 int free_port(void);
 

@@ -125,8 +125,5 @@ int main(void)
 		cmocka_unit_test(every_ingress_route),
 		cmocka_unit_test(every_query_route),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

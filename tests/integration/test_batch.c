@@ -262,8 +262,5 @@ int main(void)
 		cmocka_unit_test(a_line_and_a_single_post_are_the_same_event),
 		cmocka_unit_test(whole_batch_refusals_are_precise),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

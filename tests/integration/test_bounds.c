@@ -456,5 +456,5 @@ int main(void)
 		cmocka_unit_test(slow_readers_hold_nothing_for_long),
 	};
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return harness_run_tests(tests, setup, teardown);
 }

@@ -203,8 +203,5 @@ int main(void)
 		cmocka_unit_test(oversized_bodies_get_413),
 		cmocka_unit_test(missing_content_type_is_accepted),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -134,5 +134,5 @@ int main(void)
 		cmocka_unit_test(follows_the_committed_offsets),
 		cmocka_unit_test(an_unknown_topic_is_an_error),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -726,10 +726,5 @@ int main(void)
 		cmocka_unit_test(sigterm_ingestd_commits_and_exits_0),
 		cmocka_unit_test(sigterm_query_exits_0),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	mongoc_init();
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -475,9 +475,5 @@ int main(void)
 		cmocka_unit_test(idle_and_trickling_clients_do_not_hold_the_service),
 		cmocka_unit_test(one_address_gets_64_connections_by_default),
 	};
-	signal(SIGPIPE, SIG_IGN);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, teardown);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, teardown);
 }

@@ -174,8 +174,5 @@ int main(void)
 		cmocka_unit_test(every_program_answers_health_and_readiness),
 		cmocka_unit_test(metrics_follow_the_traffic),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -108,8 +108,5 @@ int main(void)
 		cmocka_unit_test_teardown(broker_down_means_503_and_nothing_acknowledged_is_lost,
 		                          teardown),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

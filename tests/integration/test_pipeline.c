@@ -482,10 +482,5 @@ int main(void)
 		cmocka_unit_test(poison_goes_to_the_dlq_and_later_events_apply),
 		cmocka_unit_test(a_message_from_another_customer_is_dead_lettered),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	mongoc_init();
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -328,8 +328,5 @@ int main(void)
 		cmocka_unit_test(a_persons_data_then_its_erasure),
 		cmocka_unit_test(after_an_erasure),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

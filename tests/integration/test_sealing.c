@@ -385,8 +385,5 @@ int main(void)
 		cmocka_unit_test(the_key_store_away_stops_new_dialogs_only),
 		cmocka_unit_test(a_master_key_rotation_loses_nothing),
 	};
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -342,13 +342,5 @@ int main(void)
 		cmocka_unit_test_teardown(c4_broker_cut_off, restore),
 		cmocka_unit_test_teardown(c5_revocations_during_failover, restore),
 	};
-	signal(SIGPIPE, SIG_IGN);
-	if (getenv("DAPI_TEST_FILTER")) /* e.g. "c4*": one scenario */
-		cmocka_set_test_filter(getenv("DAPI_TEST_FILTER"));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	mongoc_init();
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

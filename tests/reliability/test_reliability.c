@@ -517,13 +517,5 @@ int main(void)
 		cmocka_unit_test_teardown(r5_rebalance_between_two_members, restore),
 		cmocka_unit_test_teardown(r8_stale_member_write_after_revocation, restore),
 	};
-	signal(SIGPIPE, SIG_IGN);
-	if (getenv("DAPI_TEST_FILTER")) /* e.g. "r1*": one scenario */
-		cmocka_set_test_filter(getenv("DAPI_TEST_FILTER"));
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	mongoc_init();
-	int rc = cmocka_run_group_tests(tests, setup, NULL);
-	mongoc_cleanup();
-	curl_global_cleanup();
-	return rc;
+	return harness_run_tests(tests, setup, NULL);
 }

@@ -886,5 +886,5 @@ int main(void)
 		cmocka_unit_test(retention_erases_consented_dialogs_and_their_keys),
 		cmocka_unit_test(an_erasure_during_a_rebuild_stays_erased),
 	};
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return harness_run_tests(tests, setup, NULL);
 }
