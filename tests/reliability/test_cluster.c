@@ -149,15 +149,24 @@ static void kill_and_return(struct fault *f, int b, int down_ms)
 
 /* ---- C1: the leader of most partitions killed -9, three times ------------------------ */
 
-static void kill_leaders(struct fault *f)
+/* `times` kills of the broker pick() names, each after 1,500 more acknowledgements; then
+ * 500 more, and the clients stop. */
+static void kill_picked(struct fault *f, int times, int (*pick)(void))
 {
-	for (int k = 0; k < 3; k++) {
+	for (int k = 0; k < times; k++) {
 		if (!wait_for_progress(f->w, atomic_load(&f->w->acked) + 1500))
 			break;
-		kill_and_return(f, busiest_leader(), 10000);
+		int b = pick();
+		assert_true(b >= 1 && b <= BROKERS);
+		kill_and_return(f, b, 10000);
 	}
 	wait_for_progress(f->w, atomic_load(&f->w->acked) + 500);
 	atomic_store(&f->w->stop, true);
+}
+
+static void kill_leaders(struct fault *f)
+{
+	kill_picked(f, 3, busiest_leader);
 }
 
 static void c1_leader_killed_three_times(void **state)
@@ -216,18 +225,16 @@ static void c2_rolling_restart(void **state)
 
 /* ---- C3: the active controller killed -9, twice ------------------------------------- */
 
+static int named_controller(void)
+{
+	int c = active_controller();
+	print_message("  the active controller is kafka-%d\n", c);
+	return c;
+}
+
 static void kill_controller(struct fault *f)
 {
-	for (int k = 0; k < 2; k++) {
-		if (!wait_for_progress(f->w, atomic_load(&f->w->acked) + 1500))
-			break;
-		int c = active_controller();
-		assert_true(c >= 1 && c <= BROKERS);
-		print_message("  the active controller is kafka-%d\n", c);
-		kill_and_return(f, c, 10000);
-	}
-	wait_for_progress(f->w, atomic_load(&f->w->acked) + 500);
-	atomic_store(&f->w->stop, true);
+	kill_picked(f, 2, named_controller);
 }
 
 static void c3_controller_killed_twice(void **state)
