@@ -148,6 +148,20 @@ int stack_ctl(const struct stack *s, const char *cmd, const char *target)
 	return system(buf);
 }
 
+long stack_pid(const struct stack *s, const char *name)
+{
+	char path[700];
+	long pid = -1;
+	snprintf(path, sizeof(path), "%s/pids/%s.pid", s->state_dir, name);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = -1;
+		fclose(f);
+	}
+	return pid;
+}
+
 const char *run_id(void)
 {
 	static char id[64];

@@ -51,6 +51,8 @@ int wait_exit(int pid, int timeout_ms);
 
 /* Runs `stack.sh <cmd> <target> --state-dir ...`; returns its exit status. */
 int stack_ctl(const struct stack *s, const char *cmd, const char *target);
+/* The pid in the stack's pidfile of a program ("ingestd", "kafka-2"), or -1. */
+long stack_pid(const struct stack *s, const char *name);
 
 /* A prefix unique to this process, so tests never depend on an empty store. */
 const char *run_id(void);

@@ -136,15 +136,7 @@ static atomic_int restarts;
 
 static bool alive(const char *name)
 {
-	char path[700];
-	long pid = -1;
-	snprintf(path, sizeof(path), "%s/pids/%s.pid", S.state_dir, name);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
+	long pid = stack_pid(&S, name);
 	return pid > 0 && kill((pid_t)pid, 0) == 0;
 }
 

@@ -51,20 +51,6 @@ static int restore(void **state)
 	return 0;
 }
 
-static long pid_of(const char *name)
-{
-	char path[700];
-	long pid = -1;
-	snprintf(path, sizeof(path), "%s/pids/%s.pid", S.state_dir, name);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 static long rss_kb(long pid)
 {
 	char path[64], line[256];
@@ -155,7 +141,7 @@ static void stop_database(struct fault *f)
 	char url[256];
 	if (!wait_for_progress(f->w, f->w->nops / 4))
 		return;
-	long pid = pid_of("ingestd");
+	long pid = stack_pid(&S, "ingestd");
 	o->rss_start = rss_kb(pid);
 	stack_ctl(&S, "stop", "db");
 	f->count++;
