@@ -106,10 +106,17 @@ choose_ports() {
       echo "ADMIN_PORT=$(pick 8082)"
     } > "$ports_env"
   fi
-  BROKERS=1 CUTTABLE=0
-  . "$ports_env"
+  load_ports
   [ -z "$brokers" ] || [ "$brokers" = "$BROKERS" ] ||
     dapi_die "$state was made with $BROKERS broker(s): use --fresh for $brokers"
+}
+
+# Reads ports.env if there is one, writing nothing: what status, stop and kill need (a
+# state dir never started is a one-broker stack with nothing running).
+load_ports() {
+  BROKERS=1 CUTTABLE=0
+  [ -f "$ports_env" ] || return 0
+  . "$ports_env"
   KAFKA_PORT_1=$KAFKA_PORT CONTROLLER_PORT_1=$CONTROLLER_PORT
 }
 
@@ -444,7 +451,7 @@ case "$cmd" in
     fi
     ;;
   status)
-    choose_ports
+    load_ports
     for p in $(broker_names) $([ "$CUTTABLE" = 1 ] && echo relay) db ingestd ingress query; do
       if running "$p"; then echo "$p running (pid $(cat "$state/pids/$p.pid"))"; else echo "$p stopped"; fi
     done
@@ -460,19 +467,19 @@ case "$cmd" in
       *) make_tokens; make_master_key; start_app "$target" ;;
     esac ;;
   stop)
-    choose_ports
+    load_ports
     check_target "$target"
     # shellcheck disable=SC2046
     dapi_stop_pidfiles 30 $(pidfiles_of "$target") ;;
   kill)
-    choose_ports
+    load_ports
     check_target "$target"
     for f in $(pidfiles_of "$target"); do
       [ -f "$f" ] && kill -KILL "$(cat "$f")" 2>/dev/null || true
       rm -f "$f"
     done ;;
   cut|heal)
-    choose_ports
+    load_ports
     [ "$CUTTABLE" = 1 ] && [ "$target" = "kafka-$BROKERS" ] ||
       dapi_die "$cmd kafka-$BROKERS: only the last broker of a cluster made with --cuttable"
     running relay || dapi_die "the relays do not run: start relay"
